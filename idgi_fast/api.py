@@ -1,0 +1,171 @@
+"""The public attribution API: `explain` and the Captum-shaped classes built on it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from . import reference, validation
+from .methods import method_spec, resolve_params
+
+BACKENDS = {"reference": reference.run}
+
+
+@dataclass
+class ExplainResult:
+    """What `explain` returns.
+
+    base, idgi: attributions shaped like the inputs; with `compute_at`, dicts keyed by step
+    count (the run's own `steps` included). `idgi` is None when IDGI was not asked for.
+    outputs: (B, steps + 1) explained outputs F at p_0 (baseline) … p_m (input); NaN at a
+    point the method did not need to evaluate (the baseline of Blur IG and the input of
+    Guided IG without IDGI).
+    targets: (B,) classes explained. evaluations: path points sent through the model per image.
+    """
+
+    method: str
+    steps: int
+    base: torch.Tensor | dict[int, torch.Tensor]
+    idgi: torch.Tensor | dict[int, torch.Tensor] | None
+    outputs: torch.Tensor
+    targets: torch.Tensor
+    evaluations: int
+    output: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def attribution(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
+        """One attribution tensor: the base or IDGI map, at `steps` when compute_at was used."""
+        chosen = self.idgi if idgi else self.base
+        if chosen is None:
+            raise ValueError("this result has no IDGI attribution; call explain(..., idgi=True)")
+        if isinstance(chosen, dict):
+            return chosen[self.steps if steps is None else steps]
+        if steps not in (None, self.steps):
+            raise ValueError(f"this result holds steps={self.steps} only; use compute_at to get other counts")
+        return chosen
+
+
+def explain(
+    model,
+    inputs: torch.Tensor,
+    target=None,
+    method: str = "ig",
+    steps: int = 128,
+    idgi: bool = True,
+    baselines=None,
+    output: str = "probability",
+    batch_size: int | None = None,
+    compute_at=None,
+    backend: str = "reference",
+    **method_params,
+) -> ExplainResult:
+    """Attribute `model`'s explained output for `target` to `inputs` along a path.
+
+    method: "ig" (params: rule), "blur_ig" (max_sigma, grad_step, sqrt, padding),
+    "guided_ig" (fraction, max_dist). The base attribution and IDGI come from the same
+    model evaluations. See SEMANTICS.md for the exact definitions.
+    """
+    spec = method_spec(method)
+    params = resolve_params(spec, method_params)
+    validation.check_model(model)
+    inputs = validation.check_inputs(inputs, image_batch=spec.needs_image_batch)
+    steps = validation.check_steps(steps)
+    output = validation.check_output(output)
+    batch_size = validation.check_batch_size(batch_size)
+    counts = validation.resolve_compute_at(compute_at, steps, method, spec.supports_compute_at)
+    if not spec.uses_baselines and baselines is not None:
+        raise ValueError(f"{method} has no baselines argument: its baseline is the input blurred at max_sigma")
+    baselines = validation.resolve_baselines(baselines, inputs)
+    targets = validation.resolve_targets(target, model, inputs)
+    try:
+        run = BACKENDS[backend]
+    except KeyError:
+        raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}") from None
+
+    base, important, outputs, evaluations = run(
+        model,
+        inputs,
+        baselines,
+        targets,
+        method=method,
+        steps=steps,
+        counts=counts or [steps],
+        idgi=idgi,
+        output=output,
+        batch_size=batch_size,
+        params=params,
+    )
+    if counts is None:
+        base = base[steps]
+        important = important[steps] if important is not None else None
+    return ExplainResult(
+        method=method,
+        steps=steps,
+        base=base,
+        idgi=important,
+        outputs=outputs,
+        targets=targets,
+        evaluations=evaluations,
+        output=output,
+        params=params,
+    )
+
+
+class _PathAttribution:
+    method = ""
+
+    def __init__(self, model, *, output: str = "probability", backend: str = "reference"):
+        validation.check_model(model)
+        self.model = model
+        self.output = output
+        self.backend = backend
+
+    def _attribute(self, inputs, target, steps, idgi, batch_size, baselines=None, **params) -> torch.Tensor:
+        result = explain(
+            self.model,
+            inputs,
+            target=target,
+            method=self.method,
+            steps=steps,
+            idgi=idgi,
+            baselines=baselines,
+            output=self.output,
+            batch_size=batch_size,
+            backend=self.backend,
+            **params,
+        )
+        return result.attribution(idgi=idgi)
+
+
+class IntegratedGradients(_PathAttribution):
+    """IG (`rule`: pair/left/right/trapezoid), optionally its IDGI variant."""
+
+    method = "ig"
+
+    def attribute(self, inputs, baselines=None, target=None, steps: int = 128, idgi: bool = False,
+                  batch_size: int | None = None, rule: str = "pair") -> torch.Tensor:
+        return self._attribute(inputs, target, steps, idgi, batch_size, baselines=baselines, rule=rule)
+
+
+class BlurIG(_PathAttribution):
+    """Blur IG (baseline = the input blurred at max_sigma), optionally its IDGI variant."""
+
+    method = "blur_ig"
+
+    def attribute(self, inputs, target=None, steps: int = 128, idgi: bool = False, batch_size: int | None = None,
+                  max_sigma: float = 50.0, grad_step: float = 0.01, sqrt: bool = False,
+                  padding: str = "zeros") -> torch.Tensor:
+        return self._attribute(inputs, target, steps, idgi, batch_size, max_sigma=max_sigma,
+                               grad_step=grad_step, sqrt=sqrt, padding=padding)
+
+
+class GuidedIG(_PathAttribution):
+    """Guided IG (`max_dist`=1 is unbounded, 0 reduces to IG's left rule), optionally IDGI."""
+
+    method = "guided_ig"
+
+    def attribute(self, inputs, baselines=None, target=None, steps: int = 128, idgi: bool = False,
+                  batch_size: int | None = None, fraction: float = 0.25, max_dist: float = 0.02) -> torch.Tensor:
+        return self._attribute(inputs, target, steps, idgi, batch_size, baselines=baselines,
+                               fraction=fraction, max_dist=max_dist)

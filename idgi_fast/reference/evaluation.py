@@ -1,0 +1,41 @@
+"""Model evaluations of the reference: one path point per image per call, chunked over images.
+
+`batch_size` bounds how many points go through the model at once; since each point is
+evaluated exactly once, chunking changes no result.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..outputs import output_and_gradient, output_only
+
+
+class PointEvaluator:
+    def __init__(self, model, targets: torch.Tensor, output: str, batch_size: int | None):
+        self.model = model
+        self.targets = targets
+        self.output = output
+        self.batch_size = batch_size
+        self.points_per_image = 0  # path points evaluated for each image so far
+
+    def _chunks(self, n: int):
+        size = self.batch_size or n
+        for start in range(0, n, size):
+            yield slice(start, min(start + size, n))
+
+    def gradient(self, points: torch.Tensor, rows: torch.Tensor | None = None):
+        """F (N,) and g (like points) at one point per image; `rows` picks the images' targets."""
+        targets = self.targets if rows is None else self.targets[rows]
+        values, grads = [], []
+        for part in self._chunks(points.shape[0]):
+            f, g = output_and_gradient(self.model, points[part], targets[part], self.output)
+            values.append(f)
+            grads.append(g)
+        self.points_per_image += 1
+        return torch.cat(values), torch.cat(grads)
+
+    def forward(self, points: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        targets = self.targets if rows is None else self.targets[rows]
+        values = [output_only(self.model, points[part], targets[part], self.output) for part in self._chunks(points.shape[0])]
+        self.points_per_image += 1
+        return torch.cat(values)

@@ -1,0 +1,51 @@
+"""Integrated Gradients, literally (SEMANTICS.md §3): one evaluation per point p_k, k = 0…m."""
+from __future__ import annotations
+
+import torch
+
+from .evaluation import PointEvaluator
+from .idgi import idgi_from_path
+
+
+def ig_from_gradients(gradients: list[torch.Tensor], difference: torch.Tensor, rule: str) -> torch.Tensor:
+    """The IG estimate over the n + 1 gradients g_0…g_n of a straight path with n intervals."""
+    n = len(gradients) - 1
+    if rule == "pair":
+        return difference * torch.stack(gradients).mean(dim=0)
+    if rule == "left":
+        total = sum(gradients[:n])
+    elif rule == "right":
+        total = sum(gradients[1:])
+    elif rule == "trapezoid":
+        total = gradients[0] / 2 + sum(gradients[1:n], torch.zeros_like(gradients[0])) + gradients[n] / 2
+    else:
+        raise ValueError(f"unknown IG rule {rule!r}")
+    return difference / n * total
+
+
+def integrated_gradients(
+    evaluator: PointEvaluator,
+    inputs: torch.Tensor,
+    baselines: torch.Tensor,
+    steps: int,
+    counts: list[int],
+    idgi: bool,
+    rule: str,
+):
+    difference = inputs - baselines
+    outputs, gradients = [], []
+    for k in range(steps + 1):
+        point = baselines + (k / steps) * difference
+        f, g = evaluator.gradient(point)
+        outputs.append(f)
+        gradients.append(g)
+    outputs_path = torch.stack(outputs, dim=1)
+
+    base, important = {}, {}
+    for n in counts:
+        stride = steps // n
+        sub_gradients = gradients[::stride]
+        base[n] = ig_from_gradients(sub_gradients, difference, rule)
+        if idgi:
+            important[n] = idgi_from_path(sub_gradients[:-1], outputs_path[:, ::stride])
+    return base, (important if idgi else None), outputs_path
