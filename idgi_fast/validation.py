@@ -44,8 +44,8 @@ def resolve_baselines(baselines: object, inputs: torch.Tensor) -> torch.Tensor:
     """None → zeros; a scalar or a tensor broadcastable to inputs → a tensor shaped like inputs."""
     if baselines is None:
         return torch.zeros_like(inputs)
-    if isinstance(baselines, (int, float)):
-        return torch.full_like(inputs, float(baselines))
+    if isinstance(baselines, (int, float)) and not isinstance(baselines, bool):
+        baselines = torch.tensor(float(baselines), dtype=inputs.dtype)
     if not isinstance(baselines, torch.Tensor):
         raise TypeError(f"baselines must be None, a number or a torch.Tensor; got {type(baselines).__name__}")
     if baselines.ndim == inputs.ndim and baselines.shape[0] not in (1, inputs.shape[0]):

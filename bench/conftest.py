@@ -1,0 +1,1 @@
+"""Benchmarks run with `pytest bench/` (pytest-benchmark); they are never part of `make test`."""

@@ -1,0 +1,1 @@
+"""@triton.jit kernels only (fast attribution backend)."""

@@ -1,0 +1,1 @@
+"""Fused primitives, one file per op (fast attribution backend)."""

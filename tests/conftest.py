@@ -1,0 +1,60 @@
+"""Small models with known answers, shared by the tests."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+
+class LinearLogit(nn.Module):
+    """f(x) = [w·x + b, −(w·x + b)] over the flattened input: F_0's gradient is w everywhere."""
+
+    def __init__(self, weight: torch.Tensor, bias: float = 0.3):
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone())
+        self.bias = bias
+
+    def forward(self, x):
+        score = (x.flatten(1) * self.weight.flatten()).sum(dim=1) + self.bias
+        return torch.stack([score, -score], dim=1)
+
+
+class Quadratic(nn.Module):
+    """F = (2·x₁ + x₂)² (one logit)."""
+
+    def forward(self, x):
+        return ((2 * x[:, 0] + x[:, 1]) ** 2).unsqueeze(1)
+
+
+class SinSum(nn.Module):
+    """F = Σ sin(x) over every element (one logit): an elementwise, separable model."""
+
+    def forward(self, x):
+        return torch.sin(x).flatten(1).sum(dim=1, keepdim=True)
+
+
+class TinyCNN(nn.Module):
+    """A smooth random CNN (tanh) with 5 classes: gradients are nowhere zero."""
+
+    def __init__(self, channels: int = 3, classes: int = 5, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv1 = nn.Conv2d(channels, 6, 3, padding=1)
+        self.conv2 = nn.Conv2d(6, 8, 3, stride=2, padding=1)
+        self.head = nn.Linear(8, classes)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv1(x))
+        h = torch.tanh(self.conv2(h))
+        return 3.0 * self.head(h.mean(dim=(2, 3)))
+
+
+@pytest.fixture
+def tiny_cnn64():
+    return TinyCNN().double().eval()
+
+
+@pytest.fixture
+def images64():
+    generator = torch.Generator().manual_seed(7)
+    return torch.rand(2, 3, 11, 13, generator=generator, dtype=torch.float64)

@@ -1,0 +1,235 @@
+"""The reference against analytic answers and the invariants of SEMANTICS.md §1–§5."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import idgi_fast
+from idgi_fast import explain
+from idgi_fast.methods.paths import gaussian_blur
+from idgi_fast.outputs import output_only
+
+from conftest import LinearLogit, Quadratic, SinSum, TinyCNN
+
+RULES = ("pair", "left", "right", "trapezoid")
+
+
+def close(a, b, rtol=1e-10, atol=1e-12):
+    torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+
+
+def endpoint_outputs(model, inputs, baselines, targets, output="probability"):
+    return output_only(model, inputs, targets, output), output_only(model, baselines, targets, output)
+
+
+# --- analytic cases ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rule", RULES)
+def test_ig_of_linear_model_is_weight_times_difference(rule):
+    weight = torch.tensor([[0.5, -1.0, 2.0], [0.25, 3.0, -0.75]], dtype=torch.float64)
+    model = LinearLogit(weight)
+    x = torch.tensor([[[1.0, 2.0, -1.0], [0.5, 0.0, 4.0]]], dtype=torch.float64)
+    baseline = torch.full_like(x, 0.2)
+    result = explain(model, x, target=0, steps=7, baselines=baseline, output="logit", rule=rule)
+    close(result.base, weight * (x - baseline))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_idgi_of_linear_model(rule):
+    weight = torch.tensor([0.5, -1.0, 2.0, 0.0, 1.5], dtype=torch.float64)
+    model = LinearLogit(weight)
+    x = torch.tensor([[1.0, 2.0, -1.0, 3.0, 0.5], [0.0, -2.0, 1.0, 1.0, 1.0]], dtype=torch.float64)
+    result = explain(model, x, target=[0, 1], steps=5, output="logit", rule=rule)
+    f_x = model(x)[torch.arange(2), result.targets]
+    f_0 = model(torch.zeros_like(x))[torch.arange(2), result.targets]
+    expected = weight * weight * ((f_x - f_0) / (weight * weight).sum()).unsqueeze(1)
+    close(result.idgi, expected)
+
+
+def test_quadratic_ig_and_idgi():
+    x = torch.tensor([[3.0, 3.0]], dtype=torch.float64)
+    for rule in ("pair", "trapezoid"):  # both exact for a gradient linear along the path
+        result = explain(Quadratic(), x, target=0, steps=16, output="logit", rule=rule)
+        close(result.base, torch.tensor([[54.0, 27.0]], dtype=torch.float64))
+    # g(p) ∝ (2, 1) on the whole path, so IDGI splits each ΔF 4 : 1, except the first step,
+    # whose gradient at the baseline (0, 0) is zero and which therefore contributes nothing.
+    result = explain(Quadratic(), x, target=0, steps=16, output="logit")
+    first_step = float(result.outputs[0, 1] - result.outputs[0, 0])
+    close(result.idgi, torch.tensor([[4.0, 1.0]], dtype=torch.float64) * (81.0 - first_step) / 5)
+
+
+def test_unbounded_guided_ig_of_quadratic():
+    x = torch.tensor([[3.0, 3.0]], dtype=torch.float64)
+    attributions = [
+        explain(Quadratic(), x, target=0, method="guided_ig", steps=steps, output="logit", max_dist=1.0).base
+        for steps in (32, 256)
+    ]
+    expected = torch.tensor([[72.0, 9.0]], dtype=torch.float64)
+    errors = [float((a - expected).abs().max()) for a in attributions]
+    # left-endpoint sums converge at first order: 8× the steps, about 8× smaller error
+    assert errors[1] < 0.5 and errors[1] < errors[0] / 6, errors
+
+
+@pytest.mark.parametrize("model_name", ["quadratic", "cnn"])
+def test_guided_ig_without_freedom_is_left_rule_ig(model_name, tiny_cnn64, images64):
+    model, x = (Quadratic(), torch.tensor([[3.0, 1.0], [-1.0, 2.0]], dtype=torch.float64)) if model_name == "quadratic" \
+        else (tiny_cnn64, images64)
+    output = "logit" if model_name == "quadratic" else "probability"
+    baseline = torch.full_like(x, 0.1)
+    guided = explain(model, x, target=0, method="guided_ig", steps=9, max_dist=0.0, baselines=baseline, output=output)
+    left = explain(model, x, target=0, steps=9, rule="left", baselines=baseline, output=output)
+    close(guided.base, left.base, rtol=1e-9, atol=1e-12)
+    close(guided.idgi, left.idgi, rtol=1e-9, atol=1e-12)
+
+
+def test_blur_ig_of_elementwise_model_converges_to_blur_difference():
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(1, 2, 9, 12, generator=generator, dtype=torch.float64) * 3
+    expected = torch.sin(x) - torch.sin(gaussian_blur(x, 50.0))
+    errors = []
+    for steps in (16, 64, 512):
+        attribution = explain(SinSum(), x, target=0, method="blur_ig", steps=steps, output="logit", idgi=False).base
+        errors.append(float((attribution - expected).norm() / expected.norm()))
+    assert errors[2] < 0.02 and errors[2] < errors[1] < errors[0], errors
+
+
+# --- completeness and invariants ---------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["ig", "blur_ig", "guided_ig"])
+def test_idgi_sums_to_output_difference(method, tiny_cnn64, images64):
+    result = explain(tiny_cnn64, images64, method=method, steps=12)
+    if method == "blur_ig":
+        baseline = gaussian_blur(images64, result.params["max_sigma"])
+    else:
+        baseline = torch.zeros_like(images64)
+    f_input, f_baseline = endpoint_outputs(tiny_cnn64, images64, baseline, result.targets)
+    close(result.outputs[:, -1], f_input)
+    close(result.outputs[:, 0], f_baseline)
+    close(result.idgi.flatten(1).sum(dim=1), f_input - f_baseline, rtol=1e-10, atol=1e-14)
+    assert result.evaluations == {"ig": 13, "blur_ig": 13, "guided_ig": 13}[method]
+
+
+def test_blur_ig_without_idgi_skips_the_baseline_evaluation(tiny_cnn64, images64):
+    result = explain(tiny_cnn64, images64, method="blur_ig", steps=6, idgi=False)
+    assert result.evaluations == 6 and result.idgi is None
+    assert torch.isnan(result.outputs[:, 0]).all() and torch.isfinite(result.outputs[:, 1:]).all()
+
+
+@pytest.mark.parametrize("method,params", [("ig", {"rule": "trapezoid"}), ("blur_ig", {"padding": "reflect"}),
+                                           ("guided_ig", {})])
+def test_results_do_not_depend_on_batch_size(method, params, tiny_cnn64):
+    x = torch.rand(3, 3, 10, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    whole = explain(tiny_cnn64, x, method=method, steps=6, **params)
+    single = explain(tiny_cnn64, x, method=method, steps=6, batch_size=1, **params)
+    close(whole.base, single.base)
+    close(whole.idgi, single.idgi)
+    close(whole.outputs, single.outputs, rtol=1e-12, atol=1e-15)
+
+
+def test_guided_ig_images_are_independent(tiny_cnn64):
+    x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    together = explain(tiny_cnn64, x, target=[0, 1, 2], method="guided_ig", steps=5)
+    for b in range(3):
+        alone = explain(tiny_cnn64, x[b:b + 1], target=b, method="guided_ig", steps=5)
+        close(together.base[b:b + 1], alone.base)
+        close(together.idgi[b:b + 1], alone.idgi)
+
+
+@pytest.mark.parametrize("method,params", [("ig", {"rule": r}) for r in RULES]
+                         + [("blur_ig", {"sqrt": False}), ("blur_ig", {"sqrt": True, "padding": "reflect"})])
+def test_compute_at_equals_direct_runs(method, params, tiny_cnn64, images64):
+    swept = explain(tiny_cnn64, images64, method=method, steps=8, compute_at=[1, 2, 4], **params)
+    assert sorted(swept.base) == [1, 2, 4, 8]
+    for n in (1, 2, 4, 8):
+        direct = explain(tiny_cnn64, images64, method=method, steps=n, **params)
+        close(swept.base[n], direct.base)
+        close(swept.idgi[n], direct.idgi)
+        close(swept.attribution(idgi=True, steps=n), direct.idgi)
+
+
+def test_zero_gradient_steps_give_no_nan():
+    class Dead(torch.nn.Module):  # F = relu(Σx − 20): zero gradient on most of the path
+        def forward(self, x):
+            return torch.relu(x.flatten(1).sum(1, keepdim=True) - 20.0)
+
+    x = torch.full((2, 1, 4, 6), 1.0, dtype=torch.float64)
+    for method in ("ig", "blur_ig", "guided_ig"):
+        result = explain(Dead(), x, target=0, method=method, steps=8, output="logit")
+        assert torch.isfinite(result.base).all() and torch.isfinite(result.idgi).all(), method
+    flat = explain(Dead(), torch.zeros(1, 1, 3, 3, dtype=torch.float64) + 0.5, target=0, steps=4, output="logit")
+    assert (flat.idgi == 0).all() and (flat.base == 0).all()
+
+
+def test_float32_agrees_with_float64(images64):
+    model64 = TinyCNN().double().eval()
+    model32 = TinyCNN().float().eval()
+    for method in ("ig", "blur_ig", "guided_ig"):
+        r64 = explain(model64, images64, method=method, steps=8)
+        r32 = explain(model32, images64.float(), method=method, steps=8)
+        assert r32.base.dtype == torch.float32
+        for a, b in ((r32.base, r64.base), (r32.idgi, r64.idgi)):
+            error = float((a.double() - b).norm() / b.norm())
+            assert error < 1e-4, (method, error)
+
+
+def test_runs_are_deterministic(tiny_cnn64, images64):
+    for method in ("ig", "blur_ig", "guided_ig"):
+        a = explain(tiny_cnn64, images64, method=method, steps=5)
+        b = explain(tiny_cnn64, images64, method=method, steps=5)
+        assert torch.equal(a.base, b.base) and torch.equal(a.idgi, b.idgi)
+
+
+def test_targets_forms_agree_and_default_is_argmax(tiny_cnn64, images64):
+    argmax = tiny_cnn64(images64).argmax(1)
+    default = explain(tiny_cnn64, images64, steps=3)
+    assert torch.equal(default.targets, argmax)
+    as_list = explain(tiny_cnn64, images64, target=argmax.tolist(), steps=3)
+    as_tensor = explain(tiny_cnn64, images64, target=argmax, steps=3)
+    close(default.base, as_list.base)
+    close(default.base, as_tensor.base)
+    as_int = explain(tiny_cnn64, images64, target=4, steps=3)
+    assert as_int.targets.tolist() == [4, 4]
+
+
+def test_model_mode_and_parameter_grads_are_untouched(images64):
+    model = TinyCNN().double().train()
+    for method in ("ig", "blur_ig", "guided_ig"):
+        explain(model, images64, method=method, steps=3)
+    assert model.training
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_scalar_and_broadcast_baselines(tiny_cnn64, images64):
+    scalar = explain(tiny_cnn64, images64, baselines=0.5, steps=4)
+    tensor = explain(tiny_cnn64, images64, baselines=torch.full((1, 3, 1, 1), 0.5, dtype=torch.float64), steps=4)
+    close(scalar.base, tensor.base)
+
+
+def test_any_input_shape_for_ig_and_guided_ig():
+    weight = torch.arange(1.0, 25.0, dtype=torch.float64).view(2, 3, 4) / 10
+    model = LinearLogit(weight)
+    x = torch.rand(2, 2, 3, 4, dtype=torch.float64)
+    for method in ("ig", "guided_ig"):
+        result = explain(model, x, target=0, method=method, steps=4, output="logit")
+        assert result.base.shape == x.shape
+
+
+def test_captum_shaped_classes_match_explain(tiny_cnn64, images64):
+    for cls, method in ((idgi_fast.IntegratedGradients, "ig"), (idgi_fast.BlurIG, "blur_ig"),
+                        (idgi_fast.GuidedIG, "guided_ig")):
+        explainer = cls(tiny_cnn64)
+        for use_idgi in (False, True):
+            got = explainer.attribute(images64, target=1, steps=4, idgi=use_idgi)
+            want = explain(tiny_cnn64, images64, target=1, method=method, steps=4, idgi=True)
+            close(got, want.idgi if use_idgi else want.base)
+
+
+def test_saliency_map_reductions():
+    a = torch.tensor([[[[1.0, -2.0]], [[-3.0, 1.0]]]])  # (1, 2, 1, 2)
+    assert idgi_fast.saliency_map(a).tolist() == [[[-2.0, -1.0]]]
+    assert idgi_fast.saliency_map(a, "abs_sum").tolist() == [[[2.0, 1.0]]]
+    assert idgi_fast.saliency_map(a, "sum_abs").tolist() == [[[4.0, 3.0]]]
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        idgi_fast.saliency_map(a, "max")
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        idgi_fast.saliency_map(a[0])

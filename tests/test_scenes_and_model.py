@@ -1,0 +1,56 @@
+"""The embedded synthetic scenes and the shipped SceneNet."""
+from __future__ import annotations
+
+import torch
+
+from idgi_fast.data.scenes import SHAPE_CLASSES, generate_scenes, render_scene
+from idgi_fast.models.toy import SceneNet, load_scenenet, model_card, weights_path
+from idgi_fast.models.train import train_scenenet
+
+
+def test_scenes_are_a_function_of_seed_and_index():
+    a = generate_scenes(6, seed=5, start=10)
+    b = generate_scenes(6, seed=5, start=10)
+    assert torch.equal(a.images, b.images) and torch.equal(a.masks, b.masks)
+    image, mask, label = render_scene(12, seed=5)
+    assert torch.equal(image, a.images[2]) and torch.equal(mask, a.masks[2]) and label == int(a.labels[2])
+    other = generate_scenes(6, seed=6, start=10)
+    assert not torch.equal(a.images, other.images)
+
+
+def test_scene_content():
+    scenes = generate_scenes(12, seed=0)
+    assert scenes.images.shape == (12, 3, 224, 224) and scenes.images.dtype == torch.float32
+    assert float(scenes.images.min()) >= 0 and float(scenes.images.max()) <= 1
+    assert scenes.labels.tolist() == [i % len(SHAPE_CLASSES) for i in range(12)]
+    area = scenes.masks.flatten(1).float().mean(dim=1)
+    assert bool((area > 0.01).all()) and bool((area < 0.6).all())
+    # the object differs from the background it covers: mean colour inside vs outside the mask
+    for image, mask in zip(scenes.images, scenes.masks):
+        inside = image[:, mask].mean(dim=1)
+        outside = image[:, ~mask].mean(dim=1)
+        assert float((inside - outside).norm()) > 0.1
+
+
+def test_embedded_model_loads_offline_and_classifies_held_out_scenes():
+    assert weights_path().stat().st_size <= 5 * 2**20
+    model = load_scenenet()
+    assert not model.training
+    card = model_card()
+    assert card["held_out"]["accuracy"] >= 0.95 and card["held_out"]["seed"] != card["train"]["seed"]
+    scenes = generate_scenes(60, seed=card["held_out"]["seed"], start=card["held_out"]["images"])  # unseen indices too
+    with torch.no_grad():
+        accuracy = float((model(scenes.images).argmax(1) == scenes.labels).float().mean())
+    assert accuracy >= 0.9, accuracy
+
+
+def test_retraining_is_reproducible(tmp_path):
+    cards = []
+    for name in ("a", "b"):
+        cards.append(train_scenenet(tmp_path / name / "scenenet.pt", train_images=24, held_out_images=12, epochs=1,
+                                    batch=12))
+    a = torch.load(tmp_path / "a" / "scenenet.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "scenenet.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert cards[0]["held_out"] == cards[1]["held_out"]
+    assert not all(torch.equal(a[k], v) for k, v in SceneNet().state_dict().items())  # it did train
