@@ -40,7 +40,10 @@ class ExplainResult:
         if chosen is None:
             raise ValueError("this result has no IDGI attribution; call explain(..., idgi=True)")
         if isinstance(chosen, dict):
-            return chosen[self.steps if steps is None else steps]
+            key = self.steps if steps is None else steps
+            if key not in chosen:
+                raise ValueError(f"no result for steps={key}; this result holds step counts {sorted(chosen)}")
+            return chosen[key]
         if steps not in (None, self.steps):
             raise ValueError(f"this result holds steps={self.steps} only; use compute_at to get other counts")
         return chosen
@@ -77,7 +80,7 @@ def explain(
     if not spec.uses_baselines and baselines is not None:
         raise ValueError(f"{method} has no baselines argument: its baseline is the input blurred at max_sigma")
     baselines = validation.resolve_baselines(baselines, inputs)
-    targets = validation.resolve_targets(target, model, inputs)
+    targets = validation.resolve_targets(target, model, inputs, batch_size)
     try:
         run = BACKENDS[backend]
     except KeyError:

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from .api import explain
+from .atomic import atomic_write_text
 from .data.scenes import SHAPE_CLASSES, generate_scenes
 from .figures import grid_figure, heatmap, save_png, to_uint8_image
 from .methods import METHODS
@@ -22,13 +21,6 @@ from .tables import markdown_table
 DEMO_SEED = 1  # the held-out seed: the model never saw these scenes
 TABLE_COLUMNS = ["method", "sum(attr)", "F(x)-F(x')", "|gap|", "|gap|/|dF|", "energy-in-mask", "pointing game",
                  "evals/image", "seconds"]
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def variant_title(method: str, idgi: bool) -> str:
@@ -89,8 +81,8 @@ def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guide
     )
     figure_path = save_png(figure, out / "demo_saliency.png")
     table = markdown_table(rows, TABLE_COLUMNS)
-    write_text_atomic(out / "demo_table.md", table + "\n")
-    write_text_atomic(out / "demo_results.json", json.dumps(
+    atomic_write_text(out / "demo_table.md", table + "\n")
+    atomic_write_text(out / "demo_results.json", json.dumps(
         {"steps": steps, "output": output, "backend": backend, "scenes": list(range(first_scene, first_scene + images)),
          "labels": scenes.labels.tolist(), "predicted": predicted.tolist(), "rows": rows, "per_image": per_image},
         indent=2) + "\n")

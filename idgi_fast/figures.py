@@ -1,13 +1,13 @@
 """PNG figures drawn with Pillow: image grids with saliency heatmaps."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
+
+from .atomic import atomic_write
 
 # A perceptually ordered dark → bright ramp (black, purple, red, orange, pale yellow).
 _RAMP = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
@@ -58,15 +58,4 @@ def grid_figure(rows: list[list[np.ndarray]], column_titles: list[str], row_titl
 
 
 def save_png(figure: Image.Image, path: Path) -> Path:
-    """Written to a temporary file first, so an interrupted run never leaves half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".png.tmp")
-    os.close(fd)
-    try:
-        figure.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: figure.save(tmp, format="PNG"))

@@ -64,14 +64,18 @@ def resolve_baselines(baselines: object, inputs: torch.Tensor) -> torch.Tensor:
     return expanded.to(device=inputs.device, dtype=inputs.dtype).clone()
 
 
-def resolve_targets(target: object, model, inputs: torch.Tensor) -> torch.Tensor:
+def resolve_targets(target: object, model, inputs: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     """A (B,) int64 tensor of classes; None means the model's argmax on the inputs."""
     batch = inputs.shape[0]
     if target is None:
+        step = batch_size or batch
+        classes = []
         with torch.no_grad():
-            logits = model(inputs)
-        check_logits(logits, batch, torch.zeros(0, dtype=torch.long))
-        return logits.argmax(dim=1).to(device=inputs.device, dtype=torch.long)
+            for start in range(0, batch, step):
+                chunk = inputs[start:start + step]
+                logits = check_logits(model(chunk), chunk.shape[0], torch.zeros(0, dtype=torch.long))
+                classes.append(logits.argmax(dim=1))
+        return torch.cat(classes).to(device=inputs.device, dtype=torch.long)
     if isinstance(target, bool):
         raise TypeError("target must be an int, a sequence of ints, a 1-D integer tensor or None; got a bool")
     if isinstance(target, int):

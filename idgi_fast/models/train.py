@@ -6,33 +6,19 @@ CPU give the same weights. Held-out accuracy is measured on scenes of another se
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_write, atomic_write_text
 from ..data.scenes import generate_scenes
 from ..progress import progress
 from .toy import CARD_FILE, SceneNet
 
 TRAIN_SEED, HELD_OUT_SEED = 0, 1
-
-
-def atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the weights ship with the package
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @torch.no_grad()
@@ -84,6 +70,7 @@ def train_scenenet(out: Path, *, train_images: int = 9000, held_out_images: int 
         "machine": platform.machine(),
         "seconds": round(time.time() - started, 1),
     }
-    atomic_save(model.state_dict(), out)
-    out.with_name(CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    state = model.state_dict()
+    atomic_write(out, lambda tmp: torch.save(state, tmp))
+    atomic_write_text(out.with_name(CARD_FILE), json.dumps(card, indent=2) + "\n")
     return card
