@@ -20,7 +20,7 @@ def test_demo_writes_figure_table_and_results(tmp_path, capsys):
     rows = {row["method"]: row for row in results["rows"]}
     assert len(rows) == 6
     for method in ("IG + IDGI", "Blur IG + IDGI", "Guided IG + IDGI"):
-        assert rows[method]["|gap|"] < 1e-5  # IDGI completeness, float32
+        assert rows[method]["abs gap"] < 1e-5  # IDGI completeness, float32
         assert 0.0 <= rows[method]["energy-in-mask"] <= 1.0
     assert rows["IG"]["evals/image"] == 5 and rows["Guided IG"]["evals/image"] == 5
 
