@@ -8,6 +8,7 @@ import torch
 
 from . import reference, validation
 from .methods import method_spec, resolve_params
+from .outputs import full_float32
 
 BACKENDS = {"reference": reference.run}
 
@@ -80,25 +81,26 @@ def explain(
     if not spec.uses_baselines and baselines is not None:
         raise ValueError(f"{method} has no baselines argument: its baseline is the input blurred at max_sigma")
     baselines = validation.resolve_baselines(baselines, inputs)
-    targets = validation.resolve_targets(target, model, inputs, batch_size)
     try:
         run = BACKENDS[backend]
     except KeyError:
         raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}") from None
 
-    base, important, outputs, evaluations = run(
-        model,
-        inputs,
-        baselines,
-        targets,
-        method=method,
-        steps=steps,
-        counts=counts or [steps],
-        idgi=idgi,
-        output=output,
-        batch_size=batch_size,
-        params=params,
-    )
+    with full_float32():
+        targets = validation.resolve_targets(target, model, inputs, batch_size)
+        base, important, outputs, evaluations = run(
+            model,
+            inputs,
+            baselines,
+            targets,
+            method=method,
+            steps=steps,
+            counts=counts or [steps],
+            idgi=idgi,
+            output=output,
+            batch_size=batch_size,
+            params=params,
+        )
     if counts is None:
         base = base[steps]
         important = important[steps] if important is not None else None

@@ -233,3 +233,21 @@ def test_saliency_map_reductions():
         idgi_fast.saliency_map(a, "max")
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         idgi_fast.saliency_map(a[0])
+
+
+def test_tf32_is_off_while_explaining_and_restored_after(images64):
+    seen = []
+
+    class Spy(TinyCNN):
+        def forward(self, x):
+            seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+            return super().forward(x)
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        explain(Spy().double(), images64, steps=2)
+        assert seen and all(flags == (False, False) for flags in seen)
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -25,13 +25,17 @@ def blur_ig(
     outputs = torch.full((inputs.shape[0], steps + 1), float("nan"), dtype=inputs.dtype, device=inputs.device)
     gradients: dict[int, torch.Tensor] = {}
     slopes: dict[int, torch.Tensor] = {}
+    # Points and forward differences are formed in float64 and rounded once: dX subtracts two
+    # nearly equal images, and rounding them to float32 first would cost ~4 digits of dX.
+    inputs64 = inputs.to(torch.float64)
     for i in evaluated:
-        blurred = gaussian_blur(inputs, sigmas[i], padding)
-        f, g = evaluator.gradient(blurred)
+        blurred = gaussian_blur(inputs64, sigmas[i], padding)
+        f, g = evaluator.gradient(blurred.to(inputs.dtype))
         outputs[:, i] = f
         gradients[i] = g
         if i < steps:
-            slopes[i] = (gaussian_blur(inputs, sigmas[i] + grad_step, padding) - blurred) / grad_step
+            slope = (gaussian_blur(inputs64, sigmas[i] + grad_step, padding) - blurred) / grad_step
+            slopes[i] = slope.to(inputs.dtype)
 
     base, important = {}, {}
     for n in counts:
