@@ -90,9 +90,9 @@ def check_reference(report: dict, device: str, images: int, steps: int) -> int:
                          "pass": passed})
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = defaults
     report["reference_cuda_vs_cpu64"] = rows
-    return sum(not row["pass"] for row in rows)
     print(f"\n## Reference on {device} (float32) vs float64 on the CPU ({images} images, steps={steps})\n")
     print(markdown_table(rows, list(rows[0])))
+    return sum(not row["pass"] for row in rows)
 
 
 def time_methods(report: dict, device: str, images: int, steps: int, rounds: int) -> None:
