@@ -74,6 +74,7 @@ def explain(
     params = resolve_params(spec, method_params)
     validation.check_model(model)
     inputs = validation.check_inputs(inputs, image_batch=spec.needs_image_batch)
+    validation.check_model(model, inputs)
     steps = validation.check_steps(steps)
     output = validation.check_output(output)
     batch_size = validation.check_batch_size(batch_size)

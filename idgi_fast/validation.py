@@ -31,7 +31,7 @@ def check_inputs(inputs: object, *, image_batch: bool = False, name: str = "inpu
     if inputs.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (B = 0); pass at least one example")
     check_finite(inputs, name)
-    return inputs
+    return inputs.detach()  # attributions never join the caller's autograd graph
 
 
 def check_finite(tensor: torch.Tensor, name: str) -> None:
@@ -61,7 +61,7 @@ def resolve_baselines(baselines: object, inputs: torch.Tensor) -> torch.Tensor:
             f"{tuple(inputs.shape)}; give it the inputs' shape or a broadcastable one such as (1, C, 1, 1)"
         ) from None
     check_finite(expanded, "baselines")
-    return expanded.to(device=inputs.device, dtype=inputs.dtype).clone()
+    return expanded.detach().to(device=inputs.device, dtype=inputs.dtype).clone()
 
 
 def resolve_targets(target: object, model, inputs: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
@@ -143,6 +143,15 @@ def check_batch_size(batch_size: object) -> int | None:
     return batch_size
 
 
-def check_model(model: object) -> None:
+def check_model(model: object, inputs: torch.Tensor | None = None) -> None:
     if not callable(model):
         raise TypeError(f"model must be an nn.Module or a callable returning logits (B, K); got {type(model).__name__}")
+    if inputs is None or not isinstance(model, torch.nn.Module):
+        return
+    parameter = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if parameter is not None and parameter.dtype != inputs.dtype:
+        fix = "model.double()" if inputs.dtype == torch.float64 else "model.float()"
+        raise TypeError(
+            f"inputs are {inputs.dtype} but the model's parameters are {parameter.dtype}; "
+            f"use {fix} or convert the inputs to {parameter.dtype}"
+        )

@@ -120,3 +120,13 @@ def test_unknown_names(model, x):
         explain(model, x, method="blur_ig", baselines=0.0)
     with pytest.raises(ValueError, match=r"max_dist must be in \[0, 1\]"):
         explain(model, x, method="guided_ig", max_dist=2.0)
+
+
+def test_model_and_inputs_dtype_mismatch(model, x):
+    with pytest.raises(TypeError, match=r"inputs are torch.float64 but the model's parameters are torch.float32; use model.double\(\)"):
+        explain(model, x.double())
+
+
+def test_inputs_requiring_grad_do_not_leak_into_results(model, x):
+    result = explain(model, x.requires_grad_(True), steps=2, baselines=torch.zeros_like(x).requires_grad_(True))
+    assert not result.base.requires_grad and not result.idgi.requires_grad
