@@ -2,19 +2,28 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch. On this kind of machine pip finds it on local disk; elsewhere pass
-# TORCH_INDEX=https://download.pytorch.org/whl/cpu so that pip never fetches a CUDA build.
+# The CPU build of torch. Without TORCH_INDEX, torch itself is taken only from pip's local
+# find-links (this project's machines keep the CPU wheel on disk), never from an index that
+# would serve a multi-GB CUDA build; its small dependencies then come from the index as usual.
+# Elsewhere pass TORCH_INDEX=https://download.pytorch.org/whl/cpu, or install torch into .venv.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
+ifeq ($(TORCH_INDEX),)
+INSTALL_TORCH = $(BIN)/python -m pip install -q --no-index --no-deps "$(TORCH_SPEC)" || { \
+	echo "no local wheel for $(TORCH_SPEC): rerun with TORCH_INDEX=https://download.pytorch.org/whl/cpu" \
+	     "or install torch into $(VENV) yourself" >&2; exit 1; }; \
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+else
+INSTALL_TORCH = $(BIN)/python -m pip install -q "$(TORCH_SPEC)" --index-url $(TORCH_INDEX)
+endif
 
 .PHONY: demo test bench train-toy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || \
-		$(BIN)/python -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -c "import torch" 2>/dev/null || { $(INSTALL_TORCH); }
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python -c "import torch, sys; sys.exit('a CUDA build of torch was installed; reinstall the CPU build' if torch.version.cuda and not torch.cuda.is_available() else 0)"
 	touch $@
