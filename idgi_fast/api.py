@@ -72,7 +72,6 @@ def explain(
     """
     spec = method_spec(method)
     params = resolve_params(spec, method_params)
-    validation.check_model(model)
     inputs = validation.check_inputs(inputs, image_batch=spec.needs_image_batch)
     validation.check_model(model, inputs)
     steps = validation.check_steps(steps)
