@@ -69,8 +69,9 @@ def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def check_reference(report: dict, device: str, images: int, steps: int) -> int:
-    model64 = load_scenenet(dtype=torch.float64)
+    model64, model32 = load_scenenet(dtype=torch.float64), load_scenenet().to(device)
     scenes = generate_scenes(images, seed=1)
+    x, labels = scenes.images.to(device), scenes.labels.to(device)
     rows = []
     defaults = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     for method in METHODS:
@@ -78,8 +79,7 @@ def check_reference(report: dict, device: str, images: int, steps: int) -> int:
         for tf32 in (False, True):
             torch.backends.cudnn.allow_tf32 = tf32
             torch.backends.cuda.matmul.allow_tf32 = tf32
-            got = explain(load_scenenet().to(device), scenes.images.to(device), target=scenes.labels.to(device), method=method,
-                          steps=steps)
+            got = explain(model32, x, target=labels, method=method, steps=steps)
             finite = bool(torch.isfinite(got.base).all() and torch.isfinite(got.idgi).all())
             base_error = relative_l2(got.base, want.base)
             passed = finite and (method != "guided_ig" or base_error <= 1e-3)
