@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--batch-size", type=_positive_int, default=None, help="path points per model call")
     demo.add_argument("--output", choices=["probability", "logit"], default="probability")
     demo.add_argument("--backend", default="reference")
+    demo.add_argument("--insertion-canvas", choices=["black", "blur"], default="blur",
+                      help="insertion/deletion canvas (default blur: SceneNet never saw black backgrounds)")
+    demo.add_argument("--pic-profile", choices=["blur", "pair"], default="blur",
+                      help="SIC/AIC bokeh profile (pair needs scipy: pip install 'idgi-fast[pair]')")
+    demo.add_argument("--webp-method", type=int, choices=range(7), default=0, metavar="0-6",
+                      help="WebP encoder effort for the entropy axis (default 0, fastest; 4 is the library default)")
 
     train = commands.add_parser("train-toy", help="retrain the embedded SceneNet reproducibly")
     train.add_argument("--out", type=Path, default=None, help="weights file (default: the packaged scenenet.pt)")
@@ -52,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import run_demo
 
         run_demo(images=args.images, steps=args.steps, methods=args.methods, out=args.out, first_scene=args.first_scene,
-                 batch_size=args.batch_size, backend=args.backend, output=args.output)
+                 batch_size=args.batch_size, backend=args.backend, output=args.output,
+                 insertion_canvas=args.insertion_canvas, pic_profile=args.pic_profile, webp_method=args.webp_method)
     elif args.command == "train-toy":
         from .models.toy import weights_path
         from .models.train import train_scenenet

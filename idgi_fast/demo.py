@@ -1,7 +1,7 @@
-"""`idgi-fast demo`: the six methods on held-out synthetic scenes with the embedded model."""
+"""`idgi-fast demo`: the six methods on held-out synthetic scenes with the embedded model, scored
+by every metric of SEMANTICS.md §6."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -10,84 +10,137 @@ import torch
 from .api import explain
 from .atomic import atomic_write_text
 from .data.scenes import SHAPE_CLASSES, generate_scenes
-from .figures import grid_figure, heatmap, save_png, to_uint8_image
+from .figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image
 from .methods import METHODS
-from .metrics import energy_in_mask, pointing_game
+from .metrics import evaluate
+from .metrics.stability import jpeg_round_trip, map_mse, quantised, stability_score
 from .models.toy import load_scenenet, model_card
 from .progress import progress
 from .saliency import saliency_map
+from .serialize import write_json
 from .tables import markdown_table
 
 DEMO_SEED = 1  # the held-out seed: the model never saw these scenes
-TABLE_COLUMNS = ["method", "sum attr", "F(x)-F(x')", "abs gap", "rel gap", "energy-in-mask", "pointing game",
-                 "evals/image", "seconds"]
+ATTRIBUTION_COLUMNS = ["method", "sum attr", "F(x)-F(x')", "abs gap", "rel gap", "evals/image", "seconds"]
+METRIC_COLUMNS = ["method", "Ins prob", "Ins ratio", "Del prob", "SIC entropy", "AIC entropy", "SIC MS-SSIM",
+                  "AIC MS-SSIM", "energy-in-mask", "pointing game", "JPEG stability"]
+METRIC_KEYS = {"Ins prob": "insertion/probability", "Ins ratio": "insertion/probability_ratio",
+               "Del prob": "deletion/probability", "SIC entropy": "sic/entropy", "AIC entropy": "aic/entropy",
+               "SIC MS-SSIM": "sic/msssim", "AIC MS-SSIM": "aic/msssim", "energy-in-mask": "energy_in_mask",
+               "pointing game": "pointing_game"}
+COLOURS = {"ig": ((158, 202, 225), (8, 81, 156)), "blur_ig": ((253, 174, 107), (217, 72, 1)),
+           "guided_ig": ((161, 217, 155), (0, 109, 44))}
+CURVE_PANELS = [("insertion", "Insertion", "fraction of pixels inserted", "p(target)"),
+                ("deletion", "Deletion", "fraction of pixels deleted", "p(target)"),
+                ("sic/entropy", "SIC, entropy axis", "normalised compressed size", "normalised p"),
+                ("aic/entropy", "AIC, entropy axis", "normalised compressed size", "accuracy"),
+                ("sic/msssim", "SIC, MS-SSIM axis", "MS-SSIM to the input", "normalised p"),
+                ("aic/msssim", "AIC, MS-SSIM axis", "MS-SSIM to the input", "accuracy")]
 
 
 def variant_title(method: str, idgi: bool) -> str:
     return METHODS[method].title + (" + IDGI" if idgi else "")
 
 
+def _unit_grid(curve: torch.Tensor):
+    """x of a curve sampled uniformly on [0, 1] (insertion levels k/K, SIC/AIC grid points)."""
+    return torch.linspace(0.0, 1.0, curve.shape[0], dtype=torch.float64).numpy()
+
+
 def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guided_ig"), out: str | Path = "idgi_demo",
              first_scene: int = 0, batch_size: int | None = None, backend: str = "reference",
-             output: str = "probability") -> list[dict]:
+             output: str = "probability", insertion_canvas: str = "blur", pic_profile: str = "blur",
+             webp_method: int = 0) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = load_scenenet()
     scenes = generate_scenes(images, seed=DEMO_SEED, start=first_scene)
+    # 8-bit pixels, as image files hold: the JPEG stability test then changes nothing but the JPEG step
+    inputs = quantised(scenes.images)
     with torch.no_grad():
-        predicted = model(scenes.images).argmax(1)
+        predicted = model(inputs).argmax(1)
     card = model_card()
     print(f"model: embedded SceneNet, held-out accuracy {card['held_out']['accuracy']:.4f}; "
-          f"{images} held-out scenes (seed {DEMO_SEED}), steps={steps}, output={output}, backend={backend}")
+          f"{images} held-out scenes (seed {DEMO_SEED}, 8-bit), steps={steps}, output={output}, backend={backend}")
+    print(f"metrics: insertion/deletion on a {insertion_canvas} canvas (K=20); SIC/AIC with the {pic_profile} "
+          f"profile (L=25), entropy = lossless WebP q100 size (method {webp_method}), MS-SSIM raw; "
+          "JPEG stability at quality 75, L1-normalised maps")
     for i, (label, guess) in enumerate(zip(scenes.labels.tolist(), predicted.tolist())):
         status = "" if label == guess else f"  (model predicts {SHAPE_CLASSES[guess]})"
         print(f"  scene {first_scene + i}: {SHAPE_CLASSES[label]}{status}")
 
-    rows, maps, per_image = [], {}, {}
+    jpeg_inputs = jpeg_round_trip(inputs, quality=75)
+    attribution_rows, metric_rows, maps, per_image, curves, colours = [], [], {}, {}, {}, {}
+    skipped = {}
     for method in progress(methods, desc="methods", unit="method"):
+        options = dict(target=scenes.labels, method=method, steps=steps, idgi=True, output=output,
+                       batch_size=batch_size, backend=backend)
         started = time.perf_counter()
-        result = explain(model, scenes.images, target=scenes.labels, method=method, steps=steps, idgi=True,
-                         output=output, batch_size=batch_size, backend=backend)
+        result = explain(model, inputs, **options)
         seconds = time.perf_counter() - started
+        jpeg_result = explain(model, jpeg_inputs, **options)
         delta = (result.outputs[:, -1] - result.outputs[:, 0]).double()
         for use_idgi in (False, True):
             title = variant_title(method, use_idgi)
+            colours[title] = COLOURS.get(method, ((150, 150, 150), (60, 60, 60)))[use_idgi]
             attribution = result.attribution(idgi=use_idgi)
             total = attribution.double().flatten(1).sum(dim=1)
             gap = (total - delta).abs()
-            saliency = saliency_map(attribution)
-            energy = energy_in_mask(saliency, scenes.masks)
-            hits = pointing_game(saliency, scenes.masks)
-            maps[title] = saliency
+            scores = evaluate(model, inputs, attribution, scenes.labels,
+                              metrics=["insertion", "deletion", "sic", "aic", "localization"], masks=scenes.masks,
+                              insertion_canvas=insertion_canvas, pic_profile=pic_profile, webp_method=webp_method,
+                              batch_size=batch_size or 64)
+            stability_mse = map_mse(attribution, jpeg_result.attribution(idgi=use_idgi)).cpu()
+            maps[title] = saliency_map(attribution)
+            curves[title] = scores.aggregate_curves
+            skipped = scores.skipped  # the skip rules look at the input and the canvas only: the same for every map
             per_image[title] = {"sum_attribution": total.tolist(), "output_difference": delta.tolist(),
-                                "energy_in_mask": energy.tolist(), "pointing_game": hits.tolist()}
-            rows.append({
+                                **{key: values.tolist() for key, values in scores.per_image.items()},
+                                "jpeg_stability": (-torch.log10(stability_mse)).tolist()}
+            attribution_rows.append({
                 "method": title,
                 "sum attr": float(total.mean()),
                 "F(x)-F(x')": float(delta.mean()),
                 "abs gap": float(gap.mean()),
                 "rel gap": float((gap / delta.abs().clamp(min=1e-12)).mean()),
-                "energy-in-mask": float(energy.mean()),
-                "pointing game": float(hits.double().mean()),
                 "evals/image": result.evaluations,
                 "seconds": round(seconds, 2),
             })
+            metric_rows.append({"method": title, **{column: scores.aggregate[key] for column, key in METRIC_KEYS.items()},
+                                "JPEG stability": stability_score(stability_mse)})
 
     titles = list(maps)
     figure = grid_figure(
-        [[to_uint8_image(scenes.images[i])] + [heatmap(maps[t][i]) for t in titles] for i in range(images)],
+        [[to_uint8_image(inputs[i])] + [heatmap(maps[t][i]) for t in titles] for i in range(images)],
         ["input"] + titles,
         row_titles=[SHAPE_CLASSES[label] for label in scenes.labels.tolist()],
     )
     figure_path = save_png(figure, out / "demo_saliency.png")
-    table = markdown_table(rows, TABLE_COLUMNS)
-    atomic_write_text(out / "demo_table.md", table + "\n")
-    atomic_write_text(out / "demo_results.json", json.dumps(
-        {"steps": steps, "output": output, "backend": backend, "scenes": list(range(first_scene, first_scene + images)),
-         "labels": scenes.labels.tolist(), "predicted": predicted.tolist(), "rows": rows, "per_image": per_image},
-        indent=2) + "\n")
+    panels = [{"title": heading, "xlabel": xlabel, "ylabel": ylabel,
+               "series": {t: (_unit_grid(curves[t][key]), curves[t][key].numpy()) for t in titles}}
+              for key, heading, xlabel, ylabel in CURVE_PANELS]
+    curves_path = save_png(curve_panels(panels, colours), out / "demo_curves.png")
+
+    attribution_table = markdown_table(attribution_rows, ATTRIBUTION_COLUMNS)
+    metric_table = markdown_table(metric_rows, METRIC_COLUMNS)
+    skip_lines = [f"{key}: {counts['images']} of {images} images skipped"
+                  + "".join(f", {reason} {n}" for reason, n in counts.items() if reason != "images" and n)
+                  for key, counts in skipped.items()]
+    atomic_write_text(out / "demo_table.md", attribution_table + "\n\n" + metric_table + "\n\n"
+                      + "\n".join(f"- {line}" for line in skip_lines) + "\n")
+    summary = {"steps": steps, "output": output, "backend": backend, "insertion_canvas": insertion_canvas,
+               "pic_profile": pic_profile, "webp_method": webp_method,
+               "scenes": list(range(first_scene, first_scene + images)), "labels": scenes.labels.tolist(),
+               "predicted": predicted.tolist(), "attribution_rows": attribution_rows, "metric_rows": metric_rows,
+               "skipped": skipped, "per_image": per_image,
+               "aggregate_curves": {t: {k: v.tolist() for k, v in c.items()} for t, c in curves.items()}}
+    write_json(out / "demo_results.json", summary)
     print()
-    print(table)
-    print(f"\n'seconds' is the time of the one run that gives both a method and its IDGI variant.")
-    print(f"figure: {figure_path}\ntable: {out / 'demo_table.md'}\nper-image values: {out / 'demo_results.json'}")
-    return rows
+    print(attribution_table)
+    print("\n'seconds' is the time of the one run that gives both a method and its IDGI variant.\n")
+    print(metric_table)
+    print("\nSIC/AIC skip rules (SEMANTICS.md §6): " + "; ".join(skip_lines))
+    print(f"\nmaps: {figure_path}\ncurves: {curves_path}\ntables: {out / 'demo_table.md'}\n"
+          f"per-image values: {out / 'demo_results.json'}")
+    return summary
+

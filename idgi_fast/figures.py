@@ -59,3 +59,45 @@ def grid_figure(rows: list[list[np.ndarray]], column_titles: list[str], row_titl
 
 def save_png(figure: Image.Image, path: Path) -> Path:
     return atomic_write(path, lambda tmp: figure.save(tmp, format="PNG"))
+
+
+def curve_panels(panels: list[dict], series_colours: dict[str, tuple[int, int, int]], columns: int = 3,
+                 panel_size: tuple[int, int] = (380, 300)) -> Image.Image:
+    """A grid of line charts on [0, 1] × [0, 1] with a shared legend underneath.
+
+    panels: [{"title": str, "xlabel": str, "ylabel": str, "series": {name: (x, y) 1-D arrays}}].
+    series_colours: the colour of each series name, in legend order.
+    """
+    width, height = panel_size
+    left, right, top, bottom = 52, 14, 30, 42
+    rows = (len(panels) + columns - 1) // columns
+    legend_rows = (len(series_colours) + 2) // 3
+    figure = Image.new("RGB", (columns * width, rows * height + 12 + 22 * legend_rows), "white")
+    draw = ImageDraw.Draw(figure)
+    font, small = _font(15), _font(12)
+    for index, panel in enumerate(panels):
+        x0, y0 = (index % columns) * width, (index // columns) * height
+        plot = (x0 + left, y0 + top, x0 + width - right, y0 + height - bottom)
+        to_px = lambda u, v: (plot[0] + u * (plot[2] - plot[0]), plot[3] - v * (plot[3] - plot[1]))  # noqa: E731
+        draw.text((x0 + width // 2, y0 + top // 2), panel["title"], fill="black", font=font, anchor="mm")
+        for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+            gx, _ = to_px(tick, 0)
+            _, gy = to_px(0, tick)
+            draw.line([(gx, plot[1]), (gx, plot[3])], fill=(232, 232, 232))
+            draw.line([(plot[0], gy), (plot[2], gy)], fill=(232, 232, 232))
+            draw.text((gx, plot[3] + 4), f"{tick:g}", fill="black", font=small, anchor="mt")
+            draw.text((plot[0] - 4, gy), f"{tick:g}", fill="black", font=small, anchor="rm")
+        draw.rectangle(plot, outline="black")
+        draw.text(((plot[0] + plot[2]) / 2, plot[3] + 22), panel["xlabel"], fill="black", font=small, anchor="mt")
+        draw.text((x0 + 4, y0 + top - 14), panel["ylabel"], fill="black", font=small, anchor="lm")
+        for name, (xs, ys) in panel["series"].items():
+            points = [to_px(float(u), float(v)) for u, v in zip(xs, ys) if np.isfinite(u) and np.isfinite(v)]
+            if len(points) > 1:
+                draw.line(points, fill=series_colours[name], width=2, joint="curve")
+    legend_top = rows * height + 6
+    for i, (name, colour) in enumerate(series_colours.items()):
+        lx = 20 + (i // legend_rows) * (columns * width // 3)  # column-major: related series stack
+        ly = legend_top + 22 * (i % legend_rows) + 8
+        draw.line([(lx, ly), (lx + 28, ly)], fill=colour, width=3)
+        draw.text((lx + 36, ly), name, fill="black", font=font, anchor="lm")
+    return figure

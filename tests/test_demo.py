@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -13,15 +14,27 @@ def test_demo_writes_figure_table_and_results(tmp_path, capsys):
     assert main(["demo", "--images", "2", "--steps", "4", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     for title in ("IG", "IG + IDGI", "Blur IG", "Blur IG + IDGI", "Guided IG", "Guided IG + IDGI"):
-        assert f"| {title} " in printed
+        rows = re.findall(rf"^\| {re.escape(title)} +\|", printed, flags=re.MULTILINE)
+        assert len(rows) == 2  # the attribution table and the metrics table
+    assert "| Ins prob | Ins ratio | Del prob | SIC entropy | AIC entropy | SIC MS-SSIM | AIC MS-SSIM |" in printed
+    assert "SIC/AIC skip rules" in printed
     figure = Image.open(tmp_path / "demo_saliency.png")
     assert figure.size[0] > 7 * 224 and figure.size[1] > 2 * 224  # input + six maps, two rows
+    curves = Image.open(tmp_path / "demo_curves.png")
+    assert curves.size[0] > 1000 and curves.size[1] > 600  # six panels and a legend
     results = json.loads((tmp_path / "demo_results.json").read_text())
-    rows = {row["method"]: row for row in results["rows"]}
-    assert len(rows) == 6
+    rows = {row["method"]: row for row in results["attribution_rows"]}
+    scores = {row["method"]: row for row in results["metric_rows"]}
+    assert len(rows) == 6 and len(scores) == 6
     for method in ("IG + IDGI", "Blur IG + IDGI", "Guided IG + IDGI"):
         assert rows[method]["abs gap"] < 1e-5  # IDGI completeness, float32
-        assert 0.0 <= rows[method]["energy-in-mask"] <= 1.0
+    for method, row in scores.items():
+        assert 0.0 <= row["energy-in-mask"] <= 1.0 and 0.0 <= row["Ins prob"] <= 1.0
+        assert row["JPEG stability"] == "inf" or row["JPEG stability"] > 0
+        for key in ("SIC entropy", "AIC entropy", "SIC MS-SSIM", "AIC MS-SSIM"):
+            assert row[key] is None or 0.0 <= row[key] <= 1.0
+    assert set(results["skipped"]) == {"sic/entropy", "aic/entropy", "sic/msssim", "aic/msssim"}
+    assert len(results["aggregate_curves"]["IG"]["sic/entropy"]) == 1001
     assert rows["IG"]["evals/image"] == 5 and rows["Guided IG"]["evals/image"] == 5
 
 
