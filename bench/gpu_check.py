@@ -11,7 +11,11 @@ It prints a Markdown report (tee it to a file) and writes gpu_check.json under -
      turns TF32 off itself) against float64 on the CPU; Guided IG must meet SEMANTICS.md §7
      (relative L2 ≤ 1e-3) and every result must be finite;
   4. end-to-end time of each method (base + IDGI from one run) against the model-only floor
-     (bench/floor.py): forward + backward passes over the same number of points, nothing else.
+     (bench/floor.py): forward + backward passes over the same number of points, nothing else;
+  5. the reference metrics (idgi_fast.evaluate) with the model and images on CUDA against the
+     same call on the CPU: per-image scores must be finite and agree to 1e-4 (the model's
+     float32 logits differ slightly between devices, and SIC's normalisation magnifies that),
+     and the time of each metric group on both devices.
 Timings are medians of several rounds after a warm-up, measured side by side in one run.
 """
 from __future__ import annotations
@@ -25,7 +29,8 @@ from pathlib import Path
 
 import torch
 
-from idgi_fast import explain
+from idgi_fast import evaluate, explain
+from idgi_fast.metrics.stability import quantised
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.models.toy import load_scenenet
 from idgi_fast.tables import markdown_table
@@ -113,6 +118,51 @@ def time_methods(report: dict, device: str, images: int, steps: int, rounds: int
     print(markdown_table(rows, list(rows[0])))
 
 
+METRIC_GROUPS = {
+    "insertion + deletion": dict(metrics=["insertion", "deletion"], insertion_canvas="blur"),
+    "SIC + AIC, entropy (WebP method 0)": dict(metrics=["sic", "aic"], information=["entropy"], webp_method=0),
+    "SIC + AIC, MS-SSIM": dict(metrics=["sic", "aic"], information=["msssim"]),
+    "localization": dict(metrics=["localization"]),
+}
+
+
+def check_metrics(report: dict, device: str, images: int, rounds: int) -> int:
+    model_cpu, model_dev = load_scenenet(), load_scenenet().to(device)
+    scenes = generate_scenes(images, seed=1)
+    x = quantised(scenes.images)
+    attributions = explain(model_cpu, x, target=scenes.labels, method="ig", steps=32).attribution(idgi=True)
+    on_device = (x.to(device), attributions.to(device), scenes.labels.to(device), scenes.masks.to(device))
+    rows, failures = [], 0
+    for group, options in METRIC_GROUPS.items():
+        def run_cpu():
+            return evaluate(model_cpu, x, attributions, scenes.labels, masks=scenes.masks, **options)
+
+        def run_dev():
+            images_d, attributions_d, labels_d, masks_d = on_device
+            return evaluate(model_dev, images_d, attributions_d, labels_d, masks=masks_d, **options)
+
+        want, got = run_cpu(), run_dev()
+        worst, finite = 0.0, True
+        for key, values in want.per_image.items():
+            other = got.per_image[key].double().cpu()
+            finite &= bool(torch.equal(torch.isnan(values), torch.isnan(other)))
+            both = ~torch.isnan(values)
+            if both.any():
+                worst = max(worst, float((values[both] - other[both]).abs().max()))
+        passed = finite and worst <= 1e-4
+        failures += not passed
+        seconds_dev = timed(run_dev, rounds)
+        seconds_cpu = timed(run_cpu, 1)
+        rows.append({"metrics": group, "max abs diff per image": worst, "same NaN pattern": finite, "pass": passed,
+                     f"{device} s": seconds_dev, "cpu s": seconds_cpu, f"{device} images/s": images / seconds_dev,
+                     "cpu images/s": images / seconds_cpu})
+    report["metrics_reference"] = rows
+    print(f"\n## Reference metrics with the model on {device} vs on the CPU ({images} scenes, IG+IDGI maps, "
+          f"median of {rounds} on {device}, 1 on the CPU)\n")
+    print(markdown_table(rows, list(rows[0])))
+    return failures
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commit", default="unknown")
@@ -120,6 +170,7 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--steps", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--metric-images", type=int, default=8, help="scenes for the metrics section")
     parser.add_argument("--device", default="cuda", help="cpu: a dry run of this script before spending GPU time")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -138,6 +189,7 @@ def main(argv=None) -> int:
         failures += not check(report)
     failures += check_reference(report, args.device, images=2, steps=16)
     time_methods(report, args.device, images=args.images, steps=args.steps, rounds=args.rounds)
+    failures += check_metrics(report, args.device, images=args.metric_images, rounds=args.rounds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{failures} check(s) failed" if failures else "\nall checks passed")
