@@ -58,11 +58,12 @@ class EvaluationOptions:
         unknown = sorted(set(options) - known)
         if unknown:
             raise TypeError(f"unknown evaluate option(s) {unknown}; valid options are {sorted(known)}")
+        options = dict(options)
         if isinstance(options.get("information"), str):
-            options = {**options, "information": (options["information"],)}
-        for name in ("information", "pair_thresholds"):
+            options["information"] = [options["information"]]
+        for name in ("information", "pair_thresholds"):  # hashable, and safe from the caller's later edits
             if name in options:
-                options = {**options, name: tuple(options[name])}
+                options[name] = tuple(options[name])
         return cls(**options)
 
 

@@ -95,9 +95,10 @@ def pic_curve(information: torch.Tensor, score: torch.Tensor, points: int = CURV
     The score's running maximum over levels, with (0, 0) and (1, 1) added, sorted by x (ties
     keep level order) and interpolated linearly; at a tie in x the later point wins.
     """
-    x = torch.cat([information.new_zeros(1), information.to(torch.float64), information.new_ones(1)])
-    y = torch.cat([score.new_zeros(1), torch.cummax(score.to(torch.float64), dim=0).values, score.new_ones(1)])
-    x, y = x.to(torch.float64), y.to(torch.float64)
+    information, score = information.cpu().to(torch.float64), score.cpu().to(torch.float64)
+    ends = torch.tensor([0.0], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64)
+    x = torch.cat([ends[0], information, ends[1]])
+    y = torch.cat([ends[0], torch.cummax(score, dim=0).values, ends[1]])
     order = torch.sort(x, stable=True).indices
     x, y = x[order], y[order]
     grid = torch.arange(points, dtype=torch.float64) / points
