@@ -1,1 +1,31 @@
-"""Benchmarks run with `pytest bench/` (pytest-benchmark); they are never part of `make test`."""
+"""Benchmarks run with `pytest bench/` (pytest-benchmark); they are never part of `make test`.
+
+Every benchmark records its median here; at the end the session prints, per workload, each
+entry's ratio to that workload's model-only floor.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+MEDIANS: dict[str, dict[str, float]] = defaultdict(dict)
+
+
+@pytest.fixture
+def record_median():
+    def record(group: str, name: str, benchmark) -> None:
+        if benchmark.stats is not None:
+            MEDIANS[group][name] = benchmark.stats.stats.median
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    for group, entries in MEDIANS.items():
+        floor = entries.get("floor")
+        terminalreporter.write_sep("-", f"ratios to the model-only floor: {group}")
+        terminalreporter.write_line(f"{'entry':<34} {'median s':>10} {'× floor':>8}")
+        for name, seconds in entries.items():
+            ratio = f"{seconds / floor:8.2f}" if floor else "       -"
+            terminalreporter.write_line(f"{name:<34} {seconds:10.4f} {ratio}")

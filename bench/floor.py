@@ -4,9 +4,15 @@ from __future__ import annotations
 import torch
 
 
-def model_only_floor(model, images: torch.Tensor, labels: torch.Tensor, points_per_image: int) -> None:
-    """Forward + backward of the explained probability over points_per_image batches of the images."""
-    for _ in range(points_per_image):
-        leaf = images.detach().requires_grad_(True)
-        scores = torch.softmax(model(leaf), dim=1).gather(1, labels.view(-1, 1)).sum()
+def model_only_floor(model, images: torch.Tensor, labels: torch.Tensor, points_per_image: int,
+                     chunk: int | None = None) -> None:
+    """Forward + backward of the explained probability over points_per_image copies of every image,
+    `chunk` points per model call (default: the images, one point each per call)."""
+    total = images.shape[0] * points_per_image
+    chunk = chunk or images.shape[0]
+    index = torch.arange(total, device=images.device) % images.shape[0]
+    for start in range(0, total, chunk):
+        rows = index[start:start + chunk]
+        leaf = images[rows].detach().requires_grad_(True)
+        scores = torch.softmax(model(leaf), dim=1).gather(1, labels[rows].view(-1, 1)).sum()
         torch.autograd.grad(scores, leaf)

@@ -6,12 +6,17 @@ Run on a lent GPU from the repository root (the package needs no install there):
 
 It prints a Markdown report (tee it to a file) and writes gpu_check.json under --out. Sections:
   1. the card, versions and the measured device-to-device copy bandwidth (the roofline);
-  2. every registered Triton kernel, compiled, against its torch implementation (none yet);
-  3. the reference backend on CUDA (float32, with the user's TF32 flags off and on: explain
-     turns TF32 off itself) against float64 on the CPU; Guided IG must meet SEMANTICS.md §7
-     (relative L2 ≤ 1e-3) and every result must be finite;
-  4. end-to-end time of each method (base + IDGI from one run) against the model-only floor
-     (bench/floor.py): forward + backward passes over the same number of points, nothing else;
+  2. every Triton kernel, compiled, against its op's torch implementation on fresh random
+     inputs of odd sizes, with the caching allocator poisoned by NaN first (an element a
+     kernel forgets to write shows up), and its time against the copy bandwidth;
+  3. every backend on CUDA (float32, the caller's TF32 flags off and on: explain turns TF32
+     off itself) against the float64 reference on the CPU — Guided IG must meet SEMANTICS.md
+     §7 (relative L2 ≤ 1e-3) — and the fast backends against the CUDA reference (§7's
+     max |a − r| ≤ 1e-5·max|r| + 1e-7; every result finite);
+  4. end-to-end time of each method ± IDGI per backend against the model-only floor
+     (bench/floor.py): forward + backward passes over the same points in the same chunks,
+     nothing else — on the embedded model and on ResNet-50 (random weights) when
+     torchvision is there;
   5. the reference metrics (idgi_fast.evaluate) with the model and images on CUDA against the
      same call on the CPU: per-image scores must be finite and agree to 1e-4 (the model's
      float32 logits differ slightly between devices, and SIC's normalisation magnifies that),
@@ -38,8 +43,7 @@ from idgi_fast.tables import markdown_table
 from floor import model_only_floor  # bench/ is on sys.path when this file runs as a script
 
 METHODS = ("ig", "blur_ig", "guided_ig")
-# Triton kernels register here as (name, check function) once they exist (fast backend issue).
-KERNEL_CHECKS: list = []
+CHUNK = 64
 
 
 def synchronize() -> None:
@@ -73,6 +77,137 @@ def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp(min=1e-300))
 
 
+def poison_allocator(device: str, megabytes: int = 512) -> None:
+    """Fill and free NaN blocks so that the caching allocator hands out NaN-filled memory next."""
+    blocks = [torch.full((megabytes * 2**20 // 8 // 16,), float("nan"), dtype=torch.float64, device=device)
+              for _ in range(16)]
+    del blocks
+
+
+def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> int:
+    from idgi_fast.ops import accumulate as acc
+    from idgi_fast.ops import blur_path as blur
+    from idgi_fast.ops import guided_step as guided
+
+    rows = []
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def add(name, shape, error, limit, seconds, nbytes):
+        finite_ok = error == error  # NaN never passes
+        rows.append({"kernel": name, "shape": shape, "max error": error, "limit": limit,
+                     "pass": bool(finite_ok and error <= limit), "ms": seconds * 1e3,
+                     "GB/s": nbytes / seconds / 1e9 if nbytes else float("nan"),
+                     "% of copy": 100 * nbytes / seconds / 1e9 / copy_gbps if nbytes else float("nan")})
+
+    for dtype in (torch.float32, torch.float64):
+        n_points, feature_shape, counts, batch = 67, (3, 37, 53), 3, 9
+        g = torch.randn(n_points, *feature_shape, generator=gen, device=device, dtype=dtype)
+        mult = torch.randn_like(g)
+        images = torch.randint(0, batch, (n_points,), generator=gen, device=device)
+        coef = torch.randn(n_points, counts, generator=gen, device=device, dtype=dtype)
+        scale = torch.randn_like(coef)
+        start = torch.randn(counts, batch, *feature_shape, generator=gen, device=device, dtype=dtype)
+        want_b, want_i = start.clone(), start.clone()
+        acc.accumulate_torch(g, mult, coef, scale, images, want_b, want_i)
+        poison_allocator(device)
+        got_b, got_i = start.clone(), start.clone()
+        acc.accumulate_triton(g, mult, coef, scale, images, got_b, got_i)
+        error = float(torch.maximum((got_b - want_b).abs().max(), (got_i - want_i).abs().max()))
+        add(f"accumulate {str(dtype)[6:]}", "67×3×37×53, 3 counts", error, 1e-4 if dtype == torch.float32 else 1e-10,
+            0, 0)
+        poison_allocator(device)
+        error = float((acc.squared_norms_triton(g) - acc.squared_norms_torch(g)).abs().max()
+                      / acc.squared_norms_torch(g).abs().max())
+        add(f"squared norms {str(dtype)[6:]}", "67×3×37×53", error, 1e-6, 0, 0)
+    on_gpu = device == "cuda"  # a CPU dry run interprets the kernels: small shapes only, no timings
+    # bandwidth: one chunk of 64 points of 3×224×224 into one count's base and IDGI accumulators (16 images)
+    g = torch.randn(64, 3, 224, 224, generator=gen, device=device)
+    images = torch.arange(64, device=device) % 16
+    coef = torch.randn(64, 1, generator=gen, device=device)
+    base = torch.zeros(1, 16, 3, 224, 224, device=device)
+    idgi = torch.zeros_like(base)
+    if on_gpu:
+        seconds = timed(lambda: acc.accumulate_triton(g, None, coef, coef, images, base, idgi), rounds * 10)
+        add("accumulate float32 (timing)", "64 points → 16 images, 3×224²", 0.0, 1.0, seconds,
+            g.numel() * 4 + 2 * 2 * base.numel() * 4)
+        rows[-1]["torch ms"] = timed(lambda: acc.accumulate_torch(g, None, coef, coef, images, base, idgi),
+                                     rounds * 10) * 1e3
+        seconds = timed(lambda: acc.squared_norms_triton(g), rounds * 10)
+        add("squared norms float32 (timing)", "64×3×224²", 0.0, 1.0, seconds, g.numel() * 4)
+        rows[-1]["torch ms"] = timed(lambda: acc.squared_norms_torch(g), rounds * 10) * 1e3
+
+    for padding in ("zeros", "reflect"):
+        for shape, sigmas in (((5, 1, 16, 16), [0.0, 0.3, 3.0, 20.0, 50.0]), ((3, 3, 37, 53), [1.5, 9.0, 49.6]),
+                              ((4, 3, 224, 224), [0.0, 12.5, 37.5, 50.0])):
+            if shape[-1] == 224 and not on_gpu:
+                continue
+            x = torch.rand(*shape, generator=gen, device=device)
+            s = torch.tensor(sigmas[:shape[0]] + sigmas[:max(0, shape[0] - len(sigmas))], dtype=torch.float64)
+            want_p, want_d = blur.blur_path_torch(x, s, 0.01, padding)
+            poison_allocator(device)
+            got_p, got_d = blur.blur_path_triton(x, s, 0.01, padding)
+            error = float(torch.maximum((got_p - want_p).abs().max(), (got_d - want_d).abs().max()
+                                        / want_d.abs().max().clamp(min=1e-30)))
+            seconds = timed(lambda: blur.blur_path_triton(x, s, 0.01, padding), rounds) if shape[-1] == 224 else 0
+            add(f"blur path {padding}", "×".join(map(str, shape)), error, 1e-6, seconds or float("nan"), 0)
+            if seconds:
+                rows[-1]["torch ms"] = timed(lambda: blur.blur_path_torch(x, s, 0.01, padding), rounds) * 1e3
+
+    for n_rows, n in ((5, 61), (16, 3 * 224 * 224)):
+        if n > 1000 and not on_gpu:
+            continue
+        score = torch.rand(n_rows, n, generator=gen, device=device, dtype=torch.float64)
+        score[0, : n // 3] = float("inf")
+        score[1, n // 4: n // 2] = 0.0
+        score[2] = 0.5
+        poison_allocator(device)
+        error = float((guided.selection_threshold_triton(score, 0.25)
+                       - guided.selection_threshold_torch(score, 0.25)).abs().max())
+        seconds = timed(lambda: guided.selection_threshold_triton(score, 0.25), rounds * 10) if n > 1000 else 0
+        add("guided selection", f"{n_rows}×{n}", error, 0.0, seconds or float("nan"), 16 * score.numel() * 8)
+        if seconds:
+            rows[-1]["torch ms"] = timed(lambda: guided.selection_threshold_torch(score, 0.25), rounds * 10) * 1e3
+    report["kernels"] = rows
+    print("\n## Triton kernels against their torch implementations (compiled; allocator poisoned with NaN)\n")
+    print("Timing rows: GB/s counts the bytes each kernel must read and write; guided selection reads the row "
+          "16 times (one radix pass per 4-bit digit).\n")
+    print(markdown_table(rows, ["kernel", "shape", "max error", "limit", "pass", "ms", "torch ms", "GB/s",
+                                "% of copy"]))
+    return sum(not row["pass"] for row in rows)
+
+
+def check_backends(report: dict, device: str, images: int, steps: int) -> int:
+    """The fast backends against the reference, all on the GPU, float32, same inputs."""
+    model = load_scenenet().to(device)
+    scenes = generate_scenes(images, seed=1)
+    x, labels = scenes.images.to(device), scenes.labels.to(device)
+    rows = []
+    for method in METHODS:
+        options = dict(target=labels, method=method, steps=steps)
+        if method != "guided_ig":
+            options["compute_at"] = [steps // 4, steps]
+        want = explain(model, x, backend="reference", **options)
+        for backend in ("torch", "triton") if device == "cuda" else ("torch",):
+            got = explain(model, x, backend=backend, batch_size=CHUNK, **options)
+            for kind in ("base", "idgi"):
+                mine, theirs = getattr(got, kind), getattr(want, kind)
+                if isinstance(mine, dict):
+                    pairs = [(mine[n], theirs[n]) for n in mine]
+                else:
+                    pairs = [(mine, theirs)]
+                worst = max(float((a - b).abs().max()) / (1e-5 * float(b.abs().max()) + 1e-7) for a, b in pairs)
+                rel = max(relative_l2(a, b) for a, b in pairs)
+                finite = all(bool(torch.isfinite(a).all()) for a, _ in pairs)
+                passed = finite and (worst <= 1.0 if method != "guided_ig" else rel <= 1e-3)
+                rows.append({"method": method, "backend": backend, "estimate": kind, "finite": finite,
+                             "max err / §7 limit": worst, "rel L2": rel, "pass": passed})
+    report["backends_vs_reference"] = rows
+    print(f"\n## Fast backends vs the reference, all on {device}, float32 ({images} scenes, steps={steps}; "
+          "IG/Blur IG with compute_at; Guided IG judged by relative L2 ≤ 1e-3)\n")
+    print(markdown_table(rows, list(rows[0])))
+    return sum(not row["pass"] for row in rows)
+
+
 def check_reference(report: dict, device: str, images: int, steps: int) -> int:
     model64, model32 = load_scenenet(dtype=torch.float64), load_scenenet().to(device)
     scenes = generate_scenes(images, seed=1)
@@ -80,11 +215,12 @@ def check_reference(report: dict, device: str, images: int, steps: int) -> int:
     rows = []
     defaults = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     for method in METHODS:
-        want = explain(model64, scenes.images.double(), target=scenes.labels, method=method, steps=steps)
+        want = explain(model64, scenes.images.double(), target=scenes.labels, method=method, steps=steps,
+                       backend="reference")
         for tf32 in (False, True):
             torch.backends.cudnn.allow_tf32 = tf32
             torch.backends.cuda.matmul.allow_tf32 = tf32
-            got = explain(model32, x, target=labels, method=method, steps=steps)
+            got = explain(model32, x, target=labels, method=method, steps=steps, backend="reference")
             finite = bool(torch.isfinite(got.base).all() and torch.isfinite(got.idgi).all())
             base_error = relative_l2(got.base, want.base)
             passed = finite and (method != "guided_ig" or base_error <= 1e-3)
@@ -100,22 +236,43 @@ def check_reference(report: dict, device: str, images: int, steps: int) -> int:
     return sum(not row["pass"] for row in rows)
 
 
-def time_methods(report: dict, device: str, images: int, steps: int, rounds: int) -> None:
-    model = load_scenenet().to(device)
-    scenes = generate_scenes(images, seed=1)
-    x, labels = scenes.images.to(device), scenes.labels.to(device)
-    rows = []
-    for method in METHODS:
-        result = explain(model, x, target=labels, method=method, steps=steps)
-        seconds = timed(lambda: explain(model, x, target=labels, method=method, steps=steps), rounds)
-        floor_seconds = timed(lambda: model_only_floor(model, x, labels, result.evaluations), rounds)
-        rows.append({"method": method, "backend": "reference", "images": images, "steps": steps,
-                     "evals/image": result.evaluations, "seconds": seconds, "floor seconds": floor_seconds,
-                     "ratio to floor": seconds / floor_seconds,
-                     "images/s": images / seconds})
-    report["end_to_end"] = rows
-    print(f"\n## End to end, embedded model, base + IDGI from one run (median of {rounds})\n")
-    print(markdown_table(rows, list(rows[0])))
+def end_to_end_workloads(device: str):
+    scenes = generate_scenes(8, seed=1)
+    yield "embedded SceneNet, 8 images, steps=32", load_scenenet().to(device), scenes.images.to(device), \
+        scenes.labels.to(device), 32
+    try:
+        import torchvision
+        if device != "cuda":
+            raise ImportError
+    except ImportError:
+        print("\n(torchvision is not installed: no ResNet-50 workload)")
+        return
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50(weights=None).eval().to(device)
+    yield "ResNet-50 random weights, 16 images, steps=128", model, torch.rand(16, 3, 224, 224, device=device), \
+        torch.randint(0, 1000, (16,), device=device), 128
+
+
+def time_methods(report: dict, device: str, rounds: int) -> None:
+    report["end_to_end"] = []
+    for name, model, x, labels, steps in end_to_end_workloads(device):
+        floor_seconds = timed(lambda: model_only_floor(model, x, labels, steps + 1, CHUNK), rounds)
+        rows = [{"entry": "model-only floor", "seconds": floor_seconds, "× floor": 1.0,
+                 "images/s": x.shape[0] / floor_seconds}]
+        for method in METHODS:
+            for use_idgi in (False, True):
+                backends = (["torch", "triton"] if device == "cuda" else ["torch"]) + \
+                    (["reference"] if name.startswith("embedded") else [])
+                for backend in backends:
+                    if backend == "reference" and method == "guided_ig" and use_idgi is False:
+                        continue  # its per-image Python loop costs the same with IDGI; time it once
+                    seconds = timed(lambda: explain(model, x, target=labels, method=method, steps=steps,
+                                                    idgi=use_idgi, backend=backend, batch_size=CHUNK), rounds)
+                    rows.append({"entry": f"{method}{' + IDGI' if use_idgi else ''} [{backend}]", "seconds": seconds,
+                                 "× floor": seconds / floor_seconds, "images/s": x.shape[0] / seconds})
+        report["end_to_end"].append({"workload": name, "rows": rows})
+        print(f"\n## End to end: {name}, {CHUNK} points per model call (median of {rounds})\n")
+        print(markdown_table(rows, list(rows[0])))
 
 
 METRIC_GROUPS = {
@@ -167,8 +324,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commit", default="unknown")
     parser.add_argument("--out", type=Path, default=Path("."))
-    parser.add_argument("--images", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--metric-images", type=int, default=8, help="scenes for the metrics section")
     parser.add_argument("--device", default="cuda", help="cpu: a dry run of this script before spending GPU time")
@@ -183,12 +338,10 @@ def main(argv=None) -> int:
               "torch": torch.__version__, "triton": triton.__version__, "copy_GBps": copy_bandwidth(args.device)}
     print(f"# GPU check: {report['card']}, {report['date']}, commit {report['commit']}")
     print(f"torch {report['torch']}, triton {report['triton']}, device-to-device copy {report['copy_GBps']:.0f} GB/s")
-    print(f"\n## Triton kernels: {len(KERNEL_CHECKS)} registered" + ("" if KERNEL_CHECKS else " (none in this commit)"))
-    failures = 0
-    for name, check in KERNEL_CHECKS:
-        failures += not check(report)
+    failures = check_kernels(report, args.device, args.rounds, report["copy_GBps"])
     failures += check_reference(report, args.device, images=2, steps=16)
-    time_methods(report, args.device, images=args.images, steps=args.steps, rounds=args.rounds)
+    failures += check_backends(report, args.device, images=2, steps=16)
+    time_methods(report, args.device, rounds=args.rounds)
     failures += check_metrics(report, args.device, images=args.metric_images, rounds=args.rounds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -2,15 +2,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
 
-from . import reference, validation
+from . import engine, reference, validation
 from .methods import method_spec, resolve_params
+from .ops.dispatch import check_backend
 from .outputs import full_float32
 
-BACKENDS = {"reference": reference.run}
+BACKENDS = ("auto", "torch", "triton", "reference")
+
+
+def backend_runner(backend: str, inputs: torch.Tensor):
+    """auto: Triton kernels for CUDA tensors, the vectorised torch path elsewhere; reference: the oracle."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "reference":
+        return reference.run
+    if backend == "auto":
+        backend = "triton" if inputs.device.type == "cuda" else "torch"
+    if backend == "triton":
+        check_backend("triton", inputs)
+    return partial(engine.run, backend=backend)
 
 
 @dataclass
@@ -61,7 +76,7 @@ def explain(
     output: str = "probability",
     batch_size: int | None = None,
     compute_at=None,
-    backend: str = "reference",
+    backend: str = "auto",
     **method_params,
 ) -> ExplainResult:
     """Attribute `model`'s explained output for `target` to `inputs` along a path.
@@ -81,10 +96,7 @@ def explain(
     if not spec.uses_baselines and baselines is not None:
         raise ValueError(f"{method} has no baselines argument: its baseline is the input blurred at max_sigma")
     baselines = validation.resolve_baselines(baselines, inputs)
-    try:
-        run = BACKENDS[backend]
-    except KeyError:
-        raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}") from None
+    run = backend_runner(backend, inputs)
 
     with full_float32():
         targets = validation.resolve_targets(target, model, inputs, batch_size)
@@ -120,7 +132,7 @@ def explain(
 class _PathAttribution:
     method = ""
 
-    def __init__(self, model, *, output: str = "probability", backend: str = "reference"):
+    def __init__(self, model, *, output: str = "probability", backend: str = "auto"):
         validation.check_model(model)
         self.model = model
         self.output = output

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("idgi_demo"), help="output folder (default ./idgi_demo)")
     demo.add_argument("--batch-size", type=_positive_int, default=None, help="path points per model call")
     demo.add_argument("--output", choices=["probability", "logit"], default="probability")
-    demo.add_argument("--backend", default="reference")
+    demo.add_argument("--backend", choices=["auto", "torch", "triton", "reference"], default="auto")
     demo.add_argument("--insertion-canvas", choices=["black", "blur"], default="blur",
                       help="insertion/deletion canvas (default blur: SceneNet never saw black backgrounds)")
     demo.add_argument("--pic-profile", choices=["blur", "pair"], default="blur",

@@ -48,7 +48,7 @@ def _unit_grid(curve: torch.Tensor):
 
 
 def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guided_ig"), out: str | Path = "idgi_demo",
-             first_scene: int = 0, batch_size: int | None = None, backend: str = "reference",
+             first_scene: int = 0, batch_size: int | None = None, backend: str = "auto",
              output: str = "probability", insertion_canvas: str = "blur", pic_profile: str = "blur",
              webp_method: int = 0) -> dict:
     out = Path(out)

@@ -1,9 +1,14 @@
 """Small models with known answers, shared by the tests."""
 from __future__ import annotations
 
-import pytest
-import torch
-from torch import nn
+import os
+
+# Triton kernels run on CPU tensors only in its interpreter, which must be chosen before triton is imported.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 class LinearLogit(nn.Module):

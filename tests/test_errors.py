@@ -110,7 +110,7 @@ def test_unknown_names(model, x):
         explain(model, x, rule="simpson")
     with pytest.raises(ValueError, match=r"padding must be one of"):
         explain(model, x, method="blur_ig", padding="wrap")
-    with pytest.raises(ValueError, match=r"backend must be one of \['reference'\]"):
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch', 'triton', 'reference'\)"):
         explain(model, x, backend="cuda")
     with pytest.raises(ValueError, match=r"output must be one of"):
         explain(model, x, output="log_softmax")

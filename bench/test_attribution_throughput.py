@@ -1,0 +1,80 @@
+"""Attribution throughput: every method ± IDGI on every backend, against the model-only floor
+(the same forward + backward passes, same points per model call, no path logic).
+
+Workloads: the embedded SceneNet at 224×224 (8 images, steps = 32) everywhere; torchvision's
+ResNet-50 with random weights (16 images, steps = 128) on CUDA when torchvision is installed.
+The triton backend runs on CUDA only. Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from idgi_fast import explain
+from idgi_fast.data.scenes import generate_scenes
+from idgi_fast.models.toy import load_scenenet
+
+from floor import model_only_floor
+
+CUDA = torch.cuda.is_available()
+DEVICE = "cuda" if CUDA else "cpu"
+CHUNK = 64  # path points per model call, for the engine and the floor alike
+BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else [])
+METHODS = [("ig", False), ("ig", True), ("blur_ig", False), ("blur_ig", True), ("guided_ig", False),
+           ("guided_ig", True)]
+
+
+def embedded():
+    scenes = generate_scenes(8, seed=1)
+    return load_scenenet().to(DEVICE), scenes.images.to(DEVICE), scenes.labels.to(DEVICE), 32
+
+
+def resnet50():
+    torchvision = pytest.importorskip("torchvision")
+    if not CUDA:
+        pytest.skip("ResNet-50 at 16 images × 129 points is a GPU workload")
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50(weights=None).eval().to(DEVICE)
+    images = torch.rand(16, 3, 224, 224, device=DEVICE)
+    return model, images, torch.randint(0, 1000, (16,), device=DEVICE), 128
+
+
+WORKLOADS = {"embedded SceneNet, 8 images, steps=32": embedded, "ResNet-50 random, 16 images, steps=128": resnet50}
+_loaded: dict = {}
+
+
+def workload(name):
+    if name not in _loaded:
+        _loaded[name] = WORKLOADS[name]()
+    return _loaded[name]
+
+
+def synchronised(fn):
+    def run():
+        fn()
+        if CUDA:
+            torch.cuda.synchronize()
+    return run
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_floor(benchmark, record_median, name):
+    model, images, labels, steps = workload(name)
+    benchmark.group = name
+    benchmark.pedantic(synchronised(lambda: model_only_floor(model, images, labels, steps + 1, CHUNK)),
+                       rounds=3, iterations=1, warmup_rounds=1)
+    record_median(name, "floor", benchmark)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("method,idgi", METHODS)
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_explain(benchmark, record_median, name, method, idgi, backend):
+    model, images, labels, steps = workload(name)
+    if backend == "reference" and name.startswith("ResNet") and method == "guided_ig":
+        pytest.skip("the reference's per-image Guided IG loop takes minutes here")
+    benchmark.group = name
+    run = synchronised(lambda: explain(model, images, target=labels, method=method, steps=steps, idgi=idgi,
+                                       backend=backend, batch_size=CHUNK))
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+    record_median(name, f"{method}{' + IDGI' if idgi else ''} [{backend}]", benchmark)

@@ -1,0 +1,77 @@
+"""Paths whose points are known up front (IG, Blur IG), in the form the streaming engine uses.
+
+A path has points p_0 … p_m (baseline → input). Each class says which points it needs,
+builds any chunk of them on the device, and gives the weight with which each point's
+gradient enters the base estimate for a step count n (stride s = m/n).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..ops.blur_path import blur_path
+from .paths import blur_sigmas
+
+
+def ig_rule_weights(positions: torch.Tensor, n: int, rule: str) -> torch.Tensor:
+    """Weight of g at sub-path position k' = 0 … n under an IG rule (times (x − x') later), float64."""
+    full = torch.full(positions.shape, 1.0 / n, dtype=torch.float64, device=positions.device)
+    if rule == "pair":
+        return torch.full_like(full, 1.0 / (n + 1))
+    if rule == "left":
+        return torch.where(positions < n, full, 0.0)
+    if rule == "right":
+        return torch.where(positions > 0, full, 0.0)
+    if rule == "trapezoid":
+        return torch.where((positions == 0) | (positions == n), full / 2, full)
+    raise ValueError(f"unknown IG rule {rule!r}")
+
+
+class StraightPath:
+    """IG: p_j = x' + (j/m)(x − x'); base = (x − x') ⊙ Σ_j w_j g_j (SEMANTICS.md §3)."""
+
+    has_multiplier = False
+
+    def __init__(self, inputs: torch.Tensor, baselines: torch.Tensor, steps: int, idgi: bool, rule: str,
+                 backend: str = "torch"):
+        self.inputs, self.baselines, self.steps, self.rule = inputs, baselines, steps, rule
+        self.difference = inputs - baselines
+        self.needed = list(range(steps + 1))  # every rule's estimate over every count needs all m + 1 points
+
+    def points(self, images: torch.Tensor, js: torch.Tensor):
+        alpha = (js.to(torch.float64) / self.steps).to(self.inputs.dtype)
+        shape = (-1,) + (1,) * (self.inputs.ndim - 1)
+        return self.baselines[images] + alpha.view(shape) * self.difference[images], None
+
+    def base_coefficients(self, js: torch.Tensor, stride: int) -> torch.Tensor:
+        n = self.steps // stride
+        on_subpath = js % stride == 0
+        return torch.where(on_subpath, ig_rule_weights(js // stride, n, self.rule), 0.0)
+
+    def finish(self, accumulated: torch.Tensor) -> torch.Tensor:
+        return self.difference * accumulated
+
+
+class BlurPath:
+    """Blur IG: p_j = G_{σ_(m−j)}(x); base = −Σ_i (σ_{i+s} − σ_i) dX_i ⊙ g(G_σi(x)) (SEMANTICS.md §4)."""
+
+    has_multiplier = True
+
+    def __init__(self, inputs: torch.Tensor, steps: int, idgi: bool, max_sigma: float, grad_step: float,
+                 sqrt: bool, padding: str, backend: str = "torch"):
+        self.inputs, self.steps, self.grad_step, self.padding, self.backend = inputs, steps, grad_step, padding, backend
+        self.sigmas = torch.tensor(blur_sigmas(steps, max_sigma, sqrt), dtype=torch.float64)
+        # the baseline G_max(x) (j = 0) is evaluated only for IDGI's most blurred interval
+        self.needed = list(range(0 if idgi else 1, steps + 1))
+
+    def points(self, images: torch.Tensor, js: torch.Tensor):
+        sigmas = self.sigmas[(self.steps - js).cpu()]
+        return blur_path(self.inputs[images], sigmas, self.grad_step, self.padding, backend=self.backend)
+
+    def base_coefficients(self, js: torch.Tensor, stride: int) -> torch.Tensor:
+        i = (self.steps - js).cpu()
+        nxt = (i + stride).clamp(max=self.steps)
+        used = (i % stride == 0) & (i < self.steps)
+        return torch.where(used, -(self.sigmas[nxt] - self.sigmas[i]), 0.0).to(js.device)
+
+    def finish(self, accumulated: torch.Tensor) -> torch.Tensor:
+        return accumulated

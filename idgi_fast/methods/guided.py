@@ -1,0 +1,63 @@
+"""Guided IG for the fast backends: all images step together, one model evaluation per step.
+
+The path logic is the reference's (float64, SEMANTICS.md §5), batched over images by
+ops.guided_step. IDGI keeps one point across steps: g_k (squared) waits for F_{k+1}.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..ops.accumulate import squared_norms
+from ..ops.guided_step import guided_step
+from ..outputs import output_and_gradient, output_only
+from ..profiling import annotate
+
+
+def _evaluate(model, points, targets, output, batch_size, gradient=True):
+    size = batch_size or points.shape[0]
+    values, grads = [], []
+    for start in range(0, points.shape[0], size):
+        part = slice(start, start + size)
+        if gradient:
+            f, g = output_and_gradient(model, points[part], targets[part], output)
+            grads.append(g)
+        else:
+            f = output_only(model, points[part], targets[part], output)
+        values.append(f.detach())
+    return torch.cat(values), (torch.cat(grads) if gradient else None)
+
+
+def _idgi_update(accumulator, squared, norm, change):
+    usable = torch.isfinite(norm) & (norm > 0)
+    scale = torch.where(usable, change / torch.where(usable, norm, 1.0), 0.0)
+    accumulator += squared * scale.view(-1, *([1] * (squared.ndim - 1))).to(squared.dtype)
+
+
+def guided_ig_stream(model, inputs, baselines, targets, steps, idgi, output, batch_size, backend,
+                     fraction: float, max_dist: float):
+    batch = inputs.shape[0]
+    x_in = inputs.to(torch.float64).flatten(1)
+    x_base = baselines.to(torch.float64).flatten(1)
+    distance = (x_in - x_base).abs().sum(dim=1)
+    x = x_base.clone()
+    attribution = torch.zeros_like(x_in)
+    outputs = torch.full((batch, steps + 1), float("nan"), dtype=inputs.dtype, device=inputs.device)
+    important = torch.zeros_like(inputs) if idgi else None
+    waiting = None  # (g², Σg², F) of the previous step, until F of the next point is known
+    for k in range(steps):
+        with annotate("forward+backward"):
+            values, gradients = _evaluate(model, x.to(inputs.dtype).view_as(inputs), targets, output, batch_size)
+        outputs[:, k] = values
+        if idgi:
+            with annotate("accumulate"):
+                if waiting is not None:
+                    _idgi_update(important, waiting[0], waiting[1], (values - waiting[2]).to(torch.float64))
+                waiting = (gradients * gradients, squared_norms(gradients, backend).to(torch.float64), values)
+        x, added = guided_step(x, x_in, x_base, gradients.to(torch.float64).flatten(1), distance, k, steps,
+                               fraction, max_dist, backend)
+        attribution += added
+    if idgi:
+        outputs[:, steps], _ = _evaluate(model, inputs, targets, output, batch_size, gradient=False)
+        _idgi_update(important, waiting[0], waiting[1], (outputs[:, steps] - waiting[2]).to(torch.float64))
+    base = {steps: attribution.view_as(inputs).to(inputs.dtype)}
+    return base, ({steps: important} if idgi else None), outputs, steps + (1 if idgi else 0)

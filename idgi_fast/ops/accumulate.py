@@ -1,0 +1,95 @@
+"""Accumulate op: fold one chunk of path gradients into the attribution accumulators.
+
+For a chunk of N points (each belonging to one image) with gradients g (N, D):
+
+    norms[p]        = Σ_d g[p, d]²                                       (squared_norms)
+    base[c, b, :]  += Σ_{p of image b} base_coef[p, c] · multiplier[p, :] · g[p, :]
+    idgi[c, b, :]  += Σ_{p of image b} idgi_coef[p, c] · g[p, :]²          (accumulate)
+
+c runs over the requested step counts (every `compute_at` count in the same pass); the
+multiplier is dX for Blur IG and absent (1) for IG. The coefficients are computed by the
+engine from the norms and the path's outputs, so the op itself is pure arithmetic.
+"""
+from __future__ import annotations
+
+import torch
+
+from .dispatch import check_backend
+
+
+def squared_norms_torch(g: torch.Tensor) -> torch.Tensor:
+    return g.flatten(1).pow(2).sum(dim=1)
+
+
+def accumulate_torch(g: torch.Tensor, multiplier: torch.Tensor | None, base_coef: torch.Tensor,
+                     idgi_coef: torch.Tensor | None, images: torch.Tensor, base: torch.Tensor,
+                     idgi: torch.Tensor | None) -> None:
+    counts, batch = base.shape[0], base.shape[1]
+    flat = g.flatten(1)
+    weighted = flat if multiplier is None else flat * multiplier.flatten(1)
+    # one (N × counts·B) matrix of coefficients per accumulator: a single GEMM folds every count
+    owner = torch.nn.functional.one_hot(images, batch).to(g.dtype)  # (N, B)
+    spread = (base_coef[:, :, None] * owner[:, None, :]).reshape(len(images), counts * batch)
+    base.view(counts * batch, -1).add_(spread.T @ weighted)
+    if idgi is not None:
+        spread = (idgi_coef[:, :, None] * owner[:, None, :]).reshape(len(images), counts * batch)
+        idgi.view(counts * batch, -1).add_(spread.T @ (flat * flat))
+
+
+def _triton_float(dtype: torch.dtype):
+    import triton.language as tl
+
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def squared_norms_triton(g: torch.Tensor, block: int = 4096) -> torch.Tensor:
+    import triton
+
+    from ..kernels.accumulate import squared_norm_partials_kernel
+
+    flat = g.reshape(g.shape[0], -1).contiguous()
+    n_points, n_features = flat.shape
+    n_blocks = triton.cdiv(n_features, block)
+    partials = torch.empty((n_points, n_blocks), dtype=g.dtype, device=g.device)
+    squared_norm_partials_kernel[(n_points, n_blocks)](flat, partials, n_features, n_blocks,
+                                                       ACC=_triton_float(g.dtype), BLOCK=block)
+    return partials.sum(dim=1)
+
+
+def accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, block: int = 1024) -> None:
+    import triton
+
+    from ..kernels.accumulate import accumulate_kernel
+
+    flat = g.reshape(g.shape[0], -1).contiguous()
+    n_points, n_features = flat.shape
+    counts, batch = base.shape[0], base.shape[1]
+    if not (base.is_contiguous() and (idgi is None or idgi.is_contiguous())):
+        raise ValueError("accumulators must be contiguous")
+    # points of one image form one segment; the kernel visits them through `order`, so g is never copied
+    order = torch.sort(images, stable=True).indices
+    segment_images, sizes = torch.unique_consecutive(images[order], return_counts=True)
+    segment_start = torch.zeros(len(sizes) + 1, dtype=torch.int64, device=g.device)
+    segment_start[1:] = torch.cumsum(sizes, 0)
+    mult = flat if multiplier is None else multiplier.reshape(n_points, -1).contiguous()
+    idgi_coef_ = base_coef if idgi_coef is None else idgi_coef
+    grid = (len(sizes), triton.cdiv(n_features, block))
+    accumulate_kernel[grid](flat, mult, base_coef.contiguous(), idgi_coef_.contiguous(), order, segment_start,
+                            segment_images, base, base if idgi is None else idgi, n_features, counts, batch,
+                            HAS_MULTIPLIER=multiplier is not None, HAS_IDGI=idgi is not None,
+                            COUNTS=triton.next_power_of_2(counts), ACC=_triton_float(g.dtype), BLOCK=block)
+
+
+def squared_norms(g: torch.Tensor, backend: str = "torch") -> torch.Tensor:
+    """(N,) Σ g² of each point's gradient, in g's dtype."""
+    if check_backend(backend, g) == "triton":
+        return squared_norms_triton(g)
+    return squared_norms_torch(g)
+
+
+def accumulate(g, multiplier, base_coef, idgi_coef, images, base, idgi, backend: str = "torch") -> None:
+    """Add one chunk into `base` (counts, B, …) and `idgi` (same shape, or None) in place."""
+    if check_backend(backend, g) == "triton":
+        accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi)
+    else:
+        accumulate_torch(g, multiplier, base_coef, idgi_coef, images, base, idgi)
