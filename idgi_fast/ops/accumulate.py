@@ -42,7 +42,7 @@ def _triton_float(dtype: torch.dtype):
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-def squared_norms_triton(g: torch.Tensor, block: int = 4096) -> torch.Tensor:
+def squared_norms_triton(g: torch.Tensor, block: int = 4096, num_warps: int = 4) -> torch.Tensor:
     import triton
 
     from ..kernels.accumulate import squared_norm_partials_kernel
@@ -52,11 +52,12 @@ def squared_norms_triton(g: torch.Tensor, block: int = 4096) -> torch.Tensor:
     n_blocks = triton.cdiv(n_features, block)
     partials = torch.empty((n_points, n_blocks), dtype=g.dtype, device=g.device)
     squared_norm_partials_kernel[(n_points, n_blocks)](flat, partials, n_features, n_blocks,
-                                                       ACC=_triton_float(g.dtype), BLOCK=block)
+                                                       ACC=_triton_float(g.dtype), BLOCK=block, num_warps=num_warps)
     return partials.sum(dim=1)
 
 
-def accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, block: int = 1024) -> None:
+def accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, block: int = 1024,
+                      num_warps: int = 4) -> None:
     import triton
 
     from ..kernels.accumulate import accumulate_kernel
@@ -77,7 +78,8 @@ def accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, b
     accumulate_kernel[grid](flat, mult, base_coef.contiguous(), idgi_coef_.contiguous(), order, segment_start,
                             segment_images, base, base if idgi is None else idgi, n_features, counts, batch,
                             HAS_MULTIPLIER=multiplier is not None, HAS_IDGI=idgi is not None,
-                            COUNTS=triton.next_power_of_2(counts), ACC=_triton_float(g.dtype), BLOCK=block)
+                            COUNTS=triton.next_power_of_2(counts), ACC=_triton_float(g.dtype), BLOCK=block,
+                            num_warps=num_warps)
 
 
 def squared_norms(g: torch.Tensor, backend: str = "torch") -> torch.Tensor:
