@@ -15,18 +15,24 @@ OUTPUTS = ("probability", "logit")
 
 @contextmanager
 def full_float32():
-    """TF32 off for cuDNN convolutions and CUDA matmuls inside the block, the user's flags restored after.
+    """Inside the block: TF32 off for cuDNN convolutions and CUDA matmuls, and cuDNN's
+    deterministic algorithms; the caller's flags are restored after.
 
     torch enables TF32 convolutions by default. Measured on an H100 (bench/RESULTS.md), it
     moved Guided IG — whose path depends on every gradient's ranking — 45 % (relative L2)
-    away from the float64 reference, against 0.04 % with TF32 off.
+    away from the float64 reference, against 0.04 % with TF32 off. With TF32 off, two runs
+    of the same Guided IG on the H100 still ended 1.3 % apart once, through cuDNN's
+    non-deterministic backward algorithms: deterministic ones make every run the same.
     """
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.deterministic)
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.deterministic = True
     try:
         yield
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.deterministic) = saved
 
 
 def check_logits(logits: object, n_points: int, targets: torch.Tensor) -> torch.Tensor:

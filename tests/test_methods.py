@@ -256,19 +256,25 @@ def test_saliency_map_reductions():
         idgi_fast.saliency_map(a[0])
 
 
-def test_tf32_is_off_while_explaining_and_restored_after(images64):
+def test_tf32_is_off_and_cudnn_deterministic_while_explaining_and_restored_after(images64):
     seen = []
+
+    def flags():
+        return (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+                torch.backends.cudnn.deterministic)
 
     class Spy(TinyCNN):
         def forward(self, x):
-            seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+            seen.append(flags())
             return super().forward(x)
 
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    saved = flags()
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.deterministic = False
     try:
         explain(Spy().double(), images64, steps=2)
-        assert seen and all(flags == (False, False) for flags in seen)
-        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
+        assert seen and all(during == (False, False, True) for during in seen)
+        assert flags() == (True, True, False)
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.deterministic) = saved
