@@ -78,3 +78,21 @@ def test_explain(benchmark, record_median, name, method, idgi, backend):
                                        backend=backend, batch_size=CHUNK))
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
     record_median(name, f"{method}{' + IDGI' if idgi else ''} [{backend}]", benchmark)
+
+
+@pytest.mark.parametrize("implementation", ["captum", "idgi_fast.captum"])
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_captum_integrated_gradients(benchmark, record_median, name, implementation):
+    """Captum's IG (which builds all n_steps scaled inputs at once) against our drop-in."""
+    model, images, labels, steps = workload(name)
+    if implementation == "captum":
+        attr = pytest.importorskip("captum.attr")
+        explainer = attr.IntegratedGradients(model)
+    else:
+        from idgi_fast.captum import IntegratedGradients
+        explainer = IntegratedGradients(model)
+    benchmark.group = name
+    run = synchronised(lambda: explainer.attribute(images, target=labels, n_steps=steps + 1,
+                                                   internal_batch_size=CHUNK))
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+    record_median(name, f"IG, {implementation}", benchmark)

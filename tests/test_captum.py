@@ -1,0 +1,112 @@
+"""idgi_fast.captum against Captum itself (a test-only dependency), and its IDGI class against explain()."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import idgi_fast
+from idgi_fast import captum as ours
+
+captum_attr = pytest.importorskip("captum.attr")
+
+from conftest import TinyCNN  # noqa: E402
+
+METHODS = ["riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre"]
+
+
+class TwoInputs(nn.Module):
+    """Logits (N, 4) from an image and a feature vector, scaled by an extra argument."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.cnn = TinyCNN(classes=4)
+        self.linear = nn.Linear(5, 4)
+
+    def forward(self, image, features, scale=1.0):
+        return self.cnn(image) + torch.tanh(self.linear(features)) * scale
+
+
+@pytest.fixture
+def two_inputs():
+    generator = torch.Generator().manual_seed(1)
+    image = torch.rand(3, 3, 9, 11, generator=generator, dtype=torch.float64)
+    features = torch.randn(3, 5, generator=generator, dtype=torch.float64)
+    return TwoInputs().double().eval(), image, features
+
+
+def close(a, b):
+    torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_matches_captum(method, two_inputs):
+    model, image, features = two_inputs
+    options = dict(target=2, n_steps=7, method=method, return_convergence_delta=True)
+    theirs, their_delta = captum_attr.IntegratedGradients(model).attribute((image, features), **options)
+    mine, my_delta = ours.IntegratedGradients(model).attribute((image, features), internal_batch_size=5, **options)
+    assert isinstance(mine, tuple) and len(mine) == 2
+    for a, b in zip(mine, theirs):
+        close(a, b)
+    close(my_delta, their_delta)
+
+
+def test_targets_baselines_arguments_and_options_match_captum(two_inputs):
+    model, image, features = two_inputs
+    cases = [
+        dict(target=[0, 3, 1], baselines=(0.1, torch.zeros(1, 5, dtype=torch.float64))),
+        dict(target=torch.tensor([2, 2, 0]), additional_forward_args=(0.5,)),
+        dict(target=torch.tensor(1), baselines=(image * 0.3, features.flip(0))),
+    ]
+    for case in cases:
+        theirs = captum_attr.IntegratedGradients(model).attribute((image, features), n_steps=6, **case)
+        mine = ours.IntegratedGradients(model).attribute((image, features), n_steps=6, **case)
+        for a, b in zip(mine, theirs):
+            close(a, b)
+    plain = captum_attr.IntegratedGradients(model, multiply_by_inputs=False).attribute(
+        (image, features), target=1, n_steps=5, method="riemann_middle")
+    mine = ours.IntegratedGradients(model, multiply_by_inputs=False).attribute(
+        (image, features), target=1, n_steps=5, method="riemann_middle", internal_batch_size=3)
+    for a, b in zip(mine, plain):
+        close(a, b)
+
+
+def test_single_tensor_and_tuple_targets_on_a_three_dimensional_output():
+    class Grid(nn.Module):
+        def forward(self, x):
+            return torch.stack([x.sum(1) ** 2, torch.sin(x).sum(1)], dim=1).view(-1, 2, 1).expand(-1, 2, 3) * \
+                torch.arange(1.0, 4.0, dtype=x.dtype)
+
+    x = torch.rand(4, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    for target in [(1, 2), [(0, 1), (1, 0), (1, 2), (0, 0)]]:
+        theirs = captum_attr.IntegratedGradients(Grid()).attribute(x, target=target, n_steps=9)
+        mine = ours.IntegratedGradients(Grid()).attribute(x, target=target, n_steps=9)
+        assert isinstance(mine, torch.Tensor)
+        close(mine, theirs)
+    scalar = lambda v: (v ** 2).sum(1)  # noqa: E731 - one output per example, target None
+    close(ours.IntegratedGradients(scalar).attribute(x, n_steps=9),
+          captum_attr.IntegratedGradients(scalar).attribute(x, n_steps=9))
+
+
+def test_idgi_class_equals_explain_and_is_complete(tiny_cnn64, images64):
+    model = tiny_cnn64
+    result = idgi_fast.explain(model, images64, target=[1, 3], method="ig", steps=12, output="logit",
+                               baselines=0.2, backend="reference")
+    mine, delta = ours.IDGI(model).attribute(images64, baselines=0.2, target=[1, 3], n_steps=12,
+                                             internal_batch_size=5, return_convergence_delta=True)
+    close(mine, result.idgi)
+    assert float(delta.abs().max()) < 1e-12  # IDGI sums to F(x) − F(x′)
+
+
+def test_bad_arguments_get_clear_errors():
+    model = TinyCNN().double().eval()
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    with pytest.raises(ValueError, match="method must be one of"):
+        ours.IntegratedGradients(model).attribute(x, target=0, method="simpson")
+    with pytest.raises(ValueError, match="n_steps must be an int"):
+        ours.IntegratedGradients(model).attribute(x, target=0, n_steps=0)
+    with pytest.raises(ValueError, match="target=None needs one output per example"):
+        ours.IntegratedGradients(model).attribute(x)
+    with pytest.raises(ValueError, match="baselines has 2 entries for 1 inputs"):
+        ours.IntegratedGradients(model).attribute(x, baselines=(0.0, 0.0), target=0)
