@@ -84,6 +84,9 @@ def explain(
     method: "ig" (params: rule), "blur_ig" (max_sigma, grad_step, sqrt, padding),
     "guided_ig" (fraction, max_dist). The base attribution and IDGI come from the same
     model evaluations. See SEMANTICS.md for the exact definitions.
+    backend: "auto" (Triton kernels for CUDA tensors, the vectorised torch path otherwise),
+    "torch", "triton" or "reference" (the plain oracle). batch_size: path points per model
+    call (fast backends: 64 when None; reference: one point per image).
     """
     spec = method_spec(method)
     params = resolve_params(spec, method_params)
