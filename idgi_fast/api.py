@@ -86,7 +86,7 @@ def explain(
     model evaluations. See SEMANTICS.md for the exact definitions.
     backend: "auto" (Triton kernels for CUDA tensors, the vectorised torch path otherwise),
     "torch", "triton" or "reference" (the plain oracle). batch_size: path points per model
-    call (fast backends: 64 when None; reference: one point per image).
+    call (fast backends: 64 on CUDA and 32 on the CPU when None; reference: one point per image).
     """
     spec = method_spec(method)
     params = resolve_params(spec, method_params)

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .engine import default_batch_size
 from .outputs import full_float32
 from .profiling import annotate
 
 METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
-DEFAULT_CHUNK = 64  # scaled examples per forward pass when internal_batch_size is None
 
 
 def alphas_and_step_sizes(n_steps: int, method: str) -> tuple[list[float], list[float]]:
@@ -125,7 +125,8 @@ class _StraightPathStream:
         self.n = inputs[0].shape[0]
         if any(x.shape[0] != self.n for x in inputs):
             raise ValueError("every input must have the same batch size (first dimension)")
-        self.steps_per_chunk = max(1, (internal_batch_size or DEFAULT_CHUNK) // self.n)
+        chunk = internal_batch_size or default_batch_size(inputs[0].device)
+        self.steps_per_chunk = max(1, chunk // self.n)
 
     def values(self, points: tuple[torch.Tensor, ...], repeats: int) -> torch.Tensor:
         output = self.forward_func(*points, *_expand_args(self.args, self.n, repeats))

@@ -17,7 +17,16 @@ from .ops.accumulate import accumulate, squared_norms
 from .outputs import output_and_gradient
 from .profiling import annotate
 
-DEFAULT_CHUNK = 64  # path points per model call when batch_size is None
+
+
+def default_batch_size(device: torch.device | str) -> int:
+    """Path points per model call when batch_size is None.
+
+    64 keeps a GPU busy. On the CPU smaller chunks stay in cache: SceneNet's forward +
+    backward over 264 points took 0.70 s in chunks of 64 against 0.57 s in chunks of 32
+    (2 cores; 8 and 16 were within noise of 32), so the CPU default is 32.
+    """
+    return 64 if torch.device(device).type == "cuda" else 32
 
 
 def stream_path(model, path, targets: torch.Tensor, counts: list[int], idgi: bool, output: str,
@@ -32,7 +41,7 @@ def stream_path(model, path, targets: torch.Tensor, counts: list[int], idgi: boo
     important = torch.zeros_like(base) if idgi else None
     outputs = torch.full((batch, steps + 1), float("nan"), dtype=inputs.dtype, device=device)
 
-    chunk = batch_size or DEFAULT_CHUNK
+    chunk = batch_size or default_batch_size(device)
     start = 0
     while start < len(js):
         rows = slice(start, min(start + chunk, len(js)))

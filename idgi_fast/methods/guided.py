@@ -36,8 +36,8 @@ def _idgi_update(accumulator, squared, norm, change):
 def guided_ig_stream(model, inputs, baselines, targets, steps, idgi, output, batch_size, backend,
                      fraction: float, max_dist: float):
     batch = inputs.shape[0]
-    x_in = inputs.to(torch.float64).flatten(1)
-    x_base = baselines.to(torch.float64).flatten(1)
+    x_in = inputs.to(torch.float64).flatten(1).contiguous()
+    x_base = baselines.to(torch.float64).expand_as(inputs).flatten(1).contiguous()
     distance = (x_in - x_base).abs().sum(dim=1)
     x = x_base.clone()
     attribution = torch.zeros_like(x_in)
@@ -53,9 +53,8 @@ def guided_ig_stream(model, inputs, baselines, targets, steps, idgi, output, bat
                 if waiting is not None:
                     _idgi_update(important, waiting[0], waiting[1], (values - waiting[2]).to(torch.float64))
                 waiting = (gradients * gradients, squared_norms(gradients, backend).to(torch.float64), values)
-        x, added = guided_step(x, x_in, x_base, gradients.to(torch.float64).flatten(1), distance, k, steps,
-                               fraction, max_dist, backend)
-        attribution += added
+        guided_step(x, attribution, x_in, x_base, gradients.to(torch.float64).flatten(1).contiguous(), distance, k,
+                    steps, fraction, max_dist, backend)
     if idgi:
         outputs[:, steps], _ = _evaluate(model, inputs, targets, output, batch_size, gradient=False)
         _idgi_update(important, waiting[0], waiting[1], (outputs[:, steps] - waiting[2]).to(torch.float64))

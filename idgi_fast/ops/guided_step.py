@@ -1,13 +1,26 @@
-"""Guided IG step op (SEMANTICS.md §5): one step k for every image at once.
+"""Guided IG step op (SEMANTICS.md §5): one step k for every image at once, in place.
 
 Each image keeps its own state: the lowest-|G| fraction is selected per image (a selection,
 not a sort), moved towards its upper bound x_hi, and the inner loop runs until every image
 has closed its gap; images that are done stop changing. Path logic in float64.
+
+The jump of features below the lower bound happens only in the first pass of a step: later
+passes move features towards x_hi, and rounding is monotone, so no position falls below lo
+again and the reference's per-pass jump would change nothing.
+
+Two implementations:
+- torch: the reference's arithmetic, vectorised over groups of images small enough to stay
+  in cache; each pass works on the images still moving; bit-identical to the reference.
+- triton: three fused kernels (kernels/guided.py) over the whole batch — the jump, the room
+  of the selected features, and the masked update of x, attribution and scores — plus the
+  radix select; finished rows are masked off. Attribution increments are added pass by pass,
+  so its last bits may differ from the reference's (the path itself does not depend on them).
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ..profiling import annotate
@@ -18,9 +31,20 @@ def _isclose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).abs() <= torch.clamp(1e-9 * torch.maximum(a.abs(), b.abs()), min=1e-9)
 
 
+def selection_rank(n: int, fraction: float) -> int:
+    """1-based rank of the threshold: sorted position ⌊fraction·(n − 1)⌋."""
+    return math.floor(fraction * (n - 1)) + 1
+
+
 def selection_threshold_torch(score: torch.Tensor, fraction: float) -> torch.Tensor:
-    """(B,) the value at sorted position ⌊fraction·(n − 1)⌋ of each row (+inf entries included)."""
-    rank = math.floor(fraction * (score.shape[1] - 1)) + 1  # kthvalue counts from 1
+    """(B,) the value at sorted position ⌊fraction·(n − 1)⌋ of each row (+inf entries included).
+
+    On the CPU numpy's introselect is used: on one 3×224×224 float64 row it took 0.24 ms
+    against torch.kthvalue's 2.3 ms (2 cores). Both return the same element of the row.
+    """
+    rank = selection_rank(score.shape[1], fraction)
+    if score.device.type == "cpu":
+        return torch.from_numpy(np.partition(score.numpy(), rank - 1, axis=1)[:, rank - 1].copy())
     return torch.kthvalue(score, rank, dim=1).values
 
 
@@ -39,7 +63,7 @@ def selection_threshold_triton(score: torch.Tensor, fraction: float, block: int 
     block = min(block, max(16, triton.next_power_of_2(n)))
     per_split = max(block, triton.cdiv(min(per_split, n), block) * block)
     splits = triton.cdiv(n, per_split)
-    remaining = torch.full((rows,), math.floor(fraction * (n - 1)) + 1, dtype=torch.int64, device=score.device)
+    remaining = torch.full((rows,), selection_rank(n, fraction), dtype=torch.int64, device=score.device)
     prefix = torch.zeros(rows, dtype=torch.int64, device=score.device)
     counts = torch.empty((rows, splits, 16), dtype=torch.int32, device=score.device)
     digits = torch.arange(16, device=score.device)
@@ -52,42 +76,120 @@ def selection_threshold_triton(score: torch.Tensor, fraction: float, block: int 
     return prefix.view(torch.float64)
 
 
-def guided_step(x: torch.Tensor, x_in: torch.Tensor, x_base: torch.Tensor, gradient: torch.Tensor,
-                distance: torch.Tensor, k: int, steps: int, fraction: float, max_dist: float,
-                backend: str = "torch") -> tuple[torch.Tensor, torch.Tensor]:
-    """Flat (B, n) float64 x, x_in, x_base, gradient; (B,) distances → (new x, attribution added).
-
-    Images with distance 0 do not move. The only backend-specific part is the per-image
-    selection threshold (a histogram select in Triton, kthvalue in torch).
-    """
-    threshold_of = selection_threshold_triton if check_backend(backend, x) == "triton" else selection_threshold_torch
+def _bounds(k: int, steps: int, max_dist: float) -> tuple[float, float, float]:
     alpha = (k + 1) / steps
-    lo, hi = max(alpha - max_dist, 0.0), min(alpha + max_dist, 1.0)
-    span = x_in - x_base
-    x_lo, x_hi = x_base + span * lo, x_base + span * hi
-    target = distance * (1.0 - alpha)
-    magnitude = gradient.abs()
+    return alpha, max(alpha - max_dist, 0.0), min(alpha + max_dist, 1.0)
+
+
+# Elements of state per group of images in the torch path: about 2 MB per float64 array, so
+# a pass's working set stays in cache. Measured on 2 CPU cores with SceneNet (8 images of
+# 3×224×224, 32 steps): the whole batch at once was slower than the reference's image-by-image loop.
+GROUP_ELEMENTS = 1 << 18
+
+
+def guided_step_torch(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist) -> None:
+    alpha, lo, hi = _bounds(k, steps, max_dist)
+    moving_images = torch.nonzero(distance != 0).flatten()
+    group = max(1, GROUP_ELEMENTS // x.shape[1])
+    for start in range(0, len(moving_images), group):
+        rows = moving_images[start:start + group]
+        _guided_rows_torch(x, attribution, x_in, x_base, gradient, distance, rows, alpha, lo, hi, fraction)
+
+
+def _guided_rows_torch(x, attribution, x_in, x_base, gradient, distance, rows, alpha, lo, hi, fraction) -> None:
+    """Step of the images `rows`, the reference's arithmetic; rows that finish leave the group."""
+    first, last = int(rows[0]), int(rows[-1])
+    if last - first + 1 == len(rows):  # consecutive images (the usual case): views, not copies
+        xs, inputs, base, g = (t[first:last + 1] for t in (x, x_in, x_base, gradient))
+    else:
+        xs, inputs, base, g = (t[rows] for t in (x, x_in, x_base, gradient))
+    span = inputs - base
+    x_lo, x_hi = base + span * lo, base + span * hi
+    target = distance[rows] * (1.0 - alpha)
     moving = span != 0
-    safe_span = torch.where(moving, span, torch.ones_like(span))
-    infinity = torch.full_like(magnitude, math.inf)
-    added = torch.zeros_like(x)
-    active = distance != 0
-    while bool(active.any()):
-        x_old = x
-        position = torch.where(moving, (x - x_base) / safe_span, torch.full_like(x, hi))
-        x = torch.where(active[:, None] & (position < lo), x_lo, x)
-        current = (x - x_in).abs().sum(dim=1)
-        going = active & ~_isclose(current, target)
+    position = torch.where(moving, (xs - base) / torch.where(moving, span, 1.0), hi)
+    x_old = xs
+    xs = torch.where(position < lo, x_lo, xs)
+    magnitude = g.abs()
+    added = torch.zeros_like(xs)
+    while True:
+        current = (xs - inputs).abs().sum(dim=1)
+        going = ~_isclose(current, target)
         with annotate("guided selection"):
-            score = torch.where(x == x_hi, infinity, magnitude)
-            threshold = threshold_of(score, fraction)
-            selected = (score <= threshold[:, None]) & torch.isfinite(score)
-        room = torch.where(selected, (x - x_hi).abs(), 0.0).sum(dim=1)
+            score = torch.where(xs == x_hi, math.inf, magnitude)
+            threshold = selection_threshold_torch(score, fraction)
+            # score ≤ the largest finite double ⇔ score ≤ threshold and finite (scores are ≥ 0, ∞ or NaN)
+            selected = score <= threshold.clamp(max=torch.finfo(torch.float64).max)[:, None]
+        gap = x_hi - xs
+        room = torch.where(selected, gap.abs(), 0.0).sum(dim=1)
         can_move = going & (room > 0)
         gamma = (current - target) / torch.where(can_move, room, 1.0)
         full = gamma > 1
-        moved = torch.where(full[:, None], x_hi, x + (x_hi - x) * gamma[:, None])
-        x = torch.where(can_move[:, None] & selected, moved, x)
-        added += torch.where(active[:, None], (x - x_old) * gradient, 0.0)
+        moved = torch.where(full[:, None], x_hi, xs + gap * gamma[:, None])
+        xs = torch.where(can_move[:, None] & selected, moved, xs)
+        added += (xs - x_old) * g
+        x_old = xs
+        going_on = can_move & full
+        finished = ~going_on
+        if bool(finished.any()):
+            done = rows[finished]
+            x[done] = xs[finished]
+            attribution[done] += added[finished]
+            if not bool(going_on.any()):
+                return
+            keep = torch.nonzero(going_on).flatten()
+            rows = rows[keep]
+            xs, inputs, g, magnitude, x_hi, added, target = (t[keep] for t in (xs, inputs, g, magnitude, x_hi, added,
+                                                                                 target))
+            x_old = xs
+
+
+def guided_step_triton(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist,
+                       block: int = 1024) -> None:
+    import triton
+
+    from ..kernels.guided import guided_jump_kernel, guided_move_kernel, guided_room_kernel
+
+    for name, t in (("x", x), ("attribution", attribution), ("x_in", x_in), ("x_base", x_base),
+                    ("gradient", gradient)):
+        if t.dtype != torch.float64 or not t.is_contiguous():
+            raise ValueError(f"{name} must be a contiguous float64 (B, n) tensor for the Guided IG kernels")
+    alpha, lo, hi = _bounds(k, steps, max_dist)
+    batch, n = x.shape
+    block = min(block, max(16, triton.next_power_of_2(n)))
+    blocks = triton.cdiv(n, block)
+    grid = (batch, blocks)
+    target = distance * (1.0 - alpha)
+    active = distance != 0
+    # float64 scalars travel as a tensor: Triton would pass Python floats as float32
+    bounds = torch.tensor([lo, hi], dtype=torch.float64, device=x.device)
+    flag = lambda t: t.to(torch.int8)  # noqa: E731
+    score = torch.empty_like(x)
+    partial_current = torch.empty((batch, blocks), dtype=torch.float64, device=x.device)
+    partial_room = torch.empty_like(partial_current)
+    guided_jump_kernel[grid](x, attribution, x_in, x_base, gradient, score, partial_current, flag(active), bounds, n,
+                             BLOCK=block)
+    while bool(active.any()):
+        current = partial_current.sum(dim=1)
+        going = active & ~_isclose(current, target)
+        with annotate("guided selection"):
+            threshold = selection_threshold_triton(score, fraction)
+        guided_room_kernel[grid](x, x_in, x_base, score, threshold, partial_room, flag(going), bounds, n, BLOCK=block)
+        room = partial_room.sum(dim=1)
+        can_move = going & (room > 0)
+        gamma = (current - target) / torch.where(can_move, room, 1.0)
+        full = gamma > 1
+        guided_move_kernel[grid](x, attribution, x_in, x_base, gradient, score, threshold, gamma, flag(can_move),
+                                 flag(full), partial_current, bounds, n, BLOCK=block)
         active = can_move & full
-    return x, added
+
+
+def guided_step(x: torch.Tensor, attribution: torch.Tensor, x_in: torch.Tensor, x_base: torch.Tensor,
+                gradient: torch.Tensor, distance: torch.Tensor, k: int, steps: int, fraction: float,
+                max_dist: float, backend: str = "torch") -> None:
+    """Step k of every image, in place: flat (B, n) float64 x and attribution (updated), x_in,
+    x_base, gradient G at x; (B,) float64 L1 distances. Images with distance 0 do not move."""
+    if check_backend(backend, x) == "triton":
+        guided_step_triton(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)
+    else:
+        guided_step_torch(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)
