@@ -172,6 +172,34 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
         add("guided selection", f"{n_rows}×{n}", error, 0.0, seconds or float("nan"), 16 * score.numel() * 8)
         if seconds:
             rows[-1]["torch ms"] = timed(lambda: guided.selection_threshold_torch(score, 0.25), rounds * 10) * 1e3
+    for n_rows, n in ((5, 61), (3, 3 * 37 * 53), (16, 3 * 224 * 224)):
+        if n > 10000 and not on_gpu:
+            continue
+        x_in = torch.rand(n_rows, n, generator=gen, device=device, dtype=torch.float64)
+        x_base = torch.rand(n_rows, n, generator=gen, device=device, dtype=torch.float64) * 0.2
+        x_base[:, ::7] = x_in[:, ::7]
+        x_base[0] = x_in[0]  # an image at its baseline: it must not move
+        gradient = torch.randn(n_rows, n, generator=gen, device=device, dtype=torch.float64)
+        gradient[1, ::3] = 0.0
+        x_start = x_base + (x_in - x_base) * torch.rand(n_rows, n, generator=gen, device=device,
+                                                        dtype=torch.float64) * 0.3
+        distance = (x_in - x_base).abs().sum(dim=1)
+
+        def step(implementation):
+            x, attribution = x_start.clone(), torch.zeros_like(x_start)
+            implementation(x, attribution, x_in, x_base, gradient, distance, 3, 16, 0.25, 0.02)
+            return x, attribution
+
+        want_x, want_a = step(guided.guided_step_torch)
+        poison_allocator(device)
+        got_x, got_a = step(guided.guided_step_triton)
+        error = float(torch.maximum((got_x - want_x).abs().max() / want_x.abs().max(),
+                                    (got_a - want_a).abs().max() / want_a.abs().max().clamp(min=1e-300)))
+        seconds = timed(lambda: step(guided.guided_step_triton), rounds * 3) if n > 10000 else 0
+        add("guided step (jump, select, room, masked update)", f"{n_rows}×{n}", error, 1e-9,
+            seconds or float("nan"), 0)
+        if seconds:
+            rows[-1]["torch ms"] = timed(lambda: step(guided.guided_step_torch), rounds * 3) * 1e3
     report["kernels"] = rows
     print("\n## Triton kernels against their torch implementations (compiled; allocator poisoned with NaN)\n")
     print("Timing rows: GB/s counts the bytes each kernel must read and write; guided selection reads the row "

@@ -12,13 +12,14 @@ import torch
 
 from idgi_fast import explain
 from idgi_fast.data.scenes import generate_scenes
+from idgi_fast.engine import default_batch_size
 from idgi_fast.models.toy import load_scenenet
 
 from floor import model_only_floor
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
-CHUNK = 64  # path points per model call, for the engine and the floor alike
+CHUNK = default_batch_size(DEVICE)  # path points per model call (the engine's default), for the floor alike
 BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else [])
 METHODS = [("ig", False), ("ig", True), ("blur_ig", False), ("blur_ig", True), ("guided_ig", False),
            ("guided_ig", True)]

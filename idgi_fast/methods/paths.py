@@ -57,13 +57,13 @@ def blur_matrix(sigma: float, size: int, padding: str) -> torch.Tensor:
     radius = (weights.numel() - 1) // 2
     offsets = torch.arange(-radius, radius + 1)
     rows = torch.arange(size)
+    if padding == "zeros":  # Toeplitz: A[i, j] = w_(j − i) inside the support, each entry one weight
+        shift = rows[None, :] - rows[:, None]
+        return torch.where(shift.abs() <= radius, weights[(shift + radius).clamp(0, 2 * radius)], 0.0)
     source = rows[:, None] + offsets[None, :]  # (size, 2r+1)
     matrix = torch.zeros(size, size, dtype=torch.float64)
     w = weights.expand(size, -1)
-    if padding == "zeros":
-        inside = (source >= 0) & (source < size)
-        matrix.index_put_((rows[:, None].expand_as(source)[inside], source[inside]), w[inside], accumulate=True)
-    elif padding == "reflect":
+    if padding == "reflect":
         folded = reflect_index(source, size)
         matrix.index_put_((rows[:, None].expand_as(source).reshape(-1), folded.reshape(-1)), w.reshape(-1), accumulate=True)
     else:

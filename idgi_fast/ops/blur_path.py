@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..methods.paths import blur_matrix, gaussian_weights
+from ..methods.paths import blur_matrix, gaussian_radius, gaussian_weights
 from .dispatch import check_backend
 
 
@@ -19,19 +19,25 @@ def blur_path_torch(images: torch.Tensor, sigmas: torch.Tensor, grad_step: float
     height, width = images.shape[-2:]
     points = torch.empty_like(images)
     differences = torch.empty_like(images) if slopes else None
-    for sigma in torch.unique(sigmas).tolist():
-        rows = (sigmas == sigma).nonzero().flatten().to(images.device)
+    values, lengths = torch.unique_consecutive(sigmas, return_counts=True)
+    start = 0
+    # runs of equal σ (the engine's step-major chunks hold one run per path index): slices, not gathers
+    for sigma, length in zip(values.tolist(), lengths.tolist()):
+        rows = slice(start, start + length)
+        start += length
         x64 = images[rows].to(torch.float64)
 
         def blur(s: float) -> torch.Tensor:
+            if gaussian_radius(s) == 0:  # the identity kernel
+                return x64
             a_h = blur_matrix(s, height, padding).to(images.device)
-            a_w = blur_matrix(s, width, padding).to(images.device)
+            a_w = a_h if width == height else blur_matrix(s, width, padding).to(images.device)
             return torch.matmul(torch.matmul(a_h, x64), a_w.transpose(0, 1))
 
         blurred = blur(sigma)
-        points[rows] = blurred.to(images.dtype)
+        points[rows] = blurred
         if differences is not None:
-            differences[rows] = ((blur(sigma + grad_step) - blurred) / grad_step).to(images.dtype)
+            differences[rows] = (blur(sigma + grad_step) - blurred) / grad_step
     return points, differences
 
 
