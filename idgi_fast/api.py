@@ -9,23 +9,14 @@ import torch
 
 from . import engine, reference, validation
 from .methods import method_spec, resolve_params
-from .ops.dispatch import check_backend
+from .ops.dispatch import resolve_backend
 from .outputs import full_float32
-
-BACKENDS = ("auto", "torch", "triton", "reference")
 
 
 def backend_runner(backend: str, inputs: torch.Tensor):
     """auto: Triton kernels for CUDA tensors, the vectorised torch path elsewhere; reference: the oracle."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "reference":
-        return reference.run
-    if backend == "auto":
-        backend = "triton" if inputs.device.type == "cuda" else "torch"
-    if backend == "triton":
-        check_backend("triton", inputs)
-    return partial(engine.run, backend=backend)
+    backend = resolve_backend(backend, inputs)
+    return reference.run if backend == "reference" else partial(engine.run, backend=backend)
 
 
 @dataclass

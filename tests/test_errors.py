@@ -93,8 +93,8 @@ def test_blur_ig_needs_image_batch():
 def test_model_must_return_batch_by_classes(x):
     with pytest.raises(ValueError, match=r"model must return logits of shape \(B, K\) = \(2, K\)"):
         explain(lambda v: v.sum(dim=(1, 2, 3)), x, target=0, backend="reference")  # one point per image per call
-    with pytest.raises(ValueError, match=r"model must return logits of shape \(B, K\) = \(64, K\) for 64 inputs"):
-        explain(lambda v: v.sum(dim=(1, 2, 3)), x, target=0, backend="torch")  # 64 points per call
+    with pytest.raises(ValueError, match=r"model must return logits of shape \(B, K\) = \(32, K\) for 32 inputs"):
+        explain(lambda v: v.sum(dim=(1, 2, 3)), x, target=0, backend="torch")  # 32 points per call on the CPU
     with pytest.raises(ValueError, match=r"model must return logits of shape"):
         explain(lambda v: v.flatten(1)[:1], x, target=0)
     with pytest.raises(TypeError, match=r"model must return a logits tensor"):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..ops.rescore import target_probabilities
 from ..outputs import check_logits, full_float32
+from ..profiling import annotate
 from ..saliency import saliency_map
 from ..validation import check_finite, check_inputs
 
@@ -60,12 +62,13 @@ def check_levels(levels: object, name: str) -> int:
 def pixel_ranks(saliency: torch.Tensor) -> torch.Tensor:
     """Position of every pixel in the order "descending saliency, ties to the lower flat index".
 
-    A pixel of rank r is among the top n pixels exactly when r < n. Input (H, W), output (H, W) int64.
+    A pixel of rank r is among the top n pixels exactly when r < n. Input (…, H, W) — one map
+    or a batch, ranked per map on its device — output of the same shape, int64.
     """
-    order = torch.sort(saliency.flatten(), descending=True, stable=True).indices
-    ranks = torch.empty_like(order)
-    ranks[order] = torch.arange(order.numel(), device=order.device)
-    return ranks.view(saliency.shape)
+    flat = saliency.flatten(-2)
+    order = torch.sort(flat, dim=-1, descending=True, stable=True).indices
+    positions = torch.arange(flat.shape[-1], device=order.device).expand_as(order)
+    return torch.empty_like(order).scatter_(-1, order, positions).view(saliency.shape)
 
 
 def level_counts(n_pixels: int, intervals: int) -> list[int]:
@@ -101,6 +104,23 @@ class Scorer:
                 probabilities.append(softmax[:, int(target)])
                 classes.append(logits.argmax(dim=1))
         return torch.cat(probabilities).cpu(), torch.cat(classes).cpu()
+
+
+def score_targets(model, images: torch.Tensor, targets: torch.Tensor, batch_size: int | None,
+                  backend: str = "torch") -> tuple[torch.Tensor, torch.Tensor]:
+    """Like Scorer, with one target per image and the rescoring op: (N,) float64 probabilities
+    and (N,) argmax classes on the images' device, at most batch_size images per model call."""
+    step = batch_size or max(1, images.shape[0])
+    probabilities, classes = [], []
+    with torch.no_grad(), full_float32():
+        for start in range(0, images.shape[0], step):
+            chunk, chunk_targets = images[start:start + step], targets[start:start + step]
+            logits = check_logits(model(chunk), chunk.shape[0], chunk_targets)
+            with annotate("rescoring"):
+                found = target_probabilities(logits, chunk_targets, backend)
+            probabilities.append(found[0])
+            classes.append(found[1])
+    return torch.cat(probabilities), torch.cat(classes)
 
 
 def to_uint8(image: torch.Tensor) -> torch.Tensor:

@@ -30,22 +30,33 @@ def _encoded_size(array: np.ndarray, image_format: str, webp_method: int) -> int
     return buffer.tell()
 
 
-def compressed_sizes(images: torch.Tensor, image_format: str = "webp", webp_method: int = 4) -> torch.Tensor:
-    """Bytes of each (C, H, W) image in [0, 1], as uint8, losslessly compressed: (N,) int64.
-
-    WebP is lossless at quality 100; `webp_method` is the encoder's effort, 0 (fast) … 6, and
-    Pillow's default 4 is what the PAIR library gets. Images are encoded on a thread pool
-    (Pillow's encoders release the GIL).
-    """
+def check_entropy_options(image_format: str, webp_method: int, channels: int) -> None:
     if image_format not in ENTROPY_FORMATS:
         raise ValueError(f"entropy_format must be one of {ENTROPY_FORMATS}, got {image_format!r}")
     if isinstance(webp_method, bool) or not isinstance(webp_method, int) or not 0 <= webp_method <= 6:
         raise ValueError(f"webp_method must be an int in 0 … 6 (encoder effort), got {webp_method!r}")
-    if images.shape[1] not in (1, 3):
-        raise ValueError(f"the entropy axis encodes 1- or 3-channel images; got {images.shape[1]} channels")
+    if channels not in (1, 3):
+        raise ValueError(f"the entropy axis encodes 1- or 3-channel images; got {channels} channels")
+
+
+def encode_sizes(images: torch.Tensor, image_format: str, webp_method: int, pool: ThreadPoolExecutor):
+    """Start encoding every (C, H, W) image of `images` on `pool` now; returns an iterator of the
+    byte counts (in order) that blocks only when it is read."""
     arrays = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        sizes = list(pool.map(lambda a: _encoded_size(a, image_format, webp_method), arrays))
+    return pool.map(lambda a: _encoded_size(a, image_format, webp_method), arrays)
+
+
+def compressed_sizes(images: torch.Tensor, image_format: str = "webp", webp_method: int = 4,
+                     workers: int | None = None) -> torch.Tensor:
+    """Bytes of each (C, H, W) image in [0, 1], as uint8, losslessly compressed: (N,) int64.
+
+    WebP is lossless at quality 100; `webp_method` is the encoder's effort, 0 (fast) … 6, and
+    Pillow's default 4 is what the PAIR library gets. Images are encoded on a pool of `workers`
+    threads (default: one per CPU; Pillow's encoders release the GIL).
+    """
+    check_entropy_options(image_format, webp_method, images.shape[1])
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        sizes = list(encode_sizes(images, image_format, webp_method, pool))
     return torch.tensor(sizes, dtype=torch.int64)
 
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
 from ..methods.paths import gaussian_blur
-from .common import Scorer, level_counts, pixel_ranks, reveal_stack, trapezoid
-from .information import compressed_sizes, ms_ssim
+from ..ops.composite import composite
+from ..profiling import annotate
+from .common import Scorer, level_counts, pixel_ranks, reveal_stack, score_targets, trapezoid
+from .information import check_entropy_options, compressed_sizes, encode_sizes, ms_ssim
 
 PROFILES = ("blur", "pair")
 INFORMATION_AXES = ("entropy", "msssim")
@@ -178,19 +183,48 @@ def pic_curves(model, images: torch.Tensor, saliency: torch.Tensor, targets: tor
                msssim_win_size: int = 11, msssim_scales: int = 5, min_pred: float = 0.8,
                sic_aggregate: str = "median", aic_aggregate: str = "mean", pair_thresholds=PAIR_THRESHOLDS,
                pair_random_fraction: float = 0.01, pair_seed: int = 0, batch_size: int | None = None,
-               progress_bar=None) -> PicCurves:
-    """SIC and/or AIC of every image on every requested information axis, one image at a time."""
+               backend: str = "reference", encode_workers: int | None = None, progress_bar=None) -> PicCurves:
+    """SIC and/or AIC of every image on every requested information axis.
+
+    backend "reference": one image at a time. "torch" / "triton" (blur profile; the pair
+    profile always runs the reference): the bokeh levels of several images composited in one
+    launch and scored together, MS-SSIM batched over them, and the compressed sizes encoded on
+    a pool of `encode_workers` threads while the model scores the next images.
+    """
     check_pic_options(profile, information, scores, msssim_norm, min_pred, sic_aggregate, aic_aggregate)
+    if "entropy" in information:
+        check_entropy_options(entropy_format, webp_method, images.shape[1])
+    options = dict(information=information, entropy_format=entropy_format, webp_method=webp_method,
+                   msssim_win_size=msssim_win_size, msssim_scales=msssim_scales, batch_size=batch_size,
+                   progress_bar=progress_bar)
+    if profile == "blur" and backend != "reference":
+        levels_data, original_data = _levels_batched(model, images, saliency, targets, sigma, levels, backend=backend,
+                                                     encode_workers=encode_workers, **options)
+    else:
+        bokeh_of = _blur_bokeh_of(sigma, levels) if profile == "blur" else _pair_bokeh_of(
+            images.shape[-2:], pair_thresholds, pair_random_fraction, pair_seed)
+        levels_data, original_data = _levels_per_image(model, images, saliency, targets, bokeh_of, **options)
+    return _curves_from_levels(levels_data, original_data, targets.cpu(), information, scores, msssim_norm, min_pred,
+                               {"sic": sic_aggregate, "aic": aic_aggregate})
+
+
+def _blur_bokeh_of(sigma: float, levels: int):
+    return lambda image, saliency: blur_bokeh(image, saliency, sigma, levels)
+
+
+def _pair_bokeh_of(size, thresholds, random_fraction: float, seed: int):
+    always = pair_always_revealed(*size, random_fraction, seed)
+    return lambda image, saliency: pair_bokeh(image, saliency, always, thresholds)
+
+
+def _levels_per_image(model, images, saliency, targets, bokeh_of, *, information, entropy_format, webp_method,
+                      msssim_win_size, msssim_scales, batch_size, progress_bar):
+    """Per-level values (B, L) and the inputs' values (B,), one image at a time (the reference)."""
     score = Scorer(model, batch_size)
-    _, _, height, width = images.shape
-    always = pair_always_revealed(height, width, pair_random_fraction, pair_seed) if profile == "pair" else None
     rows = {name: [] for name in ("probability", "predicted", *information)}
     original = {name: [] for name in ("probability", "predicted", *information)}
     for image, saliency_i, target in zip(images, saliency, targets.tolist()):
-        if profile == "blur":
-            bokeh = blur_bokeh(image, saliency_i, sigma, levels)
-        else:
-            bokeh = pair_bokeh(image, saliency_i, always, pair_thresholds)
+        bokeh = bokeh_of(image, saliency_i)
         p_levels, c_levels = score(bokeh, target)
         p_input, c_input = score(image[None], target)
         rows["probability"].append(p_levels)
@@ -206,16 +240,76 @@ def pic_curves(model, images: torch.Tensor, saliency: torch.Tensor, targets: tor
             original["msssim"].append(ms_ssim(image[None], image[None], msssim_win_size, msssim_scales).cpu())
         if progress_bar is not None:
             progress_bar.update(1)
-    levels_data = {name: torch.stack(values) for name, values in rows.items()}
-    original_data = {name: torch.cat(values) for name, values in original.items()}
+    return ({name: torch.stack(values) for name, values in rows.items()},
+            {name: torch.cat(values) for name, values in original.items()})
 
-    targets_cpu = targets.cpu()
+
+def _levels_batched(model, images, saliency, targets, sigma, levels, *, information, entropy_format, webp_method,
+                    msssim_win_size, msssim_scales, batch_size, progress_bar, backend, encode_workers):
+    """The same values as _levels_per_image for the blur profile, from the fast ops."""
+    batch, _, height, width = images.shape
+    ranks = pixel_ranks(saliency)
+    counts = torch.tensor(level_counts(height * width, levels - 1), device=images.device)
+    with annotate("compositing"):
+        # per image, as the reference blurs, so that every bokeh image is bit-identical
+        canvases = torch.stack([gaussian_blur(image[None], sigma, padding="zeros")[0] for image in images])
+    with annotate("forward"):
+        p_input, c_input = score_targets(model, images, targets, batch_size, backend)
+    per_call = max(1, (batch_size or batch * levels) // levels)
+    rows = {name: [] for name in ("probability", "predicted", "msssim")}
+    pending_sizes = []
+    pool = ThreadPoolExecutor(max_workers=encode_workers or os.cpu_count() or 1) if "entropy" in information else None
+    try:
+        for start in range(0, batch, per_call):
+            part = slice(start, start + per_call)
+            with annotate("compositing"):
+                bokeh = composite(images[part], canvases[part], ranks[part], counts, backend).flatten(0, 1)
+            if pool is not None:
+                with annotate("entropy"):  # encoding runs on the pool while the model scores these images
+                    pending_sizes.append(encode_sizes(torch.cat([bokeh, images[part]]), entropy_format, webp_method,
+                                                      pool))
+            with annotate("forward"):
+                found = score_targets(model, bokeh, targets[part].repeat_interleave(levels),
+                                      batch_size and max(batch_size, levels), backend)
+            rows["probability"].append(found[0].view(-1, levels))
+            rows["predicted"].append(found[1].view(-1, levels))
+            if "msssim" in information:
+                with annotate("msssim"):
+                    reference = images[part].repeat_interleave(levels, dim=0)
+                    rows["msssim"].append(ms_ssim(bokeh, reference, msssim_win_size, msssim_scales).view(-1, levels))
+            if progress_bar is not None:
+                progress_bar.update(len(range(batch)[part]))
+        levels_data = {"probability": torch.cat(rows["probability"]).cpu(),
+                       "predicted": torch.cat(rows["predicted"]).cpu()}
+        original_data = {"probability": p_input.cpu(), "predicted": c_input.cpu()}
+        if "msssim" in information:
+            levels_data["msssim"] = torch.cat(rows["msssim"]).cpu()
+            with annotate("msssim"):
+                original_data["msssim"] = ms_ssim(images, images, msssim_win_size, msssim_scales).cpu()
+        if pool is not None:
+            with annotate("entropy"):
+                level_sizes, input_sizes = [], []
+                for start, pending in zip(range(0, batch, per_call), pending_sizes):
+                    sizes = torch.tensor(list(pending), dtype=torch.float64)
+                    n_images = len(range(batch)[start:start + per_call])
+                    level_sizes.append(sizes[:n_images * levels].view(n_images, levels))
+                    input_sizes.append(sizes[n_images * levels:])
+                levels_data["entropy"], original_data["entropy"] = torch.cat(level_sizes), torch.cat(input_sizes)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return levels_data, original_data
+
+
+def _curves_from_levels(levels_data, original_data, targets_cpu, information, scores, msssim_norm, min_pred,
+                        aggregate_how) -> PicCurves:
+    """Normalisation, skip rules, curves, AUCs and aggregates from the per-level values."""
+    batch = targets_cpu.shape[0]
     score_values = {
         "sic": (levels_data["probability"], original_data["probability"]),
         "aic": ((levels_data["predicted"] == targets_cpu[:, None]).to(torch.float64),
                 (original_data["predicted"] == targets_cpu).to(torch.float64)),
     }
-    aggregate_how = {"sic": sic_aggregate, "aic": aic_aggregate}
     result = PicCurves({}, {}, {}, {}, {}, levels_data, original_data)
     for axis in information:
         x_levels, x_input = levels_data[axis], original_data[axis]
@@ -228,7 +322,7 @@ def pic_curves(model, images: torch.Tensor, saliency: torch.Tensor, targets: tor
             y_canvas = y_levels[:, 0]
             key = f"{name}/{axis}"
             reasons = []
-            for i in range(images.shape[0]):
+            for i in range(batch):
                 broken = []
                 if y_input[i] < min_pred:
                     broken.append("low_prediction")
@@ -237,7 +331,7 @@ def pic_curves(model, images: torch.Tensor, saliency: torch.Tensor, targets: tor
                 if y_canvas[i] >= y_input[i]:
                     broken.append("canvas_not_less_predictive")
                 reasons.append(broken)
-            curves = torch.full((images.shape[0], CURVE_POINTS + 1), float("nan"), dtype=torch.float64)
+            curves = torch.full((batch, CURVE_POINTS + 1), float("nan"), dtype=torch.float64)
             for i, broken in enumerate(reasons):
                 if not broken:
                     y_normalised = normalise(y_levels[i:i + 1], y_canvas[i:i + 1], y_input[i:i + 1])[0]

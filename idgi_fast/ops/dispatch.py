@@ -6,6 +6,7 @@ import os
 import torch
 
 OP_BACKENDS = ("torch", "triton")
+BACKENDS = ("auto", "torch", "triton", "reference")  # what users pass to explain() and evaluate()
 
 
 def interpreting() -> bool:
@@ -21,4 +22,18 @@ def check_backend(backend: str, tensor: torch.Tensor) -> str:
             "backend='triton' needs CUDA tensors; on the CPU it runs only under the Triton interpreter "
             "(set TRITON_INTERPRET=1 before importing triton, as the tests do). Use backend='torch' or 'auto'."
         )
+    return backend
+
+
+def resolve_backend(backend: str, tensor: torch.Tensor) -> str:
+    """A user's backend choice for data on `tensor`'s device: "reference", "torch" or "triton".
+
+    auto: Triton kernels for CUDA tensors, the vectorised torch path elsewhere.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "triton" if tensor.device.type == "cuda" else "torch"
+    if backend == "triton":
+        check_backend("triton", tensor)
     return backend

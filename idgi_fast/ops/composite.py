@@ -1,0 +1,50 @@
+"""Composite op: every metric image of a batch in one pass (SEMANTICS.md §6).
+
+For images i with per-pixel ranks (descending saliency, ties to the lower flat index) and
+level counts n_l, metric image l shows the top n_l pixels (all channels) of `shown` over
+`hidden`:
+
+    out[i, l, c, p] = shown[i, c, p] if ranks[i, p] < n_l else hidden[i, c, p]
+
+Insertion and the SIC/AIC blur bokeh images are (shown, hidden) = (input, canvas); deletion
+is (canvas, input). Each value is copied, never computed, so every implementation gives the
+reference's images bit for bit.
+"""
+from __future__ import annotations
+
+import torch
+
+from .dispatch import check_backend
+
+
+def composite_torch(shown: torch.Tensor, hidden: torch.Tensor, ranks: torch.Tensor,
+                    counts: torch.Tensor) -> torch.Tensor:
+    revealed = ranks[:, None] < counts[None, :, None, None]  # (B, L, H, W)
+    return torch.where(revealed[:, :, None], shown[:, None], hidden[:, None])
+
+
+def composite_triton(shown, hidden, ranks, counts, block: int = 1024) -> torch.Tensor:
+    import triton
+
+    from ..kernels.composite import composite_kernel
+
+    batch, channels, height, width = shown.shape
+    n_pixels, n_levels = height * width, counts.numel()
+    out = torch.empty((batch, n_levels, channels, height, width), dtype=shown.dtype, device=shown.device)
+    block = min(block, triton.next_power_of_2(n_pixels))
+    grid = (batch, n_levels, triton.cdiv(n_pixels, block))
+    composite_kernel[grid](shown.contiguous(), hidden.contiguous(), ranks.contiguous(), counts.contiguous(), out,
+                           channels, n_pixels, n_levels, BLOCK=block)
+    return out
+
+
+def composite(shown: torch.Tensor, hidden: torch.Tensor, ranks: torch.Tensor, counts: torch.Tensor,
+              backend: str = "torch") -> torch.Tensor:
+    """(B, L, C, H, W) metric images from shown/hidden (B, C, H, W), ranks (B, H, W) int64 and
+    counts (L,) int64, all on one device."""
+    if shown.shape != hidden.shape or ranks.shape != (shown.shape[0], *shown.shape[-2:]):
+        raise ValueError(f"composite needs shown and hidden of one shape (B, C, H, W) and ranks (B, H, W); got "
+                         f"{tuple(shown.shape)}, {tuple(hidden.shape)}, {tuple(ranks.shape)}")
+    if check_backend(backend, shown) == "triton":
+        return composite_triton(shown, hidden, ranks, counts)
+    return composite_torch(shown, hidden, ranks, counts)
