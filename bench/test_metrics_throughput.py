@@ -1,7 +1,10 @@
-"""Reference metrics on the embedded model, one metric group at a time, against the model-only
-scoring floor: the forward passes over the same number of metric images, with no compositing,
-encoding or MS-SSIM. The ratio group / floor is what the fast-metrics backend will shrink.
-Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
+"""Metric throughput: each metric group per backend against the model-only scoring floor — the
+forward passes over the same number of metric images in batches of `batch_size`, with no
+compositing, encoding or MS-SSIM — and the entropy axis's encoding alone.
+
+Workloads: the embedded SceneNet with 16 scenes everywhere; torchvision's ResNet-50 with random
+weights (16 images of 224×224) on CUDA when torchvision is installed. The triton backend runs
+on CUDA only. Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
 """
 from __future__ import annotations
 
@@ -10,39 +13,109 @@ import torch
 
 from idgi_fast import evaluate, explain
 from idgi_fast.data.scenes import generate_scenes
+from idgi_fast.engine import default_batch_size
+from idgi_fast.metrics.common import level_counts, pixel_ranks, reveal_stack
+from idgi_fast.metrics.information import compressed_sizes
 from idgi_fast.metrics.stability import quantised
+from idgi_fast.methods.paths import gaussian_blur
 from idgi_fast.models.toy import load_scenenet
+from idgi_fast.outputs import full_float32
 
-IMAGES = 2
-GROUPS = {
-    "insertion+deletion": (dict(metrics=["insertion", "deletion"]), 2 * 21 + 1),
-    "sic+aic entropy (webp method 0)": (dict(metrics=["sic", "aic"], information=["entropy"], webp_method=0), 26),
-    "sic+aic msssim": (dict(metrics=["sic", "aic"], information=["msssim"]), 26),
+CUDA = torch.cuda.is_available()
+DEVICE = "cuda" if CUDA else "cpu"
+BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else [])
+BATCH = default_batch_size(DEVICE)  # images per model call, evaluate's default
+LEVELS = (20, 25)  # insertion intervals K, SIC/AIC levels L
+WEBP_METHOD = 0  # the demo's setting; Pillow's default 4 is ~10× slower per encode
+GROUPS = {  # options, metric images scored per input image
+    "insertion+deletion": (dict(metrics=["insertion", "deletion"]), 2 * (LEVELS[0] + 1) + 1),
+    "sic+aic entropy": (dict(metrics=["sic", "aic"], information=["entropy"]), LEVELS[1] + 1),
+    "sic+aic msssim": (dict(metrics=["sic", "aic"], information=["msssim"]), LEVELS[1] + 1),
+    "all four, both axes": (dict(metrics=["insertion", "deletion", "sic", "aic"]), 2 * (LEVELS[0] + 1) + LEVELS[1] + 2),
 }
 
 
-@pytest.fixture(scope="module")
-def workload():
-    model = load_scenenet()
-    scenes = generate_scenes(IMAGES, seed=1)
-    images = quantised(scenes.images)
-    attributions = explain(model, images, target=scenes.labels, method="ig", steps=16).attribution(idgi=True)
-    return model, images, attributions, scenes.labels
+def embedded():
+    model = load_scenenet().to(DEVICE)
+    scenes = generate_scenes(16, seed=1)
+    images = quantised(scenes.images).to(DEVICE)
+    labels = scenes.labels.to(DEVICE)
+    attributions = explain(model, images, target=labels, method="ig", steps=16).attribution(idgi=True)
+    return model, images, attributions, labels
 
 
-def scoring_floor(model, images, labels, per_image: int):
-    with torch.no_grad():
-        for image, label in zip(images, labels.tolist()):
-            torch.softmax(model(image[None].expand(per_image, -1, -1, -1)), dim=1)[:, label]
+def resnet50():
+    torchvision = pytest.importorskip("torchvision")
+    if not CUDA:
+        pytest.skip("ResNet-50 metrics over 16 images × ~70 metric images are a GPU workload")
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50(weights=None).eval().to(DEVICE)
+    images = quantised(torch.rand(16, 3, 224, 224)).to(DEVICE)
+    labels = model(images).argmax(dim=1)
+    return model, images, torch.randn(16, 224, 224, device=DEVICE), labels
 
 
-@pytest.mark.benchmark(group=f"metrics, embedded model, {IMAGES} images")
+WORKLOADS = {"metrics, embedded SceneNet, 16 images": embedded, "metrics, ResNet-50 random, 16 images": resnet50}
+_loaded: dict = {}
+
+
+def workload(name):
+    if name not in _loaded:
+        _loaded[name] = WORKLOADS[name]()
+    return _loaded[name]
+
+
+def synchronised(fn):
+    def run():
+        fn()
+        if CUDA:
+            torch.cuda.synchronize()
+    return run
+
+
+def scoring_floor(model, images, labels, per_image: int) -> None:
+    """Softmax probabilities of per_image copies of every image, BATCH images per model call."""
+    index = torch.arange(images.shape[0], device=images.device).repeat_interleave(per_image)
+    with torch.no_grad(), full_float32():
+        for start in range(0, index.numel(), BATCH):
+            rows = index[start:start + BATCH]
+            logits = model(images[rows])
+            torch.softmax(logits.to(torch.float64), dim=1).gather(1, labels[rows, None])
+
+
 @pytest.mark.parametrize("group", list(GROUPS))
-@pytest.mark.parametrize("what", ["floor", "reference"])
-def test_metrics_reference(benchmark, workload, group, what):
-    model, images, attributions, labels = workload
-    options, per_image = GROUPS[group]
-    if what == "floor":
-        benchmark.pedantic(scoring_floor, args=(model, images, labels, per_image), rounds=3, iterations=1)
-    else:
-        benchmark.pedantic(lambda: evaluate(model, images, attributions, labels, **options), rounds=3, iterations=1)
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_floor(benchmark, record_median, name, group):
+    model, images, _, labels = workload(name)
+    benchmark.group = f"{name}: {group}"
+    benchmark.pedantic(synchronised(lambda: scoring_floor(model, images, labels, GROUPS[group][1])),
+                       rounds=3, iterations=1, warmup_rounds=1)
+    record_median(benchmark.group, "floor", benchmark)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("group", list(GROUPS))
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_evaluate(benchmark, record_median, name, group, backend):
+    model, images, attributions, labels = workload(name)
+    options = GROUPS[group][0]
+    benchmark.group = f"{name}: {group}"
+    run = synchronised(lambda: evaluate(model, images, attributions, labels, backend=backend, batch_size=BATCH,
+                                        insertion_levels=LEVELS[0], pic_levels=LEVELS[1], webp_method=WEBP_METHOD,
+                                        show_progress=False, **options))
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1 if backend != "reference" else 0)
+    record_median(benchmark.group, f"evaluate [{backend}]", benchmark)
+
+
+@pytest.mark.parametrize("group", ["sic+aic entropy", "all four, both axes"])
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_entropy_encoding_alone(benchmark, record_median, name, group):
+    """WebP encoding of every bokeh image and input on the pool: what overlapping can hide."""
+    _, images, attributions, _ = workload(name)
+    saliency = attributions.sum(dim=1) if attributions.ndim == 4 else attributions
+    counts = level_counts(images.shape[-2] * images.shape[-1], LEVELS[1] - 1)
+    bokeh = torch.cat([torch.cat([reveal_stack(image, gaussian_blur(image[None], 10.0)[0], pixel_ranks(s), counts),
+                                  image[None]]) for image, s in zip(images, saliency)])
+    benchmark.group = f"{name}: {group}"
+    benchmark.pedantic(lambda: compressed_sizes(bokeh, "webp", WEBP_METHOD), rounds=3, iterations=1)
+    record_median(benchmark.group, "entropy encoding alone", benchmark)

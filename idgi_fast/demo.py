@@ -89,7 +89,7 @@ def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guide
             scores = evaluate(model, inputs, attribution, scenes.labels,
                               metrics=["insertion", "deletion", "sic", "aic", "localization"], masks=scenes.masks,
                               insertion_canvas=insertion_canvas, pic_profile=pic_profile, webp_method=webp_method,
-                              batch_size=batch_size or 64)
+                              batch_size=batch_size, backend=backend)
             stability_mse = map_mse(attribution, jpeg_result.attribution(idgi=use_idgi)).cpu()
             maps[title] = saliency_map(attribution)
             curves[title] = scores.aggregate_curves

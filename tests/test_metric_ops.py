@@ -133,3 +133,19 @@ def test_batched_sic_aic_matches_the_reference(backend):
         torch.testing.assert_close(torch.tensor(got.aggregate_auc[key]), torch.tensor(want.aggregate_auc[key]),
                                    rtol=0, atol=1e-6, equal_nan=True)
     assert want.aggregate_auc["sic/entropy"] == want.aggregate_auc["sic/entropy"]  # not NaN: curves were compared
+
+
+@pytest.mark.parametrize("shape,win_size,scales", [((2, 3, 176, 165), 11, 5), ((3, 1, 23, 19), 3, 2),
+                                                   ((2, 3, 30, 41), 7, 2)])
+def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales):
+    """Level images (n, L, …) against their n references; odd sides cover the blocks' padding."""
+    from idgi_fast.metrics.information import ms_ssim, ms_ssim_levels
+
+    generator = torch.Generator().manual_seed(scales)
+    references = torch.rand(shape, generator=generator)
+    levels = (references[:, None] + 0.3 * torch.rand((shape[0], 4, *shape[1:]), generator=generator)).clamp(0, 1)
+    levels[:, 0] = references  # a level equal to its reference scores 1
+    want = torch.stack([ms_ssim(levels[i], references[i:i + 1].expand_as(levels[i]), win_size, scales)
+                        for i in range(shape[0])])
+    torch.testing.assert_close(ms_ssim_levels(levels, references, win_size, scales), want, rtol=0, atol=1e-12)
+    assert float(want.min()) < 0.99  # the pairs differ: a comparison of ones could not fail

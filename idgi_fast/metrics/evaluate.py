@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch
 
+from ..engine import default_batch_size
 from ..ops.dispatch import resolve_backend
 from ..progress import progress
 from ..serialize import plain_data
@@ -28,7 +29,7 @@ class EvaluationOptions:
     """Every option of `evaluate`, with SEMANTICS.md's defaults."""
 
     reduce: str = "sum"  # channel reduction of attributions: sum | abs_sum | sum_abs
-    batch_size: int | None = 64  # images per model call
+    batch_size: int | None = None  # images per model call (None: 64 on CUDA, 32 on the CPU, as explain)
     # Insertion / Deletion
     insertion_canvas: str = "black"  # black | blur
     insertion_sigma: float = 10.0
@@ -169,6 +170,8 @@ def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=Non
     backend = resolve_backend(backend, images)
     check_model(model, images)
     check_batch_size(settings.batch_size)
+    if settings.batch_size is None:
+        settings = replace(settings, batch_size=default_batch_size(images.device))
     saliency = resolve_saliency(attributions, images, settings.reduce)
     _check_options(settings, metrics, images)
     targets = resolve_targets(target, model, images, settings.batch_size)

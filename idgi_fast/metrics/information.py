@@ -98,7 +98,7 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int = 11, scales: int = 
 
 def composed_ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int, scales: int) -> torch.Tensor:
     """MS-SSIM over the first `scales` scales from pytorch-msssim's per-scale SSIM (float64 inputs)."""
-    weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64)
+    weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64, device=x.device)
     if scales < len(MSSSIM_WEIGHTS):
         weights = weights / weights.sum()  # pytorch-msssim's five weights sum to 1.0001; kept as they are
     window = _msssim_module._fspecial_gauss_1d(win_size, 1.5).repeat([x.shape[1], 1, 1, 1])
@@ -113,3 +113,78 @@ def composed_ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int, scales: in
             y = torch.nn.functional.avg_pool2d(y, kernel_size=2, padding=padding)
     factors.append(torch.relu(ssim_per_channel))
     return torch.prod(torch.stack(factors) ** weights.view(-1, 1, 1), dim=0).mean(dim=1)
+
+
+def _valid_filter_matrix(window: torch.Tensor, size: int) -> torch.Tensor:
+    """(size − k + 1, size) float64 matrix M with M @ v = the valid correlation of v with the k taps."""
+    taps = window.flatten().to(torch.float64)
+    k = taps.numel()
+    shift = torch.arange(size)[None, :] - torch.arange(size - k + 1)[:, None]
+    return torch.where((shift >= 0) & (shift < k), taps[shift.clamp(0, k - 1)], 0.0)
+
+
+class _LocalMean:
+    """Separable Gaussian local mean over valid windows, along H then W, as two GEMMs with banded
+    matrices; a side shorter than the window is left unfiltered, as pytorch-msssim does.
+
+    The GEMMs do ~20× the multiply-adds of the 11 taps and still win on the CPU: for 26 × 3
+    float64 maps of 224×224 one direction took 14 ms, against 72 ms as 11 shifted adds and
+    70 ms as blocked GEMMs over unfolded windows (2 cores). pytorch-msssim's float64 depthwise
+    convolutions took 1.3 s of its 1.35 s for the 26 levels of one image.
+    """
+
+    def __init__(self, window: torch.Tensor, device):
+        self.window, self.device, self.matrices = window, device, {}
+
+    def matrix(self, size: int):
+        if size < self.window.numel():
+            return None
+        if size not in self.matrices:
+            self.matrices[size] = _valid_filter_matrix(self.window, size).to(self.device)
+        return self.matrices[size]
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        along_h, along_w = self.matrix(v.shape[-2]), self.matrix(v.shape[-1])
+        if along_h is not None:
+            v = torch.matmul(along_h, v)
+        if along_w is not None:
+            v = torch.matmul(v, along_w.transpose(0, 1))
+        return v
+
+
+def ms_ssim_levels(levels: torch.Tensor, references: torch.Tensor, win_size: int = 11,
+                   scales: int = 5) -> torch.Tensor:
+    """(n, L) MS-SSIM of each of the L level images (n, L, C, H, W) of an image with that image
+    (n, C, H, W): ms_ssim's numbers (the tests pin them to 1e-12), computed for many levels at once.
+
+    The reference image's local statistics are computed once per image and scale, not once per
+    level, and the Gaussian filter runs as banded GEMMs (_LocalMean). 26 levels of one 224×224
+    image: 0.36 s against 1.35 s for pytorch-msssim (2 cores).
+    """
+    check_msssim_options(levels.shape[-2], levels.shape[-1], win_size, scales)
+    n, count = levels.shape[:2]
+    x = levels.to(torch.float64).flatten(0, 1)
+    y = references.to(torch.float64)
+    local_mean = _LocalMean(_msssim_module._fspecial_gauss_1d(win_size, 1.5), x.device)
+    weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64, device=x.device)
+    if scales < len(MSSSIM_WEIGHTS):
+        weights = weights / weights.sum()
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    factors = []
+    for scale in range(scales):
+        spread = lambda t: t.repeat_interleave(count, dim=0)  # noqa: E731  (n, …) → (n·L, …)
+        mu_x, mu_y = local_mean(x), spread(local_mean(y))
+        mu_xx, mu_yy, mu_xy = mu_x.pow(2), mu_y.pow(2), mu_x * mu_y
+        var_x = local_mean(x * x) - mu_xx
+        var_y = spread(local_mean(y * y)) - mu_yy
+        cov = local_mean(x * spread(y)) - mu_xy
+        contrast_structure = (2 * cov + c2) / (var_x + var_y + c2)
+        if scale < scales - 1:
+            factors.append(torch.relu(contrast_structure.flatten(2).mean(-1)))
+            padding = [side % 2 for side in x.shape[2:]]
+            x = torch.nn.functional.avg_pool2d(x, kernel_size=2, padding=padding)
+            y = torch.nn.functional.avg_pool2d(y, kernel_size=2, padding=padding)
+        else:
+            ssim = ((2 * mu_xy + c1) / (mu_xx + mu_yy + c1)) * contrast_structure
+            factors.append(torch.relu(ssim.flatten(2).mean(-1)))
+    return torch.prod(torch.stack(factors) ** weights.view(-1, 1, 1), dim=0).mean(dim=1).view(n, count)

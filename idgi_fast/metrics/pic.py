@@ -20,7 +20,7 @@ from ..methods.paths import gaussian_blur
 from ..ops.composite import composite
 from ..profiling import annotate
 from .common import Scorer, level_counts, pixel_ranks, reveal_stack, score_targets, trapezoid
-from .information import check_entropy_options, compressed_sizes, encode_sizes, ms_ssim
+from .information import check_entropy_options, compressed_sizes, encode_sizes, ms_ssim, ms_ssim_levels
 
 PROFILES = ("blur", "pair")
 INFORMATION_AXES = ("entropy", "msssim")
@@ -275,8 +275,8 @@ def _levels_batched(model, images, saliency, targets, sigma, levels, *, informat
             rows["predicted"].append(found[1].view(-1, levels))
             if "msssim" in information:
                 with annotate("msssim"):
-                    reference = images[part].repeat_interleave(levels, dim=0)
-                    rows["msssim"].append(ms_ssim(bokeh, reference, msssim_win_size, msssim_scales).view(-1, levels))
+                    rows["msssim"].append(ms_ssim_levels(bokeh.view(-1, levels, *images.shape[1:]), images[part],
+                                                         msssim_win_size, msssim_scales))
             if progress_bar is not None:
                 progress_bar.update(len(range(batch)[part]))
         levels_data = {"probability": torch.cat(rows["probability"]).cpu(),
@@ -285,7 +285,7 @@ def _levels_batched(model, images, saliency, targets, sigma, levels, *, informat
         if "msssim" in information:
             levels_data["msssim"] = torch.cat(rows["msssim"]).cpu()
             with annotate("msssim"):
-                original_data["msssim"] = ms_ssim(images, images, msssim_win_size, msssim_scales).cpu()
+                original_data["msssim"] = ms_ssim_levels(images[:, None], images, msssim_win_size, msssim_scales)[:, 0].cpu()
         if pool is not None:
             with annotate("entropy"):
                 level_sizes, input_sizes = [], []
