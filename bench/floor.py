@@ -23,3 +23,14 @@ def model_only_floor(model, images: torch.Tensor, labels: torch.Tensor, points_p
             leaf = images[rows].detach().requires_grad_(True)
             scores = torch.softmax(model(leaf), dim=1).gather(1, labels[rows].view(-1, 1)).sum()
             torch.autograd.grad(scores, leaf)
+
+
+def scoring_floor(model, images: torch.Tensor, labels: torch.Tensor, per_image: int, batch: int) -> None:
+    """The metrics' floor: softmax probabilities of per_image copies of every image (no
+    compositing, encoding or MS-SSIM), `batch` images per model call, TF32 off as in evaluate()."""
+    index = torch.arange(images.shape[0], device=images.device).repeat_interleave(per_image)
+    with torch.no_grad(), full_float32():
+        for start in range(0, index.numel(), batch):
+            rows = index[start:start + batch]
+            logits = model(images[rows])
+            torch.softmax(logits.to(torch.float64), dim=1).gather(1, labels[rows, None])

@@ -17,10 +17,11 @@ It prints a Markdown report (tee it to a file) and writes gpu_check.json under -
      (bench/floor.py): forward + backward passes over the same points in the same chunks,
      nothing else — on the embedded model and on ResNet-50 (random weights) when
      torchvision is there;
-  5. the reference metrics (idgi_fast.evaluate) with the model and images on CUDA against the
-     same call on the CPU: per-image scores must be finite and agree to 1e-4 (the model's
-     float32 logits differ slightly between devices, and SIC's normalisation magnifies that),
-     and the time of each metric group on both devices.
+  5. the metrics (idgi_fast.evaluate) on every backend with the model and images on CUDA
+     against the reference on the CPU: per-image scores must skip the same images and agree to
+     1e-4 (the model's float32 logits differ slightly between devices, and SIC's normalisation
+     magnifies that); each group timed against its scoring floor (forward passes over the same
+     number of metric images).
 Timings are medians of several rounds after a warm-up, measured side by side in one run.
 """
 from __future__ import annotations
@@ -200,6 +201,73 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
             seconds or float("nan"), 0)
         if seconds:
             rows[-1]["torch ms"] = timed(lambda: step(guided.guided_step_torch), rounds * 3) * 1e3
+    from idgi_fast.metrics.common import level_counts, pixel_ranks
+    from idgi_fast.metrics.information import ms_ssim, ms_ssim_levels
+    from idgi_fast.ops import composite as comp
+    from idgi_fast.ops import rescore
+
+    for n_images, levels, side in ((3, 6, (13, 11)), (16, 25, (224, 224))):
+        if side[0] > 100 and not on_gpu:
+            continue
+        x = torch.rand(n_images, 3, *side, generator=gen, device=device)
+        canvas = torch.rand_like(x)
+        saliency = torch.randint(-3, 4, (n_images, *side), generator=gen, device=device).double()
+        ranks = pixel_ranks(saliency)
+        counts = torch.tensor(level_counts(side[0] * side[1], levels - 1), device=device)
+        want = comp.composite_torch(x, canvas, ranks, counts)
+        poison_allocator(device)
+        got = comp.composite_triton(x, canvas, ranks, counts)
+        error = 0.0 if torch.equal(got, want) else float("inf")  # bit-identical or failed
+        seconds = timed(lambda: comp.composite_triton(x, canvas, ranks, counts), rounds * 10) if on_gpu and \
+            side[0] > 100 else 0
+        # per metric image pixel: its rank (int32) read, 3 channel values read and written
+        add("composite (insertion/bokeh images)", f"{n_images}×{levels}×3×{side[0]}×{side[1]}", error, 0.0,
+            seconds or float("nan"), n_images * levels * side[0] * side[1] * (4 + 3 * 4 * 2))
+        if seconds:
+            rows[-1]["torch ms"] = timed(lambda: comp.composite_torch(x, canvas, ranks, counts), rounds * 10) * 1e3
+    for n_rows, classes in ((7, 5), (400, 1000)):
+        logits = torch.randn(n_rows, classes, generator=gen, device=device) * 4
+        targets = torch.randint(0, classes, (n_rows,), generator=gen, device=device)
+        want_p, want_c = rescore.target_probabilities_torch(logits, targets)
+        poison_allocator(device)
+        got_p, got_c = rescore.target_probabilities_triton(logits, targets)
+        error = float((got_p - want_p).abs().max()) if torch.equal(got_c, want_c) else float("inf")
+        seconds = timed(lambda: rescore.target_probabilities_triton(logits, targets), rounds * 10) \
+            if n_rows > 100 and on_gpu else 0
+        add("rescoring (target probability, argmax)", f"{n_rows}×{classes}", error, 1e-12, seconds or float("nan"),
+            logits.numel() * 4 + n_rows * 24)
+        if seconds:
+            rows[-1]["torch ms"] = timed(lambda: rescore.target_probabilities_torch(logits, targets), rounds * 10) * 1e3
+    for n_rows, levels in ((6, 9), (64, 25)):
+        x_levels = torch.rand(n_rows, levels, generator=gen, device=device, dtype=torch.float64) * 1.2 - 0.1
+        x_levels[0, 3:6] = 0.5  # ties
+        y_levels = torch.rand(n_rows, levels, generator=gen, device=device, dtype=torch.float64) * 0.7
+        ends = torch.full((n_rows,), 1.1, dtype=torch.float64, device=device)
+        want_curve, want_auc = rescore.information_curves_torch(x_levels, ends, y_levels, ends - 0.2, True, 1000)
+        poison_allocator(device)
+        got_curve, got_auc = rescore.information_curves_triton(x_levels, ends, y_levels, ends - 0.2, True, 1000)
+        error = max(float((got_curve - want_curve).abs().max()), float((got_auc - want_auc).abs().max()))
+        seconds = timed(lambda: rescore.information_curves_triton(x_levels, ends, y_levels, ends - 0.2, True, 1000),
+                        rounds * 10) if n_rows > 10 and on_gpu else 0
+        add("SIC/AIC curves + AUC (normalise, running max, sort, interpolate)", f"{n_rows}×{levels} → 1001", error,
+            1e-10, seconds or float("nan"), 0)
+        if seconds:
+            rows[-1]["torch ms"] = timed(lambda: rescore.information_curves_torch(x_levels, ends, y_levels, ends - 0.2,
+                                                                                  True, 1000), rounds * 10) * 1e3
+    for n_images, side, win, scales in ((2, (23, 19), 3, 2), (4, (224, 224), 11, 5)):
+        if side[0] > 100 and not on_gpu:
+            continue
+        references = torch.rand(n_images, 3, *side, generator=gen, device=device)
+        levels = (references[:, None] + 0.3 * torch.rand(n_images, 5, 3, *side, generator=gen, device=device)).clamp(0, 1)
+        want = torch.stack([ms_ssim(levels[i], references[i:i + 1].expand_as(levels[i]), win, scales)
+                            for i in range(n_images)])
+        got = ms_ssim_levels(levels, references, win, scales)
+        seconds = timed(lambda: ms_ssim_levels(levels, references, win, scales), rounds) if side[0] > 100 else 0
+        add("MS-SSIM of many levels (torch, GEMM filter)", f"{n_images}×5×3×{side[0]}×{side[1]}",
+            float((got - want).abs().max()), 1e-10, seconds or float("nan"), 0)
+        if seconds:
+            rows[-1]["torch ms"] = timed(lambda: [ms_ssim(levels[i], references[i:i + 1].expand_as(levels[i]), win,
+                                                          scales) for i in range(n_images)], rounds) * 1e3
     report["kernels"] = rows
     print("\n## Triton kernels against their torch implementations (compiled; allocator poisoned with NaN)\n")
     print("Timing rows: GB/s counts the bytes each kernel must read and write; guided selection reads the row "
@@ -314,48 +382,56 @@ def time_methods(report: dict, device: str, rounds: int) -> None:
         print(markdown_table(rows, list(rows[0])))
 
 
-METRIC_GROUPS = {
-    "insertion + deletion": dict(metrics=["insertion", "deletion"], insertion_canvas="blur"),
-    "SIC + AIC, entropy (WebP method 0)": dict(metrics=["sic", "aic"], information=["entropy"], webp_method=0),
-    "SIC + AIC, MS-SSIM": dict(metrics=["sic", "aic"], information=["msssim"]),
-    "localization": dict(metrics=["localization"]),
+METRIC_GROUPS = {  # options, metric images scored per input image
+    "insertion + deletion": (dict(metrics=["insertion", "deletion"], insertion_canvas="blur"), 2 * 21 + 1),
+    "SIC + AIC, entropy (WebP method 0)": (dict(metrics=["sic", "aic"], information=["entropy"], webp_method=0), 26),
+    "SIC + AIC, MS-SSIM": (dict(metrics=["sic", "aic"], information=["msssim"]), 26),
+    "all four, MS-SSIM only": (dict(metrics=["insertion", "deletion", "sic", "aic"], information=["msssim"]),
+                               2 * 21 + 27),
 }
 
 
 def check_metrics(report: dict, device: str, images: int, rounds: int) -> int:
+    """Every backend on the device against the reference on the CPU, and timed against the floor."""
+    from floor import scoring_floor
+
     model_cpu, model_dev = load_scenenet(), load_scenenet().to(device)
     scenes = generate_scenes(images, seed=1)
     x = quantised(scenes.images)
     attributions = explain(model_cpu, x, target=scenes.labels, method="ig", steps=32).attribution(idgi=True)
-    on_device = (x.to(device), attributions.to(device), scenes.labels.to(device), scenes.masks.to(device))
+    images_d, attributions_d, labels_d = x.to(device), attributions.to(device), scenes.labels.to(device)
+    backends = ["reference", "torch"] + (["triton"] if device == "cuda" else [])
+    batch = 64 if device == "cuda" else 32
     rows, failures = [], 0
-    for group, options in METRIC_GROUPS.items():
-        def run_cpu():
-            return evaluate(model_cpu, x, attributions, scenes.labels, masks=scenes.masks, **options)
+    for group, (options, per_image) in METRIC_GROUPS.items():
+        want = evaluate(model_cpu, x, attributions, scenes.labels, backend="reference", show_progress=False,
+                        batch_size=batch, **options)
+        floor_seconds = timed(lambda: scoring_floor(model_dev, images_d, labels_d, per_image, batch), rounds)
+        rows.append({"metrics": group, "backend": "model-only floor", f"{device} s": floor_seconds, "× floor": 1.0})
+        for backend in backends:
+            def run():
+                return evaluate(model_dev, images_d, attributions_d, labels_d, backend=backend, show_progress=False,
+                                batch_size=batch, **options)
 
-        def run_dev():
-            images_d, attributions_d, labels_d, masks_d = on_device
-            return evaluate(model_dev, images_d, attributions_d, labels_d, masks=masks_d, **options)
-
-        want, got = run_cpu(), run_dev()
-        worst, finite = 0.0, True
-        for key, values in want.per_image.items():
-            other = got.per_image[key].double().cpu()
-            finite &= bool(torch.equal(torch.isnan(values), torch.isnan(other)))
-            both = ~torch.isnan(values)
-            if both.any():
-                worst = max(worst, float((values[both] - other[both]).abs().max()))
-        passed = finite and worst <= 1e-4
-        failures += not passed
-        seconds_dev = timed(run_dev, rounds)
-        seconds_cpu = timed(run_cpu, 1)
-        rows.append({"metrics": group, "max abs diff per image": worst, "same NaN pattern": finite, "pass": passed,
-                     f"{device} s": seconds_dev, "cpu s": seconds_cpu, f"{device} images/s": images / seconds_dev,
-                     "cpu images/s": images / seconds_cpu})
-    report["metrics_reference"] = rows
-    print(f"\n## Reference metrics with the model on {device} vs on the CPU ({images} scenes, IG+IDGI maps, "
-          f"median of {rounds} on {device}, 1 on the CPU)\n")
-    print(markdown_table(rows, list(rows[0])))
+            got = run()
+            worst, same_nan = 0.0, True
+            for key, values in want.per_image.items():
+                other = got.per_image[key].double().cpu()
+                same_nan &= bool(torch.equal(torch.isnan(values), torch.isnan(other)))
+                both = ~torch.isnan(values) & ~torch.isnan(other)
+                if both.any():
+                    worst = max(worst, float((values[both] - other[both]).abs().max()))
+            passed = same_nan and worst <= 1e-4
+            failures += not passed
+            seconds = timed(run, rounds)
+            rows.append({"metrics": group, "backend": backend, "max abs diff vs CPU reference": worst,
+                         "same skips": same_nan, "pass": passed, f"{device} s": seconds,
+                         "× floor": seconds / floor_seconds, "images/s": images / seconds})
+    report["metrics"] = rows
+    print(f"\n## Metrics on {device} per backend vs the reference on the CPU ({images} scenes, IG+IDGI maps, "
+          f"{batch} images per model call, median of {rounds})\n")
+    print(markdown_table(rows, ["metrics", "backend", "max abs diff vs CPU reference", "same skips", "pass",
+                                f"{device} s", "× floor", "images/s"]))
     return failures
 
 

@@ -19,7 +19,8 @@ from idgi_fast.metrics.information import compressed_sizes
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.methods.paths import gaussian_blur
 from idgi_fast.models.toy import load_scenenet
-from idgi_fast.outputs import full_float32
+
+from floor import scoring_floor
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
@@ -73,22 +74,12 @@ def synchronised(fn):
     return run
 
 
-def scoring_floor(model, images, labels, per_image: int) -> None:
-    """Softmax probabilities of per_image copies of every image, BATCH images per model call."""
-    index = torch.arange(images.shape[0], device=images.device).repeat_interleave(per_image)
-    with torch.no_grad(), full_float32():
-        for start in range(0, index.numel(), BATCH):
-            rows = index[start:start + BATCH]
-            logits = model(images[rows])
-            torch.softmax(logits.to(torch.float64), dim=1).gather(1, labels[rows, None])
-
-
 @pytest.mark.parametrize("group", list(GROUPS))
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_floor(benchmark, record_median, name, group):
     model, images, _, labels = workload(name)
     benchmark.group = f"{name}: {group}"
-    benchmark.pedantic(synchronised(lambda: scoring_floor(model, images, labels, GROUPS[group][1])),
+    benchmark.pedantic(synchronised(lambda: scoring_floor(model, images, labels, GROUPS[group][1], BATCH)),
                        rounds=3, iterations=1, warmup_rounds=1)
     record_median(benchmark.group, "floor", benchmark)
 

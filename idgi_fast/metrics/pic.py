@@ -18,6 +18,7 @@ import torch
 
 from ..methods.paths import gaussian_blur
 from ..ops.composite import composite
+from ..ops.rescore import information_curves
 from ..profiling import annotate
 from .common import Scorer, level_counts, pixel_ranks, reveal_stack, score_targets, trapezoid
 from .information import check_entropy_options, compressed_sizes, encode_sizes, ms_ssim, ms_ssim_levels
@@ -189,7 +190,7 @@ def pic_curves(model, images: torch.Tensor, saliency: torch.Tensor, targets: tor
     backend "reference": one image at a time. "torch" / "triton" (blur profile; the pair
     profile always runs the reference): the bokeh levels of several images composited in one
     launch and scored together, MS-SSIM batched over them, and the compressed sizes encoded on
-    a pool of `encode_workers` threads while the model scores the next images.
+    a pool of `encode_workers` threads — on a GPU while the model scores the same images.
     """
     check_pic_options(profile, information, scores, msssim_norm, min_pred, sic_aggregate, aic_aggregate)
     if "entropy" in information:
@@ -205,7 +206,7 @@ def pic_curves(model, images: torch.Tensor, saliency: torch.Tensor, targets: tor
             images.shape[-2:], pair_thresholds, pair_random_fraction, pair_seed)
         levels_data, original_data = _levels_per_image(model, images, saliency, targets, bokeh_of, **options)
     return _curves_from_levels(levels_data, original_data, targets.cpu(), information, scores, msssim_norm, min_pred,
-                               {"sic": sic_aggregate, "aic": aic_aggregate})
+                               {"sic": sic_aggregate, "aic": aic_aggregate}, backend=backend, device=images.device)
 
 
 def _blur_bokeh_of(sigma: float, levels: int):
@@ -266,8 +267,10 @@ def _levels_batched(model, images, saliency, targets, sigma, levels, *, informat
                 bokeh = composite(images[part], canvases[part], ranks[part], counts, backend).flatten(0, 1)
             if pool is not None:
                 with annotate("entropy"):  # encoding runs on the pool while the model scores these images
-                    pending_sizes.append(encode_sizes(torch.cat([bokeh, images[part]]), entropy_format, webp_method,
-                                                      pool))
+                    pending = encode_sizes(torch.cat([bokeh, images[part]]), entropy_format, webp_method, pool)
+                    # on the CPU the model would compete with the encoders for the same cores (measured
+                    # slower on 2 cores than encoding first), so there the encoding finishes first
+                    pending_sizes.append(list(pending) if images.device.type == "cpu" else pending)
             with annotate("forward"):
                 found = score_targets(model, bokeh, targets[part].repeat_interleave(levels),
                                       batch_size and max(batch_size, levels), backend)
@@ -302,8 +305,9 @@ def _levels_batched(model, images, saliency, targets, sigma, levels, *, informat
 
 
 def _curves_from_levels(levels_data, original_data, targets_cpu, information, scores, msssim_norm, min_pred,
-                        aggregate_how) -> PicCurves:
-    """Normalisation, skip rules, curves, AUCs and aggregates from the per-level values."""
+                        aggregate_how, backend: str = "reference", device="cpu") -> PicCurves:
+    """Normalisation, skip rules, curves, AUCs and aggregates from the per-level values: one image
+    at a time for the reference, else the kept images' curves at once by the rescoring op on `device`."""
     batch = targets_cpu.shape[0]
     score_values = {
         "sic": (levels_data["probability"], original_data["probability"]),
@@ -332,14 +336,24 @@ def _curves_from_levels(levels_data, original_data, targets_cpu, information, sc
                     broken.append("canvas_not_less_predictive")
                 reasons.append(broken)
             curves = torch.full((batch, CURVE_POINTS + 1), float("nan"), dtype=torch.float64)
-            for i, broken in enumerate(reasons):
-                if not broken:
+            kept = torch.tensor([not broken for broken in reasons], dtype=torch.bool)
+            if backend == "reference":
+                for i in torch.nonzero(kept).flatten().tolist():
                     y_normalised = normalise(y_levels[i:i + 1], y_canvas[i:i + 1], y_input[i:i + 1])[0]
                     curves[i] = pic_curve(x_normalised[i], y_normalised)
-            kept = torch.tensor([not broken for broken in reasons], dtype=torch.bool)
+                auc = curve_auc(curves)
+            else:
+                auc = torch.full((batch,), float("nan"), dtype=torch.float64)
+                if kept.any():
+                    with annotate("rescoring"):
+                        found = information_curves(*(t[kept].to(device) for t in (x_levels, x_input, y_levels,
+                                                                                   y_input)),
+                                                   normalise_x=not (axis == "msssim" and msssim_norm == "none"),
+                                                   points=CURVE_POINTS, backend=backend)
+                    curves[kept], auc[kept] = found[0].cpu(), found[1].cpu()
             aggregate = aggregate_curves(curves[kept], aggregate_how[name])
             result.curves[key] = curves
-            result.auc[key] = curve_auc(curves)
+            result.auc[key] = auc
             result.skip_reasons[key] = reasons
             result.aggregate_curve[key] = aggregate
             result.aggregate_auc[key] = float(curve_auc(aggregate))

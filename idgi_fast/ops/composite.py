@@ -30,11 +30,14 @@ def composite_triton(shown, hidden, ranks, counts, block: int = 1024) -> torch.T
 
     batch, channels, height, width = shown.shape
     n_pixels, n_levels = height * width, counts.numel()
+    if n_pixels >= 2**31:
+        raise ValueError(f"the composite kernel ranks pixels in int32; {height}×{width} images have too many pixels")
     out = torch.empty((batch, n_levels, channels, height, width), dtype=shown.dtype, device=shown.device)
     block = min(block, triton.next_power_of_2(n_pixels))
     grid = (batch, n_levels, triton.cdiv(n_pixels, block))
-    composite_kernel[grid](shown.contiguous(), hidden.contiguous(), ranks.contiguous(), counts.contiguous(), out,
-                           channels, n_pixels, n_levels, BLOCK=block)
+    # int32 ranks (H·W < 2³¹): a quarter less traffic per metric-image pixel than int64
+    composite_kernel[grid](shown.contiguous(), hidden.contiguous(), ranks.to(torch.int32).contiguous(),
+                           counts.to(torch.int32).contiguous(), out, channels, n_pixels, n_levels, BLOCK=block)
     return out
 
 

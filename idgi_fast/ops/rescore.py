@@ -1,8 +1,12 @@
-"""Rescoring op: from the logits of many metric images, each image's target probability and
-predicted class in one pass (SEMANTICS.md §6: softmax probabilities of the target class).
+"""Rescoring ops (SEMANTICS.md §6), from the model's logits to AUCs without a host round trip
+per image:
 
-The probability is softmax in float64 of the logits, as the reference's Scorer computes it;
-the class is the argmax of the logits as the model returned them (lowest index among ties).
+- target_probabilities: each metric image's softmax probability of its target (float64, as
+  the reference's Scorer computes it) and its argmax class (lowest index among ties), which
+  AIC compares with the target;
+- information_curves: each image's SIC/AIC curve and AUC from its per-level information and
+  score values: the normalisations, the running maximum, the stable sort by information, the
+  interpolation on the 1001-point grid and the trapezoid, for many images at once.
 """
 from __future__ import annotations
 
@@ -38,3 +42,54 @@ def target_probabilities(logits: torch.Tensor, targets: torch.Tensor, backend: s
     if check_backend(backend, logits) == "triton" and logits.shape[1] <= LARGEST_TRITON_ROW:
         return target_probabilities_triton(logits, targets)
     return target_probabilities_torch(logits, targets)
+
+
+def information_curves_torch(x_levels: torch.Tensor, x_input: torch.Tensor, y_levels: torch.Tensor,
+                             y_input: torch.Tensor, normalise_x: bool, points: int):
+    def normalised(values, ends):
+        first = values[:, 0]
+        return ((values - first[:, None]) / (ends - first)[:, None]).clamp(0.0, 1.0)
+
+    x = normalised(x_levels, x_input) if normalise_x else x_levels.clamp(0.0, 1.0)
+    y = torch.cummax(normalised(y_levels, y_input), dim=1).values
+    rows = x.shape[0]
+    zeros = torch.zeros((rows, 1), dtype=torch.float64, device=x.device)
+    x = torch.cat([zeros, x, zeros + 1.0], dim=1)
+    y = torch.cat([zeros, y, zeros + 1.0], dim=1)
+    order = torch.sort(x, dim=1, stable=True).indices  # ties in x keep level order
+    x, y = x.gather(1, order), y.gather(1, order)
+    grid = (torch.arange(points, dtype=torch.float64, device=x.device) / points).expand(rows, -1).contiguous()
+    right = torch.searchsorted(x, grid, right=True)  # the first point with x > q; x ends at 1 > q
+    left = right - 1
+    x_left, x_right, y_left, y_right = x.gather(1, left), x.gather(1, right), y.gather(1, left), y.gather(1, right)
+    curve = torch.cat([y_left + (grid - x_left) / (x_right - x_left) * (y_right - y_left), zeros + 1.0], dim=1)
+    auc = (1.0 / points) * (curve.sum(dim=-1) - 0.5 * (curve[:, 0] + curve[:, -1]))
+    return curve, auc
+
+
+def information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x: bool, points: int,
+                              block: int = 128):
+    import triton
+
+    from ..kernels.rescore import information_curve_kernel
+
+    rows, levels = x_levels.shape
+    curve = torch.empty((rows, points + 1), dtype=torch.float64, device=x_levels.device)
+    auc = torch.empty(rows, dtype=torch.float64, device=x_levels.device)
+    if rows:
+        as_rows = lambda t: t.to(torch.float64).contiguous()  # noqa: E731
+        information_curve_kernel[(rows,)](as_rows(x_levels), as_rows(x_input), as_rows(y_levels), as_rows(y_input),
+                                          curve, auc, levels, points, NORMALISE_X=normalise_x,
+                                          LEVELS=triton.next_power_of_2(levels + 2), BLOCK=block)
+    return curve, auc
+
+
+def information_curves(x_levels: torch.Tensor, x_input: torch.Tensor, y_levels: torch.Tensor,
+                       y_input: torch.Tensor, normalise_x: bool, points: int, backend: str = "torch"):
+    """Curves (N, points + 1) on q = 0, 1/points, …, 1 and their AUCs (N,), float64, from (N, L)
+    information values x and scores y of the levels (level 0 = the canvas) and the inputs' (N,).
+    x is normalised between canvas and input when normalise_x, else only clipped to [0, 1]."""
+    if check_backend(backend, x_levels) == "triton":
+        return information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x, points)
+    return information_curves_torch(x_levels.to(torch.float64), x_input.to(torch.float64),
+                                    y_levels.to(torch.float64), y_input.to(torch.float64), normalise_x, points)
