@@ -42,6 +42,7 @@ class EvaluationOptions:
     entropy_format: str = "webp"  # webp (lossless, quality 100) | png
     webp_method: int = 4  # WebP encoder effort 0 … 6; 4 is Pillow's default
     encode_workers: int | None = None  # threads encoding for the entropy axis (None: one per CPU)
+    overlap_encoding: bool | None = None  # encode while the model scores (None: only when not on the CPU)
     msssim_norm: str = "none"  # none (raw, as the IDGI study) | endpoints
     msssim_win_size: int = 11
     msssim_scales: int = 5
@@ -216,7 +217,7 @@ def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=Non
                 sic_aggregate=settings.sic_aggregate, aic_aggregate=settings.aic_aggregate,
                 pair_thresholds=settings.pair_thresholds, pair_random_fraction=settings.pair_random_fraction,
                 pair_seed=settings.pair_seed, batch_size=settings.batch_size, backend=backend,
-                encode_workers=settings.encode_workers, progress_bar=bar)
+                encode_workers=settings.encode_workers, overlap_encoding=settings.overlap_encoding, progress_bar=bar)
             result.details["pic_levels"] = found.levels
             result.details["pic_input"] = found.original
             for key in found.curves:

@@ -184,13 +184,15 @@ def pic_curves(model, images: torch.Tensor, saliency: torch.Tensor, targets: tor
                msssim_win_size: int = 11, msssim_scales: int = 5, min_pred: float = 0.8,
                sic_aggregate: str = "median", aic_aggregate: str = "mean", pair_thresholds=PAIR_THRESHOLDS,
                pair_random_fraction: float = 0.01, pair_seed: int = 0, batch_size: int | None = None,
-               backend: str = "reference", encode_workers: int | None = None, progress_bar=None) -> PicCurves:
+               backend: str = "reference", encode_workers: int | None = None, overlap_encoding: bool | None = None,
+               progress_bar=None) -> PicCurves:
     """SIC and/or AIC of every image on every requested information axis.
 
     backend "reference": one image at a time. "torch" / "triton" (blur profile; the pair
     profile always runs the reference): the bokeh levels of several images composited in one
     launch and scored together, MS-SSIM batched over them, and the compressed sizes encoded on
-    a pool of `encode_workers` threads — on a GPU while the model scores the same images.
+    a pool of `encode_workers` threads, while the model scores the same images when
+    `overlap_encoding` (default: off the CPU only, where the two would share the cores).
     """
     check_pic_options(profile, information, scores, msssim_norm, min_pred, sic_aggregate, aic_aggregate)
     if "entropy" in information:
@@ -200,7 +202,8 @@ def pic_curves(model, images: torch.Tensor, saliency: torch.Tensor, targets: tor
                    progress_bar=progress_bar)
     if profile == "blur" and backend != "reference":
         levels_data, original_data = _levels_batched(model, images, saliency, targets, sigma, levels, backend=backend,
-                                                     encode_workers=encode_workers, **options)
+                                                     encode_workers=encode_workers, overlap_encoding=overlap_encoding,
+                                                     **options)
     else:
         bokeh_of = _blur_bokeh_of(sigma, levels) if profile == "blur" else _pair_bokeh_of(
             images.shape[-2:], pair_thresholds, pair_random_fraction, pair_seed)
@@ -246,8 +249,12 @@ def _levels_per_image(model, images, saliency, targets, bokeh_of, *, information
 
 
 def _levels_batched(model, images, saliency, targets, sigma, levels, *, information, entropy_format, webp_method,
-                    msssim_win_size, msssim_scales, batch_size, progress_bar, backend, encode_workers):
+                    msssim_win_size, msssim_scales, batch_size, progress_bar, backend, encode_workers,
+                    overlap_encoding):
     """The same values as _levels_per_image for the blur profile, from the fast ops."""
+    if overlap_encoding is None:
+        # on the CPU the model and the encoders compete for the same cores (see bench/RESULTS.md)
+        overlap_encoding = images.device.type != "cpu"
     batch, _, height, width = images.shape
     ranks = pixel_ranks(saliency)
     counts = torch.tensor(level_counts(height * width, levels - 1), device=images.device)
@@ -268,9 +275,7 @@ def _levels_batched(model, images, saliency, targets, sigma, levels, *, informat
             if pool is not None:
                 with annotate("entropy"):  # encoding runs on the pool while the model scores these images
                     pending = encode_sizes(torch.cat([bokeh, images[part]]), entropy_format, webp_method, pool)
-                    # on the CPU the model would compete with the encoders for the same cores (measured
-                    # slower on 2 cores than encoding first), so there the encoding finishes first
-                    pending_sizes.append(list(pending) if images.device.type == "cpu" else pending)
+                    pending_sizes.append(pending if overlap_encoding else list(pending))
             with annotate("forward"):
                 found = score_targets(model, bokeh, targets[part].repeat_interleave(levels),
                                       batch_size and max(batch_size, levels), backend)
