@@ -18,7 +18,6 @@ from .outputs import output_and_gradient
 from .profiling import annotate
 
 
-
 def default_batch_size(device: torch.device | str) -> int:
     """Path points per model call when batch_size is None.
 
