@@ -15,6 +15,7 @@ from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.engine import default_batch_size
 from idgi_fast.models.toy import load_scenenet
 
+from workloads import Workloads, synchronised
 from floor import model_only_floor
 
 CUDA = torch.cuda.is_available()
@@ -40,27 +41,13 @@ def resnet50():
     return model, images, torch.randint(0, 1000, (16,), device=DEVICE), 128
 
 
-WORKLOADS = {"embedded SceneNet, 8 images, steps=32": embedded, "ResNet-50 random, 16 images, steps=128": resnet50}
-_loaded: dict = {}
+WORKLOADS = Workloads({"embedded SceneNet, 8 images, steps=32": embedded,
+                       "ResNet-50 random, 16 images, steps=128": resnet50})
 
 
-def workload(name):
-    if name not in _loaded:
-        _loaded[name] = WORKLOADS[name]()
-    return _loaded[name]
-
-
-def synchronised(fn):
-    def run():
-        fn()
-        if CUDA:
-            torch.cuda.synchronize()
-    return run
-
-
-@pytest.mark.parametrize("name", list(WORKLOADS))
+@pytest.mark.parametrize("name", WORKLOADS.names())
 def test_floor(benchmark, record_median, name):
-    model, images, labels, steps = workload(name)
+    model, images, labels, steps = WORKLOADS[name]
     benchmark.group = name
     benchmark.pedantic(synchronised(lambda: model_only_floor(model, images, labels, steps + 1, CHUNK)),
                        rounds=3, iterations=1, warmup_rounds=1)
@@ -69,9 +56,9 @@ def test_floor(benchmark, record_median, name):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("method,idgi", METHODS)
-@pytest.mark.parametrize("name", list(WORKLOADS))
+@pytest.mark.parametrize("name", WORKLOADS.names())
 def test_explain(benchmark, record_median, name, method, idgi, backend):
-    model, images, labels, steps = workload(name)
+    model, images, labels, steps = WORKLOADS[name]
     if backend == "reference" and name.startswith("ResNet") and method == "guided_ig":
         pytest.skip("the reference's per-image Guided IG loop takes minutes here")
     benchmark.group = name
@@ -82,10 +69,10 @@ def test_explain(benchmark, record_median, name, method, idgi, backend):
 
 
 @pytest.mark.parametrize("implementation", ["captum", "idgi_fast.captum"])
-@pytest.mark.parametrize("name", list(WORKLOADS))
+@pytest.mark.parametrize("name", WORKLOADS.names())
 def test_captum_integrated_gradients(benchmark, record_median, name, implementation):
     """Captum's IG (which builds all n_steps scaled inputs at once) against our drop-in."""
-    model, images, labels, steps = workload(name)
+    model, images, labels, steps = WORKLOADS[name]
     if implementation == "captum":
         attr = pytest.importorskip("captum.attr")
         explainer = attr.IntegratedGradients(model)

@@ -20,6 +20,7 @@ from idgi_fast.metrics.stability import quantised
 from idgi_fast.methods.paths import gaussian_blur
 from idgi_fast.models.toy import load_scenenet
 
+from workloads import Workloads, synchronised
 from floor import scoring_floor
 
 CUDA = torch.cuda.is_available()
@@ -56,28 +57,14 @@ def resnet50():
     return model, images, torch.randn(16, 224, 224, device=DEVICE), labels
 
 
-WORKLOADS = {"metrics, embedded SceneNet, 16 images": embedded, "metrics, ResNet-50 random, 16 images": resnet50}
-_loaded: dict = {}
-
-
-def workload(name):
-    if name not in _loaded:
-        _loaded[name] = WORKLOADS[name]()
-    return _loaded[name]
-
-
-def synchronised(fn):
-    def run():
-        fn()
-        if CUDA:
-            torch.cuda.synchronize()
-    return run
+WORKLOADS = Workloads({"metrics, embedded SceneNet, 16 images": embedded,
+                       "metrics, ResNet-50 random, 16 images": resnet50})
 
 
 @pytest.mark.parametrize("group", list(GROUPS))
-@pytest.mark.parametrize("name", list(WORKLOADS))
+@pytest.mark.parametrize("name", WORKLOADS.names())
 def test_floor(benchmark, record_median, name, group):
-    model, images, _, labels = workload(name)
+    model, images, _, labels = WORKLOADS[name]
     benchmark.group = f"{name}: {group}"
     benchmark.pedantic(synchronised(lambda: scoring_floor(model, images, labels, GROUPS[group][1], BATCH)),
                        rounds=3, iterations=1, warmup_rounds=1)
@@ -86,9 +73,9 @@ def test_floor(benchmark, record_median, name, group):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("group", list(GROUPS))
-@pytest.mark.parametrize("name", list(WORKLOADS))
+@pytest.mark.parametrize("name", WORKLOADS.names())
 def test_evaluate(benchmark, record_median, name, group, backend):
-    model, images, attributions, labels = workload(name)
+    model, images, attributions, labels = WORKLOADS[name]
     options = GROUPS[group][0]
     benchmark.group = f"{name}: {group}"
     run = synchronised(lambda: evaluate(model, images, attributions, labels, backend=backend, batch_size=BATCH,
@@ -99,10 +86,10 @@ def test_evaluate(benchmark, record_median, name, group, backend):
 
 
 @pytest.mark.parametrize("group", ["sic+aic entropy", "all four, both axes"])
-@pytest.mark.parametrize("name", list(WORKLOADS))
+@pytest.mark.parametrize("name", WORKLOADS.names())
 def test_entropy_encoding_alone(benchmark, record_median, name, group):
     """WebP encoding of every bokeh image and input on the pool: what overlapping can hide."""
-    _, images, attributions, _ = workload(name)
+    _, images, attributions, _ = WORKLOADS[name]
     saliency = attributions.sum(dim=1) if attributions.ndim == 4 else attributions
     counts = level_counts(images.shape[-2] * images.shape[-1], LEVELS[1] - 1)
     bokeh = torch.cat([torch.cat([reveal_stack(image, gaussian_blur(image[None], 10.0)[0], pixel_ranks(s), counts),

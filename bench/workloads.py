@@ -1,0 +1,28 @@
+"""Helpers shared by the benchmark files: lazily built workloads and timing that waits for the GPU."""
+from __future__ import annotations
+
+import torch
+
+
+class Workloads:
+    """Named workload builders, each built once on first use (a builder may pytest.skip)."""
+
+    def __init__(self, builders: dict):
+        self.builders, self.built = builders, {}
+
+    def names(self) -> list[str]:
+        return list(self.builders)
+
+    def __getitem__(self, name: str):
+        if name not in self.built:
+            self.built[name] = self.builders[name]()
+        return self.built[name]
+
+
+def synchronised(fn):
+    """fn, then a wait for the GPU's queued work, so that a timer measures the work itself."""
+    def run():
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+    return run
