@@ -23,6 +23,16 @@ def _methods(text: str) -> list[str]:
     return names
 
 
+def _step_counts(text: str) -> list[int]:
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        counts = []
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"steps must be comma-separated positive integers, e.g. 8,32; got {text!r}")
+    return counts
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="idgi-fast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--webp-method", type=int, choices=range(7), default=0, metavar="0-6",
                       help="WebP encoder effort for the entropy axis (default 0, fastest; 4 is the library default)")
 
+    run = commands.add_parser("run", help="the study: models × methods × step counts, attributions and metrics "
+                                          "into a SQLite database; re-running resumes")
+    run.add_argument("--db", type=Path, default=Path("idgi_study/study.sqlite"),
+                     help="results database (default idgi_study/study.sqlite); an existing one is resumed")
+    run.add_argument("--methods", type=_methods, default=list(METHODS), help="comma-separated: ig,blur_ig,guided_ig")
+    run.add_argument("--steps", type=_step_counts, default=[8, 32],
+                     help="comma-separated step counts (default 8,32); for IG and Blur IG each must divide the largest")
+    run.add_argument("--images", type=_positive_int, default=64, help="synthetic scenes (default 64)")
+    run.add_argument("--batch-size", type=_positive_int, default=16, help="images explained and scored together")
+    run.add_argument("--backend", choices=["auto", "torch", "triton", "reference"], default="auto")
+    run.add_argument("--information", default="entropy,msssim", help="SIC/AIC axes: entropy,msssim (default both)")
+
     train = commands.add_parser("train-toy", help="retrain the embedded SceneNet reproducibly")
     train.add_argument("--out", type=Path, default=None, help="weights file (default: the packaged scenenet.pt)")
     train.add_argument("--train-images", type=_positive_int, default=9000)
@@ -60,6 +82,18 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(images=args.images, steps=args.steps, methods=args.methods, out=args.out, first_scene=args.first_scene,
                  batch_size=args.batch_size, backend=args.backend, output=args.output,
                  insertion_canvas=args.insertion_canvas, pic_profile=args.pic_profile, webp_method=args.webp_method)
+    elif args.command == "run":
+        from .study import StudyConfig, run_study
+
+        information = tuple(axis.strip() for axis in args.information.split(",") if axis.strip())
+        config = StudyConfig(methods=tuple(args.methods), steps=tuple(args.steps), images=args.images,
+                             batch_size=args.batch_size, backend=args.backend,
+                             metric_options={"insertion_canvas": "blur", "information": information, "webp_method": 0})
+        summary = run_study(config, args.db)
+        state = "stopped early; run the same command again to finish" if summary["stopped"] else "finished"
+        print(f"{state}: {summary['images_done']} image runs done now, {summary['images_skipped_as_done']} already "
+              f"in {args.db}")
+        return 130 if summary["stopped"] else 0
     elif args.command == "train-toy":
         from .models.toy import weights_path
         from .models.train import train_scenenet

@@ -1,0 +1,140 @@
+"""The study's SQLite database: every finished piece of work is written in one transaction
+together with the row that marks it done, so a killed run loses at most the batch it was on
+and a re-run skips everything that is marked done.
+
+Tables (keys in brackets):
+  meta     [key] → value                 schema version, package version
+  runs     [run] → started, finished, seconds, config (JSON), versions (JSON), device, rank, world
+  done     [model, method, steps, image] → run, seconds (explaining + scoring this image's batch, per image)
+  scores   [model, method, steps, idgi, count, image, metric] → value (NULL where a skip rule dropped the image)
+  curves   [model, method, steps, idgi, count, image, curve] → points (float64 bytes)
+  skips    [model, method, steps, idgi, count, image, metric] → reasons (comma-separated)
+
+`steps` is the run's step count m; `count` the compute_at count n the scores belong to
+(n = m without compute_at); `idgi` 0 for the base method, 1 for its IDGI variant.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL,
+    seconds REAL, config TEXT NOT NULL, versions TEXT NOT NULL, device TEXT NOT NULL, rank INTEGER NOT NULL,
+    world INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS done (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
+    image TEXT NOT NULL, run INTEGER NOT NULL, seconds REAL NOT NULL, PRIMARY KEY (model, method, steps, image));
+CREATE TABLE IF NOT EXISTS scores (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
+    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
+    PRIMARY KEY (model, method, steps, idgi, count, image, metric));
+CREATE TABLE IF NOT EXISTS curves (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
+    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, curve TEXT NOT NULL, points BLOB NOT NULL,
+    PRIMARY KEY (model, method, steps, idgi, count, image, curve));
+CREATE TABLE IF NOT EXISTS skips (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
+    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, metric TEXT NOT NULL, reasons TEXT NOT NULL,
+    PRIMARY KEY (model, method, steps, idgi, count, image, metric));
+"""
+RESULT_TABLES = ("done", "scores", "curves", "skips")  # what a study produced (runs and meta describe it)
+
+
+class IncompatibleDatabase(RuntimeError):
+    pass
+
+
+@dataclass
+class ImageResult:
+    """Everything one image contributes for one (model, method, steps)."""
+
+    image: str
+    scores: list[tuple[int, int, str, float]] = field(default_factory=list)  # (idgi, count, metric, value)
+    curves: list[tuple[int, int, str, np.ndarray]] = field(default_factory=list)  # (idgi, count, curve, points)
+    skips: list[tuple[int, int, str, list[str]]] = field(default_factory=list)  # (idgi, count, metric, reasons)
+
+
+def _value(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+class Store:
+    """One study database. Opening checks the schema version; every write is a transaction."""
+
+    def __init__(self, path: str | Path, package_version: str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(self.path, timeout=60.0)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        with self.connection:
+            self.connection.executescript(SCHEMA)
+            found = dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
+            if not found:
+                self.connection.executemany("INSERT INTO meta VALUES (?, ?)",
+                                            [("schema_version", str(SCHEMA_VERSION)),
+                                             ("created_by", package_version)])
+        if found and found.get("schema_version") != str(SCHEMA_VERSION):
+            self.connection.close()
+            raise IncompatibleDatabase(
+                    f"{self.path} was written with database schema {found.get('schema_version')!r} by idgi-fast "
+                    f"{found.get('created_by', '?')}; this version reads schema {SCHEMA_VERSION}. Write to a new "
+                    "--db file, or report from it with the version that wrote it."
+                )
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def start_run(self, config: dict, versions: dict, device: str, rank: int = 0, world: int = 1) -> int:
+        with self.connection:
+            cursor = self.connection.execute(
+                "INSERT INTO runs (started, config, versions, device, rank, world) VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), json.dumps(config, sort_keys=True), json.dumps(versions, sort_keys=True), device,
+                 rank, world))
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run: int, seconds: float) -> None:
+        with self.connection:
+            self.connection.execute("UPDATE runs SET finished = ?, seconds = ? WHERE run = ?",
+                                    (time.time(), seconds, run))
+
+    def finished_images(self, model: str, method: str, steps: int) -> set[str]:
+        rows = self.connection.execute("SELECT image FROM done WHERE model = ? AND method = ? AND steps = ?",
+                                       (model, method, steps))
+        return {row[0] for row in rows}
+
+    def record(self, run: int, model: str, method: str, steps: int, results: Iterable[ImageResult],
+               seconds_per_image: float) -> None:
+        """Write a batch's results and mark its images done, all or nothing."""
+        key = (model, method, steps)
+        with self.connection:
+            for result in results:
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*key, idgi, count, result.image, metric, _value(value))
+                     for idgi, count, metric, value in result.scores])
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*key, idgi, count, result.image, curve, np.asarray(points, dtype=np.float64).tobytes())
+                     for idgi, count, curve, points in result.curves])
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO skips VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*key, idgi, count, result.image, metric, ",".join(reasons))
+                     for idgi, count, metric, reasons in result.skips if reasons])
+                self.connection.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
+                                        (*key, result.image, run, seconds_per_image))
+
+    def results(self, table: str) -> list[tuple]:
+        """Every row of a result table in key order, without the per-run columns: what two runs
+        of the same study must agree on."""
+        if table not in RESULT_TABLES:
+            raise ValueError(f"table must be one of {RESULT_TABLES}, got {table!r}")
+        if table == "done":
+            return self.connection.execute(
+                "SELECT model, method, steps, image FROM done ORDER BY model, method, steps, image").fetchall()
+        return self.connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6, 7").fetchall()

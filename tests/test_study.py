@@ -1,0 +1,78 @@
+"""The study runner and its database: a killed run resumes to exactly the database of an
+uninterrupted run, finished work is never redone, and a database of another schema is refused."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from idgi_fast.study import IncompatibleDatabase, StudyConfig, Store, run_study
+from idgi_fast.study.store import RESULT_TABLES
+
+SMALL = StudyConfig(methods=("ig", "guided_ig"), steps=(2, 4), images=5, batch_size=2,
+                    metrics=("insertion", "deletion", "sic"),
+                    metric_options={"insertion_canvas": "blur", "insertion_levels": 4, "pic_levels": 5,
+                                    "information": ("entropy",), "webp_method": 0, "min_pred": 0.0})
+
+
+def results(path):
+    store = Store(path, "test")
+    try:
+        return {table: store.results(table) for table in RESULT_TABLES}
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    path = tmp_path_factory.mktemp("study") / "whole.sqlite"
+    summary = run_study(SMALL, path, show_progress=False)
+    return path, summary
+
+
+def test_a_run_fills_every_table(uninterrupted):
+    path, summary = uninterrupted
+    # ig: one compute_at run at steps 4 (2 and 4); guided_ig: one run per step count
+    assert summary == {"images_done": 15, "images_skipped_as_done": 0, "stopped": False}
+    found = results(path)
+    assert len(found["done"]) == 15
+    keys = {(row[1], row[2], row[3], row[4]) for row in found["scores"]}  # method, steps, idgi, count
+    assert keys == {("ig", 4, idgi, count) for idgi in (0, 1) for count in (2, 4)} | \
+        {("guided_ig", n, idgi, n) for idgi in (0, 1) for n in (2, 4)}
+    metrics = {row[6] for row in found["scores"]}
+    assert {"insertion/probability", "deletion/probability", "sic/entropy", "completeness_gap"} <= metrics
+    gaps = [row[7] for row in found["scores"] if row[6] == "completeness_gap" and row[3] == 1]
+    assert max(gaps) < 1e-5  # IDGI sums to F(input) − F(baseline)
+    assert {row[6] for row in found["curves"]} == {"insertion", "deletion", "sic/entropy"}
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_database(uninterrupted, tmp_path):
+    whole, _ = uninterrupted
+    path = tmp_path / "resumed.sqlite"
+    batches = iter(range(100))
+    first = run_study(SMALL, path, show_progress=False, should_stop=lambda: next(batches) >= 3)
+    assert first["stopped"] and 0 < first["images_done"] < 15
+    second = run_study(SMALL, path, show_progress=False)
+    assert second["images_skipped_as_done"] == first["images_done"]
+    assert first["images_done"] + second["images_done"] == 15
+    assert results(path) == results(whole)
+    again = run_study(SMALL, path, show_progress=False)  # nothing left: only the check
+    assert again == {"images_done": 0, "images_skipped_as_done": 15, "stopped": False}
+
+
+def test_a_database_of_another_schema_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "old.sqlite"
+    Store(path, "test").close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+    with pytest.raises(IncompatibleDatabase, match="new --db file"):
+        Store(path, "test")
+
+
+def test_bad_study_options_are_named():
+    with pytest.raises(ValueError, match="methods must be"):
+        StudyConfig(methods=("sharp_ig",))
+    with pytest.raises(ValueError, match="unknown model"):
+        StudyConfig(models=("resnet1000",))
+    with pytest.raises(ValueError, match="must divide the largest"):
+        StudyConfig(steps=(3, 8)).runs("ig")
