@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=["auto", "torch", "triton", "reference"], default="auto")
     run.add_argument("--information", default="entropy,msssim", help="SIC/AIC axes: entropy,msssim (default both)")
 
+    report = commands.add_parser("report", help="the study's tables from its database, as Markdown and CSV")
+    report.add_argument("db", type=Path, help="the database `idgi-fast run` wrote")
+    report.add_argument("--out", type=Path, default=None, help="output folder (default: the database's folder)")
+
     train = commands.add_parser("train-toy", help="retrain the embedded SceneNet reproducibly")
     train.add_argument("--out", type=Path, default=None, help="weights file (default: the packaged scenenet.pt)")
     train.add_argument("--train-images", type=_positive_int, default=9000)
@@ -94,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{state}: {summary['images_done']} image runs done now, {summary['images_skipped_as_done']} already "
               f"in {args.db}")
         return 130 if summary["stopped"] else 0
+    elif args.command == "report":
+        from .study.report import write_report
+
+        written = write_report(args.db, args.out or args.db.parent)
+        print(f"report: {written[-1]} and {len(written) - 1} CSV tables")
     elif args.command == "train-toy":
         from .models.toy import weights_path
         from .models.train import train_scenenet

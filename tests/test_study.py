@@ -76,3 +76,50 @@ def test_bad_study_options_are_named():
         StudyConfig(models=("resnet1000",))
     with pytest.raises(ValueError, match="must divide the largest"):
         StudyConfig(steps=(3, 8)).runs("ig")
+
+
+def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
+    """Insertion cells are the mean of the per-image scores; SIC cells the AUC of the median curve
+    of the kept images; sensitivity is the difference of the two counts; files are written."""
+    import math
+
+    import numpy as np
+    import torch
+
+    from idgi_fast.metrics.pic import aggregate_curves, curve_auc
+    from idgi_fast.study.report import study_tables, write_report
+
+    path, _ = uninterrupted
+    store = Store(path, "test")
+    try:
+        tables = {table.name: table for table in study_tables(store)}
+        rows = store.connection.execute(
+            "SELECT value FROM scores WHERE method = 'ig' AND idgi = 1 AND count = 2 "
+            "AND metric = 'insertion/probability'").fetchall()
+        curves = store.connection.execute(
+            "SELECT c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, image) "
+            "WHERE c.method = 'guided_ig' AND c.idgi = 0 AND c.count = 4 AND c.curve = 'sic/entropy' "
+            "AND s.metric = 'sic/entropy' AND s.value IS NOT NULL").fetchall()
+    finally:
+        store.close()
+    assert math.isclose(tables["insertion_probability_steps2"].rows[0]["IG + IDGI"],
+                        sum(v for (v,) in rows) / len(rows), rel_tol=1e-12)
+    median = aggregate_curves(torch.from_numpy(np.stack([np.frombuffer(p, dtype=np.float64) for (p,) in curves])),
+                              "median")
+    assert math.isclose(tables["sic_entropy_steps4"].rows[0]["Guided IG"], float(curve_auc(median)), rel_tol=1e-12)
+    sensitivity = tables["insertion_probability_sensitivity_2_4"].rows[0]["IG"]
+    assert math.isclose(sensitivity, tables["insertion_probability_steps4"].rows[0]["IG"]
+                        - tables["insertion_probability_steps2"].rows[0]["IG"], rel_tol=1e-12, abs_tol=1e-15)
+    written = write_report(path, tmp_path / "report")
+    assert (tmp_path / "report" / "report.md").read_text().count("### ") == len(tables)
+    assert all(p.exists() for p in written)
+
+
+def test_report_of_a_missing_or_empty_database_says_what_to_run(tmp_path):
+    from idgi_fast.study.report import write_report
+
+    with pytest.raises(FileNotFoundError, match="idgi-fast run --db"):
+        write_report(tmp_path / "none.sqlite", tmp_path)
+    Store(tmp_path / "empty.sqlite", "test").close()
+    with pytest.raises(ValueError, match="holds no scores yet"):
+        write_report(tmp_path / "empty.sqlite", tmp_path)

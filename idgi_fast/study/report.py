@@ -1,0 +1,141 @@
+"""`idgi-fast report DB`: the study's tables from its database, as Markdown and CSV.
+
+Rows are models; columns are each method and its IDGI variant. Insertion, Deletion and the
+completeness gap aggregate by the mean over images. SIC and AIC aggregate as evaluate does:
+the point-wise median (SIC) or mean (AIC) of the kept images' curves, and the AUC of that
+curve. A cell covers the images scored for it; a count that several runs produced comes
+from the run with the most steps.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..atomic import atomic_write_text
+from ..methods import METHODS
+from ..metrics.pic import aggregate_curves, curve_auc
+from ..tables import markdown_table
+from .store import Store
+
+METHOD_TITLES = {"ig": "IG", "blur_ig": "Blur IG", "guided_ig": "Guided IG"}
+MEAN_METRICS = {"insertion/probability": "Insertion (probability)",
+                "insertion/probability_ratio": "Insertion (probability ratio)",
+                "deletion/probability": "Deletion (probability)",
+                "completeness_gap": "|Σ attribution − (F(x) − F(x′))|"}
+CURVE_METRICS = {"sic/entropy": ("SIC, entropy axis", "median"), "aic/entropy": ("AIC, entropy axis", "mean"),
+                 "sic/msssim": ("SIC, MS-SSIM axis", "median"), "aic/msssim": ("AIC, MS-SSIM axis", "mean")}
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    rows: list[dict]
+
+    def markdown(self) -> str:
+        columns = list(self.rows[0]) if self.rows else ["model"]
+        return f"### {self.title}\n\n{markdown_table(self.rows, columns)}\n"
+
+    def csv(self) -> str:
+        buffer = io.StringIO()
+        if self.rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(self.rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self.rows)
+        return buffer.getvalue()
+
+
+def _variant(method: str, idgi: int) -> str:
+    return f"{METHOD_TITLES.get(method, method)}{' + IDGI' if idgi else ''}"
+
+
+def _cells(store: Store) -> dict:
+    """(model, method, idgi, count) → the run step count m that provides it (the largest)."""
+    chosen = {}
+    rows = store.connection.execute("SELECT DISTINCT model, method, steps, idgi, count FROM scores")
+    for model, method, steps, idgi, count in rows:
+        key = (model, method, idgi, count)
+        chosen[key] = max(steps, chosen.get(key, steps))
+    return chosen
+
+
+def _score(store: Store, key: tuple, steps: int, metric: str) -> float:
+    model, method, idgi, count = key
+    if metric in CURVE_METRICS:
+        how = CURVE_METRICS[metric][1]
+        rows = store.connection.execute(
+            "SELECT c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, image) "
+            "WHERE c.model = ? AND c.method = ? AND c.steps = ? AND c.idgi = ? AND c.count = ? AND c.curve = ? "
+            "AND s.metric = ? AND s.value IS NOT NULL ORDER BY c.image",
+            (model, method, steps, idgi, count, metric, metric)).fetchall()
+        if not rows:
+            return math.nan
+        curves = torch.from_numpy(np.stack([np.frombuffer(points, dtype=np.float64) for (points,) in rows]))
+        return float(curve_auc(aggregate_curves(curves, how)))
+    value = store.connection.execute(
+        "SELECT AVG(value) FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? AND count = ? "
+        "AND metric = ? AND value IS NOT NULL", (model, method, steps, idgi, count, metric)).fetchone()[0]
+    return math.nan if value is None else float(value)
+
+
+def study_tables(store: Store) -> list[Table]:
+    cells = _cells(store)
+    if not cells:
+        raise ValueError(f"{store.path} holds no scores yet: run `idgi-fast run --db {store.path}` first")
+    models = sorted({key[0] for key in cells})
+    methods = [m for m in METHODS if any(key[1] == m for key in cells)]
+    counts = sorted({key[3] for key in cells})
+    present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
+    metrics = [m for m in (*MEAN_METRICS, *CURVE_METRICS) if m in present]
+    titles = {**MEAN_METRICS, **{k: v[0] for k, v in CURVE_METRICS.items()}}
+
+    def value(model, method, idgi, count, metric):
+        key = (model, method, idgi, count)
+        return _score(store, key, cells[key], metric) if key in cells else math.nan
+
+    tables = []
+    for count in counts:
+        for metric in metrics:
+            rows = [{"model": model, **{_variant(method, idgi): value(model, method, idgi, count, metric)
+                                        for method in methods for idgi in (0, 1)}} for model in models]
+            tables.append(Table(f"{metric.replace('/', '_')}_steps{count}", f"{titles[metric]} — steps = {count}", rows))
+    if len(counts) > 1:
+        low, high = counts[0], counts[-1]
+        for metric in metrics:
+            rows = [{"model": model, **{_variant(method, idgi): value(model, method, idgi, high, metric)
+                                        - value(model, method, idgi, low, metric)
+                                        for method in methods for idgi in (0, 1)}} for model in models]
+            tables.append(Table(f"{metric.replace('/', '_')}_sensitivity_{low}_{high}",
+                                f"Step sensitivity of {titles[metric]}: steps {high} − steps {low}", rows))
+    return tables
+
+
+def write_report(db: str | Path, out: str | Path) -> list[Path]:
+    """Every table as CSV and all of them in report.md under `out`; returns the files written."""
+    db, out = Path(db), Path(out)
+    if not db.is_file():
+        raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
+    store = Store(db, __version__)
+    try:
+        tables = study_tables(store)
+        images = store.connection.execute("SELECT COUNT(DISTINCT image) FROM done").fetchone()[0]
+    finally:
+        store.close()
+    written = [atomic_write_text(out / f"{table.name}.csv", table.csv()) for table in tables]
+    sections = defaultdict(list)
+    for table in tables:
+        sections["sensitivity" if "sensitivity" in table.name else "scores"].append(table.markdown())
+    text = (f"# Study report\n\n{db}: {images} images. Columns: each method and its IDGI variant; SIC/AIC are "
+            "the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped.\n\n"
+            + "\n".join(sections["scores"]) + ("\n## Step sensitivity\n\n" + "\n".join(sections["sensitivity"])
+                                               if sections["sensitivity"] else ""))
+    written.append(atomic_write_text(out / "report.md", text))
+    return written
