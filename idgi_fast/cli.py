@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -95,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                              metric_options={"insertion_canvas": "blur", "information": information, "webp_method": 0})
         summary = run_study(config, args.db)
         state = "stopped early; run the same command again to finish" if summary["stopped"] else "finished"
-        print(f"{state}: {summary['images_done']} image runs done now, {summary['images_skipped_as_done']} already "
-              f"in {args.db}")
+        rank = f"rank {os.environ['RANK']}/{os.environ['WORLD_SIZE']}: " if "RANK" in os.environ else ""
+        print(f"{rank}{state}: {summary['images_done']} image runs done now, {summary['images_skipped_as_done']} "
+              f"already in {args.db}", flush=True)
         return 130 if summary["stopped"] else 0
     elif args.command == "report":
         from .study.report import write_report

@@ -123,3 +123,45 @@ def test_report_of_a_missing_or_empty_database_says_what_to_run(tmp_path):
     Store(tmp_path / "empty.sqlite", "test").close()
     with pytest.raises(ValueError, match="holds no scores yet"):
         write_report(tmp_path / "empty.sqlite", tmp_path)
+
+
+def _rank_worker(rank: int, world: int, port: int, path: str) -> None:
+    import os
+
+    import torch
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    run_study(SMALL, path, show_progress=False)
+
+
+def test_two_gloo_processes_give_the_single_process_database(uninterrupted, tmp_path):
+    """torchrun's layout by hand: 2 CPU ranks with gloo shard the images, write a shard each, and
+    rank 0 merges them; the result is the single-process run's database — the same rows, skips
+    and done-marks, and values equal to float32 rounding (the ranks batch other images together
+    and run 1 thread each, so the model's sums are ordered differently; SEMANTICS.md §7)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "two.sqlite"
+    mp.spawn(_rank_worker, args=(2, port, str(path)), nprocs=2, join=True)
+    assert not list(tmp_path.glob("two.rank*")), "the shards are merged and removed"
+    whole, _ = uninterrupted
+    merged, single = results(path), results(whole)
+    assert merged["done"] == single["done"]
+    assert [row[:7] for row in merged["scores"]] == [row[:7] for row in single["scores"]]
+    for got, want in zip(merged["scores"], single["scores"]):
+        assert (got[7] is None) == (want[7] is None)
+        assert got[7] is None or abs(got[7] - want[7]) <= 1e-5 * abs(want[7]) + 1e-6, (got, want)
+    assert merged["skips"] == single["skips"]
+    store = Store(path, "test")
+    try:
+        ranks = store.connection.execute("SELECT rank, world FROM runs ORDER BY rank").fetchall()
+    finally:
+        store.close()
+    assert ranks == [(0, 2), (1, 2)]

@@ -136,16 +136,112 @@ class _StopRequests:
             signal.signal(sig, handler)
 
 
+@dataclass
+class Ranks:
+    """This process's place in a torchrun launch (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    owns_group: bool = False  # whether run_study created the process group (and so destroys it)
+
+    @classmethod
+    def from_environment(cls) -> "Ranks":
+        import os
+
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world == 1:
+            return cls()
+        import torch.distributed as dist
+
+        owns = not dist.is_initialized()
+        if owns:  # NCCL between GPUs, gloo between CPU processes; torchrun's rendezvous gives the rest
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owns)
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.owns_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def shard_path(db: Path, rank: int) -> Path:
+    return db.with_name(f"{db.stem}.rank{rank}{db.suffix}")
+
+
+def _merge_shards(db: Path) -> None:
+    """Fold every shard file beside `db` into it, then delete them (rank 0 only)."""
+    shards = sorted(db.parent.glob(f"{db.stem}.rank*{db.suffix}"))
+    if not shards:
+        return
+    store = Store(db, __version__)
+    try:
+        for shard in shards:
+            store.merge(shard)
+            for path in (shard, Path(f"{shard}-wal"), Path(f"{shard}-shm")):
+                path.unlink(missing_ok=True)
+    finally:
+        store.close()
+
+
 def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device | None = None,
               show_progress: bool | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
-    """Run (or resume) the study into the database `db`; returns counts of what was done.
+    """Run (or resume) the study into the database `db`; returns counts of this process's work.
 
     Images already marked done for a (model, method, steps) are skipped, so re-running after
-    a kill finishes the work and a finished study costs only the check.
+    a kill finishes the work and a finished study costs only the check. Under torchrun
+    (WORLD_SIZE > 1) each rank takes every world-th image and writes its own shard
+    (`<db>.rank<r>`); rank 0 merges the shards into `db` at the start (left by a killed run)
+    and at the end.
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    store = Store(db, __version__)
-    run = store.start_run(config.to_dict(), {"idgi_fast": __version__, "torch": torch.__version__}, str(device))
+    db = Path(db)
+    ranks = Ranks.from_environment()
+    if device is None:
+        device = f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    try:
+        if ranks.rank == 0:
+            _merge_shards(db)
+            Store(db, __version__).close()  # create it, or refuse one of another schema, before the others read it
+        ranks.barrier()
+        if ranks.world > 1:
+            main = Store(db, __version__)
+            try:
+                already = {key: main.finished_images(*key) for key in _work_keys(config)}
+            finally:
+                main.close()
+            store = Store(shard_path(db, ranks.rank), __version__)
+        else:
+            already = {}
+            store = Store(db, __version__)
+        try:
+            summary = _run(config, store, already, ranks, device, show_progress, should_stop)
+        finally:
+            store.close()
+        ranks.barrier()
+        if ranks.rank == 0 and ranks.world > 1:
+            _merge_shards(db)
+        ranks.barrier()
+        return summary
+    finally:
+        ranks.close()
+
+
+def _work_keys(config: StudyConfig):
+    return [(model, method, steps) for model in config.models for method in config.methods
+            for steps, _ in config.runs(method)]
+
+
+def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progress, should_stop) -> dict:
+    run = store.start_run(config.to_dict(), {"idgi_fast": __version__, "torch": torch.__version__}, str(device),
+                          ranks.rank, ranks.world)
     started = time.perf_counter()
     summary = {"images_done": 0, "images_skipped_as_done": 0, "stopped": False}
     try:
@@ -153,11 +249,13 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
             for model_name in config.models:
                 model = load_model(model_name, device)
                 data = load_images(config, device)
+                mine = range(ranks.rank, len(data.ids), ranks.world)
                 for method in config.methods:
                     for steps, counts in config.runs(method):
-                        done = store.finished_images(model_name, method, steps)
-                        todo = [i for i, image in enumerate(data.ids) if image not in done]
-                        summary["images_skipped_as_done"] += len(data.ids) - len(todo)
+                        done = store.finished_images(model_name, method, steps) | \
+                            already.get((model_name, method, steps), set())
+                        todo = [i for i in mine if data.ids[i] not in done]
+                        summary["images_skipped_as_done"] += len(mine) - len(todo)
                         bar = progress(total=len(todo), desc=f"{model_name} {method} steps={steps}", unit="image",
                                        enabled=show_progress)
                         with bar:
@@ -186,4 +284,3 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
         return summary
     finally:
         store.finish_run(run, time.perf_counter() - started)
-        store.close()

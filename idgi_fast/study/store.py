@@ -129,6 +129,29 @@ class Store:
                 self.connection.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
                                         (*key, result.image, run, seconds_per_image))
 
+    def merge(self, shard: str | Path) -> int:
+        """Copy a shard database (one rank's, same schema) into this one in one transaction; its
+        runs get new numbers here. Idempotent: merging the same shard twice changes nothing more.
+        Returns the number of done-marks the shard held."""
+        Store(shard, "merge").close()  # refuses a shard of another schema
+        self.connection.execute("ATTACH DATABASE ? AS shard", (str(shard),))
+        try:
+            with self.connection:
+                renumbered = {}
+                for row in self.connection.execute("SELECT * FROM shard.runs ORDER BY run").fetchall():
+                    cursor = self.connection.execute(
+                        "INSERT INTO runs (started, finished, seconds, config, versions, device, rank, world) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row[1:])
+                    renumbered[row[0]] = cursor.lastrowid
+                for table in ("scores", "curves", "skips"):
+                    self.connection.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM shard.{table}")
+                done = self.connection.execute("SELECT * FROM shard.done").fetchall()
+                self.connection.executemany("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
+                                            [(*row[:4], renumbered.get(row[4], row[4]), row[5]) for row in done])
+        finally:
+            self.connection.execute("DETACH DATABASE shard")
+        return len(done)
+
     def results(self, table: str) -> list[tuple]:
         """Every row of a result table in key order, without the per-run columns: what two runs
         of the same study must agree on."""
