@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .methods import METHODS
+from .study.store import IncompatibleDatabase
 
 
 def _positive_int(text: str) -> int:
@@ -61,7 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--methods", type=_methods, default=list(METHODS), help="comma-separated: ig,blur_ig,guided_ig")
     run.add_argument("--steps", type=_step_counts, default=[8, 32],
                      help="comma-separated step counts (default 8,32); for IG and Blur IG each must divide the largest")
-    run.add_argument("--images", type=_positive_int, default=64, help="synthetic scenes (default 64)")
+    run.add_argument("--images", type=_positive_int, default=None,
+                     help="synthetic scenes (default 64), or at most this many images of --data")
+    run.add_argument("--data", type=Path, default=None,
+                     help="an image folder (ImageNet validation: class sub-folders, or flat with --labels)")
+    run.add_argument("--labels", type=Path, default=None, help="flat folder: file of filename<TAB>wnid lines")
+    run.add_argument("--wnids", type=Path, default=None, help="class ids in class-index order, one per line")
+    run.add_argument("--resize", type=_positive_int, default=256, help="folder images: shorter side (default 256)")
+    run.add_argument("--crop", type=_positive_int, default=224, help="folder images: centre crop (default 224)")
+    run.add_argument("--keep-misclassified", action="store_true",
+                     help="also explain images the model gets wrong (default: only correct ones)")
     run.add_argument("--batch-size", type=_positive_int, default=16, help="images explained and scored together")
     run.add_argument("--backend", choices=["auto", "torch", "triton", "reference"], default="auto")
     run.add_argument("--information", default="entropy,msssim", help="SIC/AIC axes: entropy,msssim (default both)")
@@ -80,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except (FileNotFoundError, ValueError, IncompatibleDatabase) as error:  # bad input: the message says the fix
+        print(f"idgi-fast: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from .demo import run_demo
@@ -91,14 +109,19 @@ def main(argv: list[str] | None = None) -> int:
         from .study import StudyConfig, run_study
 
         information = tuple(axis.strip() for axis in args.information.split(",") if axis.strip())
-        config = StudyConfig(methods=tuple(args.methods), steps=tuple(args.steps), images=args.images,
+        images = args.images if args.images is not None else (64 if args.data is None else None)
+        config = StudyConfig(methods=tuple(args.methods), steps=tuple(args.steps), images=images,
                              batch_size=args.batch_size, backend=args.backend,
+                             data_root=None if args.data is None else str(args.data),
+                             labels_file=None if args.labels is None else str(args.labels),
+                             wnids_file=None if args.wnids is None else str(args.wnids), resize=args.resize,
+                             crop=args.crop, only_correct=not args.keep_misclassified,
                              metric_options={"insertion_canvas": "blur", "information": information, "webp_method": 0})
         summary = run_study(config, args.db)
         state = "stopped early; run the same command again to finish" if summary["stopped"] else "finished"
         rank = f"rank {os.environ['RANK']}/{os.environ['WORLD_SIZE']}: " if "RANK" in os.environ else ""
         print(f"{rank}{state}: {summary['images_done']} image runs done now, {summary['images_skipped_as_done']} "
-              f"already in {args.db}", flush=True)
+              f"already in {args.db}, {summary['images_excluded']} images left out (see its images table)", flush=True)
         return 130 if summary["stopped"] else 0
     elif args.command == "report":
         from .study.report import write_report

@@ -33,7 +33,7 @@ def uninterrupted(tmp_path_factory):
 def test_a_run_fills_every_table(uninterrupted):
     path, summary = uninterrupted
     # ig: one compute_at run at steps 4 (2 and 4); guided_ig: one run per step count
-    assert summary == {"images_done": 15, "images_skipped_as_done": 0, "stopped": False}
+    assert summary == {"images_done": 15, "images_skipped_as_done": 0, "images_excluded": 0, "stopped": False}
     found = results(path)
     assert len(found["done"]) == 15
     keys = {(row[1], row[2], row[3], row[4]) for row in found["scores"]}  # method, steps, idgi, count
@@ -57,7 +57,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_database(uninterrupted, tmp_p
     assert first["images_done"] + second["images_done"] == 15
     assert results(path) == results(whole)
     again = run_study(SMALL, path, show_progress=False)  # nothing left: only the check
-    assert again == {"images_done": 0, "images_skipped_as_done": 15, "stopped": False}
+    assert again == {"images_done": 0, "images_skipped_as_done": 15, "images_excluded": 0, "stopped": False}
 
 
 def test_a_database_of_another_schema_is_refused_with_the_fix(tmp_path):
@@ -159,9 +159,62 @@ def test_two_gloo_processes_give_the_single_process_database(uninterrupted, tmp_
         assert (got[7] is None) == (want[7] is None)
         assert got[7] is None or abs(got[7] - want[7]) <= 1e-5 * abs(want[7]) + 1e-6, (got, want)
     assert merged["skips"] == single["skips"]
+    assert [row[:4] + row[5:] for row in merged["images"]] == [row[:4] + row[5:] for row in single["images"]]
     store = Store(path, "test")
     try:
         ranks = store.connection.execute("SELECT rank, world FROM runs ORDER BY rank").fetchall()
     finally:
         store.close()
     assert ranks == [(0, 2), (1, 2)]
+
+
+def test_an_image_folder_is_filtered_and_its_unreadable_files_recorded(tmp_path):
+    """ImageFolder layout with SceneNet's class names: a scene filed under the wrong class is
+    left out as misclassified, a corrupt file as unreadable — both recorded, neither fatal —
+    and the rest are explained; a second run redoes nothing and decodes no decision again."""
+    from dataclasses import replace
+
+    import torch
+    from PIL import Image
+
+    from idgi_fast.data.scenes import SHAPE_CLASSES, generate_scenes
+    from idgi_fast.metrics.stability import quantised
+
+    scenes = generate_scenes(4, seed=1)
+    root = tmp_path / "val"
+    for i, (image, label) in enumerate(zip(quantised(scenes.images), scenes.labels.tolist())):
+        folder = SHAPE_CLASSES[(label + 1) % len(SHAPE_CLASSES)] if i == 3 else SHAPE_CLASSES[label]
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        array = (image.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+        Image.fromarray(array).save(root / folder / f"scene{i}.png")
+    (root / SHAPE_CLASSES[0]).mkdir(exist_ok=True)
+    (root / SHAPE_CLASSES[0] / "broken.png").write_bytes(b"\x89PNG but not really")
+    wnids = tmp_path / "classes.txt"
+    wnids.write_text("\n".join(SHAPE_CLASSES) + "\n")
+    config = replace(SMALL, methods=("ig",), data_root=str(root), wnids_file=str(wnids), images=None, resize=224,
+                     crop=224)
+    path = tmp_path / "folder.sqlite"
+    first = run_study(config, path, show_progress=False)
+    assert first["images_done"] == 3 and first["images_excluded"] == 2
+    found = results(path)
+    statuses = {row[1].split("/")[-1]: row[5] for row in found["images"]}
+    assert statuses == {"scene0.png": "used", "scene1.png": "used", "scene2.png": "used",
+                        "scene3.png": "misclassified", "broken.png": "unreadable"}
+    assert len(found["done"]) == 3
+    second = run_study(config, path, show_progress=False)
+    assert second == {"images_done": 0, "images_skipped_as_done": 3, "images_excluded": 0, "stopped": False}
+
+
+def test_the_commands_run_report_and_name_bad_input(tmp_path, capsys):
+    from idgi_fast.cli import main
+
+    db = tmp_path / "cli" / "study.sqlite"
+    assert main(["run", "--db", str(db), "--images", "2", "--methods", "ig", "--steps", "2", "--information",
+                 "entropy"]) == 0
+    assert "finished: 2 image runs done now" in capsys.readouterr().out
+    assert main(["report", str(db)]) == 0
+    assert (db.parent / "report.md").read_text().startswith("# Study report")
+    assert main(["run", "--db", str(db), "--data", str(tmp_path / "nowhere")]) == 2
+    assert "image folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "--steps", "0,4"])

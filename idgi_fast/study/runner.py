@@ -20,9 +20,11 @@ import torch
 
 from .. import __version__
 from ..api import explain
+from ..data.folders import LoadedImages, folder_records, load_records
 from ..data.scenes import generate_scenes
 from ..methods import METHODS
 from ..metrics import evaluate
+from ..metrics.common import score_targets
 from ..metrics.stability import quantised
 from ..models.toy import load_scenenet
 from ..progress import progress
@@ -40,9 +42,15 @@ class StudyConfig:
     models: tuple[str, ...] = (EMBEDDED_MODEL,)
     methods: tuple[str, ...] = tuple(METHODS)
     steps: tuple[int, ...] = (8, 32)
-    images: int = 64
+    images: int | None = 64  # scenes to run; for an image folder at most this many (None: all)
     first_image: int = 0
     batch_size: int = 16  # images explained and scored together
+    data_root: str | None = None  # an image folder (data/folders.py) instead of the synthetic scenes
+    labels_file: str | None = None
+    wnids_file: str | None = None
+    resize: int = 256  # folder images: shorter side, then a centre crop (torchvision's evaluation transform)
+    crop: int = 224
+    only_correct: bool = True  # explain only images the model classifies correctly
     backend: str = "auto"
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")
     metric_options: dict = field(default_factory=lambda: {
@@ -57,9 +65,12 @@ class StudyConfig:
         unknown = [m for m in self.models if m != EMBEDDED_MODEL]
         if unknown:
             raise ValueError(f"unknown model(s) {unknown}; this version runs {EMBEDDED_MODEL!r}")
-        for name in ("images", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.images is None and self.data_root is None:
+            raise ValueError("images must be a number of synthetic scenes (None means all, for an image folder)")
+        for name in ("images", "batch_size", "resize", "crop"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {value}")
 
     def runs(self, method: str) -> list[tuple[int, list[int]]]:
         """(run step count m, the counts it yields) for a method."""
@@ -77,21 +88,59 @@ class StudyConfig:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
 
 
-@dataclass
-class Dataset:
-    ids: list[str]
-    images: torch.Tensor
-    labels: torch.Tensor
+class ImageSource:
+    """The study's images by index: the synthetic scenes (held in memory) or an image folder
+    (decoded batch by batch, so a 50 000-image folder never sits in memory)."""
+
+    def __init__(self, config: StudyConfig):
+        if config.data_root is None:
+            scenes = generate_scenes(config.images, seed=SCENE_SEED, start=config.first_image)
+            self.ids = [f"scene-{SCENE_SEED}-{config.first_image + i:06d}" for i in range(config.images)]
+            self.scenes = LoadedImages(self.ids, quantised(scenes.images), scenes.labels)
+        else:
+            records = folder_records(config.data_root, config.labels_file, config.wnids_file)
+            records = records[config.first_image:]
+            self.records = records if config.images is None else records[:config.images]
+            self.ids = [record.id for record in self.records]
+            self.scenes = None
+        self.resize, self.crop = config.resize, config.crop
+
+    def load(self, indices: list[int]) -> LoadedImages:
+        if self.scenes is not None:
+            return LoadedImages([self.ids[i] for i in indices], self.scenes.images[indices], self.scenes.labels[indices])
+        return load_records([self.records[i] for i in indices], self.resize, self.crop)
 
 
 def load_model(name: str, device: torch.device):
     return load_scenenet().to(device)
 
 
-def load_images(config: StudyConfig, device: torch.device) -> Dataset:
-    scenes = generate_scenes(config.images, seed=SCENE_SEED, start=config.first_image)
-    ids = [f"scene-{SCENE_SEED}-{config.first_image + i:06d}" for i in range(config.images)]
-    return Dataset(ids, quantised(scenes.images).to(device), scenes.labels.to(device))
+def _filter(model, loaded: LoadedImages, decisions: dict, only_correct: bool, device) -> list[tuple]:
+    """Decide every image of the batch not decided before (kept in `decisions`); returns the new
+    rows (image, label, predicted, probability, status, why) for the database."""
+    rows = [(image, None, None, None, "unreadable", why) for image, why in loaded.unreadable.items()]
+    undecided = [j for j, image in enumerate(loaded.ids) if image not in decisions]
+    if undecided:
+        images, labels = loaded.images[undecided].to(device), loaded.labels[undecided].to(device)
+        probability, predicted = score_targets(model, images, labels, None)
+        for j, p, c in zip(undecided, probability.tolist(), predicted.tolist()):
+            label = int(loaded.labels[j])
+            wrong = only_correct and c != label
+            rows.append((loaded.ids[j], label, c, p, "misclassified" if wrong else "used",
+                         f"the model predicts class {c}" if wrong else ""))
+    decisions.update({row[0]: row[4] for row in rows})
+    return rows
+
+
+def _explain_and_score(config, model, images, labels, method, steps, counts, ids) -> list[ImageResult]:
+    """One explain (base + IDGI, every count) and the metrics of each variant and count."""
+    result = explain(model, images, target=labels, method=method, steps=steps, idgi=True,
+                     compute_at=counts if method != "guided_ig" else None, backend=config.backend)
+    scored = {(idgi, count): evaluate(model, images, result.attribution(idgi=bool(idgi), steps=count), labels,
+                                      config.metrics, backend=config.backend, show_progress=False,
+                                      **config.metric_options)
+              for idgi in (0, 1) for count in counts}
+    return _image_results(ids, scored, result)
 
 
 def _image_results(ids: list[str], scored: dict, result) -> list[ImageResult]:
@@ -215,6 +264,7 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
             main = Store(db, __version__)
             try:
                 already = {key: main.finished_images(*key) for key in _work_keys(config)}
+                already.update({model: main.image_decisions(model) for model in config.models})
             finally:
                 main.close()
             store = Store(shard_path(db, ranks.rank), __version__)
@@ -243,19 +293,21 @@ def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progres
     run = store.start_run(config.to_dict(), {"idgi_fast": __version__, "torch": torch.__version__}, str(device),
                           ranks.rank, ranks.world)
     started = time.perf_counter()
-    summary = {"images_done": 0, "images_skipped_as_done": 0, "stopped": False}
+    summary = {"images_done": 0, "images_skipped_as_done": 0, "images_excluded": 0, "stopped": False}
     try:
         with _StopRequests() as stop:
+            source = ImageSource(config)
             for model_name in config.models:
                 model = load_model(model_name, device)
-                data = load_images(config, device)
-                mine = range(ranks.rank, len(data.ids), ranks.world)
+                decisions = {**already.get(model_name, {}), **store.image_decisions(model_name)}
+                mine = range(ranks.rank, len(source.ids), ranks.world)
                 for method in config.methods:
                     for steps, counts in config.runs(method):
                         done = store.finished_images(model_name, method, steps) | \
                             already.get((model_name, method, steps), set())
-                        todo = [i for i in mine if data.ids[i] not in done]
-                        summary["images_skipped_as_done"] += len(mine) - len(todo)
+                        todo = [i for i in mine if source.ids[i] not in done
+                                and decisions.get(source.ids[i], "used") == "used"]
+                        summary["images_skipped_as_done"] += sum(source.ids[i] in done for i in mine)
                         bar = progress(total=len(todo), desc=f"{model_name} {method} steps={steps}", unit="image",
                                        enabled=show_progress)
                         with bar:
@@ -263,24 +315,22 @@ def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progres
                                 if stop.requested or (should_stop is not None and should_stop()):
                                     summary["stopped"] = True
                                     return summary
-                                rows = todo[start:start + config.batch_size]
                                 batch_started = time.perf_counter()
-                                images, labels = data.images[rows], data.labels[rows]
-                                result = explain(model, images, target=labels, method=method, steps=steps, idgi=True,
-                                                 compute_at=counts if method != "guided_ig" else None,
-                                                 backend=config.backend)
-                                scored = {}
-                                for idgi in (0, 1):
-                                    for count in counts:
-                                        scored[(idgi, count)] = evaluate(
-                                            model, images, result.attribution(idgi=bool(idgi), steps=count), labels,
-                                            config.metrics, backend=config.backend, show_progress=False,
-                                            **config.metric_options)
-                                ids = [data.ids[i] for i in rows]
-                                seconds = (time.perf_counter() - batch_started) / len(rows)
-                                store.record(run, model_name, method, steps, _image_results(ids, scored, result), seconds)
-                                summary["images_done"] += len(rows)
-                                bar.update(len(rows))
+                                loaded = source.load(todo[start:start + config.batch_size])
+                                new_decisions = _filter(model, loaded, decisions, config.only_correct, device)
+                                keep = [j for j, image in enumerate(loaded.ids) if decisions[image] == "used"]
+                                summary["images_excluded"] += len(new_decisions) - sum(
+                                    row[4] == "used" for row in new_decisions)
+                                results = []
+                                if keep:
+                                    images = loaded.images[keep].to(device)
+                                    labels = loaded.labels[keep].to(device)
+                                    results = _explain_and_score(config, model, images, labels, method, steps, counts,
+                                                                 [loaded.ids[j] for j in keep])
+                                seconds = (time.perf_counter() - batch_started) / max(1, len(keep))
+                                store.record(run, model_name, method, steps, results, seconds, new_decisions)
+                                summary["images_done"] += len(keep)
+                                bar.update(len(loaded.ids) + len(loaded.unreadable))
         return summary
     finally:
         store.finish_run(run, time.perf_counter() - started)

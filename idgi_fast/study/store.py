@@ -9,6 +9,8 @@ Tables (keys in brackets):
   scores   [model, method, steps, idgi, count, image, metric] → value (NULL where a skip rule dropped the image)
   curves   [model, method, steps, idgi, count, image, curve] → points (float64 bytes)
   skips    [model, method, steps, idgi, count, image, metric] → reasons (comma-separated)
+  images   [model, image] → label, predicted, probability, status ("used", "misclassified" or
+           "unreadable"), why: each image's filtering decision, made once per model (the cache)
 
 `steps` is the run's step count m; `count` the compute_at count n the scores belong to
 (n = m without compute_at); `idgi` 0 for the base method, 1 for its IDGI variant.
@@ -42,8 +44,10 @@ CREATE TABLE IF NOT EXISTS curves (model TEXT NOT NULL, method TEXT NOT NULL, st
 CREATE TABLE IF NOT EXISTS skips (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
     idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, metric TEXT NOT NULL, reasons TEXT NOT NULL,
     PRIMARY KEY (model, method, steps, idgi, count, image, metric));
+CREATE TABLE IF NOT EXISTS images (model TEXT NOT NULL, image TEXT NOT NULL, label INTEGER, predicted INTEGER,
+    probability REAL, status TEXT NOT NULL, why TEXT NOT NULL, PRIMARY KEY (model, image));
 """
-RESULT_TABLES = ("done", "scores", "curves", "skips")  # what a study produced (runs and meta describe it)
+RESULT_TABLES = ("done", "scores", "curves", "skips", "images")  # what a study produced (runs and meta describe it)
 
 
 class IncompatibleDatabase(RuntimeError):
@@ -108,11 +112,18 @@ class Store:
                                        (model, method, steps))
         return {row[0] for row in rows}
 
+    def image_decisions(self, model: str) -> dict[str, str]:
+        """image → status of every image already filtered for `model`."""
+        return dict(self.connection.execute("SELECT image, status FROM images WHERE model = ?", (model,)))
+
     def record(self, run: int, model: str, method: str, steps: int, results: Iterable[ImageResult],
-               seconds_per_image: float) -> None:
-        """Write a batch's results and mark its images done, all or nothing."""
+               seconds_per_image: float, decisions: Iterable[tuple] = ()) -> None:
+        """Write a batch's results, its images' filtering decisions (image, label, predicted,
+        probability, status, why) and the done-marks, all or nothing."""
         key = (model, method, steps)
         with self.connection:
+            self.connection.executemany("INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                        [(model, *decision) for decision in decisions])
             for result in results:
                 self.connection.executemany(
                     "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -143,7 +154,7 @@ class Store:
                         "INSERT INTO runs (started, finished, seconds, config, versions, device, rank, world) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row[1:])
                     renumbered[row[0]] = cursor.lastrowid
-                for table in ("scores", "curves", "skips"):
+                for table in ("scores", "curves", "skips", "images"):
                     self.connection.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM shard.{table}")
                 done = self.connection.execute("SELECT * FROM shard.done").fetchall()
                 self.connection.executemany("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
@@ -160,4 +171,6 @@ class Store:
         if table == "done":
             return self.connection.execute(
                 "SELECT model, method, steps, image FROM done ORDER BY model, method, steps, image").fetchall()
+        if table == "images":
+            return self.connection.execute("SELECT * FROM images ORDER BY model, image").fetchall()
         return self.connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6, 7").fetchall()
