@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wnids", type=Path, default=None, help="class ids in class-index order, one per line")
     run.add_argument("--resize", type=_positive_int, default=256, help="folder images: shorter side (default 256)")
     run.add_argument("--crop", type=_positive_int, default=224, help="folder images: centre crop (default 224)")
+    run.add_argument("--save-maps", action="store_true",
+                     help="also write every saliency map (float32 .npy) and input (PNG) to <db stem>_maps/")
     run.add_argument("--keep-misclassified", action="store_true",
                      help="also explain images the model gets wrong (default: only correct ones)")
     run.add_argument("--batch-size", type=_positive_int, default=16, help="images explained and scored together")
@@ -115,7 +117,7 @@ def _main(argv: list[str] | None) -> int:
                              data_root=None if args.data is None else str(args.data),
                              labels_file=None if args.labels is None else str(args.labels),
                              wnids_file=None if args.wnids is None else str(args.wnids), resize=args.resize,
-                             crop=args.crop, only_correct=not args.keep_misclassified,
+                             crop=args.crop, only_correct=not args.keep_misclassified, save_maps=args.save_maps,
                              metric_options={"insertion_canvas": "blur", "information": information, "webp_method": 0})
         summary = run_study(config, args.db)
         state = "stopped early; run the same command again to finish" if summary["stopped"] else "finished"
@@ -127,7 +129,9 @@ def _main(argv: list[str] | None) -> int:
         from .study.report import write_report
 
         written = write_report(args.db, args.out or args.db.parent)
-        print(f"report: {written[-1]} and {len(written) - 1} CSV tables")
+        figures = [path.name for path in written if path.suffix == ".png"]
+        print(f"report: {written[-1]}, {sum(path.suffix == '.csv' for path in written)} CSV tables"
+              + (f", figures {', '.join(figures)}" if figures else ""))
     elif args.command == "train-toy":
         from .models.toy import weights_path
         from .models.train import train_scenenet

@@ -10,7 +10,7 @@ import torch
 from .api import explain
 from .atomic import atomic_write_text
 from .data.scenes import SHAPE_CLASSES, generate_scenes
-from .figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image
+from .figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image, variant_colour
 from .methods import METHODS
 from .metrics import evaluate
 from .metrics.stability import jpeg_round_trip, map_mse, quantised, stability_score
@@ -28,8 +28,6 @@ METRIC_KEYS = {"Ins prob": "insertion/probability", "Ins ratio": "insertion/prob
                "Del prob": "deletion/probability", "SIC entropy": "sic/entropy", "AIC entropy": "aic/entropy",
                "SIC MS-SSIM": "sic/msssim", "AIC MS-SSIM": "aic/msssim", "energy-in-mask": "energy_in_mask",
                "pointing game": "pointing_game"}
-COLOURS = {"ig": ((158, 202, 225), (8, 81, 156)), "blur_ig": ((253, 174, 107), (217, 72, 1)),
-           "guided_ig": ((161, 217, 155), (0, 109, 44))}
 CURVE_PANELS = [("insertion", "Insertion", "fraction of pixels inserted", "p(target)"),
                 ("deletion", "Deletion", "fraction of pixels deleted", "p(target)"),
                 ("sic/entropy", "SIC, entropy axis", "normalised compressed size", "normalised p"),
@@ -82,7 +80,7 @@ def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guide
         delta = (result.outputs[:, -1] - result.outputs[:, 0]).double()
         for use_idgi in (False, True):
             title = variant_title(method, use_idgi)
-            colours[title] = COLOURS.get(method, ((150, 150, 150), (60, 60, 60)))[use_idgi]
+            colours[title] = variant_colour(method, use_idgi)
             attribution = result.attribution(idgi=use_idgi)
             total = attribution.double().flatten(1).sum(dim=1)
             gap = (total - delta).abs()

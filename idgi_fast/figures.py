@@ -9,6 +9,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_write
 
+# Each method's colour, light for the base method and dark for its IDGI variant.
+METHOD_COLOURS = {"ig": ((158, 202, 225), (8, 81, 156)), "blur_ig": ((253, 174, 107), (217, 72, 1)),
+                  "guided_ig": ((161, 217, 155), (0, 109, 44))}
+
+
+def variant_colour(method: str, idgi: bool) -> tuple[int, int, int]:
+    return METHOD_COLOURS.get(method, ((150, 150, 150), (60, 60, 60)))[bool(idgi)]
+
+
 # A perceptually ordered dark → bright ramp (black, purple, red, orange, pale yellow).
 _RAMP = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
 
@@ -65,7 +74,8 @@ def curve_panels(panels: list[dict], series_colours: dict[str, tuple[int, int, i
                  panel_size: tuple[int, int] = (380, 300)) -> Image.Image:
     """A grid of line charts on [0, 1] × [0, 1] with a shared legend underneath.
 
-    panels: [{"title": str, "xlabel": str, "ylabel": str, "series": {name: (x, y) 1-D arrays}}].
+    panels: [{"title": str, "xlabel": str, "ylabel": str, "series": {name: (x, y) 1-D arrays}}], and
+    optionally "xticks": [(position in [0, 1], label)] instead of 0, 0.25, …, 1.
     series_colours: the colour of each series name, in legend order.
     """
     width, height = panel_size
@@ -81,12 +91,13 @@ def curve_panels(panels: list[dict], series_colours: dict[str, tuple[int, int, i
         to_px = lambda u, v: (plot[0] + u * (plot[2] - plot[0]), plot[3] - v * (plot[3] - plot[1]))  # noqa: E731
         draw.text((x0 + width // 2, y0 + top // 2), panel["title"], fill="black", font=font, anchor="mm")
         for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-            gx, _ = to_px(tick, 0)
             _, gy = to_px(0, tick)
-            draw.line([(gx, plot[1]), (gx, plot[3])], fill=(232, 232, 232))
             draw.line([(plot[0], gy), (plot[2], gy)], fill=(232, 232, 232))
-            draw.text((gx, plot[3] + 4), f"{tick:g}", fill="black", font=small, anchor="mt")
             draw.text((plot[0] - 4, gy), f"{tick:g}", fill="black", font=small, anchor="rm")
+        for position, label in panel.get("xticks", [(t, f"{t:g}") for t in (0.0, 0.25, 0.5, 0.75, 1.0)]):
+            gx, _ = to_px(position, 0)
+            draw.line([(gx, plot[1]), (gx, plot[3])], fill=(232, 232, 232))
+            draw.text((gx, plot[3] + 4), label, fill="black", font=small, anchor="mt")
         draw.rectangle(plot, outline="black")
         draw.text(((plot[0] + plot[2]) / 2, plot[3] + 22), panel["xlabel"], fill="black", font=small, anchor="mt")
         draw.text((x0 + 4, y0 + top - 14), panel["ylabel"], fill="black", font=small, anchor="lm")

@@ -86,6 +86,8 @@ def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
     import numpy as np
     import torch
 
+    from PIL import Image
+
     from idgi_fast.metrics.pic import aggregate_curves, curve_auc
     from idgi_fast.study.report import study_tables, write_report
 
@@ -113,6 +115,9 @@ def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
     written = write_report(path, tmp_path / "report")
     assert (tmp_path / "report" / "report.md").read_text().count("### ") == len(tables)
     assert all(p.exists() for p in written)
+    with Image.open(tmp_path / "report" / "scores_vs_steps.png") as figure:
+        # insertion, deletion and SIC (entropy): one row of three 380×300 panels over a 2-row legend
+        assert figure.size == (3 * 380, 300 + 12 + 2 * 22)
 
 
 def test_report_of_a_missing_or_empty_database_says_what_to_run(tmp_path):
@@ -218,3 +223,28 @@ def test_the_commands_run_report_and_name_bad_input(tmp_path, capsys):
     assert "image folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", "--steps", "0,4"])
+
+
+def test_saved_maps_are_the_attributions_and_feed_the_report_grid(tmp_path):
+    """--save-maps: one float32 (H, W) channel-summed map per image, variant and count, equal to
+    a direct explain of the same image; the report then draws the saliency grid."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from idgi_fast import explain
+    from idgi_fast.study.report import write_report
+    from idgi_fast.study.runner import ImageSource, load_model, map_path, maps_folder
+
+    config = replace(SMALL, methods=("ig",), images=2, save_maps=True)
+    path = tmp_path / "maps.sqlite"
+    run_study(config, path, show_progress=False)
+    source = ImageSource(config)
+    loaded = source.load([1])
+    direct = explain(load_model("scenenet", "cpu"), loaded.images, target=loaded.labels, method="ig", steps=4,
+                     idgi=True, compute_at=[2, 4]).attribution(idgi=True, steps=2).sum(dim=1)[0]
+    saved = np.load(map_path(maps_folder(path), "scenenet", "ig", 4, 1, 2, loaded.ids[0]))
+    assert saved.dtype == np.float32 and saved.shape == (224, 224)
+    np.testing.assert_allclose(saved, direct.numpy(), rtol=1e-5, atol=1e-7)
+    written = write_report(path, tmp_path / "report")
+    assert tmp_path / "report" / "saliency_grid.png" in written

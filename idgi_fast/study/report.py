@@ -17,12 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .. import __version__
 from ..atomic import atomic_write_text
+from ..figures import curve_panels, grid_figure, heatmap, save_png, variant_colour
 from ..methods import METHODS
 from ..metrics.pic import aggregate_curves, curve_auc
 from ..tables import markdown_table
+from .runner import input_path, map_path, maps_folder
 from .store import Store
 
 METHOD_TITLES = {"ig": "IG", "blur_ig": "Blur IG", "guided_ig": "Guided IG"}
@@ -118,8 +121,75 @@ def study_tables(store: Store) -> list[Table]:
     return tables
 
 
+FIGURE_METRICS = {"insertion/probability": "Insertion", "deletion/probability": "Deletion",
+                  "sic/entropy": "SIC, entropy", "aic/entropy": "AIC, entropy", "sic/msssim": "SIC, MS-SSIM",
+                  "aic/msssim": "AIC, MS-SSIM"}
+
+
+def scores_vs_steps(store: Store) -> Image.Image | None:
+    """Line charts of each score against the step count (log scale), one series per model and
+    variant; None with fewer than two step counts."""
+    cells = _cells(store)
+    counts = sorted({key[3] for key in cells})
+    if len(counts) < 2:
+        return None
+    models = sorted({key[0] for key in cells})
+    methods = [m for m in METHODS if any(key[1] == m for key in cells)]
+    present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
+    low, high = math.log2(counts[0]), math.log2(counts[-1])
+    xs = np.array([(math.log2(n) - low) / (high - low) for n in counts])
+    colours, panels = {}, []
+    for metric, title in FIGURE_METRICS.items():
+        if metric not in present:
+            continue
+        series = {}
+        for model in models:
+            for method in methods:
+                for idgi in (0, 1):
+                    name = _variant(method, idgi) if len(models) == 1 else f"{model}: {_variant(method, idgi)}"
+                    colours[name] = variant_colour(method, idgi)
+                    ys = [_score(store, (model, method, idgi, n), cells[(model, method, idgi, n)], metric)
+                          if (model, method, idgi, n) in cells else math.nan for n in counts]
+                    series[name] = (xs, np.array(ys))
+        panels.append({"title": title, "xlabel": "steps (log scale)", "ylabel": "score", "series": series,
+                       "xticks": [(float(x), str(n)) for x, n in zip(xs, counts)]})
+    return curve_panels(panels, colours) if panels else None
+
+
+def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None:
+    """The first images' saliency maps (first model, largest step count of each method) beside
+    their inputs, from the maps `idgi-fast run --save-maps` wrote; None without them."""
+    maps = maps_folder(db)
+    if not maps.is_dir():
+        return None
+    cells = _cells(store)
+    model = sorted({key[0] for key in cells})[0]
+    columns = []
+    for method in METHODS:
+        for idgi in (0, 1):
+            found = [key for key in cells if key[:3] == (model, method, idgi)]
+            if found:
+                key = max(found, key=lambda k: k[3])
+                columns.append((_variant(method, idgi), method, cells[key], idgi, key[3]))
+    ids = [row[0] for row in store.connection.execute(
+        "SELECT DISTINCT image FROM done WHERE model = ? ORDER BY image LIMIT ?", (model, images))]
+    rows = []
+    for image in ids:
+        paths = [map_path(maps, model, method, steps, idgi, count, image) for _, method, steps, idgi, count in columns]
+        source = input_path(maps, model, image)
+        if not source.exists() or not all(p.exists() for p in paths):
+            continue
+        with Image.open(source) as picture:
+            row = [np.asarray(picture.convert("RGB"))]
+        rows.append(row + [heatmap(torch.from_numpy(np.load(p))) for p in paths])
+    if not rows:
+        return None
+    return grid_figure(rows, ["input"] + [title for title, *_ in columns])
+
+
 def write_report(db: str | Path, out: str | Path) -> list[Path]:
-    """Every table as CSV and all of them in report.md under `out`; returns the files written."""
+    """Every table as CSV, all of them in report.md and the figures as PNG under `out`; returns
+    the files written."""
     db, out = Path(db), Path(out)
     if not db.is_file():
         raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
@@ -127,14 +197,22 @@ def write_report(db: str | Path, out: str | Path) -> list[Path]:
     try:
         tables = study_tables(store)
         images = store.connection.execute("SELECT COUNT(DISTINCT image) FROM done").fetchone()[0]
+        figure = scores_vs_steps(store)
+        grid = saliency_grid(store, db)
     finally:
         store.close()
     written = [atomic_write_text(out / f"{table.name}.csv", table.csv()) for table in tables]
+    if figure is not None:
+        written.append(save_png(figure, out / "scores_vs_steps.png"))
+    if grid is not None:
+        written.append(save_png(grid, out / "saliency_grid.png"))
     sections = defaultdict(list)
     for table in tables:
         sections["sensitivity" if "sensitivity" in table.name else "scores"].append(table.markdown())
     text = (f"# Study report\n\n{db}: {images} images. Columns: each method and its IDGI variant; SIC/AIC are "
-            "the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped.\n\n"
+            "the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped."
+            + ("\n\n![scores against the step count](scores_vs_steps.png)" if figure is not None else "")
+            + ("\n\n![saliency maps](saliency_grid.png)" if grid is not None else "") + "\n\n"
             + "\n".join(sections["scores"]) + ("\n## Step sensitivity\n\n" + "\n".join(sections["sensitivity"])
                                                if sections["sensitivity"] else ""))
     written.append(atomic_write_text(out / "report.md", text))

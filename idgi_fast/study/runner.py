@@ -16,18 +16,23 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from .. import __version__
 from ..api import explain
+from ..atomic import atomic_write
 from ..data.folders import LoadedImages, folder_records, load_records
 from ..data.scenes import generate_scenes
+from ..figures import save_png, to_uint8_image
 from ..methods import METHODS
 from ..metrics import evaluate
 from ..metrics.common import score_targets
 from ..metrics.stability import quantised
 from ..models.toy import load_scenenet
 from ..progress import progress
+from ..saliency import saliency_map
 from .store import ImageResult, Store
 
 SCENE_SEED = 1  # the embedded model's held-out scenes (it was trained on seed 0)
@@ -51,6 +56,7 @@ class StudyConfig:
     resize: int = 256  # folder images: shorter side, then a centre crop (torchvision's evaluation transform)
     crop: int = 224
     only_correct: bool = True  # explain only images the model classifies correctly
+    save_maps: bool = False  # also write every saliency map (float32 .npy) and input (PNG) beside the database
     backend: str = "auto"
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")
     metric_options: dict = field(default_factory=lambda: {
@@ -132,10 +138,45 @@ def _filter(model, loaded: LoadedImages, decisions: dict, only_correct: bool, de
     return rows
 
 
-def _explain_and_score(config, model, images, labels, method, steps, counts, ids) -> list[ImageResult]:
+def maps_folder(db: Path) -> Path:
+    """Where saved saliency maps go: `<db folder>/<db stem>_maps/`."""
+    return db.with_name(f"{db.stem}_maps")
+
+
+def map_path(maps: Path, model: str, method: str, steps: int, idgi: int, count: int, image: str) -> Path:
+    return maps / model / method / f"steps{steps}" / f"{'idgi' if idgi else 'base'}_n{count}" / \
+        f"{image.replace('/', '__')}.npy"
+
+
+def input_path(maps: Path, model: str, image: str) -> Path:
+    return maps / model / "inputs" / f"{image.replace('/', '__')}.png"
+
+
+def _write_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array)
+
+
+def _save_maps(maps: Path, model_name, method, steps, result, images, ids, counts) -> None:
+    for i, image in enumerate(ids):
+        target = input_path(maps, model_name, image)
+        if not target.exists():
+            save_png(Image.fromarray(to_uint8_image(images[i])), target)
+        for idgi in (0, 1):
+            for count in counts:
+                saliency = saliency_map(result.attribution(idgi=bool(idgi), steps=count)[i:i + 1])[0]
+                array = saliency.detach().to(torch.float32).cpu().numpy()
+                atomic_write(map_path(maps, model_name, method, steps, idgi, count, image),
+                             lambda tmp, a=array: _write_npy(tmp, a))
+
+
+def _explain_and_score(config, model, images, labels, method, steps, counts, ids, model_name=None,
+                       maps: Path | None = None) -> list[ImageResult]:
     """One explain (base + IDGI, every count) and the metrics of each variant and count."""
     result = explain(model, images, target=labels, method=method, steps=steps, idgi=True,
                      compute_at=counts if method != "guided_ig" else None, backend=config.backend)
+    if maps is not None:
+        _save_maps(maps, model_name, method, steps, result, images, ids, counts)
     scored = {(idgi, count): evaluate(model, images, result.attribution(idgi=bool(idgi), steps=count), labels,
                                       config.metrics, backend=config.backend, show_progress=False,
                                       **config.metric_options)
@@ -272,7 +313,8 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
             already = {}
             store = Store(db, __version__)
         try:
-            summary = _run(config, store, already, ranks, device, show_progress, should_stop)
+            summary = _run(config, store, already, ranks, device, show_progress, should_stop,
+                           maps_folder(db) if config.save_maps else None)
         finally:
             store.close()
         ranks.barrier()
@@ -289,7 +331,8 @@ def _work_keys(config: StudyConfig):
             for steps, _ in config.runs(method)]
 
 
-def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progress, should_stop) -> dict:
+def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progress, should_stop,
+         maps: Path | None = None) -> dict:
     run = store.start_run(config.to_dict(), {"idgi_fast": __version__, "torch": torch.__version__}, str(device),
                           ranks.rank, ranks.world)
     started = time.perf_counter()
@@ -326,7 +369,7 @@ def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progres
                                     images = loaded.images[keep].to(device)
                                     labels = loaded.labels[keep].to(device)
                                     results = _explain_and_score(config, model, images, labels, method, steps, counts,
-                                                                 [loaded.ids[j] for j in keep])
+                                                                 [loaded.ids[j] for j in keep], model_name, maps)
                                 seconds = (time.perf_counter() - batch_started) / max(1, len(keep))
                                 store.record(run, model_name, method, steps, results, seconds, new_decisions)
                                 summary["images_done"] += len(keep)
