@@ -248,3 +248,31 @@ def test_saved_maps_are_the_attributions_and_feed_the_report_grid(tmp_path):
     np.testing.assert_allclose(saved, direct.numpy(), rtol=1e-5, atol=1e-7)
     written = write_report(path, tmp_path / "report")
     assert tmp_path / "report" / "saliency_grid.png" in written
+    assert tmp_path / "report" / "paths.png" in written  # the first scene, rebuilt from the stored configuration
+
+
+def test_stability_scores_match_evaluate(uninterrupted):
+    """The runner's JPEG stability (one explain of the JPEG round trip per batch) equals what
+    evaluate's stability metric computes per image."""
+    import math
+
+    from idgi_fast import evaluate, explain
+    from idgi_fast.metrics import attribution_function
+    from idgi_fast.study.runner import ImageSource, load_model
+
+    path, _ = uninterrupted
+    model = load_model("scenenet", "cpu")
+    loaded = ImageSource(SMALL).load(list(range(SMALL.images)))
+    attributions = explain(model, loaded.images, target=loaded.labels, method="ig", steps=4,
+                           idgi=True).attribution(idgi=True)
+    want = evaluate(model, loaded.images, attributions, loaded.labels, ["stability"], show_progress=False,
+                    explain_fn=attribution_function(model, method="ig", steps=4, idgi=True)).per_image["stability"]
+    store = Store(path, "test")
+    try:
+        got = dict(store.connection.execute(
+            "SELECT image, value FROM scores WHERE method = 'ig' AND idgi = 1 AND count = 4 "
+            "AND metric = 'stability/mse'").fetchall())
+    finally:
+        store.close()
+    for image, value in zip(loaded.ids, want.tolist()):
+        assert math.isclose(-math.log10(got[image]), value, rel_tol=1e-4)

@@ -1,7 +1,8 @@
 """`idgi-fast report DB`: the study's tables from its database, as Markdown and CSV.
 
 Rows are models; columns are each method and its IDGI variant. Insertion, Deletion and the
-completeness gap aggregate by the mean over images. SIC and AIC aggregate as evaluate does:
+completeness gap aggregate by the mean over images; JPEG stability is −log10 of the mean
+squared difference over pixels and images. SIC and AIC aggregate as evaluate does:
 the point-wise median (SIC) or mean (AIC) of the kept images' curves, and the AUC of that
 curve. A cell covers the images scored for it; a count that several runs produced comes
 from the run with the most steps.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,18 +23,20 @@ from PIL import Image
 
 from .. import __version__
 from ..atomic import atomic_write_text
-from ..figures import curve_panels, grid_figure, heatmap, save_png, variant_colour
+from ..figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image, variant_colour
 from ..methods import METHODS
+from ..methods.paths import blur_sigmas, gaussian_blur
 from ..metrics.pic import aggregate_curves, curve_auc
 from ..tables import markdown_table
-from .runner import input_path, map_path, maps_folder
+from .runner import ImageSource, StudyConfig, input_path, map_path, maps_folder
 from .store import Store
 
 METHOD_TITLES = {"ig": "IG", "blur_ig": "Blur IG", "guided_ig": "Guided IG"}
 MEAN_METRICS = {"insertion/probability": "Insertion (probability)",
                 "insertion/probability_ratio": "Insertion (probability ratio)",
                 "deletion/probability": "Deletion (probability)",
-                "completeness_gap": "|Σ attribution − (F(x) − F(x′))|"}
+                "completeness_gap": "|Σ attribution − (F(x) − F(x′))|",
+                "stability/mse": "JPEG stability, −log10 of the mean squared difference of L1-normalised maps"}
 CURVE_METRICS = {"sic/entropy": ("SIC, entropy axis", "median"), "aic/entropy": ("AIC, entropy axis", "mean"),
                  "sic/msssim": ("SIC, MS-SSIM axis", "median"), "aic/msssim": ("AIC, MS-SSIM axis", "mean")}
 
@@ -86,7 +90,11 @@ def _score(store: Store, key: tuple, steps: int, metric: str) -> float:
     value = store.connection.execute(
         "SELECT AVG(value) FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? AND count = ? "
         "AND metric = ? AND value IS NOT NULL", (model, method, steps, idgi, count, metric)).fetchone()[0]
-    return math.nan if value is None else float(value)
+    if value is None:
+        return math.nan
+    if metric == "stability/mse":  # the study's score: −log10 of the mean over pixels and images
+        return math.inf if value == 0 else -math.log10(value)
+    return float(value)
 
 
 def study_tables(store: Store) -> list[Table]:
@@ -187,6 +195,34 @@ def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None
     return grid_figure(rows, ["input"] + [title for title, *_ in columns])
 
 
+def path_images(image: torch.Tensor, points: int = 8, max_sigma: float = 50.0) -> Image.Image:
+    """One image along the IG path (zeros baseline → input) and the Blur IG path (G_max(x) → x),
+    `points` evenly spaced points each (SEMANTICS.md §3–§4 geometry)."""
+    alphas = [k / (points - 1) for k in range(points)]
+    sigmas = list(reversed(blur_sigmas(points - 1, max_sigma, sqrt=False)))
+    ig_row = [to_uint8_image(image * alpha) for alpha in alphas]
+    blur_row = [to_uint8_image(gaussian_blur(image[None].double(), sigma)[0]) for sigma in sigmas]
+    titles = [f"alpha {alpha:.2f}, sigma {sigma:.3g}" for alpha, sigma in zip(alphas, sigmas)]  # the font lacks Greek
+    return grid_figure([ig_row, blur_row], titles, row_titles=["IG", "Blur IG"], cell=160)
+
+
+def _first_image(store: Store) -> torch.Tensor | None:
+    """The study's first finished image, rebuilt from the latest run's configuration."""
+    row = store.connection.execute("SELECT config FROM runs ORDER BY run DESC LIMIT 1").fetchone()
+    first = store.connection.execute("SELECT image FROM done ORDER BY image LIMIT 1").fetchone()
+    if row is None or first is None:
+        return None
+    config = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(row[0]).items()}
+    try:
+        source = ImageSource(StudyConfig(**config))
+    except (OSError, ValueError, TypeError):  # the images have moved, or an older configuration
+        return None
+    if first[0] not in source.ids:
+        return None
+    loaded = source.load([source.ids.index(first[0])])
+    return loaded.images[0] if loaded.ids else None
+
+
 def write_report(db: str | Path, out: str | Path) -> list[Path]:
     """Every table as CSV, all of them in report.md and the figures as PNG under `out`; returns
     the files written."""
@@ -199,6 +235,7 @@ def write_report(db: str | Path, out: str | Path) -> list[Path]:
         images = store.connection.execute("SELECT COUNT(DISTINCT image) FROM done").fetchone()[0]
         figure = scores_vs_steps(store)
         grid = saliency_grid(store, db)
+        example = _first_image(store)
     finally:
         store.close()
     written = [atomic_write_text(out / f"{table.name}.csv", table.csv()) for table in tables]
@@ -206,13 +243,16 @@ def write_report(db: str | Path, out: str | Path) -> list[Path]:
         written.append(save_png(figure, out / "scores_vs_steps.png"))
     if grid is not None:
         written.append(save_png(grid, out / "saliency_grid.png"))
+    if example is not None:
+        written.append(save_png(path_images(example), out / "paths.png"))
     sections = defaultdict(list)
     for table in tables:
         sections["sensitivity" if "sensitivity" in table.name else "scores"].append(table.markdown())
     text = (f"# Study report\n\n{db}: {images} images. Columns: each method and its IDGI variant; SIC/AIC are "
             "the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped."
             + ("\n\n![scores against the step count](scores_vs_steps.png)" if figure is not None else "")
-            + ("\n\n![saliency maps](saliency_grid.png)" if grid is not None else "") + "\n\n"
+            + ("\n\n![saliency maps](saliency_grid.png)" if grid is not None else "")
+            + ("\n\n![an image along the IG and Blur IG paths](paths.png)" if example is not None else "") + "\n\n"
             + "\n".join(sections["scores"]) + ("\n## Step sensitivity\n\n" + "\n".join(sections["sensitivity"])
                                                if sections["sensitivity"] else ""))
     written.append(atomic_write_text(out / "report.md", text))

@@ -29,7 +29,7 @@ from ..figures import save_png, to_uint8_image
 from ..methods import METHODS
 from ..metrics import evaluate
 from ..metrics.common import score_targets
-from ..metrics.stability import quantised
+from ..metrics.stability import jpeg_round_trip, map_mse, quantised
 from ..models.toy import load_scenenet
 from ..progress import progress
 from ..saliency import saliency_map
@@ -57,6 +57,7 @@ class StudyConfig:
     crop: int = 224
     only_correct: bool = True  # explain only images the model classifies correctly
     save_maps: bool = False  # also write every saliency map (float32 .npy) and input (PNG) beside the database
+    stability: bool = True  # JPEG stability: one more explain per batch, of the JPEG round trip (quality 75)
     backend: str = "auto"
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")
     metric_options: dict = field(default_factory=lambda: {
@@ -181,7 +182,18 @@ def _explain_and_score(config, model, images, labels, method, steps, counts, ids
                                       config.metrics, backend=config.backend, show_progress=False,
                                       **config.metric_options)
               for idgi in (0, 1) for count in counts}
-    return _image_results(ids, scored, result)
+    rows = _image_results(ids, scored, result)
+    if config.stability:
+        # the images are 8-bit (quantised scenes, decoded files), so the unperturbed maps are the ones above
+        perturbed = explain(model, jpeg_round_trip(images, 75), target=labels, method=method, steps=steps, idgi=True,
+                            compute_at=counts if method != "guided_ig" else None, backend=config.backend)
+        for idgi in (0, 1):
+            for count in counts:
+                mse = map_mse(result.attribution(idgi=bool(idgi), steps=count),
+                              perturbed.attribution(idgi=bool(idgi), steps=count)).cpu()
+                for row, value in zip(rows, mse.tolist()):
+                    row.scores.append((idgi, count, "stability/mse", value))
+    return rows
 
 
 def _image_results(ids: list[str], scored: dict, result) -> list[ImageResult]:
