@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -97,6 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, IncompatibleDatabase) as error:  # bad input: the message says the fix
         print(f"idgi-fast: error: {error}", file=sys.stderr)
         return 2
+    except (OSError, sqlite3.OperationalError) as error:
+        if not _disk_full(error):
+            raise
+        print(f"idgi-fast: error: the disk is full ({error}). Every batch written before is kept: free some space "
+              "and run the same command again to go on.", file=sys.stderr)
+        return 3
+
+
+def _disk_full(error: Exception) -> bool:
+    if isinstance(error, sqlite3.OperationalError):
+        return "full" in str(error)
+    return getattr(error, "errno", None) == errno.ENOSPC
 
 
 def _main(argv: list[str] | None) -> int:

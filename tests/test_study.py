@@ -276,3 +276,17 @@ def test_stability_scores_match_evaluate(uninterrupted):
         store.close()
     for image, value in zip(loaded.ids, want.tolist()):
         assert math.isclose(-math.log10(got[image]), value, rel_tol=1e-4)
+
+
+@pytest.mark.parametrize("error", [sqlite3.OperationalError("database or disk is full"),
+                                   OSError(28, "No space left on device")])
+def test_a_full_disk_stops_with_what_to_do(tmp_path, monkeypatch, capsys, error):
+    from idgi_fast.cli import main
+
+    def full(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Store, "record", full)
+    assert main(["run", "--db", str(tmp_path / "s.sqlite"), "--images", "1", "--methods", "ig", "--steps", "2",
+                 "--information", "entropy"]) == 3
+    assert "the disk is full" in capsys.readouterr().err
