@@ -300,8 +300,8 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
     Images already marked done for a (model, method, steps) are skipped, so re-running after
     a kill finishes the work and a finished study costs only the check. Under torchrun
     (WORLD_SIZE > 1) each rank takes every world-th image and writes its own shard
-    (`<db>.rank<r>`); rank 0 merges the shards into `db` at the start (left by a killed run)
-    and at the end.
+    (`study.rank<r>.sqlite` beside `study.sqlite`); rank 0 merges the shards into `db` at the
+    start (left by a killed run) and at the end.
     """
     db = Path(db)
     ranks = Ranks.from_environment()
