@@ -15,7 +15,7 @@ from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.engine import default_batch_size
 from idgi_fast.models.toy import load_scenenet
 
-from workloads import Workloads, synchronised
+from workloads import Workloads, random_resnet50, synchronised
 from floor import model_only_floor
 
 CUDA = torch.cuda.is_available()
@@ -32,11 +32,7 @@ def embedded():
 
 
 def resnet50():
-    torchvision = pytest.importorskip("torchvision")
-    if not CUDA:
-        pytest.skip("ResNet-50 at 16 images × 129 points is a GPU workload")
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None).eval().to(DEVICE)
+    model = random_resnet50("ResNet-50 at 16 images × 129 points is a GPU workload")
     images = torch.rand(16, 3, 224, 224, device=DEVICE)
     return model, images, torch.randint(0, 1000, (16,), device=DEVICE), 128
 

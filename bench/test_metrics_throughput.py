@@ -20,7 +20,7 @@ from idgi_fast.metrics.stability import quantised
 from idgi_fast.methods.paths import gaussian_blur
 from idgi_fast.models.toy import load_scenenet
 
-from workloads import Workloads, synchronised
+from workloads import Workloads, random_resnet50, synchronised
 from floor import scoring_floor
 
 CUDA = torch.cuda.is_available()
@@ -47,11 +47,7 @@ def embedded():
 
 
 def resnet50():
-    torchvision = pytest.importorskip("torchvision")
-    if not CUDA:
-        pytest.skip("ResNet-50 metrics over 16 images × ~70 metric images are a GPU workload")
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None).eval().to(DEVICE)
+    model = random_resnet50("ResNet-50 metrics over 16 images × ~70 metric images are a GPU workload")
     images = quantised(torch.rand(16, 3, 224, 224)).to(DEVICE)
     labels = model(images).argmax(dim=1)
     return model, images, torch.randn(16, 224, 224, device=DEVICE), labels

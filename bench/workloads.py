@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark files: lazily built workloads and timing that waits for the GPU."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 
@@ -26,3 +27,13 @@ def synchronised(fn):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
     return run
+
+
+def random_resnet50(why_gpu: str):
+    """torchvision's ResNet-50 with random weights (seed 0) in eval mode on the GPU; the
+    benchmark is skipped without torchvision or without CUDA (`why_gpu` says why)."""
+    torchvision = pytest.importorskip("torchvision")
+    if not torch.cuda.is_available():
+        pytest.skip(why_gpu)
+    torch.manual_seed(0)
+    return torchvision.models.resnet50(weights=None).eval().to("cuda")
