@@ -1,4 +1,37 @@
-"""Models: the embedded SceneNet (the torchvision zoo comes with the study runner)."""
-from .toy import SceneNet, load_scenenet
+"""Models: the embedded SceneNet and the study's torchvision zoo, all taking images in [0, 1]."""
+from __future__ import annotations
 
-__all__ = ["SceneNet", "load_scenenet"]
+from pathlib import Path
+
+import torch
+
+from .toy import SceneNet, load_scenenet
+from .zoo import DEFAULT_WEIGHTS, ZOO, ImageNetClassifier, build_model
+
+EMBEDDED_MODEL = "scenenet"
+MODEL_NAMES = (EMBEDDED_MODEL, *ZOO)
+RANDOM_WEIGHTS = "random"  # a zoo model with torchvision's random initialisation (tests, timing)
+
+
+def load_model(name: str, weights: str | Path | None = None, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Any model by name, in eval mode on `device`. `weights`: for SceneNet a weights file (default:
+    the packaged one); for the zoo a torchvision enum member (default IMAGENET1K_V1), a state-dict
+    file, or "random"."""
+    if name == EMBEDDED_MODEL:
+        return load_scenenet(weights).to(device)
+    if name not in ZOO:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    if weights == RANDOM_WEIGHTS:
+        weights = None
+    elif weights is None:
+        weights = DEFAULT_WEIGHTS
+    return build_model(name, weights, device)
+
+
+def input_sizes(model: torch.nn.Module) -> tuple[int, int]:
+    """(resize, crop) of the evaluation transform a model's images get from an image folder."""
+    return getattr(model, "resize", 256), getattr(model, "crop", 224)
+
+
+__all__ = ["EMBEDDED_MODEL", "MODEL_NAMES", "RANDOM_WEIGHTS", "ZOO", "ImageNetClassifier", "SceneNet",
+           "build_model", "input_sizes", "load_model", "load_scenenet"]
