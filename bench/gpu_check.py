@@ -347,15 +347,17 @@ def end_to_end_workloads(device: str):
     scenes = generate_scenes(8, seed=1)
     yield "embedded SceneNet, 8 images, steps=32", load_scenenet().to(device), scenes.images.to(device), \
         scenes.labels.to(device), 32
+    from idgi_fast.models.zoo import ZooUnavailable, build_model, check_zoo_available
+
     try:
-        import torchvision
-        if device != "cuda":
-            raise ImportError
-    except ImportError:
-        print("\n(torchvision is not installed: no ResNet-50 workload)")
+        check_zoo_available()
+    except ZooUnavailable:
+        print("\n(torchvision is not usable here: no ResNet-50 workload)")
+        return
+    if device != "cuda":
         return
     torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None).eval().to(device)
+    model = build_model("resnet50", None, device)
     yield "ResNet-50 random weights, 16 images, steps=128", model, torch.rand(16, 3, 224, 224, device=device), \
         torch.randint(0, 1000, (16,), device=device), 128
 

@@ -30,10 +30,15 @@ def synchronised(fn):
 
 
 def random_resnet50(why_gpu: str):
-    """torchvision's ResNet-50 with random weights (seed 0) in eval mode on the GPU; the
-    benchmark is skipped without torchvision or without CUDA (`why_gpu` says why)."""
-    torchvision = pytest.importorskip("torchvision")
+    """The zoo's ResNet-50 with random weights (seed 0) in eval mode on the GPU; the benchmark
+    is skipped without torchvision or without CUDA (`why_gpu` says why)."""
+    from idgi_fast.models.zoo import ZooUnavailable, build_model, check_zoo_available
+
+    try:
+        check_zoo_available()
+    except ZooUnavailable as error:
+        pytest.skip(str(error))
     if not torch.cuda.is_available():
         pytest.skip(why_gpu)
     torch.manual_seed(0)
-    return torchvision.models.resnet50(weights=None).eval().to("cuda")
+    return build_model("resnet50", None, "cuda")

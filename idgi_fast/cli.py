@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .methods import METHODS
+from .models.zoo import ZooUnavailable
 from .study.store import IncompatibleDatabase
 
 
@@ -37,6 +38,35 @@ def _step_counts(text: str) -> list[int]:
     return counts
 
 
+def _models(text: str) -> list[str]:
+    from .models import MODEL_NAMES
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MODEL_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"models must be a comma-separated subset of {','.join(MODEL_NAMES)}; "
+                                         f"got {text!r}")
+    return names
+
+
+def _weights(values: list[str] | None, models: list[str]) -> dict:
+    """`--weights SPEC` (every zoo model being run) or `--weights MODEL=SPEC`, repeatable, into model → spec."""
+    from .models import MODEL_NAMES, ZOO
+
+    chosen, for_all = {}, None
+    for value in values or []:
+        model, sep, spec = value.partition("=")
+        if sep and model in MODEL_NAMES:
+            if model not in models:
+                raise ValueError(f"--weights {value}: {model} is not among the models being run ({','.join(models)})")
+            chosen[model] = spec
+        else:
+            for_all = value
+    if for_all is not None:
+        chosen = {**{m: for_all for m in models if m in ZOO}, **chosen}
+    return chosen
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="idgi-fast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                                           "into a SQLite database; re-running resumes")
     run.add_argument("--db", type=Path, default=Path("idgi_study/study.sqlite"),
                      help="results database (default idgi_study/study.sqlite); an existing one is resumed")
+    run.add_argument("--models", type=_models, default=["scenenet"],
+                     help="comma-separated: scenenet (the embedded model, default) or torchvision's densenet121, "
+                          "densenet169, densenet201, inception_v3, mobilenet_v2, resnet50, resnet101, resnet152, "
+                          "vgg16, vgg19 (need --data and pip install 'idgi-fast[zoo]')")
+    run.add_argument("--weights", action="append", default=None, metavar="[MODEL=]WEIGHTS",
+                     help="zoo weights: a torchvision enum member (default IMAGENET1K_V1; DEFAULT = the newest), a "
+                          "state-dict file, or random; MODEL= limits it to one model; repeatable")
     run.add_argument("--methods", type=_methods, default=list(METHODS), help="comma-separated: ig,blur_ig,guided_ig")
     run.add_argument("--steps", type=_step_counts, default=[8, 32],
                      help="comma-separated step counts (default 8,32); for IG and Blur IG each must divide the largest")
@@ -70,8 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an image folder (ImageNet validation: class sub-folders, or flat with --labels)")
     run.add_argument("--labels", type=Path, default=None, help="flat folder: file of filename<TAB>wnid lines")
     run.add_argument("--wnids", type=Path, default=None, help="class ids in class-index order, one per line")
-    run.add_argument("--resize", type=_positive_int, default=256, help="folder images: shorter side (default 256)")
-    run.add_argument("--crop", type=_positive_int, default=224, help="folder images: centre crop (default 224)")
+    run.add_argument("--resize", type=_positive_int, default=None,
+                     help="folder images: shorter side (default: the model's, 256 or 342 for inception_v3)")
+    run.add_argument("--crop", type=_positive_int, default=None,
+                     help="folder images: centre crop (default: the model's, 224 or 299 for inception_v3)")
     run.add_argument("--save-maps", action="store_true",
                      help="also write every saliency map (float32 .npy) and input (PNG) to <db stem>_maps/")
     run.add_argument("--keep-misclassified", action="store_true",
@@ -96,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
-    except (FileNotFoundError, ValueError, IncompatibleDatabase) as error:  # bad input: the message says the fix
+    except (FileNotFoundError, ValueError, ZooUnavailable, IncompatibleDatabase) as error:  # bad input: the message says the fix
         print(f"idgi-fast: error: {error}", file=sys.stderr)
         return 2
     except (OSError, sqlite3.OperationalError) as error:
@@ -126,7 +165,8 @@ def _main(argv: list[str] | None) -> int:
 
         information = tuple(axis.strip() for axis in args.information.split(",") if axis.strip())
         images = args.images if args.images is not None else (64 if args.data is None else None)
-        config = StudyConfig(methods=tuple(args.methods), steps=tuple(args.steps), images=images,
+        config = StudyConfig(models=tuple(args.models), weights=_weights(args.weights, args.models),
+                             methods=tuple(args.methods), steps=tuple(args.steps), images=images,
                              batch_size=args.batch_size, backend=args.backend,
                              data_root=None if args.data is None else str(args.data),
                              labels_file=None if args.labels is None else str(args.labels),

@@ -241,7 +241,7 @@ def test_saved_maps_are_the_attributions_and_feed_the_report_grid(tmp_path):
     run_study(config, path, show_progress=False)
     source = ImageSource(config)
     loaded = source.load([1])
-    direct = explain(load_model("scenenet", "cpu"), loaded.images, target=loaded.labels, method="ig", steps=4,
+    direct = explain(load_model("scenenet", device="cpu"), loaded.images, target=loaded.labels, method="ig", steps=4,
                      idgi=True, compute_at=[2, 4]).attribution(idgi=True, steps=2).sum(dim=1)[0]
     saved = np.load(map_path(maps_folder(path), "scenenet", "ig", 4, 1, 2, loaded.ids[0]))
     assert saved.dtype == np.float32 and saved.shape == (224, 224)
@@ -261,7 +261,7 @@ def test_stability_scores_match_evaluate(uninterrupted):
     from idgi_fast.study.runner import ImageSource, load_model
 
     path, _ = uninterrupted
-    model = load_model("scenenet", "cpu")
+    model = load_model("scenenet", device="cpu")
     loaded = ImageSource(SMALL).load(list(range(SMALL.images)))
     attributions = explain(model, loaded.images, target=loaded.labels, method="ig", steps=4,
                            idgi=True).attribution(idgi=True)
@@ -290,3 +290,51 @@ def test_a_full_disk_stops_with_what_to_do(tmp_path, monkeypatch, capsys, error)
     assert main(["run", "--db", str(tmp_path / "s.sqlite"), "--images", "1", "--methods", "ig", "--steps", "2",
                  "--information", "entropy"]) == 3
     assert "the disk is full" in capsys.readouterr().err
+
+
+def test_zoo_models_need_an_image_folder_and_weights_name_a_run_model():
+    from idgi_fast.cli import _weights
+
+    with pytest.raises(ValueError, match="classify ImageNet images: give the ImageNet validation folder"):
+        StudyConfig(models=("resnet50",))
+    with pytest.raises(ValueError, match="weights given for \\['vgg16'\\]"):
+        StudyConfig(models=("resnet50",), data_root="val", weights={"vgg16": "IMAGENET1K_V1"})
+    assert _weights(["IMAGENET1K_V2", "vgg16=/w/vgg16.pth"], ["scenenet", "resnet50", "vgg16"]) == \
+        {"resnet50": "IMAGENET1K_V2", "vgg16": "/w/vgg16.pth"}
+    with pytest.raises(ValueError, match="resnet50 is not among the models being run"):
+        _weights(["resnet50=/w/r.pth"], ["scenenet"])
+
+
+def test_a_missing_weights_file_stops_the_run_before_any_work(tmp_path):
+    config = StudyConfig(models=("scenenet",), data_root=str(tmp_path), weights={"scenenet": str(tmp_path / "w.pt")})
+    with pytest.raises(FileNotFoundError, match="weights file .*w.pt for scenenet not found"):
+        run_study(config, tmp_path / "study.sqlite", show_progress=False)
+    assert not (tmp_path / "study.sqlite").exists()
+
+
+def test_a_zoo_model_runs_on_its_own_input_size(tmp_path):
+    """Inception-v3 (random weights) on a one-image folder: its images are resized to 342 and
+    cropped to 299 (its evaluation transform), its maps are 299 × 299."""
+    from dataclasses import replace
+
+    from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available
+    try:
+        check_zoo_available()
+    except ZooUnavailable:
+        pytest.skip("torchvision (the zoo extra) not usable here")
+
+    import numpy as np
+    from PIL import Image
+
+    from idgi_fast.study.runner import map_path, maps_folder
+
+    root = tmp_path / "val" / "n01440764"
+    root.mkdir(parents=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (400, 500, 3), dtype=np.uint8)).save(root / "a.png")
+    config = replace(SMALL, models=("inception_v3",), weights={"inception_v3": "random"}, methods=("ig",),
+                     steps=(2,), images=None, data_root=str(tmp_path / "val"), only_correct=False, save_maps=True,
+                     metrics=("insertion",), stability=False)
+    path = tmp_path / "zoo.sqlite"
+    assert run_study(config, path, show_progress=False)["images_done"] == 1
+    saved = np.load(map_path(maps_folder(path), "inception_v3", "ig", 2, 1, 2, "n01440764/a.png"))
+    assert saved.shape == (299, 299) and np.isfinite(saved).all()

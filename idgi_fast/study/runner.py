@@ -30,13 +30,13 @@ from ..methods import METHODS
 from ..metrics import evaluate
 from ..metrics.common import score_targets
 from ..metrics.stability import jpeg_round_trip, map_mse, quantised
-from ..models.toy import load_scenenet
+from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO, input_sizes, load_model
+from ..models.zoo import check_zoo_available, is_weights_file
 from ..progress import progress
 from ..saliency import saliency_map
 from .store import ImageResult, Store
 
 SCENE_SEED = 1  # the embedded model's held-out scenes (it was trained on seed 0)
-EMBEDDED_MODEL = "scenenet"
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,9 @@ class StudyConfig:
     data_root: str | None = None  # an image folder (data/folders.py) instead of the synthetic scenes
     labels_file: str | None = None
     wnids_file: str | None = None
-    resize: int = 256  # folder images: shorter side, then a centre crop (torchvision's evaluation transform)
-    crop: int = 224
+    resize: int | None = None  # folder images: shorter side, then a centre crop (None: each model's own
+    crop: int | None = None  # evaluation transform, e.g. 256 → 224, Inception-v3 342 → 299)
+    weights: dict = field(default_factory=dict)  # model → weights (models.load_model); absent: the default
     only_correct: bool = True  # explain only images the model classifies correctly
     save_maps: bool = False  # also write every saliency map (float32 .npy) and input (PNG) beside the database
     stability: bool = True  # JPEG stability: one more explain per batch, of the JPEG round trip (quality 75)
@@ -69,9 +70,16 @@ class StudyConfig:
             raise ValueError(f"methods must be a non-empty subset of {tuple(METHODS)}; got {list(self.methods)}")
         if not self.steps or any(not isinstance(s, int) or s < 1 for s in self.steps):
             raise ValueError(f"steps must be positive step counts; got {list(self.steps)}")
-        unknown = [m for m in self.models if m != EMBEDDED_MODEL]
-        if unknown:
-            raise ValueError(f"unknown model(s) {unknown}; this version runs {EMBEDDED_MODEL!r}")
+        unknown = [m for m in self.models if m not in MODEL_NAMES]
+        if unknown or not self.models:
+            raise ValueError(f"unknown model(s) {unknown or '(none given)'}; choose from {', '.join(MODEL_NAMES)}")
+        imagenet = [m for m in self.models if m in ZOO]
+        if imagenet and self.data_root is None:
+            raise ValueError(f"{', '.join(imagenet)} classify ImageNet images: give the ImageNet validation folder "
+                             f"(--data); the synthetic scenes are for {EMBEDDED_MODEL}")
+        stray = [m for m in self.weights if m not in self.models]
+        if stray:
+            raise ValueError(f"weights given for {stray}, which are not among the models {list(self.models)}")
         if self.images is None and self.data_root is None:
             raise ValueError("images must be a number of synthetic scenes (None means all, for an image folder)")
         for name in ("images", "batch_size", "resize", "crop"):
@@ -112,14 +120,21 @@ class ImageSource:
             self.scenes = None
         self.resize, self.crop = config.resize, config.crop
 
-    def load(self, indices: list[int]) -> LoadedImages:
+    def load(self, indices: list[int], model: torch.nn.Module | None = None) -> LoadedImages:
+        """The images at `indices`; folder images get the config's sizes, else `model`'s own."""
         if self.scenes is not None:
             return LoadedImages([self.ids[i] for i in indices], self.scenes.images[indices], self.scenes.labels[indices])
-        return load_records([self.records[i] for i in indices], self.resize, self.crop)
+        resize, crop = input_sizes(model)
+        return load_records([self.records[i] for i in indices], self.resize or resize, self.crop or crop)
 
 
-def load_model(name: str, device: torch.device):
-    return load_scenenet().to(device)
+def check_models(config: StudyConfig) -> None:
+    """Fail before any work if a model cannot be built: torchvision missing, a weights file absent."""
+    if any(m in ZOO for m in config.models):
+        check_zoo_available()
+    for model, weights in config.weights.items():
+        if weights is not None and is_weights_file(weights) and not Path(weights).is_file():
+            raise FileNotFoundError(f"weights file {weights} for {model} not found")
 
 
 def _filter(model, loaded: LoadedImages, decisions: dict, only_correct: bool, device) -> list[tuple]:
@@ -304,6 +319,7 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
     start (left by a killed run) and at the end.
     """
     db = Path(db)
+    check_models(config)
     ranks = Ranks.from_environment()
     if device is None:
         device = f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu"
@@ -353,7 +369,7 @@ def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progres
         with _StopRequests() as stop:
             source = ImageSource(config)
             for model_name in config.models:
-                model = load_model(model_name, device)
+                model = load_model(model_name, config.weights.get(model_name), device)
                 decisions = {**already.get(model_name, {}), **store.image_decisions(model_name)}
                 mine = range(ranks.rank, len(source.ids), ranks.world)
                 for method in config.methods:
@@ -371,7 +387,7 @@ def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progres
                                     summary["stopped"] = True
                                     return summary
                                 batch_started = time.perf_counter()
-                                loaded = source.load(todo[start:start + config.batch_size])
+                                loaded = source.load(todo[start:start + config.batch_size], model)
                                 new_decisions = _filter(model, loaded, decisions, config.only_correct, device)
                                 keep = [j for j, image in enumerate(loaded.ids) if decisions[image] == "used"]
                                 summary["images_excluded"] += len(new_decisions) - sum(
