@@ -54,3 +54,20 @@ def test_retraining_is_reproducible(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert cards[0]["held_out"] == cards[1]["held_out"]
     assert not all(torch.equal(a[k], v) for k, v in SceneNet().state_dict().items())  # it did train
+
+
+def test_the_scene_dataset_batches_to_the_stacked_scenes():
+    import pytest
+
+    from idgi_fast.data import SceneDataset
+
+    dataset = SceneDataset(5, seed=1, start=3)
+    batches = list(torch.utils.data.DataLoader(dataset, batch_size=2))
+    stacked = generate_scenes(5, seed=1, start=3)
+    assert len(dataset) == 5 and [b[0].shape[0] for b in batches] == [2, 2, 1]
+    assert torch.equal(torch.cat([b[0] for b in batches]), stacked.images)
+    assert torch.equal(torch.cat([b[1] for b in batches]), stacked.labels)
+    assert torch.equal(torch.cat([b[2] for b in batches]), stacked.masks)
+    assert torch.equal(dataset[-1][0], stacked.images[-1])
+    with pytest.raises(IndexError, match="outside this dataset of 5"):
+        dataset[5]

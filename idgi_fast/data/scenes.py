@@ -154,3 +154,23 @@ def generate_scenes(count: int, seed: int = 0, start: int = 0, size: int = IMAGE
     for row, index in enumerate(progress(range(start, start + count), desc="scenes", unit="img")):
         images[row], masks[row], labels[row] = render_scene(index, seed, size)
     return SceneBatch(images, masks, labels)
+
+
+class SceneDataset(torch.utils.data.Dataset):
+    """Scenes `start` … `start + count − 1` of `seed` as a map-style dataset for a DataLoader:
+    item i is (image (3, H, W) float32 in [0, 1], label, mask (H, W) bool), rendered on access
+    (a pure function of (seed, index), so workers and shards need no shared state)."""
+
+    def __init__(self, count: int, seed: int = 1, start: int = 0, size: int = IMAGE_SIZE):
+        if count < 1 or start < 0:
+            raise ValueError(f"count must be ≥ 1 and start ≥ 0, got count={count}, start={start}")
+        self.count, self.seed, self.start, self.size = count, seed, start, size
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+        if not -self.count <= i < self.count:
+            raise IndexError(f"scene {i} is outside this dataset of {self.count}")
+        image, mask, label = render_scene(self.start + i % self.count, self.seed, self.size)
+        return image, label, mask
