@@ -338,3 +338,21 @@ def test_a_zoo_model_runs_on_its_own_input_size(tmp_path):
     assert run_study(config, path, show_progress=False)["images_done"] == 1
     saved = np.load(map_path(maps_folder(path), "inception_v3", "ig", 2, 1, 2, "n01440764/a.png"))
     assert saved.shape == (299, 299) and np.isfinite(saved).all()
+
+
+def test_without_save_maps_only_the_preview_images_maps_are_written(tmp_path):
+    """The report's saliency grid needs maps; a default run writes those of the first
+    `preview_images` images only."""
+    from dataclasses import replace
+
+    from idgi_fast.study.report import write_report
+    from idgi_fast.study.runner import ImageSource, maps_folder
+
+    config = replace(SMALL, methods=("ig",), images=3, preview_images=1, stability=False)
+    path = tmp_path / "preview.sqlite"
+    run_study(config, path, show_progress=False)
+    first = ImageSource(config).ids[0].replace("/", "__")
+    written = sorted(p.relative_to(maps_folder(path)).as_posix() for p in maps_folder(path).rglob("*.*"))
+    assert written == sorted([f"scenenet/inputs/{first}.png"] + [f"scenenet/ig/steps4/{variant}_n{n}/{first}.npy"
+                                                                 for variant in ("base", "idgi") for n in (2, 4)])
+    assert tmp_path / "report" / "saliency_grid.png" in write_report(path, tmp_path / "report")

@@ -166,7 +166,8 @@ def scores_vs_steps(store: Store) -> Image.Image | None:
 
 def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None:
     """The first images' saliency maps (first model, largest step count of each method) beside
-    their inputs, from the maps `idgi-fast run --save-maps` wrote; None without them."""
+    their inputs, from the maps `idgi-fast run` wrote (the first few images' always, every
+    image's with --save-maps); None without them."""
     maps = maps_folder(db)
     if not maps.is_dir():
         return None
@@ -180,9 +181,11 @@ def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None
                 key = max(found, key=lambda k: k[3])
                 columns.append((_variant(method, idgi), method, cells[key], idgi, key[3]))
     ids = [row[0] for row in store.connection.execute(
-        "SELECT DISTINCT image FROM done WHERE model = ? ORDER BY image LIMIT ?", (model, images))]
+        "SELECT DISTINCT image FROM done WHERE model = ? ORDER BY image", (model,))]
     rows = []
     for image in ids:
+        if len(rows) == images:
+            break
         paths = [map_path(maps, model, method, steps, idgi, count, image) for _, method, steps, idgi, count in columns]
         source = input_path(maps, model, image)
         if not source.exists() or not all(p.exists() for p in paths):

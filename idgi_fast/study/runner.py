@@ -58,6 +58,7 @@ class StudyConfig:
     weights: dict = field(default_factory=dict)  # model → weights (models.load_model); absent: the default
     only_correct: bool = True  # explain only images the model classifies correctly
     save_maps: bool = False  # also write every saliency map (float32 .npy) and input (PNG) beside the database
+    preview_images: int = 8  # the first images' maps and inputs are written anyway, for the report's saliency grid
     stability: bool = True  # JPEG stability: one more explain per batch, of the JPEG round trip (quality 75)
     backend: str = "auto"
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")
@@ -86,6 +87,8 @@ class StudyConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {value}")
+        if self.preview_images < 0:
+            raise ValueError(f"preview_images must be ≥ 0, got {self.preview_images}")
 
     def runs(self, method: str) -> list[tuple[int, list[int]]]:
         """(run step count m, the counts it yields) for a method."""
@@ -173,8 +176,10 @@ def _write_npy(path: str, array: np.ndarray) -> None:
         np.save(handle, array)
 
 
-def _save_maps(maps: Path, model_name, method, steps, result, images, ids, counts) -> None:
+def _save_maps(maps: Path, model_name, method, steps, result, images, ids, counts, wanted: set | None) -> None:
     for i, image in enumerate(ids):
+        if wanted is not None and image not in wanted:
+            continue
         target = input_path(maps, model_name, image)
         if not target.exists():
             save_png(Image.fromarray(to_uint8_image(images[i])), target)
@@ -187,12 +192,12 @@ def _save_maps(maps: Path, model_name, method, steps, result, images, ids, count
 
 
 def _explain_and_score(config, model, images, labels, method, steps, counts, ids, model_name=None,
-                       maps: Path | None = None) -> list[ImageResult]:
+                       maps: Path | None = None, wanted: set | None = None) -> list[ImageResult]:
     """One explain (base + IDGI, every count) and the metrics of each variant and count."""
     result = explain(model, images, target=labels, method=method, steps=steps, idgi=True,
                      compute_at=counts if method != "guided_ig" else None, backend=config.backend)
     if maps is not None:
-        _save_maps(maps, model_name, method, steps, result, images, ids, counts)
+        _save_maps(maps, model_name, method, steps, result, images, ids, counts, wanted)
     scored = {(idgi, count): evaluate(model, images, result.attribution(idgi=bool(idgi), steps=count), labels,
                                       config.metrics, backend=config.backend, show_progress=False,
                                       **config.metric_options)
@@ -342,7 +347,7 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
             store = Store(db, __version__)
         try:
             summary = _run(config, store, already, ranks, device, show_progress, should_stop,
-                           maps_folder(db) if config.save_maps else None)
+                           maps_folder(db))
         finally:
             store.close()
         ranks.barrier()
@@ -360,7 +365,7 @@ def _work_keys(config: StudyConfig):
 
 
 def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progress, should_stop,
-         maps: Path | None = None) -> dict:
+         maps: Path) -> dict:
     run = store.start_run(config.to_dict(), {"idgi_fast": __version__, "torch": torch.__version__}, str(device),
                           ranks.rank, ranks.world)
     started = time.perf_counter()
@@ -368,6 +373,7 @@ def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progres
     try:
         with _StopRequests() as stop:
             source = ImageSource(config)
+            wanted = None if config.save_maps else set(source.ids[:config.preview_images])
             for model_name in config.models:
                 model = load_model(model_name, config.weights.get(model_name), device)
                 decisions = {**already.get(model_name, {}), **store.image_decisions(model_name)}
@@ -397,7 +403,8 @@ def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progres
                                     images = loaded.images[keep].to(device)
                                     labels = loaded.labels[keep].to(device)
                                     results = _explain_and_score(config, model, images, labels, method, steps, counts,
-                                                                 [loaded.ids[j] for j in keep], model_name, maps)
+                                                                 [loaded.ids[j] for j in keep], model_name, maps,
+                                                                 wanted)
                                 seconds = (time.perf_counter() - batch_started) / max(1, len(keep))
                                 store.record(run, model_name, method, steps, results, seconds, new_decisions)
                                 summary["images_done"] += len(keep)
