@@ -356,3 +356,20 @@ def test_without_save_maps_only_the_preview_images_maps_are_written(tmp_path):
     assert written == sorted([f"scenenet/inputs/{first}.png"] + [f"scenenet/ig/steps4/{variant}_n{n}/{first}.npy"
                                                                  for variant in ("base", "idgi") for n in (2, 4)])
     assert tmp_path / "report" / "saliency_grid.png" in write_report(path, tmp_path / "report")
+
+
+def test_the_run_command_names_what_a_zoo_model_lacks(tmp_path, capsys):
+    from idgi_fast.cli import main
+    from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available
+
+    assert main(["run", "--models", "resnet50", "--db", str(tmp_path / "s.sqlite")]) == 2
+    assert "give the ImageNet validation folder (--data)" in capsys.readouterr().err
+    assert main(["run", "--models", "resnet50", "--data", str(tmp_path / "nowhere"),
+                 "--db", str(tmp_path / "s.sqlite")]) == 2
+    try:
+        check_zoo_available()
+        assert "image folder" in capsys.readouterr().err
+    except ZooUnavailable:
+        assert "pip install 'idgi-fast[zoo]'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "--models", "resnet18"])
