@@ -44,6 +44,14 @@ def test_a_run_fills_every_table(uninterrupted):
     gaps = [row[7] for row in found["scores"] if row[6] == "completeness_gap" and row[3] == 1]
     assert max(gaps) < 1e-5  # IDGI sums to F(input) − F(baseline)
     assert {row[6] for row in found["curves"]} == {"insertion", "deletion", "sic/entropy"}
+    import json
+
+    with sqlite3.connect(path) as connection:
+        versions, device, seconds = connection.execute("SELECT versions, device, seconds FROM runs").fetchone()
+    import torch
+
+    assert json.loads(versions)["torch"] == torch.__version__ and "pytorch-msssim" in json.loads(versions)
+    assert device == "cpu" and seconds > 0
 
 
 def test_a_killed_run_resumes_to_the_uninterrupted_database(uninterrupted, tmp_path):

@@ -364,9 +364,23 @@ def _work_keys(config: StudyConfig):
             for steps, _ in config.runs(method)]
 
 
+def _versions(config: StudyConfig) -> dict:
+    """The versions a run's numbers depend on, for its row in the runs table."""
+    from importlib import metadata
+
+    versions = {"idgi_fast": __version__, "torch": torch.__version__}
+    packages = ["triton", "pytorch-msssim", "pillow"] + (["torchvision"] if any(m in ZOO for m in config.models) else [])
+    for package in packages:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
 def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progress, should_stop,
          maps: Path) -> dict:
-    run = store.start_run(config.to_dict(), {"idgi_fast": __version__, "torch": torch.__version__}, str(device),
+    run = store.start_run(config.to_dict(), _versions(config), str(device),
                           ranks.rank, ranks.world)
     started = time.perf_counter()
     summary = {"images_done": 0, "images_skipped_as_done": 0, "images_excluded": 0, "stopped": False}
