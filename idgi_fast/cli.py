@@ -6,9 +6,11 @@ import errno
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .methods import METHODS
+from .models import MODEL_NAMES
 from .models.zoo import ZooUnavailable
 from .study.store import IncompatibleDatabase
 
@@ -20,12 +22,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _methods(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in METHODS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"methods must be a comma-separated subset of {','.join(METHODS)}; got {text!r}")
-    return names
+def _subset(what: str, allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of names, each one of `allowed`."""
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not names or any(name not in allowed for name in names):
+            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated subset of {','.join(allowed)}; "
+                                             f"got {text!r}")
+        return names
+    return parse
+
+
+_methods = _subset("methods", tuple(METHODS))
 
 
 def _step_counts(text: str) -> list[int]:
@@ -38,20 +46,12 @@ def _step_counts(text: str) -> list[int]:
     return counts
 
 
-def _models(text: str) -> list[str]:
-    from .models import MODEL_NAMES
-
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in MODEL_NAMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"models must be a comma-separated subset of {','.join(MODEL_NAMES)}; "
-                                         f"got {text!r}")
-    return names
+_models = _subset("models", MODEL_NAMES)
 
 
 def _weights(values: list[str] | None, models: list[str]) -> dict:
     """`--weights SPEC` (every zoo model being run) or `--weights MODEL=SPEC`, repeatable, into model → spec."""
-    from .models import MODEL_NAMES, ZOO
+    from .models import ZOO
 
     chosen, for_all = {}, None
     for value in values or []:
