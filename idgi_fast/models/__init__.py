@@ -28,8 +28,11 @@ def load_model(name: str, weights: str | Path | None = None, device: str | torch
     return build_model(name, weights, device)
 
 
-def input_sizes(model: torch.nn.Module) -> tuple[int, int]:
-    """(resize, crop) of the evaluation transform a model's images get from an image folder."""
+def input_sizes(model: torch.nn.Module | str | None) -> tuple[int, int]:
+    """(resize, crop) of the evaluation transform a model's images get from an image folder; by
+    name, those of its default weights."""
+    if isinstance(model, str):
+        return (ZOO[model].resize, ZOO[model].crop) if model in ZOO else (256, 224)
     return getattr(model, "resize", 256), getattr(model, "crop", 224)
 
 

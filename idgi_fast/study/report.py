@@ -212,7 +212,7 @@ def path_images(image: torch.Tensor, points: int = 8, max_sigma: float = 50.0) -
 def _first_image(store: Store) -> torch.Tensor | None:
     """The study's first finished image, rebuilt from the latest run's configuration."""
     row = store.connection.execute("SELECT config FROM runs ORDER BY run DESC LIMIT 1").fetchone()
-    first = store.connection.execute("SELECT image FROM done ORDER BY image LIMIT 1").fetchone()
+    first = store.connection.execute("SELECT image, model FROM done ORDER BY image, model LIMIT 1").fetchone()
     if row is None or first is None:
         return None
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(row[0]).items()}
@@ -222,7 +222,7 @@ def _first_image(store: Store) -> torch.Tensor | None:
         return None
     if first[0] not in source.ids:
         return None
-    loaded = source.load([source.ids.index(first[0])])
+    loaded = source.load([source.ids.index(first[0])], first[1])
     return loaded.images[0] if loaded.ids else None
 
 

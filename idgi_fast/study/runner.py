@@ -123,8 +123,9 @@ class ImageSource:
             self.scenes = None
         self.resize, self.crop = config.resize, config.crop
 
-    def load(self, indices: list[int], model: torch.nn.Module | None = None) -> LoadedImages:
-        """The images at `indices`; folder images get the config's sizes, else `model`'s own."""
+    def load(self, indices: list[int], model: torch.nn.Module | str | None = None) -> LoadedImages:
+        """The images at `indices`; folder images get the config's sizes, else `model`'s own
+        (a model or its name)."""
         if self.scenes is not None:
             return LoadedImages([self.ids[i] for i in indices], self.scenes.images[indices], self.scenes.labels[indices])
         resize, crop = input_sizes(model)
