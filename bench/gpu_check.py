@@ -10,7 +10,7 @@ It prints a Markdown report (tee it to a file) and writes gpu_check.json under -
      inputs of odd sizes, with the caching allocator poisoned by NaN first (an element a
      kernel forgets to write shows up), and its time against the copy bandwidth;
   3. every backend on CUDA (float32, the caller's TF32 flags off and on: explain turns TF32
-     off itself) against the float64 reference on the CPU — Guided IG must meet SEMANTICS.md
+     off itself) against the float64 reference on the CPU — Guided IG must meet docs/semantics.md
      §7 (relative L2 ≤ 1e-3) — and the fast backends against the CUDA reference (§7's
      max |a − r| ≤ 1e-5·max|r| + 1e-7; every result finite);
   4. end-to-end time of each method ± IDGI per backend against the model-only floor
@@ -39,11 +39,13 @@ from idgi_fast import evaluate, explain
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.models.toy import load_scenenet
+from idgi_fast.methods import METHOD_NAMES, method_spec
 from idgi_fast.tables import markdown_table
 
 from floor import model_only_floor  # bench/ is on sys.path when this file runs as a script
+from workloads import SLOW_REFERENCE
 
-METHODS = ("ig", "blur_ig", "guided_ig")
+METHODS = METHOD_NAMES
 CHUNK = 64
 
 
@@ -201,8 +203,9 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
             seconds or float("nan"), 0)
         if seconds:
             rows[-1]["torch ms"] = timed(lambda: step(guided.guided_step_torch), rounds * 3) * 1e3
-    from idgi_fast.metrics.common import level_counts, pixel_ranks
-    from idgi_fast.metrics.information import ms_ssim, ms_ssim_levels
+    from idgi_fast.reference.metrics.common import level_counts, pixel_ranks
+    from idgi_fast.metrics.information import ms_ssim_levels
+    from idgi_fast.reference.metrics.information import ms_ssim
     from idgi_fast.ops import composite as comp
     from idgi_fast.ops import rescore
 
@@ -285,7 +288,7 @@ def check_backends(report: dict, device: str, images: int, steps: int) -> int:
     rows = []
     for method in METHODS:
         options = dict(target=labels, method=method, steps=steps)
-        if method != "guided_ig":
+        if method_spec(method).supports_compute_at:
             options["compute_at"] = [steps // 4, steps]
         want = explain(model, x, backend="reference", **options)
         for backend, chunk in [(b, c) for b in (("torch", "triton") if device == "cuda" else ("torch",))
@@ -302,7 +305,7 @@ def check_backends(report: dict, device: str, images: int, steps: int) -> int:
                 worst = max(float((a - b).abs().max()) / (1e-5 * float(b.abs().max()) + 1e-7) for a, b in pairs)
                 rel = max(relative_l2(a, b) for a, b in pairs)
                 finite = all(bool(torch.isfinite(a).all()) for a, _ in pairs)
-                passed = finite and (worst <= 1.0 if method != "guided_ig" else rel <= 1e-3)
+                passed = finite and (rel <= 1e-3 if method_spec(method).batch_sensitive else worst <= 1.0)
                 if chunk != images:
                     passed = finite  # reported, not judged: the model's batches differ from the reference's
                 rows.append({"method": method, "backend": backend, "points/call": chunk, "estimate": kind,
@@ -330,7 +333,7 @@ def check_reference(report: dict, device: str, images: int, steps: int) -> int:
             got = explain(model32, x, target=labels, method=method, steps=steps, backend="reference")
             finite = bool(torch.isfinite(got.base).all() and torch.isfinite(got.idgi).all())
             base_error = relative_l2(got.base, want.base)
-            passed = finite and (method != "guided_ig" or base_error <= 1e-3)
+            passed = finite and (not method_spec(method).batch_sensitive or base_error <= 1e-3)
             rows.append({"method": method, "user tf32 flags": tf32, "finite": finite,
                          "base rel L2": base_error,
                          "idgi rel L2": relative_l2(got.idgi, want.idgi),
@@ -373,7 +376,7 @@ def time_methods(report: dict, device: str, rounds: int) -> None:
                 backends = (["torch", "triton"] if device == "cuda" else ["torch"]) + \
                     (["reference"] if name.startswith("embedded") else [])
                 for backend in backends:
-                    if backend == "reference" and method == "guided_ig" and use_idgi is False:
+                    if backend == "reference" and method in SLOW_REFERENCE and use_idgi is False:
                         continue  # its per-image Python loop costs the same with IDGI; time it once
                     seconds = timed(lambda: explain(model, x, target=labels, method=method, steps=steps,
                                                     idgi=use_idgi, backend=backend, batch_size=CHUNK), rounds)

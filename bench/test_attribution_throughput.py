@@ -12,10 +12,10 @@ import torch
 
 from idgi_fast import explain
 from idgi_fast.data.scenes import generate_scenes
-from idgi_fast.engine import default_batch_size
+from idgi_fast.validation import default_batch_size
 from idgi_fast.models.toy import load_scenenet
 
-from workloads import Workloads, random_resnet50, synchronised
+from workloads import SLOW_REFERENCE, Workloads, random_resnet50, synchronised
 from floor import model_only_floor
 
 CUDA = torch.cuda.is_available()
@@ -55,7 +55,7 @@ def test_floor(benchmark, record_median, name):
 @pytest.mark.parametrize("name", WORKLOADS.names())
 def test_explain(benchmark, record_median, name, method, idgi, backend):
     model, images, labels, steps = WORKLOADS[name]
-    if backend == "reference" and name.startswith("ResNet") and method == "guided_ig":
+    if backend == "reference" and name.startswith("ResNet") and method in SLOW_REFERENCE:
         pytest.skip("the reference's per-image Guided IG loop takes minutes here")
     benchmark.group = name
     run = synchronised(lambda: explain(model, images, target=labels, method=method, steps=steps, idgi=idgi,

@@ -13,11 +13,11 @@ import torch
 
 from idgi_fast import evaluate, explain
 from idgi_fast.data.scenes import generate_scenes
-from idgi_fast.engine import default_batch_size
-from idgi_fast.metrics.common import level_counts, pixel_ranks, reveal_stack
-from idgi_fast.metrics.information import compressed_sizes
+from idgi_fast.validation import default_batch_size
+from idgi_fast.reference.metrics.common import level_counts, pixel_ranks, reveal_stack
+from idgi_fast.reference.metrics.information import compressed_sizes
 from idgi_fast.metrics.stability import quantised
-from idgi_fast.methods.paths import gaussian_blur
+from idgi_fast.geometry import gaussian_blur
 from idgi_fast.models.toy import load_scenenet
 
 from workloads import Workloads, random_resnet50, synchronised

@@ -4,6 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+# methods whose reference walks each image in a Python loop: timed once, and not on ResNet-50
+SLOW_REFERENCE = ("guided_ig",)
+
 
 class Workloads:
     """Named workload builders, each built once on first use (a builder may pytest.skip)."""

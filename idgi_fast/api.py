@@ -8,13 +8,14 @@ from typing import Any
 import torch
 
 from . import engine, reference, validation
-from .methods import method_spec, resolve_params
-from .ops.dispatch import resolve_backend
+from .methods import method_spec
+from .ops.backends import resolve_backend
 from .outputs import full_float32
 
 
 def backend_runner(backend: str, inputs: torch.Tensor):
-    """auto: Triton kernels for CUDA tensors, the vectorised torch path elsewhere; reference: the oracle."""
+    """The attribution runner of a user's backend choice, resolved once here: the reference
+    (the oracle), or the engine with the op backend ("torch" or "triton") every op receives."""
     backend = resolve_backend(backend, inputs)
     return reference.run if backend == "reference" else partial(engine.run, backend=backend)
 
@@ -55,6 +56,18 @@ class ExplainResult:
             raise ValueError(f"this result holds steps={self.steps} only; use compute_at to get other counts")
         return chosen
 
+    def output_change(self) -> torch.Tensor:
+        """(B,) float64 F(input) − F(baseline) from the path's own endpoints (NaN where an
+        endpoint was not evaluated: Blur IG's baseline and Guided IG's input without IDGI)."""
+        return (self.outputs[:, -1] - self.outputs[:, 0]).to(torch.float64)
+
+    def completeness_gap(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
+        """(B,) float64 |Σ attribution − (F(input) − F(baseline))| of one attribution
+        (docs/semantics.md §2: IDGI's is float rounding; the base methods' is their
+        discretisation error)."""
+        total = self.attribution(idgi=idgi, steps=steps).to(torch.float64).flatten(1).sum(dim=1)
+        return (total - self.output_change()).abs()
+
 
 def explain(
     model,
@@ -74,20 +87,22 @@ def explain(
 
     method: "ig" (params: rule), "blur_ig" (max_sigma, grad_step, sqrt, padding),
     "guided_ig" (fraction, max_dist). The base attribution and IDGI come from the same
-    model evaluations. See SEMANTICS.md for the exact definitions.
+    model evaluations. docs/semantics.md gives the exact definitions.
     backend: "auto" (Triton kernels for CUDA tensors, the vectorised torch path otherwise),
     "torch", "triton" or "reference" (the plain oracle). batch_size: path points per model
-    call (fast backends: 64 on CUDA and 32 on the CPU when None; reference: one point per image).
+    call, every method and backend (validation.default_batch_size when None: 64 on CUDA, 32
+    on the CPU). Results depend on it only through the model's float rounding, except for
+    methods whose registry entry is `batch_sensitive` (Guided IG).
     """
     spec = method_spec(method)
-    params = resolve_params(spec, method_params)
+    params = spec.resolve_params(method_params)
     inputs = validation.check_inputs(inputs, image_batch=spec.needs_image_batch)
     validation.check_model(model, inputs)
     steps = validation.check_steps(steps)
     output = validation.check_output(output)
-    batch_size = validation.check_batch_size(batch_size)
-    counts = validation.resolve_compute_at(compute_at, steps, method, spec.supports_compute_at)
-    if not spec.uses_baselines and baselines is not None:
+    batch_size = validation.resolve_batch_size(batch_size, inputs.device)
+    counts = validation.resolve_compute_at(compute_at, steps, spec)
+    if not spec.takes_baselines and baselines is not None:
         raise ValueError(f"{method} has no baselines argument: its baseline is the input blurred at max_sigma")
     baselines = validation.resolve_baselines(baselines, inputs)
     run = backend_runner(backend, inputs)
@@ -99,7 +114,7 @@ def explain(
             inputs,
             baselines,
             targets,
-            method=method,
+            spec=spec,
             steps=steps,
             counts=counts or [steps],
             idgi=idgi,

@@ -4,10 +4,12 @@
 IntegratedGradients`: the same constructor and `attribute` signature and the same results —
 Captum's five approximation methods, tensor or tuple inputs, baselines, target forms,
 `additional_forward_args`, `internal_batch_size`, `multiply_by_inputs` and the convergence
-delta. Unlike Captum, the scaled inputs are never all built at once: steps go through the
-model in chunks of `internal_batch_size` examples and their gradients are folded into the
-running sums at once, so memory does not grow with `n_steps`. The explained output is the
-forward function's raw output at the target, as in Captum.
+delta. Unlike Captum, the scaled inputs are never all built at once: both classes run on the
+package's streaming engine (engine/stream.py), which sends `internal_batch_size` path points
+through the forward function at a time and folds their gradients into the running sums at
+once, so memory does not grow with `n_steps`. Tuple inputs travel through the engine as one
+flat row per example and are split back into their shapes for the forward function. The
+explained output is the forward function's raw output at the target, as in Captum.
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .engine import default_batch_size
+from .engine import StraightPath, stream_path
+from .ops.backends import resolve_backend
 from .outputs import full_float32
-from .profiling import annotate
+from .validation import resolve_batch_size
 
 METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 
@@ -83,8 +86,8 @@ def _baselines(baselines, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tenso
     return tuple(resolved)
 
 
-def _select(output: torch.Tensor, target, n_examples: int, repeats: int) -> torch.Tensor:
-    """The explained value of each row of `output` (repeats × n_examples rows), Captum's target forms."""
+def _select(output: torch.Tensor, target, images: torch.Tensor, n_examples: int) -> torch.Tensor:
+    """The explained value of each row of `output`, row r belonging to example images[r]: Captum's target forms."""
     if target is None:
         if output.ndim > 1 and output[0].numel() != 1:
             raise ValueError(f"target=None needs one output per example; the forward function returned shape "
@@ -100,7 +103,7 @@ def _select(output: torch.Tensor, target, n_examples: int, repeats: int) -> torc
         target = target.tolist()
     if isinstance(target, Sequence) and len(target) == n_examples:
         rows = torch.arange(output.shape[0], device=output.device)
-        per_row = list(target) * repeats
+        per_row = [target[i] for i in images.tolist()]
         if all(isinstance(t, int) for t in per_row):
             return output[rows, torch.tensor(per_row, device=output.device)]
         return torch.stack([output[(i, *t)] for i, t in enumerate(per_row)])
@@ -108,58 +111,77 @@ def _select(output: torch.Tensor, target, n_examples: int, repeats: int) -> torc
                      f"got {target!r}")
 
 
-def _expand_args(additional_forward_args, n_examples: int, repeats: int) -> tuple:
-    if additional_forward_args is None:
-        return ()
-    args = additional_forward_args if isinstance(additional_forward_args, tuple) else (additional_forward_args,)
-    return tuple(torch.cat([a] * repeats) if isinstance(a, torch.Tensor) and a.ndim > 0 and a.shape[0] == n_examples
-                 else a for a in args)
+
+class _FlatForward:
+    """The forward function over flat rows: each row (one path point of example images[r]) is
+    split into the inputs' shapes, `additional_forward_args` that hold one entry per example
+    follow their rows, and the target picks the explained value. Called by the engine with
+    a chunk of points; returns F (N,) and ∂F/∂row (N, D)."""
+
+    def __init__(self, forward_func, inputs: tuple[torch.Tensor, ...], target, additional_forward_args):
+        self.forward_func, self.target = forward_func, target
+        self.n = inputs[0].shape[0]
+        self.shapes = [x.shape[1:] for x in inputs]
+        self.sizes = [x[0].numel() for x in inputs]
+        args = additional_forward_args
+        self.args = () if args is None else (args if isinstance(args, tuple) else (args,))
+
+    def flatten(self, tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return torch.cat([t.reshape(t.shape[0], -1) for t in tensors], dim=1)
+
+    def values(self, rows: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        parts = rows.split(self.sizes, dim=1)
+        tensors = [part.reshape(len(images), *shape) for part, shape in zip(parts, self.shapes)]
+        args = [a[images] if isinstance(a, torch.Tensor) and a.ndim > 0 and a.shape[0] == self.n else a
+                for a in self.args]
+        return _select(self.forward_func(*tensors, *args), self.target, images, self.n)
+
+    def __call__(self, rows: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
+            leaf = rows.detach().requires_grad_(True)
+            values = self.values(leaf, images)
+            (gradient,) = torch.autograd.grad(values.sum(), leaf)
+        return values.detach(), gradient
 
 
-class _StraightPathStream:
-    """Forward + backward over chunks of path points α, for tuple inputs, with the explained values."""
+class _StraightPathRun:
+    """The checked arguments of one `attribute` call, as flat rows for the engine."""
 
     def __init__(self, forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size):
-        self.forward_func, self.inputs, self.baselines = forward_func, inputs, baselines
-        self.target, self.args = target, additional_forward_args
-        self.n = inputs[0].shape[0]
-        if any(x.shape[0] != self.n for x in inputs):
+        inputs, self.is_tuple = _as_tuple(inputs)
+        self.inputs = tuple(x.detach() for x in inputs)
+        self.baselines = _baselines(baselines, self.inputs)
+        if any(x.shape[0] != self.inputs[0].shape[0] for x in self.inputs):
             raise ValueError("every input must have the same batch size (first dimension)")
-        chunk = internal_batch_size or default_batch_size(inputs[0].device)
-        self.steps_per_chunk = max(1, chunk // self.n)
+        if len({x.dtype for x in self.inputs}) > 1 or not self.inputs[0].is_floating_point():
+            raise TypeError(f"inputs must share one floating dtype, got {[x.dtype for x in self.inputs]}")
+        self.forward = _FlatForward(forward_func, self.inputs, target, additional_forward_args)
+        self.flat_inputs = self.forward.flatten(self.inputs)
+        self.flat_baselines = self.forward.flatten(self.baselines)
+        device = self.flat_inputs.device
+        self.batch_size = resolve_batch_size(internal_batch_size, device, name="internal_batch_size")
+        self.backend = resolve_backend("auto", self.flat_inputs)
 
-    def values(self, points: tuple[torch.Tensor, ...], repeats: int) -> torch.Tensor:
-        output = self.forward_func(*points, *_expand_args(self.args, self.n, repeats))
-        return _select(output, self.target, self.n, repeats)
+    def stream(self, path: StraightPath, idgi: bool):
+        with full_float32():
+            return stream_path(path, self.forward, [path.steps], idgi, self.batch_size, self.backend)
 
-    def chunks(self, alphas: list[float]):
-        """Yield (indices into alphas, F (k, N), gradients per input (k, N, …)) chunk by chunk."""
-        for start in range(0, len(alphas), self.steps_per_chunk):
-            chosen = list(range(start, min(start + self.steps_per_chunk, len(alphas))))
-            with annotate("path points"):
-                points = []
-                for x, b in zip(self.inputs, self.baselines):
-                    a = torch.tensor([alphas[i] for i in chosen], dtype=x.dtype, device=x.device)
-                    a = a.view(-1, *([1] * x.ndim))
-                    points.append((b[None] + a * (x - b)[None]).reshape(len(chosen) * self.n, *x.shape[1:])
-                                  .requires_grad_(True))
-            with annotate("forward+backward"), torch.enable_grad():
-                values = self.values(tuple(points), len(chosen))
-                grads = torch.autograd.grad(values.sum(), points)
-            yield chosen, values.detach().view(len(chosen), self.n), [
-                g.view(len(chosen), self.n, *x.shape[1:]) for g, x in zip(grads, self.inputs)]
+    def unflatten(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        return [part.reshape(x.shape) for part, x in zip(flat.split(self.forward.sizes, dim=1), self.inputs)]
 
     def endpoint_difference(self) -> torch.Tensor:
-        with torch.no_grad():
-            return self.values(self.inputs, 1) - self.values(self.baselines, 1)
+        everyone = torch.arange(self.forward.n, device=self.flat_inputs.device)
+        with torch.no_grad(), full_float32():
+            return self.forward.values(self.flat_inputs, everyone) - self.forward.values(self.flat_baselines, everyone)
 
-
-def _finish(attributions, is_tuple, delta, stream, return_convergence_delta):
-    result = tuple(attributions) if is_tuple else attributions[0]
-    if not return_convergence_delta:
-        return result
-    total = sum(a.flatten(1).sum(dim=1) for a in attributions)
-    return result, total - stream.endpoint_difference() if delta is None else delta
+    def finish(self, flat: torch.Tensor, delta, return_convergence_delta: bool):
+        attributions = self.unflatten(flat)
+        result = tuple(attributions) if self.is_tuple else attributions[0]
+        if not return_convergence_delta:
+            return result
+        if delta is None:
+            delta = flat.sum(dim=1) - self.endpoint_difference()
+        return result, delta
 
 
 class IntegratedGradients:
@@ -181,27 +203,18 @@ class IntegratedGradients:
     def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, n_steps: int = 50,
                   method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False):
-        inputs, is_tuple = _as_tuple(inputs)
-        inputs = tuple(x.detach() for x in inputs)
-        baselines = _baselines(baselines, inputs)
+        run = _StraightPathRun(self.forward_func, inputs, baselines, target, additional_forward_args,
+                               internal_batch_size)
         alphas, step_sizes = alphas_and_step_sizes(n_steps, method)
-        stream = _StraightPathStream(self.forward_func, inputs, baselines, target, additional_forward_args,
-                                     internal_batch_size)
-        with full_float32():
-            totals = [torch.zeros_like(x) for x in inputs]
-            for chosen, _, grads in stream.chunks(alphas):
-                with annotate("accumulate"):
-                    weights = [step_sizes[i] for i in chosen]
-                    for total, g in zip(totals, grads):
-                        w = torch.tensor(weights, dtype=g.dtype, device=g.device).view(-1, *([1] * (g.ndim - 1)))
-                        total += (w * g).sum(dim=0)
-            if self.multiply_by_inputs:
-                totals = [t * (x - b) for t, x, b in zip(totals, inputs, baselines)]
-            return _finish(totals, is_tuple, None, stream, return_convergence_delta)
+        weights = torch.tensor(step_sizes, dtype=torch.float64)
+        path = StraightPath(run.flat_inputs, run.flat_baselines, torch.tensor(alphas, dtype=torch.float64),
+                            lambda js, stride: weights.to(js.device)[js], multiply=self.multiply_by_inputs)
+        base, _, _, _ = run.stream(path, idgi=False)
+        return run.finish(base[path.steps], None, return_convergence_delta)
 
 
 class IDGI:
-    """IDGI (SEMANTICS.md §2) in the same shape: the uniform path with n_steps intervals,
+    """IDGI (docs/semantics.md §2) in the same shape: the uniform path with n_steps intervals,
     Σ_j g_j² (F_{j+1} − F_j) / Σ g_j², the sums over every element of every input of an example."""
 
     def __init__(self, forward_func):
@@ -214,34 +227,13 @@ class IDGI:
 
     def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, n_steps: int = 50,
                   internal_batch_size: int | None = None, return_convergence_delta: bool = False):
-        inputs, is_tuple = _as_tuple(inputs)
-        inputs = tuple(x.detach() for x in inputs)
-        baselines = _baselines(baselines, inputs)
+        run = _StraightPathRun(self.forward_func, inputs, baselines, target, additional_forward_args,
+                               internal_batch_size)
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
             raise ValueError(f"n_steps must be an int ≥ 1, got {n_steps!r}")
-        # input → baseline, so F of each interval's far end is known when its gradient arrives
-        alphas = [j / n_steps for j in range(n_steps, -1, -1)]
-        stream = _StraightPathStream(self.forward_func, inputs, baselines, target, additional_forward_args,
-                                     internal_batch_size)
-        with full_float32():
-            totals = [torch.zeros_like(x) for x in inputs]
-            outputs = torch.full((n_steps + 1, stream.n), float("nan"), dtype=torch.float64, device=inputs[0].device)
-            for chosen, values, grads in stream.chunks(alphas):
-                with annotate("accumulate"):
-                    for row, i in enumerate(chosen):
-                        j = n_steps - i  # path index, baseline → input
-                        outputs[j] = values[row].to(torch.float64)
-                        if j == n_steps:
-                            continue
-                        squares = [g[row] * g[row] for g in grads]
-                        norm = sum(s.flatten(1).sum(dim=1) for s in squares).to(torch.float64)
-                        usable = torch.isfinite(norm) & (norm > 0)
-                        scale = torch.where(usable, (outputs[j + 1] - outputs[j]) / torch.where(usable, norm, 1.0),
-                                            0.0)
-                        for total, s in zip(totals, squares):
-                            total += s * scale.to(s.dtype).view(-1, *([1] * (s.ndim - 1)))
-            delta = None
-            if return_convergence_delta:  # F at both ends came from the path itself
-                total = sum(a.flatten(1).sum(dim=1) for a in totals)
-                delta = total - (outputs[n_steps] - outputs[0]).to(total.dtype)
-            return _finish(totals, is_tuple, delta, stream, return_convergence_delta)
+        path = StraightPath.uniform(run.flat_inputs, run.flat_baselines, n_steps, "pair")
+        _, important, outputs, _ = run.stream(path, idgi=True)
+        flat = important[n_steps]
+        # F at both ends came from the path itself
+        delta = flat.sum(dim=1) - (outputs[:, -1] - outputs[:, 0]).to(flat.dtype)
+        return run.finish(flat, delta, return_convergence_delta)

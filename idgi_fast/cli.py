@@ -9,9 +9,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .methods import METHODS
+from .methods import METHOD_NAMES
 from .models import MODEL_NAMES
 from .models.zoo import ZooUnavailable
+from .ops.backends import BACKENDS
+from .outputs import OUTPUTS
+from .reference.metrics.insertion import CANVASES
+from .reference.metrics.pic import PROFILES
 from .study.store import IncompatibleDatabase
 
 
@@ -33,7 +37,7 @@ def _subset(what: str, allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
     return parse
 
 
-_methods = _subset("methods", tuple(METHODS))
+_methods = _subset("methods", METHOD_NAMES)
 
 
 def _step_counts(text: str) -> list[int]:
@@ -75,14 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--images", type=_positive_int, default=6, help="number of scenes (default 6, one per class)")
     demo.add_argument("--first-scene", type=int, default=0, help="index of the first held-out scene (default 0)")
     demo.add_argument("--steps", type=_positive_int, default=128, help="path intervals m (default 128)")
-    demo.add_argument("--methods", type=_methods, default=list(METHODS), help="comma-separated: ig,blur_ig,guided_ig")
+    demo.add_argument("--methods", type=_methods, default=list(METHOD_NAMES), help=f"comma-separated: {','.join(METHOD_NAMES)}")
     demo.add_argument("--out", type=Path, default=Path("idgi_demo"), help="output folder (default ./idgi_demo)")
     demo.add_argument("--batch-size", type=_positive_int, default=None, help="path points per model call")
-    demo.add_argument("--output", choices=["probability", "logit"], default="probability")
-    demo.add_argument("--backend", choices=["auto", "torch", "triton", "reference"], default="auto")
-    demo.add_argument("--insertion-canvas", choices=["black", "blur"], default="blur",
+    demo.add_argument("--output", choices=OUTPUTS, default="probability")
+    demo.add_argument("--backend", choices=BACKENDS, default="auto")
+    demo.add_argument("--insertion-canvas", choices=CANVASES, default="blur",
                       help="insertion/deletion canvas (default blur: SceneNet never saw black backgrounds)")
-    demo.add_argument("--pic-profile", choices=["blur", "pair"], default="blur",
+    demo.add_argument("--pic-profile", choices=PROFILES, default="blur",
                       help="SIC/AIC bokeh profile (pair needs scipy: pip install 'idgi-fast[pair]')")
     demo.add_argument("--webp-method", type=int, choices=range(7), default=0, metavar="0-6",
                       help="WebP encoder effort for the entropy axis (default 0, fastest; 4 is the library default)")
@@ -98,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--weights", action="append", default=None, metavar="[MODEL=]WEIGHTS",
                      help="zoo weights: a torchvision enum member (default IMAGENET1K_V1; DEFAULT = the newest), a "
                           "state-dict file, or random; MODEL= limits it to one model; repeatable")
-    run.add_argument("--methods", type=_methods, default=list(METHODS), help="comma-separated: ig,blur_ig,guided_ig")
+    run.add_argument("--methods", type=_methods, default=list(METHOD_NAMES), help=f"comma-separated: {','.join(METHOD_NAMES)}")
     run.add_argument("--steps", type=_step_counts, default=[8, 32],
                      help="comma-separated step counts (default 8,32); for IG and Blur IG each must divide the largest")
     run.add_argument("--images", type=_positive_int, default=None,
@@ -115,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write every saliency map (float32 .npy) and input (PNG) to <db stem>_maps/")
     run.add_argument("--keep-misclassified", action="store_true",
                      help="also explain images the model gets wrong (default: only correct ones)")
-    run.add_argument("--batch-size", type=_positive_int, default=16, help="images explained and scored together")
-    run.add_argument("--backend", choices=["auto", "torch", "triton", "reference"], default="auto")
+    run.add_argument("--images-per-batch", type=_positive_int, default=16,
+                     help="images explained and scored together, written in one transaction (default 16)")
+    run.add_argument("--backend", choices=BACKENDS, default="auto")
     run.add_argument("--information", default="entropy,msssim", help="SIC/AIC axes: entropy,msssim (default both)")
 
     report = commands.add_parser("report", help="the study's tables from its database, as Markdown and CSV")
@@ -167,7 +172,7 @@ def _main(argv: list[str] | None) -> int:
         images = args.images if args.images is not None else (64 if args.data is None else None)
         config = StudyConfig(models=tuple(args.models), weights=_weights(args.weights, args.models),
                              methods=tuple(args.methods), steps=tuple(args.steps), images=images,
-                             batch_size=args.batch_size, backend=args.backend,
+                             images_per_batch=args.images_per_batch, backend=args.backend,
                              data_root=None if args.data is None else str(args.data),
                              labels_file=None if args.labels is None else str(args.labels),
                              wnids_file=None if args.wnids is None else str(args.wnids), resize=args.resize,

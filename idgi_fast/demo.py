@@ -1,5 +1,5 @@
 """`idgi-fast demo`: the six methods on held-out synthetic scenes with the embedded model, scored
-by every metric of SEMANTICS.md §6."""
+by every metric of docs/semantics.md §6."""
 from __future__ import annotations
 
 import time
@@ -11,9 +11,9 @@ from .api import explain
 from .atomic import atomic_write_text
 from .data.scenes import SHAPE_CLASSES, generate_scenes
 from .figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image, variant_colour
-from .methods import METHODS
+from .methods import METHOD_NAMES, variant_title
 from .metrics import evaluate
-from .metrics.stability import jpeg_round_trip, map_mse, quantised, stability_score
+from .metrics.stability import quantised, result_stability
 from .models.toy import load_scenenet, model_card
 from .progress import progress
 from .saliency import saliency_map
@@ -36,16 +36,12 @@ CURVE_PANELS = [("insertion", "Insertion", "fraction of pixels inserted", "p(tar
                 ("aic/msssim", "AIC, MS-SSIM axis", "MS-SSIM to the input", "accuracy")]
 
 
-def variant_title(method: str, idgi: bool) -> str:
-    return METHODS[method].title + (" + IDGI" if idgi else "")
-
-
 def _unit_grid(curve: torch.Tensor):
     """x of a curve sampled uniformly on [0, 1] (insertion levels k/K, SIC/AIC grid points)."""
     return torch.linspace(0.0, 1.0, curve.shape[0], dtype=torch.float64).numpy()
 
 
-def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guided_ig"), out: str | Path = "idgi_demo",
+def run_demo(images: int = 6, steps: int = 128, methods=METHOD_NAMES, out: str | Path = "idgi_demo",
              first_scene: int = 0, batch_size: int | None = None, backend: str = "auto",
              output: str = "probability", insertion_canvas: str = "blur", pic_profile: str = "blur",
              webp_method: int = 0) -> dict:
@@ -67,7 +63,6 @@ def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guide
         status = "" if label == guess else f"  (model predicts {SHAPE_CLASSES[guess]})"
         print(f"  scene {first_scene + i}: {SHAPE_CLASSES[label]}{status}")
 
-    jpeg_inputs = jpeg_round_trip(inputs, quality=75)
     attribution_rows, metric_rows, maps, per_image, curves, colours = [], [], {}, {}, {}, {}
     skipped = {}
     for method in progress(methods, desc="methods", unit="method"):
@@ -76,25 +71,25 @@ def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guide
         started = time.perf_counter()
         result = explain(model, inputs, **options)
         seconds = time.perf_counter() - started
-        jpeg_result = explain(model, jpeg_inputs, **options)
-        delta = (result.outputs[:, -1] - result.outputs[:, 0]).double()
+        stability = result_stability(lambda x, o=options: explain(model, x, **o), inputs, result)
+        delta = result.output_change()
         for use_idgi in (False, True):
             title = variant_title(method, use_idgi)
             colours[title] = variant_colour(method, use_idgi)
             attribution = result.attribution(idgi=use_idgi)
             total = attribution.double().flatten(1).sum(dim=1)
-            gap = (total - delta).abs()
+            gap = result.completeness_gap(idgi=use_idgi)
             scores = evaluate(model, inputs, attribution, scenes.labels,
                               metrics=["insertion", "deletion", "sic", "aic", "localization"], masks=scenes.masks,
                               insertion_canvas=insertion_canvas, pic_profile=pic_profile, webp_method=webp_method,
                               batch_size=batch_size, backend=backend)
-            stability_mse = map_mse(attribution, jpeg_result.attribution(idgi=use_idgi)).cpu()
+            stable = stability[(use_idgi, steps)]
             maps[title] = saliency_map(attribution)
             curves[title] = scores.aggregate_curves
             skipped = scores.skipped  # the skip rules look at the input and the canvas only: the same for every map
             per_image[title] = {"sum_attribution": total.tolist(), "output_difference": delta.tolist(),
                                 **{key: values.tolist() for key, values in scores.per_image.items()},
-                                "jpeg_stability": (-torch.log10(stability_mse)).tolist()}
+                                "jpeg_stability": stable.per_image.tolist()}
             attribution_rows.append({
                 "method": title,
                 "sum attr": float(total.mean()),
@@ -105,7 +100,7 @@ def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guide
                 "seconds": round(seconds, 2),
             })
             metric_rows.append({"method": title, **{column: scores.aggregate[key] for column, key in METRIC_KEYS.items()},
-                                "JPEG stability": stability_score(stability_mse)})
+                                "JPEG stability": stable.score})
 
     titles = list(maps)
     figure = grid_figure(
@@ -137,7 +132,7 @@ def run_demo(images: int = 6, steps: int = 128, methods=("ig", "blur_ig", "guide
     print(attribution_table)
     print("\n'seconds' is the time of the one run that gives both a method and its IDGI variant.\n")
     print(metric_table)
-    print("\nSIC/AIC skip rules (SEMANTICS.md §6): " + "; ".join(skip_lines))
+    print("\nSIC/AIC skip rules (docs/semantics.md §6): " + "; ".join(skip_lines))
     print(f"\nmaps: {figure_path}\ncurves: {curves_path}\ntables: {out / 'demo_table.md'}\n"
           f"per-image values: {out / 'demo_results.json'}")
     return summary

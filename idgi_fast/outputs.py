@@ -1,4 +1,4 @@
-"""The explained output F and its input gradient g (SEMANTICS.md notation).
+"""The explained output F and its input gradient g (docs/semantics.md notation).
 
 F(x) = softmax(f(x))[c] for output="probability", f(x)[c] for output="logit". Gradients are
 taken with torch.autograd.grad with respect to the points only, so the model's parameters
@@ -18,11 +18,10 @@ def full_float32():
     """Inside the block: TF32 off for cuDNN convolutions and CUDA matmuls, and cuDNN's
     deterministic algorithms; the caller's flags are restored after.
 
-    torch enables TF32 convolutions by default. Measured on an H100 (bench/RESULTS.md), it
-    moved Guided IG — whose path depends on every gradient's ranking — 45 % (relative L2)
-    away from the float64 reference, against 0.04 % with TF32 off. With TF32 off, two runs
-    of the same Guided IG on the H100 still ended 1.3 % apart once, through cuDNN's
-    non-deterministic backward algorithms: deterministic ones make every run the same.
+    torch enables TF32 convolutions by default, and Guided IG's path depends on the ranking
+    of every gradient: TF32 moved it far outside docs/semantics.md §7, and cuDNN's
+    non-deterministic backward algorithms made two identical runs differ (bench/RESULTS.md,
+    first H100 entry). Deterministic float32 makes every run the same.
     """
     saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
              torch.backends.cudnn.deterministic)

@@ -1,4 +1,4 @@
-"""Saliency maps (B, H, W) from attributions (B, C, H, W) (SEMANTICS.md §6)."""
+"""Saliency maps (B, H, W) from attributions (B, C, H, W) (docs/semantics.md §6)."""
 from __future__ import annotations
 
 import torch

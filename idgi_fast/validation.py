@@ -1,10 +1,12 @@
 """Checks of user input, shared by every entry point. Each error names the argument and the fix."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
 
+from .methods import MethodSpec
 from .outputs import OUTPUTS, check_logits
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -110,13 +112,14 @@ def check_steps(steps: object) -> int:
     return steps
 
 
-def resolve_compute_at(compute_at: object, steps: int, method: str, supported: bool) -> list[int] | None:
+def resolve_compute_at(compute_at: object, steps: int, spec: MethodSpec) -> list[int] | None:
     """Sorted step counts whose results are reported; always includes `steps` itself."""
     if compute_at is None:
         return None
-    if not supported:
+    if not spec.supports_compute_at:
         raise ValueError(
-            f"compute_at is not available for {method}: its path depends on the step count, so run it once per count"
+            f"compute_at is not available for {spec.name}: its path depends on the step count, "
+            "so run it once per count"
         )
     if isinstance(compute_at, int) and not isinstance(compute_at, bool):
         compute_at = [compute_at]
@@ -135,11 +138,23 @@ def check_output(output: object) -> str:
     return output  # type: ignore[return-value]
 
 
-def check_batch_size(batch_size: object) -> int | None:
+def default_batch_size(device: torch.device | str) -> int:
+    """What one model call takes when `batch_size` is None: path points in `explain` (every
+    method and backend, the Captum drop-in's `internal_batch_size` too), images in `evaluate`.
+
+    64 keeps a GPU busy; on the CPU smaller chunks stay in cache, so 32 (bench/RESULTS.md,
+    "Default chunk").
+    """
+    return 64 if torch.device(device).type == "cuda" else 32
+
+
+def resolve_batch_size(batch_size: object, device: torch.device | str, meaning: str = "path points per model call",
+                       name: str = "batch_size") -> int:
+    """`batch_size` checked, or the default for `device` when it is None."""
     if batch_size is None:
-        return None
+        return default_batch_size(device)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be None or an int ≥ 1 (path points per model call), got {batch_size!r}")
+        raise ValueError(f"{name} must be None or an int ≥ 1 ({meaning}), got {batch_size!r}")
     return batch_size
 
 

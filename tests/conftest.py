@@ -54,6 +54,14 @@ class TinyCNN(nn.Module):
         return 3.0 * self.head(h.mean(dim=(2, 3)))
 
 
+def tied_saliency(batch: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """Coarse values (many ties) with one constant map."""
+    generator = torch.Generator().manual_seed(seed)
+    saliency = torch.randint(-3, 4, (batch, height, width), generator=generator).to(torch.float64)
+    saliency[0] = 1.0
+    return saliency
+
+
 @pytest.fixture
 def tiny_cnn64():
     return TinyCNN().double().eval()

@@ -1,11 +1,11 @@
-"""The blur operator G_σ of SEMANTICS.md §4 against direct padded convolutions."""
+"""The blur operator G_σ of docs/semantics.md §4 against direct padded convolutions."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from idgi_fast.methods.paths import blur_sigmas, gaussian_blur, gaussian_radius, gaussian_weights
+from idgi_fast.geometry import blur_sigmas, gaussian_blur, gaussian_radius, gaussian_weights
 
 
 def direct_blur(x: np.ndarray, sigma: float, mode: str) -> np.ndarray:

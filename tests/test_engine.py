@@ -16,7 +16,7 @@ FAST = ["torch", "triton"]
 
 
 def assert_within_contract(got: torch.Tensor, want: torch.Tensor):
-    """SEMANTICS.md §7 for float32: max |a − r| ≤ 1e-5·max|r| + 1e-7."""
+    """docs/semantics.md §7 for float32: max |a − r| ≤ 1e-5·max|r| + 1e-7."""
     assert torch.isfinite(got).all()
     limit = 1e-5 * float(want.abs().max()) + 1e-7
     assert float((got - want).abs().max()) <= limit
@@ -142,3 +142,25 @@ def test_auto_picks_torch_on_the_cpu_and_triton_needs_cuda_or_the_interpreter(mo
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     with pytest.raises(ValueError, match="backend='triton' needs CUDA tensors"):
         idgi_fast.explain(model, x, 0, steps=4, backend="triton")
+
+
+def test_every_registered_method_has_a_reference_and_an_engine_implementation():
+    from idgi_fast import engine, reference
+    from idgi_fast.methods import METHODS
+
+    assert set(reference.IMPLEMENTATIONS) == set(METHODS)
+    assert set(engine.IMPLEMENTATIONS) == set(METHODS)
+
+
+@pytest.mark.parametrize("backend", ["reference", "torch"])
+def test_the_registry_says_which_endpoints_are_evaluated_without_idgi(backend):
+    from idgi_fast.methods import METHODS
+
+    model = TinyCNN().double().eval()
+    x = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    for name, spec in METHODS.items():
+        for idgi in (False, True):
+            outputs = idgi_fast.explain(model, x, target=1, method=name, steps=4, idgi=idgi, backend=backend).outputs
+            assert bool(outputs[:, 0].isnan().all()) == (spec.baseline_needs_idgi and not idgi), (name, idgi)
+            assert bool(outputs[:, -1].isnan().all()) == (spec.input_needs_idgi and not idgi), (name, idgi)
+            assert not outputs[:, 1:-1].isnan().any()

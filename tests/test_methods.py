@@ -1,4 +1,4 @@
-"""Every backend against analytic answers and the invariants of SEMANTICS.md §1–§5.
+"""Every backend against analytic answers and the invariants of docs/semantics.md §1–§5.
 
 Each test runs once per backend: the reference, the vectorised torch path and the Triton
 kernels (in Triton's interpreter on the CPU).
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import idgi_fast
-from idgi_fast.methods.paths import gaussian_blur
+from idgi_fast.geometry import gaussian_blur
 from idgi_fast.outputs import output_only
 
 from conftest import LinearLogit, Quadratic, SinSum, TinyCNN

@@ -1,14 +1,14 @@
-"""Insertion and Deletion against analytic answers (SEMANTICS.md §6)."""
+"""Insertion and Deletion against analytic answers (docs/semantics.md §6)."""
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from idgi_fast.methods.paths import gaussian_blur
+from idgi_fast.geometry import gaussian_blur
 from idgi_fast.metrics import evaluate
-from idgi_fast.metrics.common import level_counts, pixel_ranks, trapezoid
-from idgi_fast.metrics.insertion import deletion_images, insertion_canvas, insertion_images
+from idgi_fast.reference.metrics.common import level_counts, pixel_ranks, trapezoid
+from idgi_fast.reference.metrics.insertion import deletion_images, insertion_canvas, insertion_images
 
 SIZE = 20
 OFFSET = 0.25  # keeps both logits finite when no important pixel is present

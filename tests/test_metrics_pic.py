@@ -1,4 +1,4 @@
-"""SIC/AIC: bokeh images, information axes, curves, skip rules and aggregation (SEMANTICS.md §6)."""
+"""SIC/AIC: bokeh images, information axes, curves, skip rules and aggregation (docs/semantics.md §6)."""
 from __future__ import annotations
 
 import math
@@ -8,10 +8,10 @@ import pytorch_msssim
 import torch
 from torch import nn
 
-from idgi_fast.methods.paths import gaussian_blur
+from idgi_fast.geometry import gaussian_blur
 from idgi_fast.metrics import evaluate
-from idgi_fast.metrics.information import composed_ms_ssim, compressed_sizes, ms_ssim
-from idgi_fast.metrics.pic import (CURVE_POINTS, PAIR_THRESHOLDS, aggregate_curves, blur_bokeh, curve_auc,
+from idgi_fast.reference.metrics.information import composed_ms_ssim, compressed_sizes, ms_ssim
+from idgi_fast.reference.metrics.pic import (CURVE_POINTS, PAIR_THRESHOLDS, aggregate_curves, blur_bokeh, curve_auc,
                                    interpolate_from_revealed, pair_always_revealed, pair_bokeh, pic_curve)
 
 

@@ -9,7 +9,7 @@ import pytest
 from idgi_fast.study import IncompatibleDatabase, StudyConfig, Store, run_study
 from idgi_fast.study.store import RESULT_TABLES
 
-SMALL = StudyConfig(methods=("ig", "guided_ig"), steps=(2, 4), images=5, batch_size=2,
+SMALL = StudyConfig(methods=("ig", "guided_ig"), steps=(2, 4), images=5, images_per_batch=2,
                     metrics=("insertion", "deletion", "sic"),
                     metric_options={"insertion_canvas": "blur", "insertion_levels": 4, "pic_levels": 5,
                                     "information": ("entropy",), "webp_method": 0, "min_pred": 0.0})
@@ -96,7 +96,7 @@ def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
 
     from PIL import Image
 
-    from idgi_fast.metrics.pic import aggregate_curves, curve_auc
+    from idgi_fast.reference.metrics.pic import aggregate_curves, curve_auc
     from idgi_fast.study.report import study_tables, write_report
 
     path, _ = uninterrupted
@@ -153,7 +153,7 @@ def test_two_gloo_processes_give_the_single_process_database(uninterrupted, tmp_
     """torchrun's layout by hand: 2 CPU ranks with gloo shard the images, write a shard each, and
     rank 0 merges them; the result is the single-process run's database — the same rows, skips
     and done-marks, and values equal to float32 rounding (the ranks batch other images together
-    and run 1 thread each, so the model's sums are ordered differently; SEMANTICS.md §7)."""
+    and run 1 thread each, so the model's sums are ordered differently; docs/semantics.md §7)."""
     import socket
 
     import torch.multiprocessing as mp

@@ -36,7 +36,7 @@ def _maximum(a, b):
 @triton.jit
 def information_curve_kernel(x_levels_ptr, x_input_ptr, y_levels_ptr, y_input_ptr, curve_ptr, auc_ptr, n_levels,
                              points, NORMALISE_X: tl.constexpr, LEVELS: tl.constexpr, BLOCK: tl.constexpr):
-    """Program b: image b's SIC/AIC curve and its AUC from its per-level values (SEMANTICS.md §6).
+    """Program b: image b's SIC/AIC curve and its AUC from its per-level values (docs/semantics.md §6).
 
         x = (x_l − x_0)/(x_input − x_0) clipped to [0, 1]   (or x_l clipped, without NORMALISE_X)
         y = running max over l of (y_l − y_0)/(y_input − y_0) clipped to [0, 1]

@@ -1,9 +1,21 @@
-"""Evaluation metrics (SEMANTICS.md §6), reference implementations in plain PyTorch + Pillow."""
+"""Evaluation metrics (docs/semantics.md §6): `evaluate` and its pieces. The per-image oracle
+lives in idgi_fast.reference.metrics; the batched fast path here is tested against it."""
+
+from ..reference.metrics import (
+    aggregate_curves,
+    blur_bokeh,
+    curve_auc,
+    curve_scores,
+    deletion_images,
+    insertion_deletion,
+    insertion_images,
+    pair_bokeh,
+    pic_curve,
+)
 from .evaluate import DEFAULT_METRICS, METRICS, Evaluation, EvaluationOptions, evaluate
-from .insertion import curve_scores, deletion_images, insertion_deletion, insertion_images
 from .localization import energy_in_mask, pointing_game
-from .pic import aggregate_curves, blur_bokeh, curve_auc, pair_bokeh, pic_curve, pic_curves
-from .stability import attribution_function, jpeg_round_trip, jpeg_stability
+from .pic import pic_curves
+from .stability import attribution_function, jpeg_round_trip, jpeg_stability, result_stability
 from .steps import StepSensitivity, evaluate_steps, step_sensitivity
 
 __all__ = [
@@ -11,6 +23,6 @@ __all__ = [
     "insertion_deletion", "insertion_images", "deletion_images", "curve_scores",
     "pic_curves", "blur_bokeh", "pair_bokeh", "pic_curve", "curve_auc", "aggregate_curves",
     "energy_in_mask", "pointing_game",
-    "jpeg_stability", "jpeg_round_trip", "attribution_function",
+    "jpeg_stability", "jpeg_round_trip", "attribution_function", "result_stability",
     "evaluate_steps", "step_sensitivity", "StepSensitivity",
 ]

@@ -1,23 +1,25 @@
-"""`idgi_fast.evaluate`: every metric of SEMANTICS.md §6 on one batch, as plain data."""
+"""`idgi_fast.evaluate`: every metric of docs/semantics.md §6 on one batch, as plain data."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch
 
-from ..engine import default_batch_size
-from ..ops.dispatch import resolve_backend
+from ..ops.backends import resolve_backend
 from ..progress import progress
+from ..reference.metrics.information import check_msssim_options
+from ..reference.metrics.insertion import CANVASES, insertion_deletion
+from ..reference.metrics.pic import PAIR_THRESHOLDS, check_pic_options
 from ..serialize import plain_data
 from ..tables import markdown_table
-from ..validation import check_batch_size, check_model, resolve_targets
+from ..validation import check_model, resolve_batch_size, resolve_targets
 from .common import check_images, check_levels, check_unit_range, resolve_saliency
-from .information import check_msssim_options
-from .insertion import CANVASES, insertion_deletion, insertion_deletion_batched
+from .insertion import insertion_deletion_batched
 from .localization import energy_in_mask, pointing_game
-from .pic import PAIR_THRESHOLDS, check_pic_options, pic_curves
+from .pic import pic_curves
 from .stability import STABILITY_NORMS, check_explain_fn, jpeg_stability
 
 METRICS = ("insertion", "deletion", "sic", "aic", "localization", "stability")
@@ -26,10 +28,10 @@ DEFAULT_METRICS = ("insertion", "deletion", "sic", "aic")
 
 @dataclass(frozen=True)
 class EvaluationOptions:
-    """Every option of `evaluate`, with SEMANTICS.md's defaults."""
+    """Every option of `evaluate`, with docs/semantics.md's defaults."""
 
     reduce: str = "sum"  # channel reduction of attributions: sum | abs_sum | sum_abs
-    batch_size: int | None = None  # images per model call (None: 64 on CUDA, 32 on the CPU, as explain)
+    batch_size: int | None = None  # images per model call (None: validation.default_batch_size)
     # Insertion / Deletion
     insertion_canvas: str = "black"  # black | blur
     insertion_sigma: float = 10.0
@@ -148,10 +150,16 @@ def _check_options(options: EvaluationOptions, metrics: tuple[str, ...], images:
             raise ValueError(f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}")
 
 
+def _insertion_deletion_runner(backend: str):
+    """The oracle for "reference", else the batched path with the op backend every op receives
+    (resolved once, as explain does)."""
+    return insertion_deletion if backend == "reference" else partial(insertion_deletion_batched, backend=backend)
+
+
 def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=None, metrics=DEFAULT_METRICS, *,
              masks: torch.Tensor | None = None, explain_fn=None, show_progress: bool | None = None,
              backend: str = "auto", **options) -> Evaluation:
-    """Score one batch of attributions (SEMANTICS.md §6).
+    """Score one batch of attributions (docs/semantics.md §6).
 
     model: logits (B, K) from pixel-space images (normalisation inside the model).
     images: (B, C, H, W) float in the model's dtype; [0, 1] for the entropy axis and stability.
@@ -170,9 +178,8 @@ def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=Non
     images = check_images(images)
     backend = resolve_backend(backend, images)
     check_model(model, images)
-    check_batch_size(settings.batch_size)
-    if settings.batch_size is None:
-        settings = replace(settings, batch_size=default_batch_size(images.device))
+    settings = replace(settings, batch_size=resolve_batch_size(settings.batch_size, images.device,
+                                                               meaning="images per model call"))
     saliency = resolve_saliency(attributions, images, settings.reduce)
     _check_options(settings, metrics, images)
     targets = resolve_targets(target, model, images, settings.batch_size)
@@ -196,10 +203,7 @@ def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=Non
         if modes:
             arguments = (model, images, saliency, targets, modes, settings.insertion_canvas, settings.insertion_sigma,
                          settings.insertion_levels, settings.batch_size)
-            if backend == "reference":
-                found = insertion_deletion(*arguments, progress_bar=bar)
-            else:
-                found = insertion_deletion_batched(*arguments, backend=backend, progress_bar=bar)
+            found = _insertion_deletion_runner(backend)(*arguments, progress_bar=bar)
             result.details["input_probability"] = found.original
             for mode in modes:
                 result.curves[mode] = found.curves[mode]

@@ -1,4 +1,4 @@
-"""Localization against ground-truth masks (SEMANTICS.md §6)."""
+"""Localization against ground-truth masks (docs/semantics.md §6)."""
 from __future__ import annotations
 
 import torch

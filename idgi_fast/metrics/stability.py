@@ -1,4 +1,4 @@
-"""Numerical stability under JPEG compression (SEMANTICS.md §6, the IDGI study's experiment).
+"""Numerical stability under JPEG compression (docs/semantics.md §6, the IDGI study's experiment).
 
 Each uint8 input is re-encoded as JPEG, the attribution is recomputed on the decoded image,
 both channel-summed maps are normalised, and the score is −log10 of their mean squared
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .common import to_uint8
+from ..reference.metrics.common import to_uint8
 
 STABILITY_NORMS = ("l1", "sum")
 ExplainFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -92,6 +92,20 @@ def _call(explain_fn: ExplainFunction, images: torch.Tensor, targets: torch.Tens
     return attributions.detach()
 
 
+def _stability(first: torch.Tensor, second: torch.Tensor, norm: str, reference: str) -> StabilityResult:
+    mse = map_mse(first, second, norm).cpu()
+    return StabilityResult(mse, -torch.log10(mse), stability_score(mse), reference)
+
+
+def _unperturbed(explain_again, images: torch.Tensor, given):
+    """("given", `given`) when the images are already 8-bit values, else ("quantised", the
+    explanation of round(255·x)/255), so that the comparison measures the JPEG step alone."""
+    on_grid = quantised(images)
+    if torch.equal(on_grid, images):
+        return "given", given
+    return "quantised", explain_again(on_grid)
+
+
 def jpeg_stability(explain_fn: ExplainFunction, images: torch.Tensor, attributions: torch.Tensor,
                    targets: torch.Tensor, quality: int = 75, norm: str = "l1") -> StabilityResult:
     """Stability of `explain_fn` under a JPEG round trip of `images` (in [0, 1]).
@@ -101,14 +115,24 @@ def jpeg_stability(explain_fn: ExplainFunction, images: torch.Tensor, attributio
     `attributions`, which belong to the unquantised images.
     """
     explain_fn = check_explain_fn(explain_fn)
-    on_grid = quantised(images)
-    if torch.equal(on_grid, images):
-        reference, first = "given", attributions
-    else:
-        reference, first = "quantised", _call(explain_fn, on_grid, targets)
-    second = _call(explain_fn, jpeg_round_trip(images, quality), targets)
-    mse = map_mse(first, second, norm).cpu()
-    return StabilityResult(mse, -torch.log10(mse), stability_score(mse), reference)
+    again = lambda x: _call(explain_fn, x, targets)  # noqa: E731
+    reference, first = _unperturbed(again, images, attributions)
+    return _stability(first, again(jpeg_round_trip(images, quality)), norm, reference)
+
+
+def result_stability(explain_again, images: torch.Tensor, result, quality: int = 75,
+                     norm: str = "l1") -> dict[tuple[bool, int], StabilityResult]:
+    """The same metric for every attribution an ExplainResult holds, keyed (idgi, step count),
+    from one more explain: `explain_again(images)` must rerun the explain that gave `result`
+    (same model, targets and options). Base and IDGI maps of every `compute_at` count are
+    compared with their counterparts on the JPEG round trip."""
+    reference, unperturbed = _unperturbed(explain_again, images, result)
+    perturbed = explain_again(jpeg_round_trip(images, quality))
+    counts = sorted(result.base) if isinstance(result.base, dict) else [result.steps]
+    variants = [False, True] if result.idgi is not None else [False]
+    return {(idgi, count): _stability(unperturbed.attribution(idgi=idgi, steps=count),
+                                      perturbed.attribution(idgi=idgi, steps=count), norm, reference)
+            for idgi in variants for count in counts}
 
 
 def attribution_function(model, method: str = "ig", steps: int = 128, idgi: bool = True, **explain_options

@@ -1,4 +1,4 @@
-"""Step sensitivity (SEMANTICS.md §6): how much each score moves between two step counts, from
+"""Step sensitivity (docs/semantics.md §6): how much each score moves between two step counts, from
 the attributions of one `compute_at` run (the study compared 8 and 128 steps)."""
 from __future__ import annotations
 

@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import torch
 
-from .dispatch import check_backend
+
+
+def idgi_scales(change: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
+    """IDGI's coefficient of each point (docs/semantics.md §2): ΔF / Σg², and 0 where Σg² is 0 or
+    not finite, so that such a step contributes nothing and never a NaN. Same shape as `change`."""
+    usable = torch.isfinite(norms) & (norms > 0)
+    return torch.where(usable, change / torch.where(usable, norms, 1.0), 0.0)
 
 
 def squared_norms_torch(g: torch.Tensor) -> torch.Tensor:
@@ -84,14 +90,14 @@ def accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, b
 
 def squared_norms(g: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """(N,) Σ g² of each point's gradient, in g's dtype."""
-    if check_backend(backend, g) == "triton":
+    if backend == "triton":
         return squared_norms_triton(g)
     return squared_norms_torch(g)
 
 
 def accumulate(g, multiplier, base_coef, idgi_coef, images, base, idgi, backend: str = "torch") -> None:
     """Add one chunk into `base` (counts, B, …) and `idgi` (same shape, or None) in place."""
-    if check_backend(backend, g) == "triton":
+    if backend == "triton":
         accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi)
     else:
         accumulate_torch(g, multiplier, base_coef, idgi_coef, images, base, idgi)

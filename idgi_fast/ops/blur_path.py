@@ -1,16 +1,15 @@
 """Blur path op: for a chunk of points (image, σ), the path point G_σ(x) and the forward
-difference dX_σ = (G_{σ+h}(x) − G_σ(x)) / h (SEMANTICS.md §4).
+difference dX_σ = (G_{σ+h}(x) − G_σ(x)) / h (docs/semantics.md §4).
 
 The torch implementation blurs with the (size × size) float64 blur matrices of
-methods.paths, once per distinct σ of the chunk, and rounds once to the images' dtype, as
+the geometry module, once per distinct σ of the chunk, and rounds once to the images' dtype, as
 the reference does. The Triton kernel convolves directly with the sampled taps.
 """
 from __future__ import annotations
 
 import torch
 
-from ..methods.paths import blur_matrix, gaussian_radius, gaussian_weights
-from .dispatch import check_backend
+from ..geometry import blur_matrix, gaussian_radius, gaussian_weights
 
 
 def blur_path_torch(images: torch.Tensor, sigmas: torch.Tensor, grad_step: float, padding: str,
@@ -96,6 +95,6 @@ def blur_path_triton(images, sigmas, grad_step, padding, slopes=True, block_h: i
 
 def blur_path(images: torch.Tensor, sigmas: torch.Tensor, grad_step: float, padding: str, slopes: bool = True,
               backend: str = "torch"):
-    if check_backend(backend, images) == "triton":
+    if backend == "triton":
         return blur_path_triton(images, sigmas, grad_step, padding, slopes)
     return blur_path_torch(images, sigmas, grad_step, padding, slopes)

@@ -1,4 +1,4 @@
-"""Composite op: every metric image of a batch in one pass (SEMANTICS.md §6).
+"""Composite op: every metric image of a batch in one pass (docs/semantics.md §6).
 
 For images i with per-pixel ranks (descending saliency, ties to the lower flat index) and
 level counts n_l, metric image l shows the top n_l pixels (all channels) of `shown` over
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import torch
 
-from .dispatch import check_backend
 
 
 def composite_torch(shown: torch.Tensor, hidden: torch.Tensor, ranks: torch.Tensor,
@@ -48,6 +47,6 @@ def composite(shown: torch.Tensor, hidden: torch.Tensor, ranks: torch.Tensor, co
     if shown.shape != hidden.shape or ranks.shape != (shown.shape[0], *shown.shape[-2:]):
         raise ValueError(f"composite needs shown and hidden of one shape (B, C, H, W) and ranks (B, H, W); got "
                          f"{tuple(shown.shape)}, {tuple(hidden.shape)}, {tuple(ranks.shape)}")
-    if check_backend(backend, shown) == "triton":
+    if backend == "triton":
         return composite_triton(shown, hidden, ranks, counts)
     return composite_torch(shown, hidden, ranks, counts)

@@ -1,4 +1,4 @@
-"""Guided IG step op (SEMANTICS.md §5): one step k for every image at once, in place.
+"""Guided IG step op (docs/semantics.md §5): one step k for every image at once, in place.
 
 Each image keeps its own state: the lowest-|G| fraction is selected per image (a selection,
 not a sort), moved towards its upper bound x_hi, and the inner loop runs until every image
@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from ..profiling import annotate
-from .dispatch import check_backend
 
 
 def _isclose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -39,8 +38,8 @@ def selection_rank(n: int, fraction: float) -> int:
 def selection_threshold_torch(score: torch.Tensor, fraction: float) -> torch.Tensor:
     """(B,) the value at sorted position ⌊fraction·(n − 1)⌋ of each row (+inf entries included).
 
-    On the CPU numpy's introselect is used: on one 3×224×224 float64 row it took 0.24 ms
-    against torch.kthvalue's 2.3 ms (2 cores). Both return the same element of the row.
+    On the CPU numpy's introselect is used, about ten times faster than torch.kthvalue there
+    (bench/RESULTS.md, "Guided IG selection"). Both return the same element of the row.
     """
     rank = selection_rank(score.shape[1], fraction)
     if score.device.type == "cpu":
@@ -82,8 +81,8 @@ def _bounds(k: int, steps: int, max_dist: float) -> tuple[float, float, float]:
 
 
 # Elements of state per group of images in the torch path: about 2 MB per float64 array, so
-# a pass's working set stays in cache. Measured on 2 CPU cores with SceneNet (8 images of
-# 3×224×224, 32 steps): the whole batch at once was slower than the reference's image-by-image loop.
+# a pass's working set stays in cache; the whole batch at once was slower than the reference's
+# image-by-image loop (bench/RESULTS.md, "Guided IG selection").
 GROUP_ELEMENTS = 1 << 18
 
 
@@ -189,7 +188,7 @@ def guided_step(x: torch.Tensor, attribution: torch.Tensor, x_in: torch.Tensor, 
                 max_dist: float, backend: str = "torch") -> None:
     """Step k of every image, in place: flat (B, n) float64 x and attribution (updated), x_in,
     x_base, gradient G at x; (B,) float64 L1 distances. Images with distance 0 do not move."""
-    if check_backend(backend, x) == "triton":
+    if backend == "triton":
         guided_step_triton(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)
     else:
         guided_step_torch(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)

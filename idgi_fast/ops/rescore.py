@@ -1,4 +1,4 @@
-"""Rescoring ops (SEMANTICS.md §6), from the model's logits to AUCs without a host round trip
+"""Rescoring ops (docs/semantics.md §6), from the model's logits to AUCs without a host round trip
 per image:
 
 - target_probabilities: each metric image's softmax probability of its target (float64, as
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 
-from .dispatch import check_backend
 
 LARGEST_TRITON_ROW = 1 << 16  # classes per row the single-block kernel takes; wider rows use torch
 
@@ -39,19 +38,16 @@ def target_probabilities_triton(logits: torch.Tensor, targets: torch.Tensor):
 def target_probabilities(logits: torch.Tensor, targets: torch.Tensor, backend: str = "torch"):
     """(N,) float64 softmax probability of targets[r] and (N,) int64 argmax class of each row of
     logits (N, K)."""
-    if check_backend(backend, logits) == "triton" and logits.shape[1] <= LARGEST_TRITON_ROW:
+    if backend == "triton" and logits.shape[1] <= LARGEST_TRITON_ROW:
         return target_probabilities_triton(logits, targets)
     return target_probabilities_torch(logits, targets)
 
 
-def information_curves_torch(x_levels: torch.Tensor, x_input: torch.Tensor, y_levels: torch.Tensor,
-                             y_input: torch.Tensor, normalise_x: bool, points: int):
-    def normalised(values, ends):
-        first = values[:, 0]
-        return ((values - first[:, None]) / (ends - first)[:, None]).clamp(0.0, 1.0)
-
-    x = normalised(x_levels, x_input) if normalise_x else x_levels.clamp(0.0, 1.0)
-    y = torch.cummax(normalised(y_levels, y_input), dim=1).values
+def normalised_curves_torch(x: torch.Tensor, y: torch.Tensor, points: int):
+    """Curves (N, points + 1) and AUCs (N,) from float64 levels already normalised to [0, 1]:
+    the running maximum of y, (0, 0) and (1, 1) added, a stable sort by x (ties keep level
+    order), linear interpolation on the grid (the later point wins at a tie) and the trapezoid."""
+    y = torch.cummax(y, dim=1).values
     rows = x.shape[0]
     zeros = torch.zeros((rows, 1), dtype=torch.float64, device=x.device)
     x = torch.cat([zeros, x, zeros + 1.0], dim=1)
@@ -65,6 +61,16 @@ def information_curves_torch(x_levels: torch.Tensor, x_input: torch.Tensor, y_le
     curve = torch.cat([y_left + (grid - x_left) / (x_right - x_left) * (y_right - y_left), zeros + 1.0], dim=1)
     auc = (1.0 / points) * (curve.sum(dim=-1) - 0.5 * (curve[:, 0] + curve[:, -1]))
     return curve, auc
+
+
+def information_curves_torch(x_levels: torch.Tensor, x_input: torch.Tensor, y_levels: torch.Tensor,
+                             y_input: torch.Tensor, normalise_x: bool, points: int):
+    def normalised(values, ends):
+        first = values[:, 0]
+        return ((values - first[:, None]) / (ends - first)[:, None]).clamp(0.0, 1.0)
+
+    x = normalised(x_levels, x_input) if normalise_x else x_levels.clamp(0.0, 1.0)
+    return normalised_curves_torch(x, normalised(y_levels, y_input), points)
 
 
 def information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x: bool, points: int,
@@ -89,7 +95,7 @@ def information_curves(x_levels: torch.Tensor, x_input: torch.Tensor, y_levels: 
     """Curves (N, points + 1) on q = 0, 1/points, …, 1 and their AUCs (N,), float64, from (N, L)
     information values x and scores y of the levels (level 0 = the canvas) and the inputs' (N,).
     x is normalised between canvas and input when normalise_x, else only clipped to [0, 1]."""
-    if check_backend(backend, x_levels) == "triton":
+    if backend == "triton":
         return information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x, points)
     return information_curves_torch(x_levels.to(torch.float64), x_input.to(torch.float64),
                                     y_levels.to(torch.float64), y_input.to(torch.float64), normalise_x, points)

@@ -1,7 +1,11 @@
-"""The oracle: SEMANTICS.md §1–§5 read literally, one model evaluation per path point.
+"""The oracle: docs/semantics.md §1–§6 read literally, one model evaluation per path point and
+one image at a time for the metrics.
 
-Slow by design and kept plain; every fast backend is tested against it.
+Slow by design and kept plain; every fast backend is tested against it. The IDGI scale is
+written out here again on purpose (idgi.py) rather than taken from the fast path, so that
+the two stay independent.
 """
+
 from __future__ import annotations
 
 from .blur_ig import blur_ig
@@ -10,18 +14,28 @@ from .guided_ig import guided_ig
 from .idgi import idgi_from_path
 from .ig import integrated_gradients
 
-__all__ = ["run", "blur_ig", "guided_ig", "integrated_gradients", "idgi_from_path", "PointEvaluator"]
+
+def _ig(evaluator, inputs, baselines, steps, counts, idgi, params):
+    return integrated_gradients(evaluator, inputs, baselines, steps, counts, idgi, params["rule"])
 
 
-def run(model, inputs, baselines, targets, *, method, steps, counts, idgi, output, batch_size, params):
+def _blur_ig(evaluator, inputs, baselines, steps, counts, idgi, params):
+    return blur_ig(evaluator, inputs, steps, counts, idgi, **params)
+
+
+def _guided_ig(evaluator, inputs, baselines, steps, counts, idgi, params):
+    return guided_ig(evaluator, inputs, baselines, steps, idgi, **params)
+
+
+# one implementation per registered method (idgi_fast.methods); tests check that none is missing
+IMPLEMENTATIONS = {"ig": _ig, "blur_ig": _blur_ig, "guided_ig": _guided_ig}
+
+
+def run(model, inputs, baselines, targets, *, spec, steps, counts, idgi, output, batch_size, params):
     """(base by count, IDGI by count or None, outputs (B, m+1), points evaluated per image)."""
     evaluator = PointEvaluator(model, targets, output, batch_size)
-    if method == "ig":
-        result = integrated_gradients(evaluator, inputs, baselines, steps, counts, idgi, params["rule"])
-    elif method == "blur_ig":
-        result = blur_ig(evaluator, inputs, steps, counts, idgi, **params)
-    elif method == "guided_ig":
-        result = guided_ig(evaluator, inputs, baselines, steps, idgi, **params)
-    else:
-        raise ValueError(f"unknown method {method!r}")
+    result = IMPLEMENTATIONS[spec.name](evaluator, inputs, baselines, steps, counts, idgi, params)
     return (*result, evaluator.points_per_image)
+
+
+__all__ = ["run", "blur_ig", "guided_ig", "integrated_gradients", "idgi_from_path", "PointEvaluator", "IMPLEMENTATIONS"]

@@ -1,9 +1,9 @@
-"""Blur IG, literally (SEMANTICS.md §4): gradients at G_σi(x), forward differences dX_i."""
+"""Blur IG, literally (docs/semantics.md §4): gradients at G_σi(x), forward differences dX_i."""
 from __future__ import annotations
 
 import torch
 
-from ..methods.paths import blur_sigmas, gaussian_blur
+from ..geometry import blur_sigmas, gaussian_blur
 from .evaluation import PointEvaluator
 from .idgi import idgi_from_path
 

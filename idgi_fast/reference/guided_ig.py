@@ -1,4 +1,4 @@
-"""Guided IG, literally (SEMANTICS.md §5), with the path logic in float64.
+"""Guided IG, literally (docs/semantics.md §5), with the path logic in float64.
 
 Each image follows its own path; the images' current points are evaluated together at
 each step (one point per image per step), which changes no image's result.

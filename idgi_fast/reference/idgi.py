@@ -1,4 +1,4 @@
-"""IDGI (SEMANTICS.md §2) from a path's gradients and outputs, baseline → input order."""
+"""IDGI (docs/semantics.md §2) from a path's gradients and outputs, baseline → input order."""
 from __future__ import annotations
 
 import torch

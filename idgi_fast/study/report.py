@@ -24,14 +24,13 @@ from PIL import Image
 from .. import __version__
 from ..atomic import atomic_write_text
 from ..figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image, variant_colour
-from ..methods import METHODS
-from ..methods.paths import blur_sigmas, gaussian_blur
-from ..metrics.pic import aggregate_curves, curve_auc
+from ..geometry import blur_sigmas, gaussian_blur
+from ..methods import METHOD_NAMES, variant_title
+from ..reference.metrics.pic import aggregate_curves, curve_auc
 from ..tables import markdown_table
 from .runner import ImageSource, StudyConfig, input_path, map_path, maps_folder
 from .store import Store
 
-METHOD_TITLES = {"ig": "IG", "blur_ig": "Blur IG", "guided_ig": "Guided IG"}
 MEAN_METRICS = {"insertion/probability": "Insertion (probability)",
                 "insertion/probability_ratio": "Insertion (probability ratio)",
                 "deletion/probability": "Deletion (probability)",
@@ -58,10 +57,6 @@ class Table:
             writer.writeheader()
             writer.writerows(self.rows)
         return buffer.getvalue()
-
-
-def _variant(method: str, idgi: int) -> str:
-    return f"{METHOD_TITLES.get(method, method)}{' + IDGI' if idgi else ''}"
 
 
 def _cells(store: Store) -> dict:
@@ -102,7 +97,7 @@ def study_tables(store: Store) -> list[Table]:
     if not cells:
         raise ValueError(f"{store.path} holds no scores yet: run `idgi-fast run --db {store.path}` first")
     models = sorted({key[0] for key in cells})
-    methods = [m for m in METHODS if any(key[1] == m for key in cells)]
+    methods = [m for m in METHOD_NAMES if any(key[1] == m for key in cells)]
     counts = sorted({key[3] for key in cells})
     present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
     metrics = [m for m in (*MEAN_METRICS, *CURVE_METRICS) if m in present]
@@ -115,13 +110,13 @@ def study_tables(store: Store) -> list[Table]:
     tables = []
     for count in counts:
         for metric in metrics:
-            rows = [{"model": model, **{_variant(method, idgi): value(model, method, idgi, count, metric)
+            rows = [{"model": model, **{variant_title(method, idgi): value(model, method, idgi, count, metric)
                                         for method in methods for idgi in (0, 1)}} for model in models]
             tables.append(Table(f"{metric.replace('/', '_')}_steps{count}", f"{titles[metric]} — steps = {count}", rows))
     if len(counts) > 1:
         low, high = counts[0], counts[-1]
         for metric in metrics:
-            rows = [{"model": model, **{_variant(method, idgi): value(model, method, idgi, high, metric)
+            rows = [{"model": model, **{variant_title(method, idgi): value(model, method, idgi, high, metric)
                                         - value(model, method, idgi, low, metric)
                                         for method in methods for idgi in (0, 1)}} for model in models]
             tables.append(Table(f"{metric.replace('/', '_')}_sensitivity_{low}_{high}",
@@ -142,7 +137,7 @@ def scores_vs_steps(store: Store) -> Image.Image | None:
     if len(counts) < 2:
         return None
     models = sorted({key[0] for key in cells})
-    methods = [m for m in METHODS if any(key[1] == m for key in cells)]
+    methods = [m for m in METHOD_NAMES if any(key[1] == m for key in cells)]
     present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
     low, high = math.log2(counts[0]), math.log2(counts[-1])
     xs = np.array([(math.log2(n) - low) / (high - low) for n in counts])
@@ -154,7 +149,7 @@ def scores_vs_steps(store: Store) -> Image.Image | None:
         for model in models:
             for method in methods:
                 for idgi in (0, 1):
-                    name = _variant(method, idgi) if len(models) == 1 else f"{model}: {_variant(method, idgi)}"
+                    name = variant_title(method, idgi) if len(models) == 1 else f"{model}: {variant_title(method, idgi)}"
                     colours[name] = variant_colour(method, idgi)
                     ys = [_score(store, (model, method, idgi, n), cells[(model, method, idgi, n)], metric)
                           if (model, method, idgi, n) in cells else math.nan for n in counts]
@@ -174,12 +169,12 @@ def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None
     cells = _cells(store)
     model = sorted({key[0] for key in cells})[0]
     columns = []
-    for method in METHODS:
+    for method in METHOD_NAMES:
         for idgi in (0, 1):
             found = [key for key in cells if key[:3] == (model, method, idgi)]
             if found:
                 key = max(found, key=lambda k: k[3])
-                columns.append((_variant(method, idgi), method, cells[key], idgi, key[3]))
+                columns.append((variant_title(method, idgi), method, cells[key], idgi, key[3]))
     ids = [row[0] for row in store.connection.execute(
         "SELECT DISTINCT image FROM done WHERE model = ? ORDER BY image", (model,))]
     rows = []
@@ -200,7 +195,7 @@ def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None
 
 def path_images(image: torch.Tensor, points: int = 8, max_sigma: float = 50.0) -> Image.Image:
     """One image along the IG path (zeros baseline → input) and the Blur IG path (G_max(x) → x),
-    `points` evenly spaced points each (SEMANTICS.md §3–§4 geometry)."""
+    `points` evenly spaced points each (docs/semantics.md §3–§4 geometry)."""
     alphas = [k / (points - 1) for k in range(points)]
     sigmas = list(reversed(blur_sigmas(points - 1, max_sigma, sqrt=False)))
     ig_row = [to_uint8_image(image * alpha) for alpha in alphas]

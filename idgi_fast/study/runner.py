@@ -2,9 +2,9 @@
 metrics into the study database (store.py), resumable.
 
 Work is done in batches of images per (model, method, run step count). IG and Blur IG run
-once at the largest step count with `compute_at` set to every requested count (SEMANTICS.md
-§1: each sub-path equals a direct run); Guided IG's path depends on the step count, so it runs
-once per count. Every batch is explained once (base and IDGI from the same model calls),
+once at the largest step count with `compute_at` set to every requested count (docs/semantics.md
+§1: each sub-path equals a direct run); a method whose path depends on the step count (the
+registry's `supports_compute_at`, Guided IG) runs once per count. Every batch is explained once (base and IDGI from the same model calls),
 scored for each variant and count, and written in one transaction with its done-marks.
 """
 from __future__ import annotations
@@ -26,10 +26,10 @@ from ..atomic import atomic_write
 from ..data.folders import LoadedImages, folder_records, load_records
 from ..data.scenes import generate_scenes
 from ..figures import save_png, to_uint8_image
-from ..methods import METHODS
+from ..methods import METHOD_NAMES, method_spec
 from ..metrics import evaluate
 from ..metrics.common import score_targets
-from ..metrics.stability import jpeg_round_trip, map_mse, quantised
+from ..metrics.stability import quantised, result_stability
 from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO, input_sizes, load_model
 from ..models.zoo import check_zoo_available, is_weights_file
 from ..progress import progress
@@ -45,11 +45,11 @@ class StudyConfig:
     synthetic scenes, small enough for a few minutes on 2 CPU cores."""
 
     models: tuple[str, ...] = (EMBEDDED_MODEL,)
-    methods: tuple[str, ...] = tuple(METHODS)
+    methods: tuple[str, ...] = METHOD_NAMES
     steps: tuple[int, ...] = (8, 32)
     images: int | None = 64  # scenes to run; for an image folder at most this many (None: all)
     first_image: int = 0
-    batch_size: int = 16  # images explained and scored together
+    images_per_batch: int = 16  # images explained and scored together (one transaction each)
     data_root: str | None = None  # an image folder (data/folders.py) instead of the synthetic scenes
     labels_file: str | None = None
     wnids_file: str | None = None
@@ -66,9 +66,9 @@ class StudyConfig:
         "insertion_canvas": "blur", "information": ("entropy", "msssim"), "webp_method": 0})
 
     def __post_init__(self):
-        unknown = [m for m in self.methods if m not in METHODS]
+        unknown = [m for m in self.methods if m not in METHOD_NAMES]
         if unknown or not self.methods:
-            raise ValueError(f"methods must be a non-empty subset of {tuple(METHODS)}; got {list(self.methods)}")
+            raise ValueError(f"methods must be a non-empty subset of {METHOD_NAMES}; got {list(self.methods)}")
         if not self.steps or any(not isinstance(s, int) or s < 1 for s in self.steps):
             raise ValueError(f"steps must be positive step counts; got {list(self.steps)}")
         unknown = [m for m in self.models if m not in MODEL_NAMES]
@@ -83,7 +83,7 @@ class StudyConfig:
             raise ValueError(f"weights given for {stray}, which are not among the models {list(self.models)}")
         if self.images is None and self.data_root is None:
             raise ValueError("images must be a number of synthetic scenes (None means all, for an image folder)")
-        for name in ("images", "batch_size", "resize", "crop"):
+        for name in ("images", "images_per_batch", "resize", "crop"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {value}")
@@ -93,7 +93,7 @@ class StudyConfig:
     def runs(self, method: str) -> list[tuple[int, list[int]]]:
         """(run step count m, the counts it yields) for a method."""
         counts = sorted(set(self.steps))
-        if method == "guided_ig":
+        if not method_spec(method).supports_compute_at:
             return [(n, [n]) for n in counts]
         largest = counts[-1]
         bad = [n for n in counts if largest % n]
@@ -195,8 +195,13 @@ def _save_maps(maps: Path, model_name, method, steps, result, images, ids, count
 def _explain_and_score(config, model, images, labels, method, steps, counts, ids, model_name=None,
                        maps: Path | None = None, wanted: set | None = None) -> list[ImageResult]:
     """One explain (base + IDGI, every count) and the metrics of each variant and count."""
-    result = explain(model, images, target=labels, method=method, steps=steps, idgi=True,
-                     compute_at=counts if method != "guided_ig" else None, backend=config.backend)
+
+    def explain_batch(x: torch.Tensor):
+        return explain(model, x, target=labels, method=method, steps=steps, idgi=True,
+                       compute_at=counts if method_spec(method).supports_compute_at else None,
+                       backend=config.backend)
+
+    result = explain_batch(images)
     if maps is not None:
         _save_maps(maps, model_name, method, steps, result, images, ids, counts, wanted)
     scored = {(idgi, count): evaluate(model, images, result.attribution(idgi=bool(idgi), steps=count), labels,
@@ -206,25 +211,19 @@ def _explain_and_score(config, model, images, labels, method, steps, counts, ids
     rows = _image_results(ids, scored, result)
     if config.stability:
         # the images are 8-bit (quantised scenes, decoded files), so the unperturbed maps are the ones above
-        perturbed = explain(model, jpeg_round_trip(images, 75), target=labels, method=method, steps=steps, idgi=True,
-                            compute_at=counts if method != "guided_ig" else None, backend=config.backend)
-        for idgi in (0, 1):
-            for count in counts:
-                mse = map_mse(result.attribution(idgi=bool(idgi), steps=count),
-                              perturbed.attribution(idgi=bool(idgi), steps=count)).cpu()
-                for row, value in zip(rows, mse.tolist()):
-                    row.scores.append((idgi, count, "stability/mse", value))
+        for (idgi, count), found in result_stability(explain_batch, images, result).items():
+            for row, value in zip(rows, found.mse.tolist()):
+                row.scores.append((int(idgi), count, "stability/mse", value))
     return rows
 
 
 def _image_results(ids: list[str], scored: dict, result) -> list[ImageResult]:
     """Rows of each image from the evaluations of one batch, keyed (idgi, count)."""
     rows = [ImageResult(image) for image in ids]
-    output_change = (result.outputs[:, -1] - result.outputs[:, 0]).double().cpu()
     for (idgi, count), evaluation in scored.items():
-        attribution_sum = result.attribution(idgi=bool(idgi), steps=count).double().flatten(1).sum(dim=1).cpu()
+        gaps = result.completeness_gap(idgi=bool(idgi), steps=count).cpu()
         for i, row in enumerate(rows):
-            row.scores.append((idgi, count, "completeness_gap", float((attribution_sum[i] - output_change[i]).abs())))
+            row.scores.append((idgi, count, "completeness_gap", float(gaps[i])))
             for metric, values in evaluation.per_image.items():
                 row.scores.append((idgi, count, metric, float(values[i])))
             for curve, values in evaluation.curves.items():
@@ -403,12 +402,12 @@ def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progres
                         bar = progress(total=len(todo), desc=f"{model_name} {method} steps={steps}", unit="image",
                                        enabled=show_progress)
                         with bar:
-                            for start in range(0, len(todo), config.batch_size):
+                            for start in range(0, len(todo), config.images_per_batch):
                                 if stop.requested or (should_stop is not None and should_stop()):
                                     summary["stopped"] = True
                                     return summary
                                 batch_started = time.perf_counter()
-                                loaded = source.load(todo[start:start + config.batch_size], model)
+                                loaded = source.load(todo[start:start + config.images_per_batch], model)
                                 new_decisions = _filter(model, loaded, decisions, config.only_correct, device)
                                 keep = [j for j, image in enumerate(loaded.ids) if decisions[image] == "used"]
                                 summary["images_excluded"] += len(new_decisions) - sum(

@@ -1,23 +1,23 @@
-"""Guided IG for the fast backends: all images step together, one model evaluation per step.
+"""Guided IG for the fast backends: all images step together, one model evaluation per step
+(`batch_size` points per model call).
 
-The path logic is the reference's (float64, SEMANTICS.md §5), batched over images by
+The path logic is the reference's (float64, docs/semantics.md §5), batched over images by
 ops.guided_step. IDGI keeps one point across steps: g_k (squared) waits for F_{k+1}.
 """
 from __future__ import annotations
 
 import torch
 
-from ..ops.accumulate import squared_norms
+from ..ops.accumulate import idgi_scales, squared_norms
 from ..ops.guided_step import guided_step
 from ..outputs import output_and_gradient, output_only
 from ..profiling import annotate
 
 
-def _evaluate(model, points, targets, output, batch_size, gradient=True):
-    size = batch_size or points.shape[0]
+def _evaluate(model, points, targets, output, batch_size: int, gradient=True):
     values, grads = [], []
-    for start in range(0, points.shape[0], size):
-        part = slice(start, start + size)
+    for start in range(0, points.shape[0], batch_size):
+        part = slice(start, start + batch_size)
         if gradient:
             f, g = output_and_gradient(model, points[part], targets[part], output)
             grads.append(g)
@@ -28,8 +28,7 @@ def _evaluate(model, points, targets, output, batch_size, gradient=True):
 
 
 def _idgi_update(accumulator, squared, norm, change):
-    usable = torch.isfinite(norm) & (norm > 0)
-    scale = torch.where(usable, change / torch.where(usable, norm, 1.0), 0.0)
+    scale = idgi_scales(change, norm)
     accumulator += squared * scale.view(-1, *([1] * (squared.ndim - 1))).to(squared.dtype)
 
 

@@ -1,15 +1,19 @@
-"""Paths whose points are known up front (IG, Blur IG), in the form the streaming engine uses.
+"""Paths whose points are known up front (IG, Blur IG, the Captum drop-in's rules), in the
+form the streaming loop uses.
 
 A path has points p_0 … p_m (baseline → input). Each class says which points it needs,
 builds any chunk of them on the device, and gives the weight with which each point's
 gradient enters the base estimate for a step count n (stride s = m/n).
 """
+
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
+from ..geometry import blur_sigmas, straight_positions
 from ..ops.blur_path import blur_path
-from .paths import blur_sigmas
 
 
 def ig_rule_weights(positions: torch.Tensor, n: int, rule: str) -> torch.Tensor:
@@ -27,18 +31,44 @@ def ig_rule_weights(positions: torch.Tensor, n: int, rule: str) -> torch.Tensor:
 
 
 class StraightPath:
-    """IG: p_j = x' + (j/m)(x − x'); base = (x − x') ⊙ Σ_j w_j g_j (SEMANTICS.md §3)."""
+    """p_j = x' + α_j (x − x'); base = (x − x') ⊙ Σ_j w_j g_j (docs/semantics.md §3).
+
+    `alphas` (float64, m + 1 positions, baseline → input) and `weights(js, stride)` (each
+    point's weight in the estimate of the count m/stride) define the rule: IG's uniform
+    positions and rules (`uniform`), or any other quadrature on the line (the Captum drop-in's
+    Riemann and Gauss-Legendre rules). `multiply` = False leaves out the final (x − x')
+    factor.
+    """
 
     has_multiplier = False
 
-    def __init__(self, inputs: torch.Tensor, baselines: torch.Tensor, steps: int, idgi: bool, rule: str,
-                 backend: str = "torch"):
-        self.inputs, self.baselines, self.steps, self.rule = inputs, baselines, steps, rule
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        baselines: torch.Tensor,
+        alphas: torch.Tensor,
+        weights: Callable[[torch.Tensor, int], torch.Tensor],
+        multiply: bool = True,
+    ):
+        self.inputs, self.baselines, self.multiply = inputs, baselines, multiply
+        self.steps = len(alphas) - 1
+        self.alphas = alphas.to(device=inputs.device, dtype=inputs.dtype)
+        self.weights = weights
         self.difference = inputs - baselines
-        self.needed = list(range(steps + 1))  # every rule's estimate over every count needs all m + 1 points
+        self.needed = list(range(self.steps + 1))  # every rule's estimate over every count needs all m + 1 points
+
+    @classmethod
+    def uniform(cls, inputs: torch.Tensor, baselines: torch.Tensor, steps: int, rule: str) -> StraightPath:
+        """IG: α_k = k/m, each count's estimate by `rule` over its sub-path."""
+
+        def weights(js: torch.Tensor, stride: int) -> torch.Tensor:
+            on_subpath = js % stride == 0
+            return torch.where(on_subpath, ig_rule_weights(js // stride, steps // stride, rule), 0.0)
+
+        return cls(inputs, baselines, straight_positions(steps), weights)
 
     def points(self, images: torch.Tensor, js: torch.Tensor):
-        alpha = (js.to(torch.float64) / self.steps).to(self.inputs.dtype)
+        alpha = self.alphas[js]
         batch = self.inputs.shape[0]
         if len(js) % batch == 0 and bool((images == torch.arange(len(js), device=images.device) % batch).all()):
             # whole steps of the step-major order: broadcast instead of gathering every image again
@@ -48,21 +78,28 @@ class StraightPath:
         return self.baselines[images] + alpha.view(shape) * self.difference[images], None
 
     def base_coefficients(self, js: torch.Tensor, stride: int) -> torch.Tensor:
-        n = self.steps // stride
-        on_subpath = js % stride == 0
-        return torch.where(on_subpath, ig_rule_weights(js // stride, n, self.rule), 0.0)
+        return self.weights(js, stride)
 
     def finish(self, accumulated: torch.Tensor) -> torch.Tensor:
-        return self.difference * accumulated
+        return self.difference * accumulated if self.multiply else accumulated
 
 
 class BlurPath:
-    """Blur IG: p_j = G_{σ_(m−j)}(x); base = −Σ_i (σ_{i+s} − σ_i) dX_i ⊙ g(G_σi(x)) (SEMANTICS.md §4)."""
+    """Blur IG: p_j = G_{σ_(m−j)}(x); base = −Σ_i (σ_{i+s} − σ_i) dX_i ⊙ g(G_σi(x)) (docs/semantics.md §4)."""
 
     has_multiplier = True
 
-    def __init__(self, inputs: torch.Tensor, steps: int, idgi: bool, max_sigma: float, grad_step: float,
-                 sqrt: bool, padding: str, backend: str = "torch"):
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        steps: int,
+        idgi: bool,
+        max_sigma: float,
+        grad_step: float,
+        sqrt: bool,
+        padding: str,
+        backend: str = "torch",
+    ):
         self.inputs, self.steps, self.grad_step, self.padding, self.backend = inputs, steps, grad_step, padding, backend
         self.sigmas = torch.tensor(blur_sigmas(steps, max_sigma, sqrt), dtype=torch.float64)
         # the baseline G_max(x) (j = 0) is evaluated only for IDGI's most blurred interval

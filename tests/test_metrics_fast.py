@@ -1,26 +1,17 @@
-"""The fast metric ops (composite, rescoring, batched ranking) and the batched insertion /
-deletion path against the reference metrics, on odd image sizes and with ties in the
-saliency. Triton kernels run in the interpreter."""
+"""The fast metrics (batched ranking, insertion / deletion, SIC/AIC, MS-SSIM of many levels)
+against the reference metrics, on odd image sizes and with ties in the saliency. Triton kernels
+run in the interpreter; the ops themselves are tested in tests/ops/."""
+
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TinyCNN, tied_saliency
 
-from conftest import TinyCNN
 from idgi_fast import evaluate
-from idgi_fast.metrics.common import level_counts, pixel_ranks, reveal_stack
-from idgi_fast.metrics.insertion import insertion_deletion, insertion_deletion_batched
-from idgi_fast.ops.composite import composite, composite_torch, composite_triton
-from idgi_fast.ops.rescore import target_probabilities_torch, target_probabilities_triton
-
-
-def tied_saliency(batch: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
-    """Coarse values (many ties) with one constant map."""
-    generator = torch.Generator().manual_seed(seed)
-    saliency = torch.randint(-3, 4, (batch, height, width), generator=generator).to(torch.float64)
-    saliency[0] = 1.0
-    return saliency
-
+from idgi_fast.metrics.insertion import insertion_deletion_batched
+from idgi_fast.reference.metrics.common import pixel_ranks
+from idgi_fast.reference.metrics.insertion import insertion_deletion
 
 def test_batched_ranks_equal_per_map_ranks():
     saliency = tied_saliency(4, 7, 9)
@@ -28,45 +19,6 @@ def test_batched_ranks_equal_per_map_ranks():
     for b in range(4):
         assert torch.equal(ranks[b], pixel_ranks(saliency[b]))
     assert torch.equal(ranks[0].flatten(), torch.arange(63))  # all tied: flat order
-
-
-@pytest.mark.parametrize("shape,levels", [((3, 2, 7, 9), 5), ((2, 3, 17, 23), 20), ((1, 1, 5, 4), 2)])
-def test_composite_is_bit_identical_to_the_reference_images(shape, levels):
-    generator = torch.Generator().manual_seed(levels)
-    images = torch.rand(shape, generator=generator)
-    canvases = torch.rand(shape, generator=generator)
-    saliency = tied_saliency(shape[0], *shape[-2:], seed=levels)
-    ranks = pixel_ranks(saliency)
-    counts = level_counts(shape[-2] * shape[-1], levels)
-    counts_tensor = torch.tensor(counts)
-    for shown, hidden in ((images, canvases), (canvases, images)):
-        want = torch.stack([reveal_stack(shown[b], hidden[b], pixel_ranks(saliency[b]), counts)
-                            for b in range(shape[0])])
-        assert torch.equal(composite_torch(shown, hidden, ranks, counts_tensor), want)
-        got = composite_triton(shown, hidden, ranks, counts_tensor, block=16)
-        assert torch.equal(got, want)
-        assert torch.equal(got[:, 0], hidden) and torch.equal(got[:, -1], shown)
-
-
-def test_composite_rejects_mismatched_shapes():
-    images = torch.rand(2, 3, 5, 5)
-    with pytest.raises(ValueError, match="ranks"):
-        composite(images, images, torch.zeros(2, 4, 5, dtype=torch.long), torch.tensor([0, 25]))
-
-
-@pytest.mark.parametrize("classes", [1, 5, 13, 1000])
-def test_target_probabilities_kernel_matches_softmax(classes):
-    generator = torch.Generator().manual_seed(classes)
-    logits = torch.randn(9, classes, generator=generator) * 4
-    logits[1] = 2.5  # every class tied: argmax is class 0
-    if classes > 2:
-        logits[2, 1] = logits[2, 2] = logits[2].max() + 1  # a tie for the top: the lower index wins
-    targets = torch.randint(0, classes, (9,), generator=generator)
-    want_p, want_c = target_probabilities_torch(logits, targets)
-    got_p, got_c = target_probabilities_triton(logits, targets)
-    torch.testing.assert_close(got_p, want_p, rtol=1e-12, atol=1e-15)
-    assert torch.equal(got_c, want_c)
-    assert got_c[1] == 0 and (classes <= 2 or got_c[2] == 1)
 
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
@@ -139,7 +91,8 @@ def test_batched_sic_aic_matches_the_reference(backend):
                                                    ((2, 3, 30, 41), 7, 2)])
 def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales):
     """Level images (n, L, …) against their n references; odd sides cover the blocks' padding."""
-    from idgi_fast.metrics.information import ms_ssim, ms_ssim_levels
+    from idgi_fast.metrics.information import ms_ssim_levels
+    from idgi_fast.reference.metrics.information import ms_ssim
 
     generator = torch.Generator().manual_seed(scales)
     references = torch.rand(shape, generator=generator)
@@ -149,26 +102,3 @@ def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales):
                         for i in range(shape[0])])
     torch.testing.assert_close(ms_ssim_levels(levels, references, win_size, scales), want, rtol=0, atol=1e-12)
     assert float(want.min()) < 0.99  # the pairs differ: a comparison of ones could not fail
-
-
-@pytest.mark.parametrize("normalise_x", [True, False])
-def test_curve_op_equals_the_per_image_curves(normalise_x):
-    """Ties in x, non-monotone information and scores, values outside [0, 1]: the torch op is the
-    reference's per-image normalise + pic_curve + AUC bit for bit, the kernel to 1e-12."""
-    from idgi_fast.metrics.pic import CURVE_POINTS, curve_auc, normalise, pic_curve
-    from idgi_fast.ops.rescore import information_curves_torch, information_curves_triton
-
-    generator = torch.Generator().manual_seed(4)
-    x_levels = torch.rand(6, 9, generator=generator, dtype=torch.float64) * 1.2 - 0.1
-    x_levels[0] = torch.linspace(0, 1, 9, dtype=torch.float64)
-    x_levels[1, 3:6] = 0.5  # ties in x: the later point wins
-    y_levels = torch.rand(6, 9, generator=generator, dtype=torch.float64) * 0.7
-    x_input, y_input = torch.full((6,), 1.1, dtype=torch.float64), torch.full((6,), 0.9, dtype=torch.float64)
-    x = normalise(x_levels, x_levels[:, 0], x_input) if normalise_x else x_levels.clamp(0, 1)
-    y = normalise(y_levels, y_levels[:, 0], y_input)
-    want = torch.stack([pic_curve(x[i], y[i]) for i in range(6)])
-    curve, auc = information_curves_torch(x_levels, x_input, y_levels, y_input, normalise_x, CURVE_POINTS)
-    assert torch.equal(curve, want) and torch.equal(auc, curve_auc(want))
-    curve, auc = information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x, CURVE_POINTS, block=256)
-    torch.testing.assert_close(curve, want, rtol=0, atol=1e-12)
-    torch.testing.assert_close(auc, curve_auc(want), rtol=0, atol=1e-12)

@@ -1,7 +1,8 @@
-"""Path definitions shared by every backend (SEMANTICS.md §3–§4).
+"""The ground floor: where path points are (docs/semantics.md §3–§4) and the Gaussian blur.
 
-Only the *geometry* of the paths lives here: where the points are. How gradients are taken
-and accumulated is each backend's business.
+Sampled Gaussian taps, blur matrices and the blur itself, the Blur IG sigmas and the
+straight line's positions. The reference, the ops, the engine and the metrics all take
+them from here; how gradients are taken and accumulated is each backend's business.
 """
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ def blur_sigmas(steps: int, max_sigma: float, sqrt: bool) -> list[float]:
     """σ_i = i·max_sigma/m (or its square root), i = 0…m, as Python floats (float64)."""
     values = [i * max_sigma / steps for i in range(steps + 1)]
     return [math.sqrt(v) for v in values] if sqrt else values
+
+
+def straight_positions(steps: int) -> torch.Tensor:
+    """α_k = k/m, k = 0…m, float64: the positions of the straight path's points (§3)."""
+    return torch.arange(steps + 1, dtype=torch.float64) / steps
 
 
 def gaussian_radius(sigma: float) -> int:

@@ -1,0 +1,45 @@
+"""The rescoring ops: target probabilities and information curves, kernels against torch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from idgi_fast.ops.rescore import target_probabilities_torch, target_probabilities_triton
+
+@pytest.mark.parametrize("classes", [1, 5, 13, 1000])
+def test_target_probabilities_kernel_matches_softmax(classes):
+    generator = torch.Generator().manual_seed(classes)
+    logits = torch.randn(9, classes, generator=generator) * 4
+    logits[1] = 2.5  # every class tied: argmax is class 0
+    if classes > 2:
+        logits[2, 1] = logits[2, 2] = logits[2].max() + 1  # a tie for the top: the lower index wins
+    targets = torch.randint(0, classes, (9,), generator=generator)
+    want_p, want_c = target_probabilities_torch(logits, targets)
+    got_p, got_c = target_probabilities_triton(logits, targets)
+    torch.testing.assert_close(got_p, want_p, rtol=1e-12, atol=1e-15)
+    assert torch.equal(got_c, want_c)
+    assert got_c[1] == 0 and (classes <= 2 or got_c[2] == 1)
+
+
+@pytest.mark.parametrize("normalise_x", [True, False])
+def test_curve_op_equals_the_per_image_curves(normalise_x):
+    """Ties in x, non-monotone information and scores, values outside [0, 1]: the torch op is the
+    reference's per-image normalise + pic_curve + AUC bit for bit, the kernel to 1e-12."""
+    from idgi_fast.reference.metrics.pic import CURVE_POINTS, curve_auc, normalise, pic_curve
+    from idgi_fast.ops.rescore import information_curves_torch, information_curves_triton
+
+    generator = torch.Generator().manual_seed(4)
+    x_levels = torch.rand(6, 9, generator=generator, dtype=torch.float64) * 1.2 - 0.1
+    x_levels[0] = torch.linspace(0, 1, 9, dtype=torch.float64)
+    x_levels[1, 3:6] = 0.5  # ties in x: the later point wins
+    y_levels = torch.rand(6, 9, generator=generator, dtype=torch.float64) * 0.7
+    x_input, y_input = torch.full((6,), 1.1, dtype=torch.float64), torch.full((6,), 0.9, dtype=torch.float64)
+    x = normalise(x_levels, x_levels[:, 0], x_input) if normalise_x else x_levels.clamp(0, 1)
+    y = normalise(y_levels, y_levels[:, 0], y_input)
+    want = torch.stack([pic_curve(x[i], y[i]) for i in range(6)])
+    curve, auc = information_curves_torch(x_levels, x_input, y_levels, y_input, normalise_x, CURVE_POINTS)
+    assert torch.equal(curve, want) and torch.equal(auc, curve_auc(want))
+    curve, auc = information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x, CURVE_POINTS, block=256)
+    torch.testing.assert_close(curve, want, rtol=0, atol=1e-12)
+    torch.testing.assert_close(auc, curve_auc(want), rtol=0, atol=1e-12)
