@@ -18,7 +18,7 @@ else
 INSTALL_TORCH = $(BIN)/python -m pip install -q "$(TORCH_SPEC)" --index-url $(TORCH_INDEX)
 endif
 
-.PHONY: study demo test bench train-toy clean
+.PHONY: study demo lint test bench train-toy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,14 @@ study: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/idgi-fast demo
 
-test: $(STAMP)
+# the house rules as tools: lint and format (pyproject.toml [tool.ruff]) and the layers contract
+# ([tool.importlinter]); part of `make test`, so CI runs them
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: lint
 	$(BIN)/python -m pytest tests
 
 bench: $(STAMP)
