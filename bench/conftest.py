@@ -3,6 +3,7 @@
 Every benchmark records its median here; at the end the session prints, per workload, each
 entry's ratio to that workload's model-only floor.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict

@@ -1,4 +1,5 @@
 """The model-only floor: what explaining costs when path logic and accumulation cost nothing."""
+
 from __future__ import annotations
 
 import torch
@@ -6,8 +7,9 @@ import torch
 from idgi_fast.outputs import full_float32
 
 
-def model_only_floor(model, images: torch.Tensor, labels: torch.Tensor, points_per_image: int,
-                     chunk: int | None = None) -> None:
+def model_only_floor(
+    model, images: torch.Tensor, labels: torch.Tensor, points_per_image: int, chunk: int | None = None
+) -> None:
     """Forward + backward of the explained probability over points_per_image copies of every image,
     `chunk` points per model call (default: the images, one point each per call).
 
@@ -19,7 +21,7 @@ def model_only_floor(model, images: torch.Tensor, labels: torch.Tensor, points_p
     index = torch.arange(total, device=images.device) % images.shape[0]
     with full_float32():
         for start in range(0, total, chunk):
-            rows = index[start:start + chunk]
+            rows = index[start : start + chunk]
             leaf = images[rows].detach().requires_grad_(True)
             scores = torch.softmax(model(leaf), dim=1).gather(1, labels[rows].view(-1, 1)).sum()
             torch.autograd.grad(scores, leaf)
@@ -31,6 +33,6 @@ def scoring_floor(model, images: torch.Tensor, labels: torch.Tensor, per_image: 
     index = torch.arange(images.shape[0], device=images.device).repeat_interleave(per_image)
     with torch.no_grad(), full_float32():
         for start in range(0, index.numel(), batch):
-            rows = index[start:start + batch]
+            rows = index[start : start + batch]
             logits = model(images[rows])
             torch.softmax(logits.to(torch.float64), dim=1).gather(1, labels[rows, None])

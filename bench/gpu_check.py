@@ -24,6 +24,7 @@ It prints a Markdown report (tee it to a file) and writes gpu_check.json under -
      number of metric images).
 Timings are medians of several rounds after a warm-up, measured side by side in one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,16 +35,15 @@ import time
 from pathlib import Path
 
 import torch
-
-from idgi_fast import evaluate, explain
-from idgi_fast.metrics.stability import quantised
-from idgi_fast.data.scenes import generate_scenes
-from idgi_fast.models.toy import load_scenenet
-from idgi_fast.methods import METHOD_NAMES, method_spec
-from idgi_fast.tables import markdown_table
-
 from floor import model_only_floor  # bench/ is on sys.path when this file runs as a script
 from workloads import SLOW_REFERENCE
+
+from idgi_fast import evaluate, explain
+from idgi_fast.data.scenes import generate_scenes
+from idgi_fast.methods import METHOD_NAMES, method_spec
+from idgi_fast.metrics.stability import quantised
+from idgi_fast.models.toy import load_scenenet
+from idgi_fast.tables import markdown_table
 
 METHODS = METHOD_NAMES
 CHUNK = 64
@@ -82,8 +82,10 @@ def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def poison_allocator(device: str, megabytes: int = 512) -> None:
     """Fill and free NaN blocks so that the caching allocator hands out NaN-filled memory next."""
-    blocks = [torch.full((megabytes * 2**20 // 8 // 16,), float("nan"), dtype=torch.float64, device=device)
-              for _ in range(16)]
+    blocks = [
+        torch.full((megabytes * 2**20 // 8 // 16,), float("nan"), dtype=torch.float64, device=device)
+        for _ in range(16)
+    ]
     del blocks
 
 
@@ -97,10 +99,18 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
 
     def add(name, shape, error, limit, seconds, nbytes):
         finite_ok = error == error  # NaN never passes
-        rows.append({"kernel": name, "shape": shape, "max error": error, "limit": limit,
-                     "pass": bool(finite_ok and error <= limit), "ms": seconds * 1e3,
-                     "GB/s": nbytes / seconds / 1e9 if nbytes else float("nan"),
-                     "% of copy": 100 * nbytes / seconds / 1e9 / copy_gbps if nbytes else float("nan")})
+        rows.append(
+            {
+                "kernel": name,
+                "shape": shape,
+                "max error": error,
+                "limit": limit,
+                "pass": bool(finite_ok and error <= limit),
+                "ms": seconds * 1e3,
+                "GB/s": nbytes / seconds / 1e9 if nbytes else float("nan"),
+                "% of copy": 100 * nbytes / seconds / 1e9 / copy_gbps if nbytes else float("nan"),
+            }
+        )
 
     for dtype in (torch.float32, torch.float64):
         n_points, feature_shape, counts, batch = 67, (3, 37, 53), 3, 9
@@ -116,11 +126,19 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
         got_b, got_i = start.clone(), start.clone()
         acc.accumulate_triton(g, mult, coef, scale, images, got_b, got_i)
         error = float(torch.maximum((got_b - want_b).abs().max(), (got_i - want_i).abs().max()))
-        add(f"accumulate {str(dtype)[6:]}", "67×3×37×53, 3 counts", error, 1e-4 if dtype == torch.float32 else 1e-10,
-            0, 0)
+        add(
+            f"accumulate {str(dtype)[6:]}",
+            "67×3×37×53, 3 counts",
+            error,
+            1e-4 if dtype == torch.float32 else 1e-10,
+            0,
+            0,
+        )
         poison_allocator(device)
-        error = float((acc.squared_norms_triton(g) - acc.squared_norms_torch(g)).abs().max()
-                      / acc.squared_norms_torch(g).abs().max())
+        error = float(
+            (acc.squared_norms_triton(g) - acc.squared_norms_torch(g)).abs().max()
+            / acc.squared_norms_torch(g).abs().max()
+        )
         add(f"squared norms {str(dtype)[6:]}", "67×3×37×53", error, 1e-6, 0, 0)
     on_gpu = device == "cuda"  # a CPU dry run interprets the kernels: small shapes only, no timings
     # bandwidth: one chunk of 64 points of 3×224×224 into one count's base and IDGI accumulators (16 images)
@@ -130,33 +148,62 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
     base = torch.zeros(1, 16, 3, 224, 224, device=device)
     idgi = torch.zeros_like(base)
     if on_gpu:  # a sweep of tile sizes: the next tuning step starts from measured numbers
-        torch_ms = timed(lambda: acc.accumulate_torch(g, None, coef, coef, images, base, idgi), rounds * 10) * 1e3
+        torch_ms = (
+            timed(lambda: acc.accumulate_torch(g, None, coef, coef, images, base, idgi), rounds * 10) * 1e3
+        )
         for block, warps in ((1024, 4), (2048, 8), (4096, 8), (512, 4)):
-            seconds = timed(lambda: acc.accumulate_triton(g, None, coef, coef, images, base, idgi, block=block,
-                                                          num_warps=warps), rounds * 10)
-            add(f"accumulate float32, BLOCK {block}, {warps} warps", "64 points → 16 images, 3×224²", 0.0, 1.0,
-                seconds, g.numel() * 4 + 2 * 2 * base.numel() * 4)
+            seconds = timed(
+                lambda: acc.accumulate_triton(
+                    g, None, coef, coef, images, base, idgi, block=block, num_warps=warps
+                ),
+                rounds * 10,
+            )
+            add(
+                f"accumulate float32, BLOCK {block}, {warps} warps",
+                "64 points → 16 images, 3×224²",
+                0.0,
+                1.0,
+                seconds,
+                g.numel() * 4 + 2 * 2 * base.numel() * 4,
+            )
             rows[-1]["torch ms"] = torch_ms
         torch_ms = timed(lambda: acc.squared_norms_torch(g), rounds * 10) * 1e3
         for block, warps in ((4096, 4), (4096, 8), (8192, 8), (1024, 4)):
             seconds = timed(lambda: acc.squared_norms_triton(g, block=block, num_warps=warps), rounds * 10)
-            add(f"squared norms float32, BLOCK {block}, {warps} warps", "64×3×224²", 0.0, 1.0, seconds,
-                g.numel() * 4)
+            add(
+                f"squared norms float32, BLOCK {block}, {warps} warps",
+                "64×3×224²",
+                0.0,
+                1.0,
+                seconds,
+                g.numel() * 4,
+            )
             rows[-1]["torch ms"] = torch_ms
 
     for padding in ("zeros", "reflect"):
-        for shape, sigmas in (((5, 1, 16, 16), [0.0, 0.3, 3.0, 20.0, 50.0]), ((3, 3, 37, 53), [1.5, 9.0, 49.6]),
-                              ((4, 3, 224, 224), [0.0, 12.5, 37.5, 50.0])):
+        for shape, sigmas in (
+            ((5, 1, 16, 16), [0.0, 0.3, 3.0, 20.0, 50.0]),
+            ((3, 3, 37, 53), [1.5, 9.0, 49.6]),
+            ((4, 3, 224, 224), [0.0, 12.5, 37.5, 50.0]),
+        ):
             if shape[-1] == 224 and not on_gpu:
                 continue
             x = torch.rand(*shape, generator=gen, device=device)
-            s = torch.tensor(sigmas[:shape[0]] + sigmas[:max(0, shape[0] - len(sigmas))], dtype=torch.float64)
+            s = torch.tensor(
+                sigmas[: shape[0]] + sigmas[: max(0, shape[0] - len(sigmas))], dtype=torch.float64
+            )
             want_p, want_d = blur.blur_path_torch(x, s, 0.01, padding)
             poison_allocator(device)
             got_p, got_d = blur.blur_path_triton(x, s, 0.01, padding)
-            error = float(torch.maximum((got_p - want_p).abs().max(), (got_d - want_d).abs().max()
-                                        / want_d.abs().max().clamp(min=1e-30)))
-            seconds = timed(lambda: blur.blur_path_triton(x, s, 0.01, padding), rounds) if shape[-1] == 224 else 0
+            error = float(
+                torch.maximum(
+                    (got_p - want_p).abs().max(),
+                    (got_d - want_d).abs().max() / want_d.abs().max().clamp(min=1e-30),
+                )
+            )
+            seconds = (
+                timed(lambda: blur.blur_path_triton(x, s, 0.01, padding), rounds) if shape[-1] == 224 else 0
+            )
             add(f"blur path {padding}", "×".join(map(str, shape)), error, 1e-6, seconds or float("nan"), 0)
             if seconds:
                 rows[-1]["torch ms"] = timed(lambda: blur.blur_path_torch(x, s, 0.01, padding), rounds) * 1e3
@@ -166,15 +213,22 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
             continue
         score = torch.rand(n_rows, n, generator=gen, device=device, dtype=torch.float64)
         score[0, : n // 3] = float("inf")
-        score[1, n // 4: n // 2] = 0.0
+        score[1, n // 4 : n // 2] = 0.0
         score[2] = 0.5
         poison_allocator(device)
-        error = float((guided.selection_threshold_triton(score, 0.25)
-                       - guided.selection_threshold_torch(score, 0.25)).abs().max())
-        seconds = timed(lambda: guided.selection_threshold_triton(score, 0.25), rounds * 10) if n > 1000 else 0
+        error = float(
+            (guided.selection_threshold_triton(score, 0.25) - guided.selection_threshold_torch(score, 0.25))
+            .abs()
+            .max()
+        )
+        seconds = (
+            timed(lambda: guided.selection_threshold_triton(score, 0.25), rounds * 10) if n > 1000 else 0
+        )
         add("guided selection", f"{n_rows}×{n}", error, 0.0, seconds or float("nan"), 16 * score.numel() * 8)
         if seconds:
-            rows[-1]["torch ms"] = timed(lambda: guided.selection_threshold_torch(score, 0.25), rounds * 10) * 1e3
+            rows[-1]["torch ms"] = (
+                timed(lambda: guided.selection_threshold_torch(score, 0.25), rounds * 10) * 1e3
+            )
     for n_rows, n in ((5, 61), (3, 3 * 37 * 53), (16, 3 * 224 * 224)):
         if n > 10000 and not on_gpu:
             continue
@@ -184,8 +238,10 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
         x_base[0] = x_in[0]  # an image at its baseline: it must not move
         gradient = torch.randn(n_rows, n, generator=gen, device=device, dtype=torch.float64)
         gradient[1, ::3] = 0.0
-        x_start = x_base + (x_in - x_base) * torch.rand(n_rows, n, generator=gen, device=device,
-                                                        dtype=torch.float64) * 0.3
+        x_start = (
+            x_base
+            + (x_in - x_base) * torch.rand(n_rows, n, generator=gen, device=device, dtype=torch.float64) * 0.3
+        )
         distance = (x_in - x_base).abs().sum(dim=1)
 
         def step(implementation):
@@ -196,18 +252,28 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
         want_x, want_a = step(guided.guided_step_torch)
         poison_allocator(device)
         got_x, got_a = step(guided.guided_step_triton)
-        error = float(torch.maximum((got_x - want_x).abs().max() / want_x.abs().max(),
-                                    (got_a - want_a).abs().max() / want_a.abs().max().clamp(min=1e-300)))
+        error = float(
+            torch.maximum(
+                (got_x - want_x).abs().max() / want_x.abs().max(),
+                (got_a - want_a).abs().max() / want_a.abs().max().clamp(min=1e-300),
+            )
+        )
         seconds = timed(lambda: step(guided.guided_step_triton), rounds * 3) if n > 10000 else 0
-        add("guided step (jump, select, room, masked update)", f"{n_rows}×{n}", error, 1e-9,
-            seconds or float("nan"), 0)
+        add(
+            "guided step (jump, select, room, masked update)",
+            f"{n_rows}×{n}",
+            error,
+            1e-9,
+            seconds or float("nan"),
+            0,
+        )
         if seconds:
             rows[-1]["torch ms"] = timed(lambda: step(guided.guided_step_torch), rounds * 3) * 1e3
-    from idgi_fast.reference.metrics.common import level_counts, pixel_ranks
     from idgi_fast.metrics.information import ms_ssim_levels
-    from idgi_fast.reference.metrics.information import ms_ssim
     from idgi_fast.ops import composite as comp
     from idgi_fast.ops import rescore
+    from idgi_fast.reference.metrics.common import level_counts, pixel_ranks
+    from idgi_fast.reference.metrics.information import ms_ssim
 
     for n_images, levels, side in ((3, 6, (13, 11)), (16, 25, (224, 224))):
         if side[0] > 100 and not on_gpu:
@@ -221,13 +287,24 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
         poison_allocator(device)
         got = comp.composite_triton(x, canvas, ranks, counts)
         error = 0.0 if torch.equal(got, want) else float("inf")  # bit-identical or failed
-        seconds = timed(lambda: comp.composite_triton(x, canvas, ranks, counts), rounds * 10) if on_gpu and \
-            side[0] > 100 else 0
+        seconds = (
+            timed(lambda: comp.composite_triton(x, canvas, ranks, counts), rounds * 10)
+            if on_gpu and side[0] > 100
+            else 0
+        )
         # per metric image pixel: its rank (int32) read, 3 channel values read and written
-        add("composite (insertion/bokeh images)", f"{n_images}×{levels}×3×{side[0]}×{side[1]}", error, 0.0,
-            seconds or float("nan"), n_images * levels * side[0] * side[1] * (4 + 3 * 4 * 2))
+        add(
+            "composite (insertion/bokeh images)",
+            f"{n_images}×{levels}×3×{side[0]}×{side[1]}",
+            error,
+            0.0,
+            seconds or float("nan"),
+            n_images * levels * side[0] * side[1] * (4 + 3 * 4 * 2),
+        )
         if seconds:
-            rows[-1]["torch ms"] = timed(lambda: comp.composite_torch(x, canvas, ranks, counts), rounds * 10) * 1e3
+            rows[-1]["torch ms"] = (
+                timed(lambda: comp.composite_torch(x, canvas, ranks, counts), rounds * 10) * 1e3
+            )
     for n_rows, classes in ((7, 5), (400, 1000)):
         logits = torch.randn(n_rows, classes, generator=gen, device=device) * 4
         targets = torch.randint(0, classes, (n_rows,), generator=gen, device=device)
@@ -235,48 +312,109 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
         poison_allocator(device)
         got_p, got_c = rescore.target_probabilities_triton(logits, targets)
         error = float((got_p - want_p).abs().max()) if torch.equal(got_c, want_c) else float("inf")
-        seconds = timed(lambda: rescore.target_probabilities_triton(logits, targets), rounds * 10) \
-            if n_rows > 100 and on_gpu else 0
-        add("rescoring (target probability, argmax)", f"{n_rows}×{classes}", error, 1e-12, seconds or float("nan"),
-            logits.numel() * 4 + n_rows * 24)
+        seconds = (
+            timed(lambda: rescore.target_probabilities_triton(logits, targets), rounds * 10)
+            if n_rows > 100 and on_gpu
+            else 0
+        )
+        add(
+            "rescoring (target probability, argmax)",
+            f"{n_rows}×{classes}",
+            error,
+            1e-12,
+            seconds or float("nan"),
+            logits.numel() * 4 + n_rows * 24,
+        )
         if seconds:
-            rows[-1]["torch ms"] = timed(lambda: rescore.target_probabilities_torch(logits, targets), rounds * 10) * 1e3
+            rows[-1]["torch ms"] = (
+                timed(lambda: rescore.target_probabilities_torch(logits, targets), rounds * 10) * 1e3
+            )
     for n_rows, levels in ((6, 9), (64, 25)):
         x_levels = torch.rand(n_rows, levels, generator=gen, device=device, dtype=torch.float64) * 1.2 - 0.1
         x_levels[0, 3:6] = 0.5  # ties
         y_levels = torch.rand(n_rows, levels, generator=gen, device=device, dtype=torch.float64) * 0.7
         ends = torch.full((n_rows,), 1.1, dtype=torch.float64, device=device)
-        want_curve, want_auc = rescore.information_curves_torch(x_levels, ends, y_levels, ends - 0.2, True, 1000)
+        want_curve, want_auc = rescore.information_curves_torch(
+            x_levels, ends, y_levels, ends - 0.2, True, 1000
+        )
         poison_allocator(device)
-        got_curve, got_auc = rescore.information_curves_triton(x_levels, ends, y_levels, ends - 0.2, True, 1000)
+        got_curve, got_auc = rescore.information_curves_triton(
+            x_levels, ends, y_levels, ends - 0.2, True, 1000
+        )
         error = max(float((got_curve - want_curve).abs().max()), float((got_auc - want_auc).abs().max()))
-        seconds = timed(lambda: rescore.information_curves_triton(x_levels, ends, y_levels, ends - 0.2, True, 1000),
-                        rounds * 10) if n_rows > 10 and on_gpu else 0
-        add("SIC/AIC curves + AUC (normalise, running max, sort, interpolate)", f"{n_rows}×{levels} → 1001", error,
-            1e-10, seconds or float("nan"), 0)
+        seconds = (
+            timed(
+                lambda: rescore.information_curves_triton(x_levels, ends, y_levels, ends - 0.2, True, 1000),
+                rounds * 10,
+            )
+            if n_rows > 10 and on_gpu
+            else 0
+        )
+        add(
+            "SIC/AIC curves + AUC (normalise, running max, sort, interpolate)",
+            f"{n_rows}×{levels} → 1001",
+            error,
+            1e-10,
+            seconds or float("nan"),
+            0,
+        )
         if seconds:
-            rows[-1]["torch ms"] = timed(lambda: rescore.information_curves_torch(x_levels, ends, y_levels, ends - 0.2,
-                                                                                  True, 1000), rounds * 10) * 1e3
+            rows[-1]["torch ms"] = (
+                timed(
+                    lambda: rescore.information_curves_torch(
+                        x_levels, ends, y_levels, ends - 0.2, True, 1000
+                    ),
+                    rounds * 10,
+                )
+                * 1e3
+            )
     for n_images, side, win, scales in ((2, (23, 19), 3, 2), (4, (224, 224), 11, 5)):
         if side[0] > 100 and not on_gpu:
             continue
         references = torch.rand(n_images, 3, *side, generator=gen, device=device)
-        levels = (references[:, None] + 0.3 * torch.rand(n_images, 5, 3, *side, generator=gen, device=device)).clamp(0, 1)
-        want = torch.stack([ms_ssim(levels[i], references[i:i + 1].expand_as(levels[i]), win, scales)
-                            for i in range(n_images)])
+        levels = (
+            references[:, None] + 0.3 * torch.rand(n_images, 5, 3, *side, generator=gen, device=device)
+        ).clamp(0, 1)
+        want = torch.stack(
+            [
+                ms_ssim(levels[i], references[i : i + 1].expand_as(levels[i]), win, scales)
+                for i in range(n_images)
+            ]
+        )
         got = ms_ssim_levels(levels, references, win, scales)
-        seconds = timed(lambda: ms_ssim_levels(levels, references, win, scales), rounds) if side[0] > 100 else 0
-        add("MS-SSIM of many levels (torch, GEMM filter)", f"{n_images}×5×3×{side[0]}×{side[1]}",
-            float((got - want).abs().max()), 1e-10, seconds or float("nan"), 0)
+        seconds = (
+            timed(lambda: ms_ssim_levels(levels, references, win, scales), rounds) if side[0] > 100 else 0
+        )
+        add(
+            "MS-SSIM of many levels (torch, GEMM filter)",
+            f"{n_images}×5×3×{side[0]}×{side[1]}",
+            float((got - want).abs().max()),
+            1e-10,
+            seconds or float("nan"),
+            0,
+        )
         if seconds:
-            rows[-1]["torch ms"] = timed(lambda: [ms_ssim(levels[i], references[i:i + 1].expand_as(levels[i]), win,
-                                                          scales) for i in range(n_images)], rounds) * 1e3
+            rows[-1]["torch ms"] = (
+                timed(
+                    lambda: [
+                        ms_ssim(levels[i], references[i : i + 1].expand_as(levels[i]), win, scales)
+                        for i in range(n_images)
+                    ],
+                    rounds,
+                )
+                * 1e3
+            )
     report["kernels"] = rows
     print("\n## Triton kernels against their torch implementations (compiled; allocator poisoned with NaN)\n")
-    print("Timing rows: GB/s counts the bytes each kernel must read and write; guided selection reads the row "
-          "16 times (one radix pass per 4-bit digit).\n")
-    print(markdown_table(rows, ["kernel", "shape", "max error", "limit", "pass", "ms", "torch ms", "GB/s",
-                                "% of copy"]))
+    print(
+        "Timing rows: GB/s counts the bytes each kernel must read and write; guided selection reads the row "
+        "16 times (one radix pass per 4-bit digit).\n"
+    )
+    print(
+        markdown_table(
+            rows, ["kernel", "shape", "max error", "limit", "pass", "ms", "torch ms", "GB/s", "% of copy"]
+        )
+    )
     return sum(not row["pass"] for row in rows)
 
 
@@ -291,8 +429,9 @@ def check_backends(report: dict, device: str, images: int, steps: int) -> int:
         if method_spec(method).supports_compute_at:
             options["compute_at"] = [steps // 4, steps]
         want = explain(model, x, backend="reference", **options)
-        for backend, chunk in [(b, c) for b in (("torch", "triton") if device == "cuda" else ("torch",))
-                               for c in (images, CHUNK)]:
+        for backend, chunk in [
+            (b, c) for b in (("torch", "triton") if device == "cuda" else ("torch",)) for c in (images, CHUNK)
+        ]:
             # chunk = images: the reference's model batches (one point per image per call), so the
             # model's own float32 arithmetic is the same; chunk = 64: cuDNN may pick other algorithms
             got = explain(model, x, backend=backend, batch_size=chunk, **options)
@@ -302,18 +441,31 @@ def check_backends(report: dict, device: str, images: int, steps: int) -> int:
                     pairs = [(mine[n], theirs[n]) for n in mine]
                 else:
                     pairs = [(mine, theirs)]
-                worst = max(float((a - b).abs().max()) / (1e-5 * float(b.abs().max()) + 1e-7) for a, b in pairs)
+                worst = max(
+                    float((a - b).abs().max()) / (1e-5 * float(b.abs().max()) + 1e-7) for a, b in pairs
+                )
                 rel = max(relative_l2(a, b) for a, b in pairs)
                 finite = all(bool(torch.isfinite(a).all()) for a, _ in pairs)
                 passed = finite and (rel <= 1e-3 if method_spec(method).batch_sensitive else worst <= 1.0)
                 if chunk != images:
                     passed = finite  # reported, not judged: the model's batches differ from the reference's
-                rows.append({"method": method, "backend": backend, "points/call": chunk, "estimate": kind,
-                             "finite": finite,
-                             "max err / §7 limit": worst, "rel L2": rel, "pass": passed})
+                rows.append(
+                    {
+                        "method": method,
+                        "backend": backend,
+                        "points/call": chunk,
+                        "estimate": kind,
+                        "finite": finite,
+                        "max err / §7 limit": worst,
+                        "rel L2": rel,
+                        "pass": passed,
+                    }
+                )
     report["backends_vs_reference"] = rows
-    print(f"\n## Fast backends vs the reference, all on {device}, float32 ({images} scenes, steps={steps}; "
-          "IG/Blur IG with compute_at; Guided IG judged by relative L2 ≤ 1e-3)\n")
+    print(
+        f"\n## Fast backends vs the reference, all on {device}, float32 ({images} scenes, steps={steps}; "
+        "IG/Blur IG with compute_at; Guided IG judged by relative L2 ≤ 1e-3)\n"
+    )
     print(markdown_table(rows, list(rows[0])))
     return sum(not row["pass"] for row in rows)
 
@@ -325,8 +477,14 @@ def check_reference(report: dict, device: str, images: int, steps: int) -> int:
     rows = []
     defaults = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     for method in METHODS:
-        want = explain(model64, scenes.images.double(), target=scenes.labels, method=method, steps=steps,
-                       backend="reference")
+        want = explain(
+            model64,
+            scenes.images.double(),
+            target=scenes.labels,
+            method=method,
+            steps=steps,
+            backend="reference",
+        )
         for tf32 in (False, True):
             torch.backends.cudnn.allow_tf32 = tf32
             torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -334,11 +492,17 @@ def check_reference(report: dict, device: str, images: int, steps: int) -> int:
             finite = bool(torch.isfinite(got.base).all() and torch.isfinite(got.idgi).all())
             base_error = relative_l2(got.base, want.base)
             passed = finite and (not method_spec(method).batch_sensitive or base_error <= 1e-3)
-            rows.append({"method": method, "user tf32 flags": tf32, "finite": finite,
-                         "base rel L2": base_error,
-                         "idgi rel L2": relative_l2(got.idgi, want.idgi),
-                         "outputs max abs": float((got.outputs.double().cpu() - want.outputs).abs().max()),
-                         "pass": passed})
+            rows.append(
+                {
+                    "method": method,
+                    "user tf32 flags": tf32,
+                    "finite": finite,
+                    "base rel L2": base_error,
+                    "idgi rel L2": relative_l2(got.idgi, want.idgi),
+                    "outputs max abs": float((got.outputs.double().cpu() - want.outputs).abs().max()),
+                    "pass": passed,
+                }
+            )
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = defaults
     report["reference_cuda_vs_cpu64"] = rows
     print(f"\n## Reference on {device} (float32) vs float64 on the CPU ({images} images, steps={steps})\n")
@@ -348,8 +512,13 @@ def check_reference(report: dict, device: str, images: int, steps: int) -> int:
 
 def end_to_end_workloads(device: str):
     scenes = generate_scenes(8, seed=1)
-    yield "embedded SceneNet, 8 images, steps=32", load_scenenet().to(device), scenes.images.to(device), \
-        scenes.labels.to(device), 32
+    yield (
+        "embedded SceneNet, 8 images, steps=32",
+        load_scenenet().to(device),
+        scenes.images.to(device),
+        scenes.labels.to(device),
+        32,
+    )
     from idgi_fast.models.zoo import ZooUnavailable, build_model, check_zoo_available
 
     try:
@@ -361,27 +530,56 @@ def end_to_end_workloads(device: str):
         return
     torch.manual_seed(0)
     model = build_model("resnet50", None, device)
-    yield "ResNet-50 random weights, 16 images, steps=128", model, torch.rand(16, 3, 224, 224, device=device), \
-        torch.randint(0, 1000, (16,), device=device), 128
+    yield (
+        "ResNet-50 random weights, 16 images, steps=128",
+        model,
+        torch.rand(16, 3, 224, 224, device=device),
+        torch.randint(0, 1000, (16,), device=device),
+        128,
+    )
 
 
 def time_methods(report: dict, device: str, rounds: int) -> None:
     report["end_to_end"] = []
     for name, model, x, labels, steps in end_to_end_workloads(device):
         floor_seconds = timed(lambda: model_only_floor(model, x, labels, steps + 1, CHUNK), rounds)
-        rows = [{"entry": "model-only floor", "seconds": floor_seconds, "× floor": 1.0,
-                 "images/s": x.shape[0] / floor_seconds}]
+        rows = [
+            {
+                "entry": "model-only floor",
+                "seconds": floor_seconds,
+                "× floor": 1.0,
+                "images/s": x.shape[0] / floor_seconds,
+            }
+        ]
         for method in METHODS:
             for use_idgi in (False, True):
-                backends = (["torch", "triton"] if device == "cuda" else ["torch"]) + \
-                    (["reference"] if name.startswith("embedded") else [])
+                backends = (["torch", "triton"] if device == "cuda" else ["torch"]) + (
+                    ["reference"] if name.startswith("embedded") else []
+                )
                 for backend in backends:
                     if backend == "reference" and method in SLOW_REFERENCE and use_idgi is False:
                         continue  # its per-image Python loop costs the same with IDGI; time it once
-                    seconds = timed(lambda: explain(model, x, target=labels, method=method, steps=steps,
-                                                    idgi=use_idgi, backend=backend, batch_size=CHUNK), rounds)
-                    rows.append({"entry": f"{method}{' + IDGI' if use_idgi else ''} [{backend}]", "seconds": seconds,
-                                 "× floor": seconds / floor_seconds, "images/s": x.shape[0] / seconds})
+                    seconds = timed(
+                        lambda: explain(
+                            model,
+                            x,
+                            target=labels,
+                            method=method,
+                            steps=steps,
+                            idgi=use_idgi,
+                            backend=backend,
+                            batch_size=CHUNK,
+                        ),
+                        rounds,
+                    )
+                    rows.append(
+                        {
+                            "entry": f"{method}{' + IDGI' if use_idgi else ''} [{backend}]",
+                            "seconds": seconds,
+                            "× floor": seconds / floor_seconds,
+                            "images/s": x.shape[0] / seconds,
+                        }
+                    )
         report["end_to_end"].append({"workload": name, "rows": rows})
         print(f"\n## End to end: {name}, {CHUNK} points per model call (median of {rounds})\n")
         print(markdown_table(rows, list(rows[0])))
@@ -389,10 +587,15 @@ def time_methods(report: dict, device: str, rounds: int) -> None:
 
 METRIC_GROUPS = {  # options, metric images scored per input image
     "insertion + deletion": (dict(metrics=["insertion", "deletion"], insertion_canvas="blur"), 2 * 21 + 1),
-    "SIC + AIC, entropy (WebP method 0)": (dict(metrics=["sic", "aic"], information=["entropy"], webp_method=0), 26),
+    "SIC + AIC, entropy (WebP method 0)": (
+        dict(metrics=["sic", "aic"], information=["entropy"], webp_method=0),
+        26,
+    ),
     "SIC + AIC, MS-SSIM": (dict(metrics=["sic", "aic"], information=["msssim"]), 26),
-    "all four, MS-SSIM only": (dict(metrics=["insertion", "deletion", "sic", "aic"], information=["msssim"]),
-                               2 * 21 + 27),
+    "all four, MS-SSIM only": (
+        dict(metrics=["insertion", "deletion", "sic", "aic"], information=["msssim"]),
+        2 * 21 + 27,
+    ),
 }
 
 
@@ -409,14 +612,33 @@ def check_metrics(report: dict, device: str, images: int, rounds: int) -> int:
     batch = 64 if device == "cuda" else 32
     rows, failures = [], 0
     for group, (options, per_image) in METRIC_GROUPS.items():
-        want = evaluate(model_cpu, x, attributions, scenes.labels, backend="reference", show_progress=False,
-                        batch_size=batch, **options)
+        want = evaluate(
+            model_cpu,
+            x,
+            attributions,
+            scenes.labels,
+            backend="reference",
+            show_progress=False,
+            batch_size=batch,
+            **options,
+        )
         floor_seconds = timed(lambda: scoring_floor(model_dev, images_d, labels_d, per_image, batch), rounds)
-        rows.append({"metrics": group, "backend": "model-only floor", f"{device} s": floor_seconds, "× floor": 1.0})
+        rows.append(
+            {"metrics": group, "backend": "model-only floor", f"{device} s": floor_seconds, "× floor": 1.0}
+        )
         for backend in backends:
+
             def run():
-                return evaluate(model_dev, images_d, attributions_d, labels_d, backend=backend, show_progress=False,
-                                batch_size=batch, **options)
+                return evaluate(
+                    model_dev,
+                    images_d,
+                    attributions_d,
+                    labels_d,
+                    backend=backend,
+                    show_progress=False,
+                    batch_size=batch,
+                    **options,
+                )
 
             got = run()
             worst, same_nan = 0.0, True
@@ -429,14 +651,38 @@ def check_metrics(report: dict, device: str, images: int, rounds: int) -> int:
             passed = same_nan and worst <= 1e-4
             failures += not passed
             seconds = timed(run, rounds)
-            rows.append({"metrics": group, "backend": backend, "max abs diff vs CPU reference": worst,
-                         "same skips": same_nan, "pass": passed, f"{device} s": seconds,
-                         "× floor": seconds / floor_seconds, "images/s": images / seconds})
+            rows.append(
+                {
+                    "metrics": group,
+                    "backend": backend,
+                    "max abs diff vs CPU reference": worst,
+                    "same skips": same_nan,
+                    "pass": passed,
+                    f"{device} s": seconds,
+                    "× floor": seconds / floor_seconds,
+                    "images/s": images / seconds,
+                }
+            )
     report["metrics"] = rows
-    print(f"\n## Metrics on {device} per backend vs the reference on the CPU ({images} scenes, IG+IDGI maps, "
-          f"{batch} images per model call, median of {rounds})\n")
-    print(markdown_table(rows, ["metrics", "backend", "max abs diff vs CPU reference", "same skips", "pass",
-                                f"{device} s", "× floor", "images/s"]))
+    print(
+        f"\n## Metrics on {device} per backend vs the reference on the CPU ({images} scenes, IG+IDGI maps, "
+        f"{batch} images per model call, median of {rounds})\n"
+    )
+    print(
+        markdown_table(
+            rows,
+            [
+                "metrics",
+                "backend",
+                "max abs diff vs CPU reference",
+                "same skips",
+                "pass",
+                f"{device} s",
+                "× floor",
+                "images/s",
+            ],
+        )
+    )
     return failures
 
 
@@ -446,10 +692,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("."))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--metric-images", type=int, default=8, help="scenes for the metrics section")
-    parser.add_argument("--sections", default="kernels,reference,backends,e2e,metrics",
-                        help="comma-separated subset of kernels,reference,backends,e2e,metrics")
-    parser.add_argument("--repeat", type=int, default=1, help="run the reference and backend checks this many times")
-    parser.add_argument("--device", default="cuda", help="cpu: a dry run of this script before spending GPU time")
+    parser.add_argument(
+        "--sections",
+        default="kernels,reference,backends,e2e,metrics",
+        help="comma-separated subset of kernels,reference,backends,e2e,metrics",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the reference and backend checks this many times"
+    )
+    parser.add_argument(
+        "--device", default="cuda", help="cpu: a dry run of this script before spending GPU time"
+    )
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device: run this on a lent GPU (or --device cpu for a dry run)", file=sys.stderr)
@@ -457,10 +710,19 @@ def main(argv=None) -> int:
     import triton
 
     card = torch.cuda.get_device_name() if args.device == "cuda" else "cpu (dry run)"
-    report = {"card": card, "date": time.strftime("%Y-%m-%d"), "commit": args.commit,
-              "torch": torch.__version__, "triton": triton.__version__, "copy_GBps": copy_bandwidth(args.device)}
+    report = {
+        "card": card,
+        "date": time.strftime("%Y-%m-%d"),
+        "commit": args.commit,
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "copy_GBps": copy_bandwidth(args.device),
+    }
     print(f"# GPU check: {report['card']}, {report['date']}, commit {report['commit']}")
-    print(f"torch {report['torch']}, triton {report['triton']}, device-to-device copy {report['copy_GBps']:.0f} GB/s")
+    print(
+        f"torch {report['torch']}, triton {report['triton']}, device-to-device copy "
+        f"{report['copy_GBps']:.0f} GB/s"
+    )
     sections = set(args.sections.split(","))
     failures = 0
     if "kernels" in sections:

@@ -5,25 +5,31 @@ Workloads: the embedded SceneNet at 224×224 (8 images, steps = 32) everywhere; 
 ResNet-50 with random weights (16 images, steps = 128) on CUDA when torchvision is installed.
 The triton backend runs on CUDA only. Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
+from floor import model_only_floor
+from workloads import SLOW_REFERENCE, Workloads, random_resnet50, synchronised
 
 from idgi_fast import explain
 from idgi_fast.data.scenes import generate_scenes
-from idgi_fast.validation import default_batch_size
 from idgi_fast.models.toy import load_scenenet
-
-from workloads import SLOW_REFERENCE, Workloads, random_resnet50, synchronised
-from floor import model_only_floor
+from idgi_fast.validation import default_batch_size
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
 CHUNK = default_batch_size(DEVICE)  # path points per model call (the engine's default), for the floor alike
 BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else [])
-METHODS = [("ig", False), ("ig", True), ("blur_ig", False), ("blur_ig", True), ("guided_ig", False),
-           ("guided_ig", True)]
+METHODS = [
+    ("ig", False),
+    ("ig", True),
+    ("blur_ig", False),
+    ("blur_ig", True),
+    ("guided_ig", False),
+    ("guided_ig", True),
+]
 
 
 def embedded():
@@ -37,16 +43,21 @@ def resnet50():
     return model, images, torch.randint(0, 1000, (16,), device=DEVICE), 128
 
 
-WORKLOADS = Workloads({"embedded SceneNet, 8 images, steps=32": embedded,
-                       "ResNet-50 random, 16 images, steps=128": resnet50})
+WORKLOADS = Workloads(
+    {"embedded SceneNet, 8 images, steps=32": embedded, "ResNet-50 random, 16 images, steps=128": resnet50}
+)
 
 
 @pytest.mark.parametrize("name", WORKLOADS.names())
 def test_floor(benchmark, record_median, name):
     model, images, labels, steps = WORKLOADS[name]
     benchmark.group = name
-    benchmark.pedantic(synchronised(lambda: model_only_floor(model, images, labels, steps + 1, CHUNK)),
-                       rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(
+        synchronised(lambda: model_only_floor(model, images, labels, steps + 1, CHUNK)),
+        rounds=3,
+        iterations=1,
+        warmup_rounds=1,
+    )
     record_median(name, "floor", benchmark)
 
 
@@ -58,8 +69,18 @@ def test_explain(benchmark, record_median, name, method, idgi, backend):
     if backend == "reference" and name.startswith("ResNet") and method in SLOW_REFERENCE:
         pytest.skip("the reference's per-image Guided IG loop takes minutes here")
     benchmark.group = name
-    run = synchronised(lambda: explain(model, images, target=labels, method=method, steps=steps, idgi=idgi,
-                                       backend=backend, batch_size=CHUNK))
+    run = synchronised(
+        lambda: explain(
+            model,
+            images,
+            target=labels,
+            method=method,
+            steps=steps,
+            idgi=idgi,
+            backend=backend,
+            batch_size=CHUNK,
+        )
+    )
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
     record_median(name, f"{method}{' + IDGI' if idgi else ''} [{backend}]", benchmark)
 
@@ -74,9 +95,11 @@ def test_captum_integrated_gradients(benchmark, record_median, name, implementat
         explainer = attr.IntegratedGradients(model)
     else:
         from idgi_fast.captum import IntegratedGradients
+
         explainer = IntegratedGradients(model)
     benchmark.group = name
-    run = synchronised(lambda: explainer.attribute(images, target=labels, n_steps=steps + 1,
-                                                   internal_batch_size=CHUNK))
+    run = synchronised(
+        lambda: explainer.attribute(images, target=labels, n_steps=steps + 1, internal_batch_size=CHUNK)
+    )
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
     record_median(name, f"IG, {implementation}", benchmark)

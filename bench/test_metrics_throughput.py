@@ -6,22 +6,22 @@ Workloads: the embedded SceneNet with 16 scenes everywhere; torchvision's ResNet
 weights (16 images of 224×224) on CUDA when torchvision is installed. The triton backend runs
 on CUDA only. Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
+from floor import scoring_floor
+from workloads import Workloads, random_resnet50, synchronised
 
 from idgi_fast import evaluate, explain
 from idgi_fast.data.scenes import generate_scenes
-from idgi_fast.validation import default_batch_size
+from idgi_fast.geometry import gaussian_blur
+from idgi_fast.metrics.stability import quantised
+from idgi_fast.models.toy import load_scenenet
 from idgi_fast.reference.metrics.common import level_counts, pixel_ranks, reveal_stack
 from idgi_fast.reference.metrics.information import compressed_sizes
-from idgi_fast.metrics.stability import quantised
-from idgi_fast.geometry import gaussian_blur
-from idgi_fast.models.toy import load_scenenet
-
-from workloads import Workloads, random_resnet50, synchronised
-from floor import scoring_floor
+from idgi_fast.validation import default_batch_size
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
@@ -33,7 +33,10 @@ GROUPS = {  # options, metric images scored per input image
     "insertion+deletion": (dict(metrics=["insertion", "deletion"]), 2 * (LEVELS[0] + 1) + 1),
     "sic+aic entropy": (dict(metrics=["sic", "aic"], information=["entropy"]), LEVELS[1] + 1),
     "sic+aic msssim": (dict(metrics=["sic", "aic"], information=["msssim"]), LEVELS[1] + 1),
-    "all four, both axes": (dict(metrics=["insertion", "deletion", "sic", "aic"]), 2 * (LEVELS[0] + 1) + LEVELS[1] + 2),
+    "all four, both axes": (
+        dict(metrics=["insertion", "deletion", "sic", "aic"]),
+        2 * (LEVELS[0] + 1) + LEVELS[1] + 2,
+    ),
 }
 
 
@@ -53,8 +56,9 @@ def resnet50():
     return model, images, torch.randn(16, 224, 224, device=DEVICE), labels
 
 
-WORKLOADS = Workloads({"metrics, embedded SceneNet, 16 images": embedded,
-                       "metrics, ResNet-50 random, 16 images": resnet50})
+WORKLOADS = Workloads(
+    {"metrics, embedded SceneNet, 16 images": embedded, "metrics, ResNet-50 random, 16 images": resnet50}
+)
 
 
 @pytest.mark.parametrize("group", list(GROUPS))
@@ -62,8 +66,12 @@ WORKLOADS = Workloads({"metrics, embedded SceneNet, 16 images": embedded,
 def test_floor(benchmark, record_median, name, group):
     model, images, _, labels = WORKLOADS[name]
     benchmark.group = f"{name}: {group}"
-    benchmark.pedantic(synchronised(lambda: scoring_floor(model, images, labels, GROUPS[group][1], BATCH)),
-                       rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(
+        synchronised(lambda: scoring_floor(model, images, labels, GROUPS[group][1], BATCH)),
+        rounds=3,
+        iterations=1,
+        warmup_rounds=1,
+    )
     record_median(benchmark.group, "floor", benchmark)
 
 
@@ -74,9 +82,21 @@ def test_evaluate(benchmark, record_median, name, group, backend):
     model, images, attributions, labels = WORKLOADS[name]
     options = GROUPS[group][0]
     benchmark.group = f"{name}: {group}"
-    run = synchronised(lambda: evaluate(model, images, attributions, labels, backend=backend, batch_size=BATCH,
-                                        insertion_levels=LEVELS[0], pic_levels=LEVELS[1], webp_method=WEBP_METHOD,
-                                        show_progress=False, **options))
+    run = synchronised(
+        lambda: evaluate(
+            model,
+            images,
+            attributions,
+            labels,
+            backend=backend,
+            batch_size=BATCH,
+            insertion_levels=LEVELS[0],
+            pic_levels=LEVELS[1],
+            webp_method=WEBP_METHOD,
+            show_progress=False,
+            **options,
+        )
+    )
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1 if backend != "reference" else 0)
     record_median(benchmark.group, f"evaluate [{backend}]", benchmark)
 
@@ -88,8 +108,17 @@ def test_entropy_encoding_alone(benchmark, record_median, name, group):
     _, images, attributions, _ = WORKLOADS[name]
     saliency = attributions.sum(dim=1) if attributions.ndim == 4 else attributions
     counts = level_counts(images.shape[-2] * images.shape[-1], LEVELS[1] - 1)
-    bokeh = torch.cat([torch.cat([reveal_stack(image, gaussian_blur(image[None], 10.0)[0], pixel_ranks(s), counts),
-                                  image[None]]) for image, s in zip(images, saliency)])
+    bokeh = torch.cat(
+        [
+            torch.cat(
+                [
+                    reveal_stack(image, gaussian_blur(image[None], 10.0)[0], pixel_ranks(s), counts),
+                    image[None],
+                ]
+            )
+            for image, s in zip(images, saliency)
+        ]
+    )
     benchmark.group = f"{name}: {group}"
     benchmark.pedantic(lambda: compressed_sizes(bokeh, "webp", WEBP_METHOD), rounds=3, iterations=1)
     record_median(benchmark.group, "entropy encoding alone", benchmark)

@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark files: lazily built workloads and timing that waits for the GPU."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,10 +26,12 @@ class Workloads:
 
 def synchronised(fn):
     """fn, then a wait for the GPU's queued work, so that a timer measures the work itself."""
+
     def run():
         fn()
         if torch.cuda.is_available():
             torch.cuda.synchronize()
+
     return run
 
 

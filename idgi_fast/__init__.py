@@ -1,8 +1,18 @@
 """idgi_fast: path attributions (IG, Blur IG, Guided IG, each ± IDGI) at dataset scale."""
+
 from .api import BlurIG, ExplainResult, GuidedIG, IntegratedGradients, explain
 from .metrics import Evaluation, evaluate
 from .saliency import saliency_map
 
 __version__ = "0.1.0"
-__all__ = ["explain", "ExplainResult", "IntegratedGradients", "BlurIG", "GuidedIG", "saliency_map", "evaluate", "Evaluation",
-           "__version__"]
+__all__ = [
+    "explain",
+    "ExplainResult",
+    "IntegratedGradients",
+    "BlurIG",
+    "GuidedIG",
+    "saliency_map",
+    "evaluate",
+    "Evaluation",
+    "__version__",
+]

@@ -11,6 +11,7 @@ once, so memory does not grow with `n_steps`. Tuple inputs travel through the en
 flat row per example and are split back into their shapes for the forward function. The
 explained output is the forward function's raw output at the target, as in Captum.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,8 +43,12 @@ def alphas_and_step_sizes(n_steps: int, method: str) -> tuple[list[float], list[
     if method == "gausslegendre":
         nodes, weights = np.polynomial.legendre.leggauss(n_steps)
         return [float(a) for a in (nodes + 1) / 2], torch.tensor(weights / 2, dtype=torch.float32).tolist()
-    ends = {"riemann_left": (0.0, 1 - 1 / n_steps), "riemann_right": (1 / n_steps, 1.0),
-            "riemann_middle": (1 / (2 * n_steps), 1 - 1 / (2 * n_steps)), "riemann_trapezoid": (0.0, 1.0)}
+    ends = {
+        "riemann_left": (0.0, 1 - 1 / n_steps),
+        "riemann_right": (1 / n_steps, 1.0),
+        "riemann_middle": (1 / (2 * n_steps), 1 - 1 / (2 * n_steps)),
+        "riemann_trapezoid": (0.0, 1.0),
+    }
     if method not in ends:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if n_steps < 2:
@@ -70,7 +75,9 @@ def _baselines(baselines, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tenso
     if not isinstance(baselines, tuple):
         baselines = (baselines,)
     if len(baselines) != len(inputs):
-        raise ValueError(f"baselines has {len(baselines)} entries for {len(inputs)} inputs; give one per input")
+        raise ValueError(
+            f"baselines has {len(baselines)} entries for {len(inputs)} inputs; give one per input"
+        )
     resolved = []
     for x, b in zip(inputs, baselines):
         if isinstance(b, (int, float)) and not isinstance(b, bool):
@@ -79,19 +86,24 @@ def _baselines(baselines, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tenso
             try:
                 resolved.append(torch.broadcast_to(b.to(device=x.device, dtype=x.dtype), x.shape).clone())
             except RuntimeError:
-                raise ValueError(f"a baseline of shape {tuple(b.shape)} does not broadcast to its input's "
-                                 f"shape {tuple(x.shape)}") from None
+                raise ValueError(
+                    f"a baseline of shape {tuple(b.shape)} does not broadcast to its input's "
+                    f"shape {tuple(x.shape)}"
+                ) from None
         else:
             raise TypeError(f"each baseline must be a number or a tensor, got {type(b).__name__}")
     return tuple(resolved)
 
 
 def _select(output: torch.Tensor, target, images: torch.Tensor, n_examples: int) -> torch.Tensor:
-    """The explained value of each row of `output`, row r belonging to example images[r]: Captum's target forms."""
+    """The explained value of each row of `output`, row r belonging to example images[r]: Captum's target
+    forms."""
     if target is None:
         if output.ndim > 1 and output[0].numel() != 1:
-            raise ValueError(f"target=None needs one output per example; the forward function returned shape "
-                             f"{tuple(output.shape)}: pass a target")
+            raise ValueError(
+                f"target=None needs one output per example; the forward function returned shape "
+                f"{tuple(output.shape)}: pass a target"
+            )
         return output.reshape(output.shape[0])
     if isinstance(target, torch.Tensor) and target.ndim == 0:
         target = int(target)
@@ -107,9 +119,9 @@ def _select(output: torch.Tensor, target, images: torch.Tensor, n_examples: int)
         if all(isinstance(t, int) for t in per_row):
             return output[rows, torch.tensor(per_row, device=output.device)]
         return torch.stack([output[(i, *t)] for i, t in enumerate(per_row)])
-    raise ValueError(f"target must be None, an int, a tuple, or one int/tuple per example ({n_examples}); "
-                     f"got {target!r}")
-
+    raise ValueError(
+        f"target must be None, an int, a tuple, or one int/tuple per example ({n_examples}); got {target!r}"
+    )
 
 
 class _FlatForward:
@@ -132,8 +144,10 @@ class _FlatForward:
     def values(self, rows: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         parts = rows.split(self.sizes, dim=1)
         tensors = [part.reshape(len(images), *shape) for part, shape in zip(parts, self.shapes)]
-        args = [a[images] if isinstance(a, torch.Tensor) and a.ndim > 0 and a.shape[0] == self.n else a
-                for a in self.args]
+        args = [
+            a[images] if isinstance(a, torch.Tensor) and a.ndim > 0 and a.shape[0] == self.n else a
+            for a in self.args
+        ]
         return _select(self.forward_func(*tensors, *args), self.target, images, self.n)
 
     def __call__(self, rows: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,7 +186,9 @@ class _StraightPathRun:
     def endpoint_difference(self) -> torch.Tensor:
         everyone = torch.arange(self.forward.n, device=self.flat_inputs.device)
         with torch.no_grad(), full_float32():
-            return self.forward.values(self.flat_inputs, everyone) - self.forward.values(self.flat_baselines, everyone)
+            return self.forward.values(self.flat_inputs, everyone) - self.forward.values(
+                self.flat_baselines, everyone
+            )
 
     def finish(self, flat: torch.Tensor, delta, return_convergence_delta: bool):
         attributions = self.unflatten(flat)
@@ -200,15 +216,29 @@ class IntegratedGradients:
     def has_convergence_delta(self) -> bool:
         return True
 
-    def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, n_steps: int = 50,
-                  method: str = "gausslegendre", internal_batch_size: int | None = None,
-                  return_convergence_delta: bool = False):
-        run = _StraightPathRun(self.forward_func, inputs, baselines, target, additional_forward_args,
-                               internal_batch_size)
+    def attribute(
+        self,
+        inputs,
+        baselines=None,
+        target=None,
+        additional_forward_args=None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+    ):
+        run = _StraightPathRun(
+            self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
+        )
         alphas, step_sizes = alphas_and_step_sizes(n_steps, method)
         weights = torch.tensor(step_sizes, dtype=torch.float64)
-        path = StraightPath(run.flat_inputs, run.flat_baselines, torch.tensor(alphas, dtype=torch.float64),
-                            lambda js, stride: weights.to(js.device)[js], multiply=self.multiply_by_inputs)
+        path = StraightPath(
+            run.flat_inputs,
+            run.flat_baselines,
+            torch.tensor(alphas, dtype=torch.float64),
+            lambda js, stride: weights.to(js.device)[js],
+            multiply=self.multiply_by_inputs,
+        )
         base, _, _, _ = run.stream(path, idgi=False)
         return run.finish(base[path.steps], None, return_convergence_delta)
 
@@ -225,10 +255,19 @@ class IDGI:
     def has_convergence_delta(self) -> bool:
         return True
 
-    def attribute(self, inputs, baselines=None, target=None, additional_forward_args=None, n_steps: int = 50,
-                  internal_batch_size: int | None = None, return_convergence_delta: bool = False):
-        run = _StraightPathRun(self.forward_func, inputs, baselines, target, additional_forward_args,
-                               internal_batch_size)
+    def attribute(
+        self,
+        inputs,
+        baselines=None,
+        target=None,
+        additional_forward_args=None,
+        n_steps: int = 50,
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+    ):
+        run = _StraightPathRun(
+            self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
+        )
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
             raise ValueError(f"n_steps must be an int ≥ 1, got {n_steps!r}")
         path = StraightPath.uniform(run.flat_inputs, run.flat_baselines, n_steps, "pair")

@@ -1,4 +1,5 @@
 """The `idgi-fast` command."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,12 +29,15 @@ def _positive_int(text: str) -> int:
 
 def _subset(what: str, allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
     """An argparse type: a comma-separated list of names, each one of `allowed`."""
+
     def parse(text: str) -> list[str]:
         names = [name.strip() for name in text.split(",") if name.strip()]
         if not names or any(name not in allowed for name in names):
-            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated subset of {','.join(allowed)}; "
-                                             f"got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a comma-separated subset of {','.join(allowed)}; got {text!r}"
+            )
         return names
+
     return parse
 
 
@@ -46,7 +50,9 @@ def _step_counts(text: str) -> list[int]:
     except ValueError:
         counts = []
     if not counts or counts[0] < 1:
-        raise argparse.ArgumentTypeError(f"steps must be comma-separated positive integers, e.g. 8,32; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"steps must be comma-separated positive integers, e.g. 8,32; got {text!r}"
+        )
     return counts
 
 
@@ -54,7 +60,8 @@ _models = _subset("models", MODEL_NAMES)
 
 
 def _weights(values: list[str] | None, models: list[str]) -> dict:
-    """`--weights SPEC` (every zoo model being run) or `--weights MODEL=SPEC`, repeatable, into model → spec."""
+    """`--weights SPEC` (every zoo model being run) or `--weights MODEL=SPEC`, repeatable, into model →
+    spec."""
     from .models import ZOO
 
     chosen, for_all = {}, None
@@ -62,7 +69,9 @@ def _weights(values: list[str] | None, models: list[str]) -> dict:
         model, sep, spec = value.partition("=")
         if sep and model in MODEL_NAMES:
             if model not in models:
-                raise ValueError(f"--weights {value}: {model} is not among the models being run ({','.join(models)})")
+                raise ValueError(
+                    f"--weights {value}: {model} is not among the models being run ({','.join(models)})"
+                )
             chosen[model] = spec
         else:
             for_all = value
@@ -75,61 +84,145 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="idgi-fast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="explain held-out synthetic scenes with all six methods; figure + table")
-    demo.add_argument("--images", type=_positive_int, default=6, help="number of scenes (default 6, one per class)")
-    demo.add_argument("--first-scene", type=int, default=0, help="index of the first held-out scene (default 0)")
+    demo = commands.add_parser(
+        "demo", help="explain held-out synthetic scenes with all six methods; figure + table"
+    )
+    demo.add_argument(
+        "--images", type=_positive_int, default=6, help="number of scenes (default 6, one per class)"
+    )
+    demo.add_argument(
+        "--first-scene", type=int, default=0, help="index of the first held-out scene (default 0)"
+    )
     demo.add_argument("--steps", type=_positive_int, default=128, help="path intervals m (default 128)")
-    demo.add_argument("--methods", type=_methods, default=list(METHOD_NAMES), help=f"comma-separated: {','.join(METHOD_NAMES)}")
-    demo.add_argument("--out", type=Path, default=Path("idgi_demo"), help="output folder (default ./idgi_demo)")
+    demo.add_argument(
+        "--methods",
+        type=_methods,
+        default=list(METHOD_NAMES),
+        help=f"comma-separated: {','.join(METHOD_NAMES)}",
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("idgi_demo"), help="output folder (default ./idgi_demo)"
+    )
     demo.add_argument("--batch-size", type=_positive_int, default=None, help="path points per model call")
     demo.add_argument("--output", choices=OUTPUTS, default="probability")
     demo.add_argument("--backend", choices=BACKENDS, default="auto")
-    demo.add_argument("--insertion-canvas", choices=CANVASES, default="blur",
-                      help="insertion/deletion canvas (default blur: SceneNet never saw black backgrounds)")
-    demo.add_argument("--pic-profile", choices=PROFILES, default="blur",
-                      help="SIC/AIC bokeh profile (pair needs scipy: pip install 'idgi-fast[pair]')")
-    demo.add_argument("--webp-method", type=int, choices=range(7), default=0, metavar="0-6",
-                      help="WebP encoder effort for the entropy axis (default 0, fastest; 4 is the library default)")
+    demo.add_argument(
+        "--insertion-canvas",
+        choices=CANVASES,
+        default="blur",
+        help="insertion/deletion canvas (default blur: SceneNet never saw black backgrounds)",
+    )
+    demo.add_argument(
+        "--pic-profile",
+        choices=PROFILES,
+        default="blur",
+        help="SIC/AIC bokeh profile (pair needs scipy: pip install 'idgi-fast[pair]')",
+    )
+    demo.add_argument(
+        "--webp-method",
+        type=int,
+        choices=range(7),
+        default=0,
+        metavar="0-6",
+        help="WebP encoder effort for the entropy axis (default 0, fastest; 4 is the library default)",
+    )
 
-    run = commands.add_parser("run", help="the study: models × methods × step counts, attributions and metrics "
-                                          "into a SQLite database; re-running resumes")
-    run.add_argument("--db", type=Path, default=Path("idgi_study/study.sqlite"),
-                     help="results database (default idgi_study/study.sqlite); an existing one is resumed")
-    run.add_argument("--models", type=_models, default=["scenenet"],
-                     help="comma-separated: scenenet (the embedded model, default) or torchvision's densenet121, "
-                          "densenet169, densenet201, inception_v3, mobilenet_v2, resnet50, resnet101, resnet152, "
-                          "vgg16, vgg19 (need --data and pip install 'idgi-fast[zoo]')")
-    run.add_argument("--weights", action="append", default=None, metavar="[MODEL=]WEIGHTS",
-                     help="zoo weights: a torchvision enum member (default IMAGENET1K_V1; DEFAULT = the newest), a "
-                          "state-dict file, or random; MODEL= limits it to one model; repeatable")
-    run.add_argument("--methods", type=_methods, default=list(METHOD_NAMES), help=f"comma-separated: {','.join(METHOD_NAMES)}")
-    run.add_argument("--steps", type=_step_counts, default=[8, 32],
-                     help="comma-separated step counts (default 8,32); for IG and Blur IG each must divide the largest")
-    run.add_argument("--images", type=_positive_int, default=None,
-                     help="synthetic scenes (default 64), or at most this many images of --data")
-    run.add_argument("--data", type=Path, default=None,
-                     help="an image folder (ImageNet validation: class sub-folders, or flat with --labels)")
+    run = commands.add_parser(
+        "run",
+        help="the study: models × methods × step counts, attributions and metrics "
+        "into a SQLite database; re-running resumes",
+    )
+    run.add_argument(
+        "--db",
+        type=Path,
+        default=Path("idgi_study/study.sqlite"),
+        help="results database (default idgi_study/study.sqlite); an existing one is resumed",
+    )
+    run.add_argument(
+        "--models",
+        type=_models,
+        default=["scenenet"],
+        help="comma-separated: scenenet (the embedded model, default) or torchvision's densenet121, "
+        "densenet169, densenet201, inception_v3, mobilenet_v2, resnet50, resnet101, resnet152, "
+        "vgg16, vgg19 (need --data and pip install 'idgi-fast[zoo]')",
+    )
+    run.add_argument(
+        "--weights",
+        action="append",
+        default=None,
+        metavar="[MODEL=]WEIGHTS",
+        help="zoo weights: a torchvision enum member (default IMAGENET1K_V1; DEFAULT = the newest), a "
+        "state-dict file, or random; MODEL= limits it to one model; repeatable",
+    )
+    run.add_argument(
+        "--methods",
+        type=_methods,
+        default=list(METHOD_NAMES),
+        help=f"comma-separated: {','.join(METHOD_NAMES)}",
+    )
+    run.add_argument(
+        "--steps",
+        type=_step_counts,
+        default=[8, 32],
+        help="comma-separated step counts (default 8,32); for IG and Blur IG each must divide the largest",
+    )
+    run.add_argument(
+        "--images",
+        type=_positive_int,
+        default=None,
+        help="synthetic scenes (default 64), or at most this many images of --data",
+    )
+    run.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="an image folder (ImageNet validation: class sub-folders, or flat with --labels)",
+    )
     run.add_argument("--labels", type=Path, default=None, help="flat folder: file of filename<TAB>wnid lines")
     run.add_argument("--wnids", type=Path, default=None, help="class ids in class-index order, one per line")
-    run.add_argument("--resize", type=_positive_int, default=None,
-                     help="folder images: shorter side (default: the model's, 256 or 342 for inception_v3)")
-    run.add_argument("--crop", type=_positive_int, default=None,
-                     help="folder images: centre crop (default: the model's, 224 or 299 for inception_v3)")
-    run.add_argument("--save-maps", action="store_true",
-                     help="also write every saliency map (float32 .npy) and input (PNG) to <db stem>_maps/")
-    run.add_argument("--keep-misclassified", action="store_true",
-                     help="also explain images the model gets wrong (default: only correct ones)")
-    run.add_argument("--images-per-batch", type=_positive_int, default=16,
-                     help="images explained and scored together, written in one transaction (default 16)")
+    run.add_argument(
+        "--resize",
+        type=_positive_int,
+        default=None,
+        help="folder images: shorter side (default: the model's, 256 or 342 for inception_v3)",
+    )
+    run.add_argument(
+        "--crop",
+        type=_positive_int,
+        default=None,
+        help="folder images: centre crop (default: the model's, 224 or 299 for inception_v3)",
+    )
+    run.add_argument(
+        "--save-maps",
+        action="store_true",
+        help="also write every saliency map (float32 .npy) and input (PNG) to <db stem>_maps/",
+    )
+    run.add_argument(
+        "--keep-misclassified",
+        action="store_true",
+        help="also explain images the model gets wrong (default: only correct ones)",
+    )
+    run.add_argument(
+        "--images-per-batch",
+        type=_positive_int,
+        default=16,
+        help="images explained and scored together, written in one transaction (default 16)",
+    )
     run.add_argument("--backend", choices=BACKENDS, default="auto")
-    run.add_argument("--information", default="entropy,msssim", help="SIC/AIC axes: entropy,msssim (default both)")
+    run.add_argument(
+        "--information", default="entropy,msssim", help="SIC/AIC axes: entropy,msssim (default both)"
+    )
 
     report = commands.add_parser("report", help="the study's tables from its database, as Markdown and CSV")
     report.add_argument("db", type=Path, help="the database `idgi-fast run` wrote")
-    report.add_argument("--out", type=Path, default=None, help="output folder (default: the database's folder)")
+    report.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: the database's folder)"
+    )
 
     train = commands.add_parser("train-toy", help="retrain the embedded SceneNet reproducibly")
-    train.add_argument("--out", type=Path, default=None, help="weights file (default: the packaged scenenet.pt)")
+    train.add_argument(
+        "--out", type=Path, default=None, help="weights file (default: the packaged scenenet.pt)"
+    )
     train.add_argument("--train-images", type=_positive_int, default=9000)
     train.add_argument("--held-out-images", type=_positive_int, default=1200)
     train.add_argument("--epochs", type=_positive_int, default=12)
@@ -140,14 +233,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
-    except (FileNotFoundError, ValueError, ZooUnavailable, IncompatibleDatabase) as error:  # bad input: the message says the fix
+    except (
+        FileNotFoundError,
+        ValueError,
+        ZooUnavailable,
+        IncompatibleDatabase,
+    ) as error:  # bad input: the message says the fix
         print(f"idgi-fast: error: {error}", file=sys.stderr)
         return 2
     except (OSError, sqlite3.OperationalError) as error:
         if not _disk_full(error):
             raise
-        print(f"idgi-fast: error: the disk is full ({error}). Every batch written before is kept: free some space "
-              "and run the same command again to go on.", file=sys.stderr)
+        print(
+            f"idgi-fast: error: the disk is full ({error}). Every batch written before is kept: free some "
+            "space "
+            "and run the same command again to go on.",
+            file=sys.stderr,
+        )
         return 3
 
 
@@ -162,43 +264,75 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
-        run_demo(images=args.images, steps=args.steps, methods=args.methods, out=args.out, first_scene=args.first_scene,
-                 batch_size=args.batch_size, backend=args.backend, output=args.output,
-                 insertion_canvas=args.insertion_canvas, pic_profile=args.pic_profile, webp_method=args.webp_method)
+        run_demo(
+            images=args.images,
+            steps=args.steps,
+            methods=args.methods,
+            out=args.out,
+            first_scene=args.first_scene,
+            batch_size=args.batch_size,
+            backend=args.backend,
+            output=args.output,
+            insertion_canvas=args.insertion_canvas,
+            pic_profile=args.pic_profile,
+            webp_method=args.webp_method,
+        )
     elif args.command == "run":
         from .study import StudyConfig, run_study
 
         information = tuple(axis.strip() for axis in args.information.split(",") if axis.strip())
         images = args.images if args.images is not None else (64 if args.data is None else None)
-        config = StudyConfig(models=tuple(args.models), weights=_weights(args.weights, args.models),
-                             methods=tuple(args.methods), steps=tuple(args.steps), images=images,
-                             images_per_batch=args.images_per_batch, backend=args.backend,
-                             data_root=None if args.data is None else str(args.data),
-                             labels_file=None if args.labels is None else str(args.labels),
-                             wnids_file=None if args.wnids is None else str(args.wnids), resize=args.resize,
-                             crop=args.crop, only_correct=not args.keep_misclassified, save_maps=args.save_maps,
-                             metric_options={"insertion_canvas": "blur", "information": information, "webp_method": 0})
+        config = StudyConfig(
+            models=tuple(args.models),
+            weights=_weights(args.weights, args.models),
+            methods=tuple(args.methods),
+            steps=tuple(args.steps),
+            images=images,
+            images_per_batch=args.images_per_batch,
+            backend=args.backend,
+            data_root=None if args.data is None else str(args.data),
+            labels_file=None if args.labels is None else str(args.labels),
+            wnids_file=None if args.wnids is None else str(args.wnids),
+            resize=args.resize,
+            crop=args.crop,
+            only_correct=not args.keep_misclassified,
+            save_maps=args.save_maps,
+            metric_options={"insertion_canvas": "blur", "information": information, "webp_method": 0},
+        )
         summary = run_study(config, args.db)
         state = "stopped early; run the same command again to finish" if summary["stopped"] else "finished"
         rank = f"rank {os.environ['RANK']}/{os.environ['WORLD_SIZE']}: " if "RANK" in os.environ else ""
-        print(f"{rank}{state}: {summary['images_done']} image runs done now, {summary['images_skipped_as_done']} "
-              f"already in {args.db}, {summary['images_excluded']} images left out (see its images table)", flush=True)
+        print(
+            f"{rank}{state}: {summary['images_done']} image runs done now, "
+            f"{summary['images_skipped_as_done']} "
+            f"already in {args.db}, {summary['images_excluded']} images left out (see its images table)",
+            flush=True,
+        )
         return 130 if summary["stopped"] else 0
     elif args.command == "report":
         from .study.report import write_report
 
         written = write_report(args.db, args.out or args.db.parent)
         figures = [path.name for path in written if path.suffix == ".png"]
-        print(f"report: {written[-1]}, {sum(path.suffix == '.csv' for path in written)} CSV tables"
-              + (f", figures {', '.join(figures)}" if figures else ""))
+        print(
+            f"report: {written[-1]}, {sum(path.suffix == '.csv' for path in written)} CSV tables"
+            + (f", figures {', '.join(figures)}" if figures else "")
+        )
     elif args.command == "train-toy":
         from .models.toy import weights_path
         from .models.train import train_scenenet
 
-        card = train_scenenet(args.out or weights_path(), train_images=args.train_images,
-                              held_out_images=args.held_out_images, epochs=args.epochs, seed=args.seed)
-        print(f"held-out accuracy {card['held_out']['accuracy']:.4f} on {card['held_out']['images']} scenes; "
-              f"weights written to {args.out or weights_path()}")
+        card = train_scenenet(
+            args.out or weights_path(),
+            train_images=args.train_images,
+            held_out_images=args.held_out_images,
+            epochs=args.epochs,
+            seed=args.seed,
+        )
+        print(
+            f"held-out accuracy {card['held_out']['accuracy']:.4f} on {card['held_out']['images']} scenes; "
+            f"weights written to {args.out or weights_path()}"
+        )
     return 0
 
 

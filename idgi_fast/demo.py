@@ -1,5 +1,6 @@
 """`idgi-fast demo`: the six methods on held-out synthetic scenes with the embedded model, scored
 by every metric of docs/semantics.md §6."""
+
 from __future__ import annotations
 
 import time
@@ -22,18 +23,38 @@ from .tables import markdown_table
 
 DEMO_SEED = 1  # the held-out seed: the model never saw these scenes
 ATTRIBUTION_COLUMNS = ["method", "sum attr", "F(x)-F(x')", "abs gap", "rel gap", "evals/image", "seconds"]
-METRIC_COLUMNS = ["method", "Ins prob", "Ins ratio", "Del prob", "SIC entropy", "AIC entropy", "SIC MS-SSIM",
-                  "AIC MS-SSIM", "energy-in-mask", "pointing game", "JPEG stability"]
-METRIC_KEYS = {"Ins prob": "insertion/probability", "Ins ratio": "insertion/probability_ratio",
-               "Del prob": "deletion/probability", "SIC entropy": "sic/entropy", "AIC entropy": "aic/entropy",
-               "SIC MS-SSIM": "sic/msssim", "AIC MS-SSIM": "aic/msssim", "energy-in-mask": "energy_in_mask",
-               "pointing game": "pointing_game"}
-CURVE_PANELS = [("insertion", "Insertion", "fraction of pixels inserted", "p(target)"),
-                ("deletion", "Deletion", "fraction of pixels deleted", "p(target)"),
-                ("sic/entropy", "SIC, entropy axis", "normalised compressed size", "normalised p"),
-                ("aic/entropy", "AIC, entropy axis", "normalised compressed size", "accuracy"),
-                ("sic/msssim", "SIC, MS-SSIM axis", "MS-SSIM to the input", "normalised p"),
-                ("aic/msssim", "AIC, MS-SSIM axis", "MS-SSIM to the input", "accuracy")]
+METRIC_COLUMNS = [
+    "method",
+    "Ins prob",
+    "Ins ratio",
+    "Del prob",
+    "SIC entropy",
+    "AIC entropy",
+    "SIC MS-SSIM",
+    "AIC MS-SSIM",
+    "energy-in-mask",
+    "pointing game",
+    "JPEG stability",
+]
+METRIC_KEYS = {
+    "Ins prob": "insertion/probability",
+    "Ins ratio": "insertion/probability_ratio",
+    "Del prob": "deletion/probability",
+    "SIC entropy": "sic/entropy",
+    "AIC entropy": "aic/entropy",
+    "SIC MS-SSIM": "sic/msssim",
+    "AIC MS-SSIM": "aic/msssim",
+    "energy-in-mask": "energy_in_mask",
+    "pointing game": "pointing_game",
+}
+CURVE_PANELS = [
+    ("insertion", "Insertion", "fraction of pixels inserted", "p(target)"),
+    ("deletion", "Deletion", "fraction of pixels deleted", "p(target)"),
+    ("sic/entropy", "SIC, entropy axis", "normalised compressed size", "normalised p"),
+    ("aic/entropy", "AIC, entropy axis", "normalised compressed size", "accuracy"),
+    ("sic/msssim", "SIC, MS-SSIM axis", "MS-SSIM to the input", "normalised p"),
+    ("aic/msssim", "AIC, MS-SSIM axis", "MS-SSIM to the input", "accuracy"),
+]
 
 
 def _unit_grid(curve: torch.Tensor):
@@ -41,10 +62,19 @@ def _unit_grid(curve: torch.Tensor):
     return torch.linspace(0.0, 1.0, curve.shape[0], dtype=torch.float64).numpy()
 
 
-def run_demo(images: int = 6, steps: int = 128, methods=METHOD_NAMES, out: str | Path = "idgi_demo",
-             first_scene: int = 0, batch_size: int | None = None, backend: str = "auto",
-             output: str = "probability", insertion_canvas: str = "blur", pic_profile: str = "blur",
-             webp_method: int = 0) -> dict:
+def run_demo(
+    images: int = 6,
+    steps: int = 128,
+    methods=METHOD_NAMES,
+    out: str | Path = "idgi_demo",
+    first_scene: int = 0,
+    batch_size: int | None = None,
+    backend: str = "auto",
+    output: str = "probability",
+    insertion_canvas: str = "blur",
+    pic_profile: str = "blur",
+    webp_method: int = 0,
+) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = load_scenenet()
@@ -54,11 +84,16 @@ def run_demo(images: int = 6, steps: int = 128, methods=METHOD_NAMES, out: str |
     with torch.no_grad():
         predicted = model(inputs).argmax(1)
     card = model_card()
-    print(f"model: embedded SceneNet, held-out accuracy {card['held_out']['accuracy']:.4f}; "
-          f"{images} held-out scenes (seed {DEMO_SEED}, 8-bit), steps={steps}, output={output}, backend={backend}")
-    print(f"metrics: insertion/deletion on a {insertion_canvas} canvas (K=20); SIC/AIC with the {pic_profile} "
-          f"profile (L=25), entropy = lossless WebP q100 size (method {webp_method}), MS-SSIM raw; "
-          "JPEG stability at quality 75, L1-normalised maps")
+    print(
+        f"model: embedded SceneNet, held-out accuracy {card['held_out']['accuracy']:.4f}; "
+        f"{images} held-out scenes (seed {DEMO_SEED}, 8-bit), steps={steps}, output={output}, "
+        f"backend={backend}"
+    )
+    print(
+        f"metrics: insertion/deletion on a {insertion_canvas} canvas (K=20); SIC/AIC with the {pic_profile} "
+        f"profile (L=25), entropy = lossless WebP q100 size (method {webp_method}), MS-SSIM raw; "
+        "JPEG stability at quality 75, L1-normalised maps"
+    )
     for i, (label, guess) in enumerate(zip(scenes.labels.tolist(), predicted.tolist())):
         status = "" if label == guess else f"  (model predicts {SHAPE_CLASSES[guess]})"
         print(f"  scene {first_scene + i}: {SHAPE_CLASSES[label]}{status}")
@@ -66,8 +101,15 @@ def run_demo(images: int = 6, steps: int = 128, methods=METHOD_NAMES, out: str |
     attribution_rows, metric_rows, maps, per_image, curves, colours = [], [], {}, {}, {}, {}
     skipped = {}
     for method in progress(methods, desc="methods", unit="method"):
-        options = dict(target=scenes.labels, method=method, steps=steps, idgi=True, output=output,
-                       batch_size=batch_size, backend=backend)
+        options = dict(
+            target=scenes.labels,
+            method=method,
+            steps=steps,
+            idgi=True,
+            output=output,
+            batch_size=batch_size,
+            backend=backend,
+        )
         started = time.perf_counter()
         result = explain(model, inputs, **options)
         seconds = time.perf_counter() - started
@@ -79,28 +121,49 @@ def run_demo(images: int = 6, steps: int = 128, methods=METHOD_NAMES, out: str |
             attribution = result.attribution(idgi=use_idgi)
             total = attribution.double().flatten(1).sum(dim=1)
             gap = result.completeness_gap(idgi=use_idgi)
-            scores = evaluate(model, inputs, attribution, scenes.labels,
-                              metrics=["insertion", "deletion", "sic", "aic", "localization"], masks=scenes.masks,
-                              insertion_canvas=insertion_canvas, pic_profile=pic_profile, webp_method=webp_method,
-                              batch_size=batch_size, backend=backend)
+            scores = evaluate(
+                model,
+                inputs,
+                attribution,
+                scenes.labels,
+                metrics=["insertion", "deletion", "sic", "aic", "localization"],
+                masks=scenes.masks,
+                insertion_canvas=insertion_canvas,
+                pic_profile=pic_profile,
+                webp_method=webp_method,
+                batch_size=batch_size,
+                backend=backend,
+            )
             stable = stability[(use_idgi, steps)]
             maps[title] = saliency_map(attribution)
             curves[title] = scores.aggregate_curves
-            skipped = scores.skipped  # the skip rules look at the input and the canvas only: the same for every map
-            per_image[title] = {"sum_attribution": total.tolist(), "output_difference": delta.tolist(),
-                                **{key: values.tolist() for key, values in scores.per_image.items()},
-                                "jpeg_stability": stable.per_image.tolist()}
-            attribution_rows.append({
-                "method": title,
-                "sum attr": float(total.mean()),
-                "F(x)-F(x')": float(delta.mean()),
-                "abs gap": float(gap.mean()),
-                "rel gap": float((gap / delta.abs().clamp(min=1e-12)).mean()),
-                "evals/image": result.evaluations,
-                "seconds": round(seconds, 2),
-            })
-            metric_rows.append({"method": title, **{column: scores.aggregate[key] for column, key in METRIC_KEYS.items()},
-                                "JPEG stability": stable.score})
+            skipped = (
+                scores.skipped
+            )  # the skip rules look at the input and the canvas only: the same for every map
+            per_image[title] = {
+                "sum_attribution": total.tolist(),
+                "output_difference": delta.tolist(),
+                **{key: values.tolist() for key, values in scores.per_image.items()},
+                "jpeg_stability": stable.per_image.tolist(),
+            }
+            attribution_rows.append(
+                {
+                    "method": title,
+                    "sum attr": float(total.mean()),
+                    "F(x)-F(x')": float(delta.mean()),
+                    "abs gap": float(gap.mean()),
+                    "rel gap": float((gap / delta.abs().clamp(min=1e-12)).mean()),
+                    "evals/image": result.evaluations,
+                    "seconds": round(seconds, 2),
+                }
+            )
+            metric_rows.append(
+                {
+                    "method": title,
+                    **{column: scores.aggregate[key] for column, key in METRIC_KEYS.items()},
+                    "JPEG stability": stable.score,
+                }
+            )
 
     titles = list(maps)
     figure = grid_figure(
@@ -109,31 +172,57 @@ def run_demo(images: int = 6, steps: int = 128, methods=METHOD_NAMES, out: str |
         row_titles=[SHAPE_CLASSES[label] for label in scenes.labels.tolist()],
     )
     figure_path = save_png(figure, out / "demo_saliency.png")
-    panels = [{"title": heading, "xlabel": xlabel, "ylabel": ylabel,
-               "series": {t: (_unit_grid(curves[t][key]), curves[t][key].numpy()) for t in titles}}
-              for key, heading, xlabel, ylabel in CURVE_PANELS]
+    panels = [
+        {
+            "title": heading,
+            "xlabel": xlabel,
+            "ylabel": ylabel,
+            "series": {t: (_unit_grid(curves[t][key]), curves[t][key].numpy()) for t in titles},
+        }
+        for key, heading, xlabel, ylabel in CURVE_PANELS
+    ]
     curves_path = save_png(curve_panels(panels, colours), out / "demo_curves.png")
 
     attribution_table = markdown_table(attribution_rows, ATTRIBUTION_COLUMNS)
     metric_table = markdown_table(metric_rows, METRIC_COLUMNS)
-    skip_lines = [f"{key}: {counts['images']} of {images} images skipped"
-                  + "".join(f", {reason} {n}" for reason, n in counts.items() if reason != "images" and n)
-                  for key, counts in skipped.items()]
-    atomic_write_text(out / "demo_table.md", attribution_table + "\n\n" + metric_table + "\n\n"
-                      + "\n".join(f"- {line}" for line in skip_lines) + "\n")
-    summary = {"steps": steps, "output": output, "backend": backend, "insertion_canvas": insertion_canvas,
-               "pic_profile": pic_profile, "webp_method": webp_method,
-               "scenes": list(range(first_scene, first_scene + images)), "labels": scenes.labels.tolist(),
-               "predicted": predicted.tolist(), "attribution_rows": attribution_rows, "metric_rows": metric_rows,
-               "skipped": skipped, "per_image": per_image,
-               "aggregate_curves": {t: {k: v.tolist() for k, v in c.items()} for t, c in curves.items()}}
+    skip_lines = [
+        f"{key}: {counts['images']} of {images} images skipped"
+        + "".join(f", {reason} {n}" for reason, n in counts.items() if reason != "images" and n)
+        for key, counts in skipped.items()
+    ]
+    atomic_write_text(
+        out / "demo_table.md",
+        attribution_table
+        + "\n\n"
+        + metric_table
+        + "\n\n"
+        + "\n".join(f"- {line}" for line in skip_lines)
+        + "\n",
+    )
+    summary = {
+        "steps": steps,
+        "output": output,
+        "backend": backend,
+        "insertion_canvas": insertion_canvas,
+        "pic_profile": pic_profile,
+        "webp_method": webp_method,
+        "scenes": list(range(first_scene, first_scene + images)),
+        "labels": scenes.labels.tolist(),
+        "predicted": predicted.tolist(),
+        "attribution_rows": attribution_rows,
+        "metric_rows": metric_rows,
+        "skipped": skipped,
+        "per_image": per_image,
+        "aggregate_curves": {t: {k: v.tolist() for k, v in c.items()} for t, c in curves.items()},
+    }
     write_json(out / "demo_results.json", summary)
     print()
     print(attribution_table)
     print("\n'seconds' is the time of the one run that gives both a method and its IDGI variant.\n")
     print(metric_table)
     print("\nSIC/AIC skip rules (docs/semantics.md §6): " + "; ".join(skip_lines))
-    print(f"\nmaps: {figure_path}\ncurves: {curves_path}\ntables: {out / 'demo_table.md'}\n"
-          f"per-image values: {out / 'demo_results.json'}")
+    print(
+        f"\nmaps: {figure_path}\ncurves: {curves_path}\ntables: {out / 'demo_table.md'}\n"
+        f"per-image values: {out / 'demo_results.json'}"
+    )
     return summary
-

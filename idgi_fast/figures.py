@@ -1,4 +1,5 @@
 """PNG figures drawn with Pillow: image grids with saliency heatmaps."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,11 @@ from PIL import Image, ImageDraw, ImageFont
 from .atomic import atomic_write
 
 # Each method's colour, light for the base method and dark for its IDGI variant.
-METHOD_COLOURS = {"ig": ((158, 202, 225), (8, 81, 156)), "blur_ig": ((253, 174, 107), (217, 72, 1)),
-                  "guided_ig": ((161, 217, 155), (0, 109, 44))}
+METHOD_COLOURS = {
+    "ig": ((158, 202, 225), (8, 81, 156)),
+    "blur_ig": ((253, 174, 107), (217, 72, 1)),
+    "guided_ig": ((161, 217, 155), (0, 109, 44)),
+}
 
 
 def variant_colour(method: str, idgi: bool) -> tuple[int, int, int]:
@@ -46,16 +50,30 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def grid_figure(rows: list[list[np.ndarray]], column_titles: list[str], row_titles: list[str] | None = None,
-                cell: int = 224, pad: int = 4, header: int = 28) -> Image.Image:
+def grid_figure(
+    rows: list[list[np.ndarray]],
+    column_titles: list[str],
+    row_titles: list[str] | None = None,
+    cell: int = 224,
+    pad: int = 4,
+    header: int = 28,
+) -> Image.Image:
     """One row per image; every cell an (H, W, 3) uint8 array resized to `cell`."""
     n_cols = len(column_titles)
     margin = 0 if row_titles is None else 90
-    figure = Image.new("RGB", (margin + n_cols * (cell + pad) + pad, header + len(rows) * (cell + pad) + pad), "white")
+    figure = Image.new(
+        "RGB", (margin + n_cols * (cell + pad) + pad, header + len(rows) * (cell + pad) + pad), "white"
+    )
     draw = ImageDraw.Draw(figure)
     font = _font(16)
     for c, title in enumerate(column_titles):
-        draw.text((margin + pad + c * (cell + pad) + cell // 2, header // 2), title, fill="black", font=font, anchor="mm")
+        draw.text(
+            (margin + pad + c * (cell + pad) + cell // 2, header // 2),
+            title,
+            fill="black",
+            font=font,
+            anchor="mm",
+        )
     for r, cells in enumerate(rows):
         top = header + pad + r * (cell + pad)
         if row_titles is not None:
@@ -70,8 +88,12 @@ def save_png(figure: Image.Image, path: Path) -> Path:
     return atomic_write(path, lambda tmp: figure.save(tmp, format="PNG"))
 
 
-def curve_panels(panels: list[dict], series_colours: dict[str, tuple[int, int, int]], columns: int = 3,
-                 panel_size: tuple[int, int] = (380, 300)) -> Image.Image:
+def curve_panels(
+    panels: list[dict],
+    series_colours: dict[str, tuple[int, int, int]],
+    columns: int = 3,
+    panel_size: tuple[int, int] = (380, 300),
+) -> Image.Image:
     """A grid of line charts on [0, 1] × [0, 1] with a shared legend underneath.
 
     panels: [{"title": str, "xlabel": str, "ylabel": str, "series": {name: (x, y) 1-D arrays}}], and
@@ -99,7 +121,9 @@ def curve_panels(panels: list[dict], series_colours: dict[str, tuple[int, int, i
             draw.line([(gx, plot[1]), (gx, plot[3])], fill=(232, 232, 232))
             draw.text((gx, plot[3] + 4), label, fill="black", font=small, anchor="mt")
         draw.rectangle(plot, outline="black")
-        draw.text(((plot[0] + plot[2]) / 2, plot[3] + 22), panel["xlabel"], fill="black", font=small, anchor="mt")
+        draw.text(
+            ((plot[0] + plot[2]) / 2, plot[3] + 22), panel["xlabel"], fill="black", font=small, anchor="mt"
+        )
         draw.text((x0 + 4, y0 + top - 14), panel["ylabel"], fill="black", font=small, anchor="lm")
         for name, (xs, ys) in panel["series"].items():
             points = [to_px(float(u), float(v)) for u, v in zip(xs, ys) if np.isfinite(u) and np.isfinite(v)]

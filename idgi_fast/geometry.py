@@ -4,6 +4,7 @@ Sampled Gaussian taps, blur matrices and the blur itself, the Blur IG sigmas and
 straight line's positions. The reference, the ops, the engine and the metrics all take
 them from here; how gradients are taken and accumulated is each backend's business.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,7 +72,9 @@ def blur_matrix(sigma: float, size: int, padding: str) -> torch.Tensor:
     w = weights.expand(size, -1)
     if padding == "reflect":
         folded = reflect_index(source, size)
-        matrix.index_put_((rows[:, None].expand_as(source).reshape(-1), folded.reshape(-1)), w.reshape(-1), accumulate=True)
+        matrix.index_put_(
+            (rows[:, None].expand_as(source).reshape(-1), folded.reshape(-1)), w.reshape(-1), accumulate=True
+        )
     else:
         raise ValueError(f"padding must be 'zeros' or 'reflect', got {padding!r}")
     return matrix

@@ -141,5 +141,5 @@ def method_spec(method: str) -> MethodSpec:
 
 
 def variant_title(method: str, idgi: bool) -> str:
-    """"Blur IG", "Blur IG + IDGI", …: how tables and figures name a method's two variants."""
+    """ "Blur IG", "Blur IG + IDGI", …: how tables and figures name a method's two variants."""
     return method_spec(method).title + (" + IDGI" if idgi else "")

@@ -4,6 +4,7 @@ F(x) = softmax(f(x))[c] for output="probability", f(x)[c] for output="logit". Gr
 taken with torch.autograd.grad with respect to the points only, so the model's parameters
 never receive a .grad and the model's mode is never touched.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -23,15 +24,21 @@ def full_float32():
     non-deterministic backward algorithms made two identical runs differ (bench/RESULTS.md,
     first H100 entry). Deterministic float32 makes every run the same.
     """
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
-             torch.backends.cudnn.deterministic)
+    saved = (
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.deterministic,
+    )
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.deterministic = True
     try:
         yield
     finally:
-        (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
-         torch.backends.cudnn.deterministic) = saved
+        (
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.deterministic,
+        ) = saved
 
 
 def check_logits(logits: object, n_points: int, targets: torch.Tensor) -> torch.Tensor:
@@ -43,12 +50,14 @@ def check_logits(logits: object, n_points: int, targets: torch.Tensor) -> torch.
     if logits.ndim != 2 or logits.shape[0] != n_points:
         raise ValueError(
             f"model must return logits of shape (B, K) = ({n_points}, K) for {n_points} inputs; "
-            f"got shape {tuple(logits.shape)}. Wrap the model so that it returns one row of class scores per input."
+            f"got shape {tuple(logits.shape)}. Wrap the model so that it returns one row of class scores "
+            "per input."
         )
     n_classes = logits.shape[1]
     if targets.numel() and int(targets.max()) >= n_classes:
         raise ValueError(
-            f"target must lie in [0, {n_classes}) for a model with {n_classes} outputs; got {int(targets.max())}"
+            f"target must lie in [0, {n_classes}) for a model with {n_classes} outputs; got "
+            f"{int(targets.max())}"
         )
     return logits
 

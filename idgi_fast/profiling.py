@@ -2,6 +2,7 @@
 
 Outside a profiler a range costs about a microsecond; without the nvtx package it is free.
 """
+
 from __future__ import annotations
 
 from contextlib import nullcontext

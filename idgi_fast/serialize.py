@@ -1,4 +1,5 @@
 """Results as strict JSON: tensors become lists, NaN becomes null, ±inf the strings "inf"/"-inf"."""
+
 from __future__ import annotations
 
 import json

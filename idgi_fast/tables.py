@@ -1,4 +1,5 @@
 """Plain-text tables (Markdown pipe syntax: readable in a terminal and pasteable into notes)."""
+
 from __future__ import annotations
 
 
@@ -16,4 +17,6 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     cells = [[format_value(row.get(col, "")) for col in columns] for row in rows]
     widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
     line = lambda values: "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths)) + " |"  # noqa: E731
-    return "\n".join([line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in cells)])
+    return "\n".join(
+        [line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in cells)]
+    )

@@ -66,7 +66,9 @@ def resolve_baselines(baselines: object, inputs: torch.Tensor) -> torch.Tensor:
     return expanded.detach().to(device=inputs.device, dtype=inputs.dtype).clone()
 
 
-def resolve_targets(target: object, model, inputs: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+def resolve_targets(
+    target: object, model, inputs: torch.Tensor, batch_size: int | None = None
+) -> torch.Tensor:
     """A (B,) int64 tensor of classes; None means the model's argmax on the inputs."""
     batch = inputs.shape[0]
     if target is None:
@@ -74,7 +76,7 @@ def resolve_targets(target: object, model, inputs: torch.Tensor, batch_size: int
         classes = []
         with torch.no_grad():
             for start in range(0, batch, step):
-                chunk = inputs[start:start + step]
+                chunk = inputs[start : start + step]
                 logits = check_logits(model(chunk), chunk.shape[0], torch.zeros(0, dtype=torch.long))
                 classes.append(logits.argmax(dim=1))
         return torch.cat(classes).to(device=inputs.device, dtype=torch.long)
@@ -84,7 +86,9 @@ def resolve_targets(target: object, model, inputs: torch.Tensor, batch_size: int
         targets = torch.full((batch,), target, dtype=torch.long)
     elif isinstance(target, torch.Tensor):
         if target.dtype.is_floating_point or target.dtype == torch.bool or target.is_complex():
-            raise TypeError(f"target must hold integers (class indices), got dtype {target.dtype}; use target.long()")
+            raise TypeError(
+                f"target must hold integers (class indices), got dtype {target.dtype}; use target.long()"
+            )
         if target.ndim == 0:
             targets = torch.full((batch,), int(target), dtype=torch.long)
         elif target.ndim == 1:
@@ -97,10 +101,14 @@ def resolve_targets(target: object, model, inputs: torch.Tensor, batch_size: int
         targets = torch.tensor(list(target), dtype=torch.long)
     else:
         raise TypeError(
-            f"target must be an int, a sequence of ints, a 1-D integer tensor or None; got {type(target).__name__}"
+            "target must be an int, a sequence of ints, a 1-D integer tensor or None; got "
+            f"{type(target).__name__}"
         )
     if targets.shape[0] != batch:
-        raise ValueError(f"target has {targets.shape[0]} entries but inputs has batch size {batch}; give one class per input")
+        raise ValueError(
+            f"target has {targets.shape[0]} entries but inputs has batch size {batch}; give one class per "
+            "input"
+        )
     if targets.numel() and int(targets.min()) < 0:
         raise ValueError(f"target must lie in [0, K); got {int(targets.min())}")
     return targets.to(inputs.device)
@@ -123,7 +131,9 @@ def resolve_compute_at(compute_at: object, steps: int, spec: MethodSpec) -> list
         )
     if isinstance(compute_at, int) and not isinstance(compute_at, bool):
         compute_at = [compute_at]
-    if not isinstance(compute_at, Sequence) or not all(isinstance(n, int) and not isinstance(n, bool) for n in compute_at):
+    if not isinstance(compute_at, Sequence) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in compute_at
+    ):
         raise TypeError(f"compute_at must be a list of ints, got {compute_at!r}")
     valid = [n for n in range(1, steps + 1) if steps % n == 0]
     bad = [n for n in compute_at if n not in valid]
@@ -148,8 +158,12 @@ def default_batch_size(device: torch.device | str) -> int:
     return 64 if torch.device(device).type == "cuda" else 32
 
 
-def resolve_batch_size(batch_size: object, device: torch.device | str, meaning: str = "path points per model call",
-                       name: str = "batch_size") -> int:
+def resolve_batch_size(
+    batch_size: object,
+    device: torch.device | str,
+    meaning: str = "path points per model call",
+    name: str = "batch_size",
+) -> int:
     """`batch_size` checked, or the default for `device` when it is None."""
     if batch_size is None:
         return default_batch_size(device)
@@ -160,7 +174,9 @@ def resolve_batch_size(batch_size: object, device: torch.device | str, meaning: 
 
 def check_model(model: object, inputs: torch.Tensor | None = None) -> None:
     if not callable(model):
-        raise TypeError(f"model must be an nn.Module or a callable returning logits (B, K); got {type(model).__name__}")
+        raise TypeError(
+            f"model must be an nn.Module or a callable returning logits (B, K); got {type(model).__name__}"
+        )
     if inputs is None or not isinstance(model, torch.nn.Module):
         return
     parameter = next((p for p in model.parameters() if p.is_floating_point()), None)

@@ -1,4 +1,5 @@
 """Small models with known answers, shared by the tests."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The blur operator G_σ of docs/semantics.md §4 against direct padded convolutions."""
+
 from __future__ import annotations
 
 import numpy as np

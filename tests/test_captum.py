@@ -1,4 +1,5 @@
 """idgi_fast.captum against Captum itself (a test-only dependency), and its IDGI class against explain()."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,7 +46,9 @@ def test_every_method_matches_captum(method, two_inputs):
     model, image, features = two_inputs
     options = dict(target=2, n_steps=7, method=method, return_convergence_delta=True)
     theirs, their_delta = captum_attr.IntegratedGradients(model).attribute((image, features), **options)
-    mine, my_delta = ours.IntegratedGradients(model).attribute((image, features), internal_batch_size=5, **options)
+    mine, my_delta = ours.IntegratedGradients(model).attribute(
+        (image, features), internal_batch_size=5, **options
+    )
     assert isinstance(mine, tuple) and len(mine) == 2
     for a, b in zip(mine, theirs):
         close(a, b)
@@ -65,9 +68,11 @@ def test_targets_baselines_arguments_and_options_match_captum(two_inputs):
         for a, b in zip(mine, theirs):
             close(a, b)
     plain = captum_attr.IntegratedGradients(model, multiply_by_inputs=False).attribute(
-        (image, features), target=1, n_steps=5, method="riemann_middle")
+        (image, features), target=1, n_steps=5, method="riemann_middle"
+    )
     mine = ours.IntegratedGradients(model, multiply_by_inputs=False).attribute(
-        (image, features), target=1, n_steps=5, method="riemann_middle", internal_batch_size=3)
+        (image, features), target=1, n_steps=5, method="riemann_middle", internal_batch_size=3
+    )
     for a, b in zip(mine, plain):
         close(a, b)
 
@@ -75,8 +80,9 @@ def test_targets_baselines_arguments_and_options_match_captum(two_inputs):
 def test_single_tensor_and_tuple_targets_on_a_three_dimensional_output():
     class Grid(nn.Module):
         def forward(self, x):
-            return torch.stack([x.sum(1) ** 2, torch.sin(x).sum(1)], dim=1).view(-1, 2, 1).expand(-1, 2, 3) * \
-                torch.arange(1.0, 4.0, dtype=x.dtype)
+            return torch.stack([x.sum(1) ** 2, torch.sin(x).sum(1)], dim=1).view(-1, 2, 1).expand(
+                -1, 2, 3
+            ) * torch.arange(1.0, 4.0, dtype=x.dtype)
 
     x = torch.rand(4, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     for target in [(1, 2), [(0, 1), (1, 0), (1, 2), (0, 0)]]:
@@ -84,17 +90,33 @@ def test_single_tensor_and_tuple_targets_on_a_three_dimensional_output():
         mine = ours.IntegratedGradients(Grid()).attribute(x, target=target, n_steps=9)
         assert isinstance(mine, torch.Tensor)
         close(mine, theirs)
-    scalar = lambda v: (v ** 2).sum(1)  # noqa: E731 - one output per example, target None
-    close(ours.IntegratedGradients(scalar).attribute(x, n_steps=9),
-          captum_attr.IntegratedGradients(scalar).attribute(x, n_steps=9))
+    scalar = lambda v: (v**2).sum(1)  # noqa: E731 - one output per example, target None
+    close(
+        ours.IntegratedGradients(scalar).attribute(x, n_steps=9),
+        captum_attr.IntegratedGradients(scalar).attribute(x, n_steps=9),
+    )
 
 
 def test_idgi_class_equals_explain_and_is_complete(tiny_cnn64, images64):
     model = tiny_cnn64
-    result = idgi_fast.explain(model, images64, target=[1, 3], method="ig", steps=12, output="logit",
-                               baselines=0.2, backend="reference")
-    mine, delta = ours.IDGI(model).attribute(images64, baselines=0.2, target=[1, 3], n_steps=12,
-                                             internal_batch_size=5, return_convergence_delta=True)
+    result = idgi_fast.explain(
+        model,
+        images64,
+        target=[1, 3],
+        method="ig",
+        steps=12,
+        output="logit",
+        baselines=0.2,
+        backend="reference",
+    )
+    mine, delta = ours.IDGI(model).attribute(
+        images64,
+        baselines=0.2,
+        target=[1, 3],
+        n_steps=12,
+        internal_batch_size=5,
+        return_convergence_delta=True,
+    )
     close(mine, result.idgi)
     assert float(delta.abs().max()) < 1e-12  # IDGI sums to F(x) − F(x′)
 

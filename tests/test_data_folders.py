@@ -1,5 +1,6 @@
 """Image folders: ImageFolder and flat-with-labels layouts, class indices from the wnid list,
 resize + centre crop, unreadable files skipped and reported, and every format error named."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,12 @@ def image_folder(tmp_path):
 
 def test_image_folder_layout_sorted_with_sorted_class_folders(image_folder):
     records = folder_records(image_folder)
-    assert [(r.id, r.label) for r in records] == [("n01/broken.JPEG", 0), ("n01/c.png", 0), ("n02/a.png", 1),
-                                                  ("n02/b.png", 1)]
+    assert [(r.id, r.label) for r in records] == [
+        ("n01/broken.JPEG", 0),
+        ("n01/c.png", 0),
+        ("n02/a.png", 1),
+        ("n02/b.png", 1),
+    ]
 
 
 def test_wnid_list_sets_the_class_indices(image_folder, tmp_path):
@@ -51,10 +56,14 @@ def test_flat_folder_with_a_label_file(tmp_path):
 def test_unreadable_files_are_skipped_and_reported(image_folder):
     loaded = load_records(folder_records(image_folder), resize=16, crop=14)
     assert loaded.ids == ["n01/c.png", "n02/a.png", "n02/b.png"]
-    assert list(loaded.unreadable) == ["n01/broken.JPEG"] and "UnidentifiedImageError" in loaded.unreadable[
-        "n01/broken.JPEG"]
+    assert (
+        list(loaded.unreadable) == ["n01/broken.JPEG"]
+        and "UnidentifiedImageError" in loaded.unreadable["n01/broken.JPEG"]
+    )
     assert loaded.images.shape == (3, 3, 14, 14) and loaded.labels.tolist() == [0, 1, 1]
-    torch.testing.assert_close(loaded.images[2, :, 7, 7], torch.tensor([1.0, 0.0, 0.0]))  # solid red stays red
+    torch.testing.assert_close(
+        loaded.images[2, :, 7, 7], torch.tensor([1.0, 0.0, 0.0])
+    )  # solid red stays red
 
 
 def test_resize_keeps_the_aspect_and_crops_the_centre(tmp_path):
@@ -67,8 +76,13 @@ def test_resize_keeps_the_aspect_and_crops_the_centre(tmp_path):
     assert float(image[:, :, 2:8].min()) == 1.0
 
 
-@pytest.mark.parametrize("lines,match", [("x1.png n05\n", "line 1: expected 'filename<TAB>wnid'"),
-                                         ("x1.png\tn99\n", "line 1: wnid 'n99' is not in the wnid list")])
+@pytest.mark.parametrize(
+    "lines,match",
+    [
+        ("x1.png n05\n", "line 1: expected 'filename<TAB>wnid'"),
+        ("x1.png\tn99\n", "line 1: wnid 'n99' is not in the wnid list"),
+    ],
+)
 def test_label_file_errors_name_the_line(tmp_path, lines, match):
     (tmp_path / "flat").mkdir()
     (tmp_path / "labels.tsv").write_text(lines)

@@ -1,4 +1,5 @@
 """`idgi-fast demo` end to end on a small setting, through the command-line entry point."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,10 @@ def test_demo_writes_figure_table_and_results(tmp_path, capsys):
     for title in ("IG", "IG + IDGI", "Blur IG", "Blur IG + IDGI", "Guided IG", "Guided IG + IDGI"):
         rows = re.findall(rf"^\| {re.escape(title)} +\|", printed, flags=re.MULTILINE)
         assert len(rows) == 2  # the attribution table and the metrics table
-    assert "| Ins prob | Ins ratio | Del prob | SIC entropy | AIC entropy | SIC MS-SSIM | AIC MS-SSIM |" in printed
+    assert (
+        "| Ins prob | Ins ratio | Del prob | SIC entropy | AIC entropy | SIC MS-SSIM | AIC MS-SSIM |"
+        in printed
+    )
     assert "SIC/AIC skip rules" in printed
     figure = Image.open(tmp_path / "demo_saliency.png")
     assert figure.size[0] > 7 * 224 and figure.size[1] > 2 * 224  # input + six maps, two rows

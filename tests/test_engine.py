@@ -1,16 +1,16 @@
 """The streaming engine: agreement with the reference on odd shapes, chunking, memory that does
 not grow with the step count, out-of-memory retries, and backend selection."""
+
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TinyCNN
 from torch.profiler import ProfilerActivity, profile
 
 import idgi_fast
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.models.toy import load_scenenet
-
-from conftest import TinyCNN
 
 FAST = ["torch", "triton"]
 
@@ -42,8 +42,15 @@ def test_ig_matches_the_reference_on_an_odd_shape(backend, rule):
 def test_blur_ig_matches_the_reference(backend, padding, sqrt):
     model = TinyCNN(channels=1).eval()
     x = torch.rand(5, 1, 16, 16, generator=torch.Generator().manual_seed(1))
-    options = dict(target=[0, 1, 2, 3, 4], method="blur_ig", steps=4, compute_at=[2], padding=padding, sqrt=sqrt,
-                   max_sigma=20.0)  # radius 80 > 16: the padding folds many times
+    options = dict(
+        target=[0, 1, 2, 3, 4],
+        method="blur_ig",
+        steps=4,
+        compute_at=[2],
+        padding=padding,
+        sqrt=sqrt,
+        max_sigma=20.0,
+    )  # radius 80 > 16: the padding folds many times
     want = idgi_fast.explain(model, x, backend="reference", **options)
     got = idgi_fast.explain(model, x, backend=backend, batch_size=7, **options)
     for n in (2, 4):
@@ -56,9 +63,17 @@ def test_blur_ig_matches_the_reference(backend, padding, sqrt):
 
 def test_guided_ig_float32_is_within_contract_of_the_float64_reference_on_the_embedded_model():
     scenes = generate_scenes(2, seed=1)
-    want = idgi_fast.explain(load_scenenet(dtype=torch.float64), scenes.images.double(), scenes.labels, "guided_ig",
-                             steps=8, backend="reference")
-    got = idgi_fast.explain(load_scenenet(), scenes.images, scenes.labels, "guided_ig", steps=8, backend="torch")
+    want = idgi_fast.explain(
+        load_scenenet(dtype=torch.float64),
+        scenes.images.double(),
+        scenes.labels,
+        "guided_ig",
+        steps=8,
+        backend="reference",
+    )
+    got = idgi_fast.explain(
+        load_scenenet(), scenes.images, scenes.labels, "guided_ig", steps=8, backend="torch"
+    )
     for mine, theirs in ((got.base, want.base), (got.idgi, want.idgi)):
         error = float((mine.double() - theirs).norm() / theirs.norm())
         assert error <= 1e-3
@@ -68,14 +83,26 @@ def test_guided_ig_float32_is_within_contract_of_the_float64_reference_on_the_em
 def test_chunking_does_not_change_results(backend):
     model = TinyCNN().double().eval()
     x = torch.rand(3, 3, 9, 11, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    runs = [idgi_fast.explain(model, x, method="blur_ig", steps=6, compute_at=[3], max_sigma=3.0,
-                              backend=backend, batch_size=size) for size in (1, 4, None)]
+    runs = [
+        idgi_fast.explain(
+            model,
+            x,
+            method="blur_ig",
+            steps=6,
+            compute_at=[3],
+            max_sigma=3.0,
+            backend=backend,
+            batch_size=size,
+        )
+        for size in (1, 4, None)
+    ]
     for run in runs[1:]:
         for n in (3, 6):
             torch.testing.assert_close(run.base[n], runs[0].base[n], rtol=1e-12, atol=1e-15)
             torch.testing.assert_close(run.idgi[n], runs[0].idgi[n], rtol=1e-12, atol=1e-15)
-    again = idgi_fast.explain(model, x, method="blur_ig", steps=6, compute_at=[3], max_sigma=3.0, backend=backend,
-                              batch_size=4)
+    again = idgi_fast.explain(
+        model, x, method="blur_ig", steps=6, compute_at=[3], max_sigma=3.0, backend=backend, batch_size=4
+    )
     assert torch.equal(again.base[6], runs[1].base[6]) and torch.equal(again.idgi[3], runs[1].idgi[3])
 
 
@@ -83,8 +110,10 @@ def peak_bytes(run) -> int:
     """Peak of live CPU tensor memory during run(), from the profiler's allocation records."""
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
         run()
-    events = sorted((e for e in recorded.profiler.kineto_results.events() if e.name() == "[memory]"),
-                    key=lambda e: e.start_ns())
+    events = sorted(
+        (e for e in recorded.profiler.kineto_results.events() if e.name() == "[memory]"),
+        key=lambda e: e.start_ns(),
+    )
     live = peak = 0
     for event in events:
         live += event.nbytes()
@@ -99,14 +128,16 @@ def test_peak_memory_does_not_grow_with_steps(method):
     params = {"max_sigma": 4.0} if method == "blur_ig" else {}
 
     def run(steps):
-        return lambda: idgi_fast.explain(model, x, target=0, method=method, steps=steps, backend="torch",
-                                         batch_size=8, **params)
+        return lambda: idgi_fast.explain(
+            model, x, target=0, method=method, steps=steps, backend="torch", batch_size=8, **params
+        )
 
     small, large = peak_bytes(run(8)), peak_bytes(run(128))
     assert large <= 1.10 * small, (small, large)
     if method == "ig":  # the reference keeps every gradient: the bound is a real property of the engine
-        reference = peak_bytes(lambda: idgi_fast.explain(model, x, target=0, steps=128, backend="reference",
-                                                         batch_size=8))
+        reference = peak_bytes(
+            lambda: idgi_fast.explain(model, x, target=0, steps=128, backend="reference", batch_size=8)
+        )
         assert reference > 3 * large
 
 
@@ -128,7 +159,7 @@ def test_out_of_memory_halves_the_chunk_and_keeps_what_was_accumulated():
     x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(4))
     model = RunsOutOfMemory(limit=5).eval()
     got = idgi_fast.explain(model, x, target=1, steps=6, backend="torch", batch_size=16)
-    assert max(model.sizes[model.sizes.index(4):]) <= 5  # 16 → 8 → 4, then it stays there
+    assert max(model.sizes[model.sizes.index(4) :]) <= 5  # 16 → 8 → 4, then it stays there
     want = idgi_fast.explain(TinyCNN().eval(), x, target=1, steps=6, backend="reference")
     assert_within_contract(got.base, want.base)
     assert_within_contract(got.idgi, want.idgi)
@@ -137,8 +168,12 @@ def test_out_of_memory_halves_the_chunk_and_keeps_what_was_accumulated():
 def test_auto_picks_torch_on_the_cpu_and_triton_needs_cuda_or_the_interpreter(monkeypatch):
     model = TinyCNN().eval()
     x = torch.rand(1, 3, 8, 8)
-    torch.testing.assert_close(idgi_fast.explain(model, x, 0, steps=4).base,
-                               idgi_fast.explain(model, x, 0, steps=4, backend="torch").base, rtol=0, atol=0)
+    torch.testing.assert_close(
+        idgi_fast.explain(model, x, 0, steps=4).base,
+        idgi_fast.explain(model, x, 0, steps=4, backend="torch").base,
+        rtol=0,
+        atol=0,
+    )
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     with pytest.raises(ValueError, match="backend='triton' needs CUDA tensors"):
         idgi_fast.explain(model, x, 0, steps=4, backend="triton")
@@ -160,7 +195,9 @@ def test_the_registry_says_which_endpoints_are_evaluated_without_idgi(backend):
     x = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     for name, spec in METHODS.items():
         for idgi in (False, True):
-            outputs = idgi_fast.explain(model, x, target=1, method=name, steps=4, idgi=idgi, backend=backend).outputs
+            outputs = idgi_fast.explain(
+                model, x, target=1, method=name, steps=4, idgi=idgi, backend=backend
+            ).outputs
             assert bool(outputs[:, 0].isnan().all()) == (spec.baseline_needs_idgi and not idgi), (name, idgi)
             assert bool(outputs[:, -1].isnan().all()) == (spec.input_needs_idgi and not idgi), (name, idgi)
             assert not outputs[:, 1:-1].isnan().any()

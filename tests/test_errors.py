@@ -1,12 +1,12 @@
 """Every documented input error is raised, with a message that names the argument."""
+
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TinyCNN
 
 from idgi_fast import BlurIG, explain
-
-from conftest import TinyCNN
 
 
 @pytest.fixture
@@ -76,7 +76,9 @@ def test_bad_steps(model, x, steps):
 
 
 def test_compute_at_must_divide_steps(model, x):
-    with pytest.raises(ValueError, match=r"compute_at counts \[3\] do not divide steps=8; valid counts are \[1, 2, 4, 8\]"):
+    with pytest.raises(
+        ValueError, match=r"compute_at counts \[3\] do not divide steps=8; valid counts are \[1, 2, 4, 8\]"
+    ):
         explain(model, x, steps=8, compute_at=[2, 3])
     with pytest.raises(ValueError, match=r"compute_at is not available for guided_ig"):
         explain(model, x, method="guided_ig", steps=8, compute_at=[2])
@@ -92,8 +94,12 @@ def test_blur_ig_needs_image_batch():
 
 def test_model_must_return_batch_by_classes(x):
     with pytest.raises(ValueError, match=r"model must return logits of shape \(B, K\) = \(2, K\)"):
-        explain(lambda v: v.sum(dim=(1, 2, 3)), x, target=0, backend="reference")  # one point per image per call
-    with pytest.raises(ValueError, match=r"model must return logits of shape \(B, K\) = \(32, K\) for 32 inputs"):
+        explain(
+            lambda v: v.sum(dim=(1, 2, 3)), x, target=0, backend="reference"
+        )  # one point per image per call
+    with pytest.raises(
+        ValueError, match=r"model must return logits of shape \(B, K\) = \(32, K\) for 32 inputs"
+    ):
         explain(lambda v: v.sum(dim=(1, 2, 3)), x, target=0, backend="torch")  # 32 points per call on the CPU
     with pytest.raises(ValueError, match=r"model must return logits of shape"):
         explain(lambda v: v.flatten(1)[:1], x, target=0)
@@ -106,13 +112,17 @@ def test_model_must_return_batch_by_classes(x):
 def test_unknown_names(model, x):
     with pytest.raises(ValueError, match=r"method must be one of"):
         explain(model, x, method="smoothgrad")
-    with pytest.raises(TypeError, match=r"ig got unknown parameter\(s\) \['max_sigma'\]; its parameters are: rule"):
+    with pytest.raises(
+        TypeError, match=r"ig got unknown parameter\(s\) \['max_sigma'\]; its parameters are: rule"
+    ):
         explain(model, x, max_sigma=3.0)
     with pytest.raises(ValueError, match=r"rule must be one of"):
         explain(model, x, rule="simpson")
     with pytest.raises(ValueError, match=r"padding must be one of"):
         explain(model, x, method="blur_ig", padding="wrap")
-    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch', 'triton', 'reference'\)"):
+    with pytest.raises(
+        ValueError, match=r"backend must be one of \('auto', 'torch', 'triton', 'reference'\)"
+    ):
         explain(model, x, backend="cuda")
     with pytest.raises(ValueError, match=r"output must be one of"):
         explain(model, x, output="log_softmax")
@@ -125,10 +135,15 @@ def test_unknown_names(model, x):
 
 
 def test_model_and_inputs_dtype_mismatch(model, x):
-    with pytest.raises(TypeError, match=r"inputs are torch.float64 but the model's parameters are torch.float32; use model.double\(\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"inputs are torch.float64 but the model's parameters are torch.float32; use model.double\(\)",
+    ):
         explain(model, x.double())
 
 
 def test_inputs_requiring_grad_do_not_leak_into_results(model, x):
-    result = explain(model, x.requires_grad_(True), steps=2, baselines=torch.zeros_like(x).requires_grad_(True))
+    result = explain(
+        model, x.requires_grad_(True), steps=2, baselines=torch.zeros_like(x).requires_grad_(True)
+    )
     assert not result.base.requires_grad and not result.idgi.requires_grad

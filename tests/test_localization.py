@@ -1,4 +1,5 @@
 """Energy-in-mask and pointing game (docs/semantics.md §6) on hand-made maps."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@
 Each test runs once per backend: the reference, the vectorised torch path and the Triton
 kernels (in Triton's interpreter on the CPU).
 """
+
 from __future__ import annotations
 
 import sys
@@ -10,12 +11,11 @@ from functools import partial
 
 import pytest
 import torch
+from conftest import LinearLogit, Quadratic, SinSum, TinyCNN
 
 import idgi_fast
 from idgi_fast.geometry import gaussian_blur
 from idgi_fast.outputs import output_only
-
-from conftest import LinearLogit, Quadratic, SinSum, TinyCNN
 
 RULES = ("pair", "left", "right", "trapezoid")
 explain = idgi_fast.explain  # replaced per backend by the fixture below
@@ -36,6 +36,7 @@ def endpoint_outputs(model, inputs, baselines, targets, output="probability"):
 
 
 # --- analytic cases ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("rule", RULES)
 def test_ig_of_linear_model_is_weight_times_difference(rule):
@@ -73,8 +74,10 @@ def test_quadratic_ig_and_idgi():
 
 def test_unbounded_guided_ig_of_quadratic(backend):
     if backend == "triton":
-        pytest.skip("288 steps of kernel launches take minutes in Triton's interpreter; tests/test_kernels.py checks "
-                    "the selection kernel against kthvalue, and the small Guided IG cases here run it")
+        pytest.skip(
+            "288 steps of kernel launches take minutes in Triton's interpreter; tests/test_kernels.py checks "
+            "the selection kernel against kthvalue, and the small Guided IG cases here run it"
+        )
     x = torch.tensor([[3.0, 3.0]], dtype=torch.float64)
     attributions = [
         explain(Quadratic(), x, target=0, method="guided_ig", steps=steps, output="logit", max_dist=1.0).base
@@ -88,11 +91,16 @@ def test_unbounded_guided_ig_of_quadratic(backend):
 
 @pytest.mark.parametrize("model_name", ["quadratic", "cnn"])
 def test_guided_ig_without_freedom_is_left_rule_ig(model_name, tiny_cnn64, images64):
-    model, x = (Quadratic(), torch.tensor([[3.0, 1.0], [-1.0, 2.0]], dtype=torch.float64)) if model_name == "quadratic" \
+    model, x = (
+        (Quadratic(), torch.tensor([[3.0, 1.0], [-1.0, 2.0]], dtype=torch.float64))
+        if model_name == "quadratic"
         else (tiny_cnn64, images64)
+    )
     output = "logit" if model_name == "quadratic" else "probability"
     baseline = torch.full_like(x, 0.1)
-    guided = explain(model, x, target=0, method="guided_ig", steps=9, max_dist=0.0, baselines=baseline, output=output)
+    guided = explain(
+        model, x, target=0, method="guided_ig", steps=9, max_dist=0.0, baselines=baseline, output=output
+    )
     left = explain(model, x, target=0, steps=9, rule="left", baselines=baseline, output=output)
     close(guided.base, left.base, rtol=1e-9, atol=1e-12)
     close(guided.idgi, left.idgi, rtol=1e-9, atol=1e-12)
@@ -100,19 +108,24 @@ def test_guided_ig_without_freedom_is_left_rule_ig(model_name, tiny_cnn64, image
 
 def test_blur_ig_of_elementwise_model_converges_to_blur_difference(backend):
     if backend == "triton":
-        pytest.skip("592 points at radius 200 take hours in Triton's interpreter; tests/test_kernels.py checks the "
-                    "blur kernel against the torch op, which this test covers")
+        pytest.skip(
+            "592 points at radius 200 take hours in Triton's interpreter; tests/test_kernels.py checks the "
+            "blur kernel against the torch op, which this test covers"
+        )
     generator = torch.Generator().manual_seed(3)
     x = torch.rand(1, 2, 9, 12, generator=generator, dtype=torch.float64) * 3
     expected = torch.sin(x) - torch.sin(gaussian_blur(x, 50.0))
     errors = []
     for steps in (16, 64, 512):
-        attribution = explain(SinSum(), x, target=0, method="blur_ig", steps=steps, output="logit", idgi=False).base
+        attribution = explain(
+            SinSum(), x, target=0, method="blur_ig", steps=steps, output="logit", idgi=False
+        ).base
         errors.append(float((attribution - expected).norm() / expected.norm()))
     assert errors[2] < 0.02 and errors[2] < errors[1] < errors[0], errors
 
 
 # --- completeness and invariants ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("method", ["ig", "blur_ig", "guided_ig"])
 def test_idgi_sums_to_output_difference(method, tiny_cnn64, images64):
@@ -135,8 +148,10 @@ def test_blur_ig_without_idgi_skips_the_baseline_evaluation(tiny_cnn64, images64
 
 
 # max_sigma = 6 (radius 24) still folds the 11×13 images twice, at a cost Triton's interpreter can afford
-@pytest.mark.parametrize("method,params", [("ig", {"rule": "trapezoid"}),
-                                           ("blur_ig", {"padding": "reflect", "max_sigma": 6.0}), ("guided_ig", {})])
+@pytest.mark.parametrize(
+    "method,params",
+    [("ig", {"rule": "trapezoid"}), ("blur_ig", {"padding": "reflect", "max_sigma": 6.0}), ("guided_ig", {})],
+)
 def test_results_do_not_depend_on_batch_size(method, params, tiny_cnn64):
     x = torch.rand(3, 3, 10, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     whole = explain(tiny_cnn64, x, method=method, steps=6, **params)
@@ -150,14 +165,19 @@ def test_guided_ig_images_are_independent(tiny_cnn64):
     x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     together = explain(tiny_cnn64, x, target=[0, 1, 2], method="guided_ig", steps=5)
     for b in range(3):
-        alone = explain(tiny_cnn64, x[b:b + 1], target=b, method="guided_ig", steps=5)
-        close(together.base[b:b + 1], alone.base)
-        close(together.idgi[b:b + 1], alone.idgi)
+        alone = explain(tiny_cnn64, x[b : b + 1], target=b, method="guided_ig", steps=5)
+        close(together.base[b : b + 1], alone.base)
+        close(together.idgi[b : b + 1], alone.idgi)
 
 
-@pytest.mark.parametrize("method,params", [("ig", {"rule": r}) for r in RULES]
-                         + [("blur_ig", {"sqrt": False, "max_sigma": 6.0}),
-                            ("blur_ig", {"sqrt": True, "padding": "reflect", "max_sigma": 6.0})])
+@pytest.mark.parametrize(
+    "method,params",
+    [("ig", {"rule": r}) for r in RULES]
+    + [
+        ("blur_ig", {"sqrt": False, "max_sigma": 6.0}),
+        ("blur_ig", {"sqrt": True, "padding": "reflect", "max_sigma": 6.0}),
+    ],
+)
 def test_compute_at_equals_direct_runs(method, params, tiny_cnn64, images64):
     swept = explain(tiny_cnn64, images64, method=method, steps=8, compute_at=[1, 2, 4], **params)
     assert sorted(swept.base) == [1, 2, 4, 8]
@@ -177,7 +197,9 @@ def test_zero_gradient_steps_give_no_nan():
     for method in ("ig", "blur_ig", "guided_ig"):
         result = explain(Dead(), x, target=0, method=method, steps=8, output="logit")
         assert torch.isfinite(result.base).all() and torch.isfinite(result.idgi).all(), method
-    flat = explain(Dead(), torch.zeros(1, 1, 3, 3, dtype=torch.float64) + 0.5, target=0, steps=4, output="logit")
+    flat = explain(
+        Dead(), torch.zeros(1, 1, 3, 3, dtype=torch.float64) + 0.5, target=0, steps=4, output="logit"
+    )
     assert (flat.idgi == 0).all() and (flat.base == 0).all()
 
 
@@ -222,7 +244,9 @@ def test_model_mode_and_parameter_grads_are_untouched(images64):
 
 def test_scalar_and_broadcast_baselines(tiny_cnn64, images64):
     scalar = explain(tiny_cnn64, images64, baselines=0.5, steps=4)
-    tensor = explain(tiny_cnn64, images64, baselines=torch.full((1, 3, 1, 1), 0.5, dtype=torch.float64), steps=4)
+    tensor = explain(
+        tiny_cnn64, images64, baselines=torch.full((1, 3, 1, 1), 0.5, dtype=torch.float64), steps=4
+    )
     close(scalar.base, tensor.base)
 
 
@@ -236,8 +260,11 @@ def test_any_input_shape_for_ig_and_guided_ig():
 
 
 def test_captum_shaped_classes_match_explain(tiny_cnn64, images64):
-    for cls, method in ((idgi_fast.IntegratedGradients, "ig"), (idgi_fast.BlurIG, "blur_ig"),
-                        (idgi_fast.GuidedIG, "guided_ig")):
+    for cls, method in (
+        (idgi_fast.IntegratedGradients, "ig"),
+        (idgi_fast.BlurIG, "blur_ig"),
+        (idgi_fast.GuidedIG, "guided_ig"),
+    ):
         explainer = cls(tiny_cnn64)
         for use_idgi in (False, True):
             got = explainer.attribute(images64, target=1, steps=4, idgi=use_idgi)
@@ -260,8 +287,11 @@ def test_tf32_is_off_and_cudnn_deterministic_while_explaining_and_restored_after
     seen = []
 
     def flags():
-        return (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
-                torch.backends.cudnn.deterministic)
+        return (
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.deterministic,
+        )
 
     class Spy(TinyCNN):
         def forward(self, x):
@@ -276,5 +306,8 @@ def test_tf32_is_off_and_cudnn_deterministic_while_explaining_and_restored_after
         assert seen and all(during == (False, False, True) for during in seen)
         assert flags() == (True, True, False)
     finally:
-        (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
-         torch.backends.cudnn.deterministic) = saved
+        (
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.deterministic,
+        ) = saved

@@ -1,5 +1,6 @@
 """`evaluate` as a whole: bad input, plain-data results, invariances, localization, JPEG stability,
 step sensitivity, and scores on the embedded model."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,13 @@ import math
 
 import pytest
 import torch
+from conftest import TinyCNN
 
 import idgi_fast
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.metrics import attribution_function, energy_in_mask, evaluate, evaluate_steps, pointing_game
 from idgi_fast.metrics.stability import jpeg_round_trip, jpeg_stability, map_mse, normalised_maps, quantised
 from idgi_fast.models.toy import load_scenenet
-
-from conftest import TinyCNN
 
 SMALL = dict(msssim_win_size=3, msssim_scales=3, insertion_levels=5, pic_levels=6)
 
@@ -28,6 +28,7 @@ def setup():
 
 
 # ---- bad input ------------------------------------------------------------------------------------
+
 
 def test_bad_input_gets_a_clear_error(setup):
     model, images, attributions = setup
@@ -43,7 +44,9 @@ def test_bad_input_gets_a_clear_error(setup):
         evaluate(model, images * 2, attributions, 0, ["sic"], **SMALL)
     with pytest.raises(ValueError, match=r"images must lie in \[0, 1\] for the JPEG stability metric"):
         evaluate(model, images - 0.5, attributions, 0, ["stability"], explain_fn=lambda x, t: x)
-    evaluate(model, images * 2, attributions, 0, ["insertion", "sic"], information=["msssim"], **SMALL)  # no uint8: fine
+    evaluate(
+        model, images * 2, attributions, 0, ["insertion", "sic"], information=["msssim"], **SMALL
+    )  # no uint8: fine
     with pytest.raises(ValueError, match="insertion_levels must be an int ≥ 2"):
         evaluate(model, images, attributions, 0, ["insertion"], insertion_levels=1)
     with pytest.raises(ValueError, match="pic_levels must be an int ≥ 2"):
@@ -70,13 +73,27 @@ def test_bad_input_gets_a_clear_error(setup):
 
 # ---- results as data, invariances ------------------------------------------------------------------
 
+
 def test_results_are_plain_json_data(setup):
     model, images, attributions = setup
-    result = evaluate(model, images, attributions, None, ["insertion", "deletion", "sic", "aic", "localization"],
-                      masks=torch.ones(3, 24, 24, dtype=torch.bool), **SMALL)
+    result = evaluate(
+        model,
+        images,
+        attributions,
+        None,
+        ["insertion", "deletion", "sic", "aic", "localization"],
+        masks=torch.ones(3, 24, 24, dtype=torch.bool),
+        **SMALL,
+    )
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
-    assert set(data["aggregate"]) >= {"insertion/probability", "deletion/probability_ratio", "sic/entropy",
-                                      "aic/msssim", "energy_in_mask", "pointing_game"}
+    assert set(data["aggregate"]) >= {
+        "insertion/probability",
+        "deletion/probability_ratio",
+        "sic/entropy",
+        "aic/msssim",
+        "energy_in_mask",
+        "pointing_game",
+    }
     assert len(data["per_image"]["insertion/probability"]) == 3
     assert data["options"]["insertion_levels"] == 5
     for key, value in result.aggregate.items():
@@ -90,11 +107,21 @@ def test_scores_do_not_depend_on_batch_size_and_repeat_exactly(setup):
     first = evaluate(model, images, attributions, 1, metrics, **SMALL)
     again = evaluate(model, images, attributions, 1, metrics, **SMALL)
     one_by_one = evaluate(model, images, attributions, 1, metrics, batch_size=1, **SMALL)
-    split = [evaluate(model, images[i:i + 1], attributions[i:i + 1], 1, metrics, **SMALL) for i in range(3)]
+    split = [
+        evaluate(model, images[i : i + 1], attributions[i : i + 1], 1, metrics, **SMALL) for i in range(3)
+    ]
     for key, values in first.per_image.items():
-        assert torch.equal(values, again.per_image[key], ) or torch.isnan(values).all()
+        assert (
+            torch.equal(
+                values,
+                again.per_image[key],
+            )
+            or torch.isnan(values).all()
+        )
         assert torch.allclose(values, one_by_one.per_image[key], atol=1e-12, equal_nan=True)
-        assert torch.allclose(values, torch.cat([s.per_image[key] for s in split]), atol=1e-12, equal_nan=True)
+        assert torch.allclose(
+            values, torch.cat([s.per_image[key] for s in split]), atol=1e-12, equal_nan=True
+        )
 
 
 def test_a_saliency_map_scores_like_its_attribution(setup):
@@ -116,6 +143,7 @@ def test_localization_through_evaluate(setup):
 
 # ---- JPEG stability -------------------------------------------------------------------------------
 
+
 def test_jpeg_round_trip_is_a_small_uint8_perturbation():
     images = quantised(torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)))
     decoded = jpeg_round_trip(images, quality=75)
@@ -132,7 +160,9 @@ def test_normalised_maps():
     assert torch.allclose(l1.abs().flatten(1).sum(1), torch.ones(2, dtype=torch.float64))
     signed = normalised_maps(attributions, "sum")
     assert torch.allclose(signed.flatten(1).sum(1), torch.ones(2, dtype=torch.float64))
-    assert torch.equal(normalised_maps(torch.zeros(1, 3, 5, 6), "l1"), torch.zeros(1, 5, 6, dtype=torch.float64))
+    assert torch.equal(
+        normalised_maps(torch.zeros(1, 3, 5, 6), "l1"), torch.zeros(1, 5, 6, dtype=torch.float64)
+    )
 
 
 def test_stability_is_higher_for_identical_maps_than_for_perturbed_ones():
@@ -155,11 +185,15 @@ def test_stability_is_higher_for_identical_maps_than_for_perturbed_ones():
 
 
 def test_stability_through_evaluate_with_an_attribution_function(tiny_cnn64):
-    images = quantised(torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(4), dtype=torch.float64))
+    images = quantised(
+        torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    )
     explain_fn = attribution_function(tiny_cnn64, method="ig", steps=8, idgi=True)
     attributions = explain_fn(images, torch.tensor([1, 2]))
     result = evaluate(tiny_cnn64, images, attributions, [1, 2], ["stability"], explain_fn=explain_fn)
-    jpeg = idgi_fast.explain(tiny_cnn64, jpeg_round_trip(images), [1, 2], "ig", steps=8).attribution(idgi=True)
+    jpeg = idgi_fast.explain(tiny_cnn64, jpeg_round_trip(images), [1, 2], "ig", steps=8).attribution(
+        idgi=True
+    )
     expected = -math.log10(float(map_mse(attributions, jpeg).mean()))
     assert result.aggregate["stability"] == pytest.approx(expected, rel=1e-12)
     assert result.details["stability_reference"] == "given"
@@ -167,10 +201,13 @@ def test_stability_through_evaluate_with_an_attribution_function(tiny_cnn64):
 
 # ---- step sensitivity -----------------------------------------------------------------------------
 
+
 def test_step_sensitivity_from_one_compute_at_run(tiny_cnn64):
     images = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     result = idgi_fast.explain(tiny_cnn64, images, [0, 3], "ig", steps=8, compute_at=[2])
-    sensitivity = evaluate_steps(tiny_cnn64, images, result, metrics=["insertion", "deletion"], insertion_levels=6)
+    sensitivity = evaluate_steps(
+        tiny_cnn64, images, result, metrics=["insertion", "deletion"], insertion_levels=6
+    )
     assert (sensitivity.low, sensitivity.high) == (2, 8)
     direct = idgi_fast.explain(tiny_cnn64, images, [0, 3], "ig", steps=2).attribution(idgi=True)
     at_two = evaluate(tiny_cnn64, images, direct, [0, 3], ["insertion", "deletion"], insertion_levels=6)
@@ -185,6 +222,7 @@ def test_step_sensitivity_from_one_compute_at_run(tiny_cnn64):
 
 
 # ---- the embedded model -----------------------------------------------------------------------------
+
 
 def test_the_true_object_scores_better_than_a_random_map_on_the_embedded_model():
     model = load_scenenet()

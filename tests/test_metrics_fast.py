@@ -13,6 +13,7 @@ from idgi_fast.metrics.insertion import insertion_deletion_batched
 from idgi_fast.reference.metrics.common import pixel_ranks
 from idgi_fast.reference.metrics.insertion import insertion_deletion
 
+
 def test_batched_ranks_equal_per_map_ranks():
     saliency = tied_saliency(4, 7, 9)
     ranks = pixel_ranks(saliency)
@@ -29,9 +30,12 @@ def test_batched_insertion_deletion_matches_the_reference(backend, canvas):
     images = torch.rand(3, 3, 13, 11, generator=generator)
     saliency = tied_saliency(3, 13, 11, seed=5)
     targets = torch.tensor([0, 3, 1])
-    want = insertion_deletion(model, images, saliency, targets, canvas=canvas, sigma=2.0, levels=6, batch_size=5)
-    got = insertion_deletion_batched(model, images, saliency, targets, canvas=canvas, sigma=2.0, levels=6,
-                                     batch_size=5, backend=backend)
+    want = insertion_deletion(
+        model, images, saliency, targets, canvas=canvas, sigma=2.0, levels=6, batch_size=5
+    )
+    got = insertion_deletion_batched(
+        model, images, saliency, targets, canvas=canvas, sigma=2.0, levels=6, batch_size=5, backend=backend
+    )
     torch.testing.assert_close(got.original, want.original, rtol=0, atol=1e-6)
     for mode in ("insertion", "deletion"):
         torch.testing.assert_close(got.curves[mode], want.curves[mode], rtol=0, atol=1e-6)
@@ -67,8 +71,16 @@ def test_batched_sic_aic_matches_the_reference(backend):
     images = torch.rand(5, 3, 23, 19, generator=generator)
     saliency = tied_saliency(5, 23, 19, seed=11)
     targets = model(images).argmax(dim=1)
-    options = dict(sigma=3.0, levels=7, entropy_format="webp", webp_method=0, msssim_win_size=3, msssim_scales=2,
-                   min_pred=0.0, batch_size=9)
+    options = dict(
+        sigma=3.0,
+        levels=7,
+        entropy_format="webp",
+        webp_method=0,
+        msssim_win_size=3,
+        msssim_scales=2,
+        min_pred=0.0,
+        batch_size=9,
+    )
     want = pic_curves(model, images, saliency, targets, backend="reference", **options)
     got = pic_curves(model, images, saliency, targets, backend=backend, encode_workers=2, **options)
     assert torch.equal(got.levels["entropy"], want.levels["entropy"])
@@ -82,13 +94,21 @@ def test_batched_sic_aic_matches_the_reference(backend):
     assert kept >= 2, "the case must keep images, or the curves would be all NaN on both sides"
     for key in want.auc:
         torch.testing.assert_close(got.auc[key], want.auc[key], rtol=0, atol=1e-6, equal_nan=True)
-        torch.testing.assert_close(torch.tensor(got.aggregate_auc[key]), torch.tensor(want.aggregate_auc[key]),
-                                   rtol=0, atol=1e-6, equal_nan=True)
-    assert want.aggregate_auc["sic/entropy"] == want.aggregate_auc["sic/entropy"]  # not NaN: curves were compared
+        torch.testing.assert_close(
+            torch.tensor(got.aggregate_auc[key]),
+            torch.tensor(want.aggregate_auc[key]),
+            rtol=0,
+            atol=1e-6,
+            equal_nan=True,
+        )
+    assert (
+        want.aggregate_auc["sic/entropy"] == want.aggregate_auc["sic/entropy"]
+    )  # not NaN: curves were compared
 
 
-@pytest.mark.parametrize("shape,win_size,scales", [((2, 3, 176, 165), 11, 5), ((3, 1, 23, 19), 3, 2),
-                                                   ((2, 3, 30, 41), 7, 2)])
+@pytest.mark.parametrize(
+    "shape,win_size,scales", [((2, 3, 176, 165), 11, 5), ((3, 1, 23, 19), 3, 2), ((2, 3, 30, 41), 7, 2)]
+)
 def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales):
     """Level images (n, L, …) against their n references; odd sides cover the blocks' padding."""
     from idgi_fast.metrics.information import ms_ssim_levels
@@ -96,9 +116,15 @@ def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales):
 
     generator = torch.Generator().manual_seed(scales)
     references = torch.rand(shape, generator=generator)
-    levels = (references[:, None] + 0.3 * torch.rand((shape[0], 4, *shape[1:]), generator=generator)).clamp(0, 1)
+    levels = (references[:, None] + 0.3 * torch.rand((shape[0], 4, *shape[1:]), generator=generator)).clamp(
+        0, 1
+    )
     levels[:, 0] = references  # a level equal to its reference scores 1
-    want = torch.stack([ms_ssim(levels[i], references[i:i + 1].expand_as(levels[i]), win_size, scales)
-                        for i in range(shape[0])])
+    want = torch.stack(
+        [
+            ms_ssim(levels[i], references[i : i + 1].expand_as(levels[i]), win_size, scales)
+            for i in range(shape[0])
+        ]
+    )
     torch.testing.assert_close(ms_ssim_levels(levels, references, win_size, scales), want, rtol=0, atol=1e-12)
     assert float(want.min()) < 0.99  # the pairs differ: a comparison of ones could not fail

@@ -1,4 +1,5 @@
 """Insertion and Deletion against analytic answers (docs/semantics.md §6)."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,13 +47,24 @@ def test_true_importance_gives_the_analytic_insertion_and_deletion_auc(fraction_
     # so f rises linearly to 1 over x ∈ [0, 1/4] and stays there: ∫f = 1/8 + 3/4.
     a = OFFSET
     inserted_area, deleted_area = 0.875, 0.125
-    assert torch.allclose(result.per_image["insertion/probability"],
-                          torch.full((2,), (a + inserted_area) / (1 + 2 * a), dtype=torch.float64), atol=1e-12)
-    assert torch.allclose(result.per_image["insertion/probability_ratio"],
-                          torch.full((2,), (a + inserted_area) / (a + 1), dtype=torch.float64), atol=1e-12)
-    assert torch.allclose(result.per_image["deletion/probability"],
-                          torch.full((2,), (a + deleted_area) / (1 + 2 * a), dtype=torch.float64), atol=1e-12)
-    assert result.aggregate["insertion/probability"] == pytest.approx((a + inserted_area) / (1 + 2 * a), abs=1e-12)
+    assert torch.allclose(
+        result.per_image["insertion/probability"],
+        torch.full((2,), (a + inserted_area) / (1 + 2 * a), dtype=torch.float64),
+        atol=1e-12,
+    )
+    assert torch.allclose(
+        result.per_image["insertion/probability_ratio"],
+        torch.full((2,), (a + inserted_area) / (a + 1), dtype=torch.float64),
+        atol=1e-12,
+    )
+    assert torch.allclose(
+        result.per_image["deletion/probability"],
+        torch.full((2,), (a + deleted_area) / (1 + 2 * a), dtype=torch.float64),
+        atol=1e-12,
+    )
+    assert result.aggregate["insertion/probability"] == pytest.approx(
+        (a + inserted_area) / (1 + 2 * a), abs=1e-12
+    )
     f = torch.tensor([min(k / 5, 1.0) for k in range(21)], dtype=torch.float64)
     assert torch.allclose(result.curves["insertion"][0], (a + f) / (1 + 2 * a), atol=1e-12)
 
@@ -67,8 +79,11 @@ def test_random_saliency_scores_lower_and_deletion_mirrors_insertion(fraction_se
     assert (rand.per_image["deletion/probability"] > true.per_image["deletion/probability"] + 0.1).all()
     # the score is additive in the pixels present, so every insertion level and its deletion twin sum to 1
     for result in (true, rand):
-        assert torch.allclose(result.curves["insertion"] + result.curves["deletion"],
-                              torch.ones(2, 21, dtype=torch.float64), atol=1e-12)
+        assert torch.allclose(
+            result.curves["insertion"] + result.curves["deletion"],
+            torch.ones(2, 21, dtype=torch.float64),
+            atol=1e-12,
+        )
 
 
 def test_level_images_start_at_the_canvas_and_end_at_the_input():
@@ -91,8 +106,12 @@ def test_each_level_reveals_the_top_pixels_all_channels():
     saliency = torch.tensor([[0.5, 3.0, -1.0], [2.0, 0.0, 1.0]], dtype=torch.float64)
     image = torch.arange(1, 19, dtype=torch.float32).view(3, 2, 3)
     inserted = insertion_images(image, saliency, torch.zeros_like(image), levels=3)  # counts 0, 2, 4, 6
-    assert torch.equal(inserted[1] != 0, torch.tensor([[False, True, False], [True, False, False]]).expand(3, 2, 3))
-    assert torch.equal(inserted[2] != 0, torch.tensor([[True, True, False], [True, False, True]]).expand(3, 2, 3))
+    assert torch.equal(
+        inserted[1] != 0, torch.tensor([[False, True, False], [True, False, False]]).expand(3, 2, 3)
+    )
+    assert torch.equal(
+        inserted[2] != 0, torch.tensor([[True, True, False], [True, False, True]]).expand(3, 2, 3)
+    )
 
 
 def test_pixel_order_is_descending_and_ties_go_to_the_lower_index():

@@ -1,4 +1,5 @@
 """SIC/AIC: bokeh images, information axes, curves, skip rules and aggregation (docs/semantics.md §6)."""
+
 from __future__ import annotations
 
 import math
@@ -11,12 +12,22 @@ from torch import nn
 from idgi_fast.geometry import gaussian_blur
 from idgi_fast.metrics import evaluate
 from idgi_fast.reference.metrics.information import composed_ms_ssim, compressed_sizes, ms_ssim
-from idgi_fast.reference.metrics.pic import (CURVE_POINTS, PAIR_THRESHOLDS, aggregate_curves, blur_bokeh, curve_auc,
-                                   interpolate_from_revealed, pair_always_revealed, pair_bokeh, pic_curve)
+from idgi_fast.reference.metrics.pic import (
+    CURVE_POINTS,
+    PAIR_THRESHOLDS,
+    aggregate_curves,
+    blur_bokeh,
+    curve_auc,
+    interpolate_from_revealed,
+    pair_always_revealed,
+    pair_bokeh,
+    pic_curve,
+)
 
 
 class Brightness(nn.Module):
-    """Two classes with logits [scale·(mean(x) − offset), 0]: p(class 0) = sigmoid(scale·(mean(x) − offset))."""
+    """Two classes with logits [scale·(mean(x) − offset), 0]: p(class 0) = sigmoid(scale·(mean(x) −
+    offset))."""
 
     def __init__(self, scale: float, offset: float = 0.0):
         super().__init__()
@@ -48,6 +59,7 @@ CONFIDENT = 2 * math.log(9.0)  # p(class 0) = 0.9 at mean brightness 0.5
 
 # ---- bokeh images and information axes -----------------------------------------------------------
 
+
 def test_blur_bokeh_starts_at_the_canvas_and_ends_at_the_input():
     image, saliency = noise_images(1)[0], random_saliency(1)[0]
     stack = blur_bokeh(image, saliency, sigma=4.0, levels=25)
@@ -71,14 +83,18 @@ def test_ms_ssim_of_an_image_with_itself_is_one():
     x = noise_images(2, size=176)
     assert torch.allclose(ms_ssim(x, x), torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-12)
     small = noise_images(2, size=40)
-    assert torch.allclose(ms_ssim(small, small, win_size=3, scales=3), torch.ones(2, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(
+        ms_ssim(small, small, win_size=3, scales=3), torch.ones(2, dtype=torch.float64), atol=1e-12
+    )
     assert (ms_ssim(x, x.flip(0)) < 0.5).all()
 
 
 def test_fewer_scales_are_composed_exactly_as_pytorch_msssim_composes_five():
     x = noise_images(2, size=171)
     y = (x + 0.2 * noise_images(2, size=171, seed=9)).clamp(0, 1)
-    assert torch.equal(composed_ms_ssim(x, y, 11, 5), pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False))
+    assert torch.equal(
+        composed_ms_ssim(x, y, 11, 5), pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False)
+    )
 
 
 def test_images_too_small_for_ms_ssim_get_a_fix_or_adapt():
@@ -86,13 +102,23 @@ def test_images_too_small_for_ms_ssim_get_a_fix_or_adapt():
     with pytest.raises(ValueError, match=r"too small for MS-SSIM.*msssim_win_size=3, msssim_scales=5"):
         ms_ssim(x, x)
     with pytest.raises(ValueError, match="msssim_win_size"):
-        evaluate(Brightness(CONFIDENT).double(), x, random_saliency(1, 64), 0, ["sic"], information=["msssim"])
-    result = evaluate(Brightness(CONFIDENT).double(), x, random_saliency(1, 64), 0, ["sic"], information=["msssim"],
-                      msssim_win_size=3)
+        evaluate(
+            Brightness(CONFIDENT).double(), x, random_saliency(1, 64), 0, ["sic"], information=["msssim"]
+        )
+    result = evaluate(
+        Brightness(CONFIDENT).double(),
+        x,
+        random_saliency(1, 64),
+        0,
+        ["sic"],
+        information=["msssim"],
+        msssim_win_size=3,
+    )
     assert math.isfinite(result.aggregate["sic/msssim"])
 
 
 # ---- curves ---------------------------------------------------------------------------------------
+
 
 def test_diagonal_curve_has_auc_one_half():
     levels = torch.linspace(0, 1, 25, dtype=torch.float64)
@@ -103,13 +129,17 @@ def test_diagonal_curve_has_auc_one_half():
 
 
 def test_curve_takes_the_running_maximum_and_sorts_by_information():
-    curve = pic_curve(torch.tensor([0.0, 0.6, 0.3, 1.0], dtype=torch.float64),
-                      torch.tensor([0.0, 0.5, 0.8, 1.0], dtype=torch.float64))
+    curve = pic_curve(
+        torch.tensor([0.0, 0.6, 0.3, 1.0], dtype=torch.float64),
+        torch.tensor([0.0, 0.5, 0.8, 1.0], dtype=torch.float64),
+    )
     # running max keeps [0, 0.5, 0.8, 1]; sorted by x: (0,0) (0.3,0.8) (0.6,0.5) (1,1)
     assert float(curve[150]) == pytest.approx(0.4)
     assert float(curve[450]) == pytest.approx(0.65)
     assert float(curve[800]) == pytest.approx(0.75)
-    tied = pic_curve(torch.tensor([0.5, 0.5], dtype=torch.float64), torch.tensor([0.2, 0.1], dtype=torch.float64))
+    tied = pic_curve(
+        torch.tensor([0.5, 0.5], dtype=torch.float64), torch.tensor([0.2, 0.1], dtype=torch.float64)
+    )
     assert float(tied[500]) == pytest.approx(0.2)  # the later level wins a tie, after the running max
     assert float(tied[250]) == pytest.approx(0.1)
 
@@ -132,25 +162,36 @@ def test_reported_auc_is_the_auc_of_the_aggregated_curve():
         assert torch.equal(result.aggregate_curves[key], expected)
         assert result.aggregate[key] == pytest.approx(float(curve_auc(expected)), abs=1e-15)
         assert torch.allclose(result.per_image[key], curve_auc(result.curves[key]))
-    mean = evaluate(Brightness(CONFIDENT).double(), images, saliency, 0, ["sic"], information=["entropy"],
-                    sic_aggregate="mean")
+    mean = evaluate(
+        Brightness(CONFIDENT).double(),
+        images,
+        saliency,
+        0,
+        ["sic"],
+        information=["entropy"],
+        sic_aggregate="mean",
+    )
     assert torch.allclose(mean.aggregate_curves["sic/entropy"], result.curves["sic/entropy"].mean(0))
 
 
 def test_information_normalisation_and_msssim_options():
     images, saliency = noise_images(2), random_saliency(2)
     raw = evaluate(Brightness(CONFIDENT).double(), images, saliency, 0, ["sic"], **SMALL_MSSSIM)
-    ends = evaluate(Brightness(CONFIDENT).double(), images, saliency, 0, ["sic"], msssim_norm="endpoints",
-                    **SMALL_MSSSIM)
+    ends = evaluate(
+        Brightness(CONFIDENT).double(), images, saliency, 0, ["sic"], msssim_norm="endpoints", **SMALL_MSSSIM
+    )
     levels = raw.details["pic_levels"]
     assert torch.allclose(levels["msssim"][:, -1], torch.ones(2, dtype=torch.float64), atol=1e-12)
     assert (levels["msssim"][:, 0] > 0).all()  # the raw axis starts above 0 ...
-    assert not torch.allclose(raw.per_image["sic/msssim"], ends.per_image["sic/msssim"])  # ... the normalised one at 0
+    assert not torch.allclose(
+        raw.per_image["sic/msssim"], ends.per_image["sic/msssim"]
+    )  # ... the normalised one at 0
     assert torch.equal(raw.per_image["sic/entropy"], ends.per_image["sic/entropy"])
     assert (levels["entropy"][:, 0] < raw.details["pic_input"]["entropy"]).all()
 
 
 # ---- skip rules -----------------------------------------------------------------------------------
+
 
 def test_every_skip_rule_is_applied_counted_and_reported():
     images, saliency = noise_images(3), random_saliency(3)
@@ -169,8 +210,12 @@ def test_every_skip_rule_is_applied_counted_and_reported():
     assert (accuracy[:, 0] == 0).all() and (accuracy[:, -1] == 1).all()
 
     unsure = evaluate(Brightness(1.0).double(), images, saliency, 0, ["sic", "aic"], **SMALL_MSSSIM)
-    assert unsure.skipped["sic/entropy"] == {"low_prediction": 3, "canvas_not_less_informative": 0,
-                                             "canvas_not_less_predictive": 0, "images": 3}
+    assert unsure.skipped["sic/entropy"] == {
+        "low_prediction": 3,
+        "canvas_not_less_informative": 0,
+        "canvas_not_less_predictive": 0,
+        "images": 3,
+    }
     assert torch.isnan(unsure.per_image["sic/entropy"]).all() and math.isnan(unsure.aggregate["sic/entropy"])
     assert unsure.skipped["aic/entropy"]["low_prediction"] == 0  # the input is still classified as class 0
 
@@ -195,6 +240,7 @@ def test_every_skip_rule_is_applied_counted_and_reported():
 
 
 # ---- the pair profile -----------------------------------------------------------------------------
+
 
 def test_pair_mask_is_seeded_sized_and_holds_the_corners():
     mask = pair_always_revealed(30, 40, fraction=0.01, seed=0)
@@ -223,7 +269,17 @@ def test_pair_interpolation_is_exact_on_a_linear_image_and_keeps_revealed_pixels
 
 def test_pair_profile_through_evaluate():
     images, saliency = noise_images(2, size=24), random_saliency(2, size=24)
-    result = evaluate(Brightness(CONFIDENT).double(), images, saliency, 0, ["sic", "aic"], pic_profile="pair",
-                      information=["entropy"])
+    result = evaluate(
+        Brightness(CONFIDENT).double(),
+        images,
+        saliency,
+        0,
+        ["sic", "aic"],
+        pic_profile="pair",
+        information=["entropy"],
+    )
     assert result.details["pic_levels"]["probability"].shape == (2, len(PAIR_THRESHOLDS) + 1)
-    assert result.skipped["sic/entropy"]["images"] + int(torch.isfinite(result.per_image["sic/entropy"]).sum()) == 2
+    assert (
+        result.skipped["sic/entropy"]["images"] + int(torch.isfinite(result.per_image["sic/entropy"]).sum())
+        == 2
+    )

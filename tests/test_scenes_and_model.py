@@ -1,4 +1,5 @@
 """The embedded synthetic scenes and the shipped SceneNet."""
+
 from __future__ import annotations
 
 import torch
@@ -38,7 +39,9 @@ def test_embedded_model_loads_offline_and_classifies_held_out_scenes():
     assert not model.training
     card = model_card()
     assert card["held_out"]["accuracy"] >= 0.95 and card["held_out"]["seed"] != card["train"]["seed"]
-    scenes = generate_scenes(60, seed=card["held_out"]["seed"], start=card["held_out"]["images"])  # unseen indices too
+    scenes = generate_scenes(
+        60, seed=card["held_out"]["seed"], start=card["held_out"]["images"]
+    )  # unseen indices too
     with torch.no_grad():
         accuracy = float((model(scenes.images).argmax(1) == scenes.labels).float().mean())
     assert accuracy >= 0.9, accuracy
@@ -47,8 +50,11 @@ def test_embedded_model_loads_offline_and_classifies_held_out_scenes():
 def test_retraining_is_reproducible(tmp_path):
     cards = []
     for name in ("a", "b"):
-        cards.append(train_scenenet(tmp_path / name / "scenenet.pt", train_images=24, held_out_images=12, epochs=1,
-                                    batch=12))
+        cards.append(
+            train_scenenet(
+                tmp_path / name / "scenenet.pt", train_images=24, held_out_images=12, epochs=1, batch=12
+            )
+        )
     a = torch.load(tmp_path / "a" / "scenenet.pt", weights_only=True)
     b = torch.load(tmp_path / "b" / "scenenet.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

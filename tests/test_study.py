@@ -1,18 +1,30 @@
 """The study runner and its database: a killed run resumes to exactly the database of an
 uninterrupted run, finished work is never redone, and a database of another schema is refused."""
+
 from __future__ import annotations
 
 import sqlite3
 
 import pytest
 
-from idgi_fast.study import IncompatibleDatabase, StudyConfig, Store, run_study
+from idgi_fast.study import IncompatibleDatabase, Store, StudyConfig, run_study
 from idgi_fast.study.store import RESULT_TABLES
 
-SMALL = StudyConfig(methods=("ig", "guided_ig"), steps=(2, 4), images=5, images_per_batch=2,
-                    metrics=("insertion", "deletion", "sic"),
-                    metric_options={"insertion_canvas": "blur", "insertion_levels": 4, "pic_levels": 5,
-                                    "information": ("entropy",), "webp_method": 0, "min_pred": 0.0})
+SMALL = StudyConfig(
+    methods=("ig", "guided_ig"),
+    steps=(2, 4),
+    images=5,
+    images_per_batch=2,
+    metrics=("insertion", "deletion", "sic"),
+    metric_options={
+        "insertion_canvas": "blur",
+        "insertion_levels": 4,
+        "pic_levels": 5,
+        "information": ("entropy",),
+        "webp_method": 0,
+        "min_pred": 0.0,
+    },
+)
 
 
 def results(path):
@@ -37,8 +49,9 @@ def test_a_run_fills_every_table(uninterrupted):
     found = results(path)
     assert len(found["done"]) == 15
     keys = {(row[1], row[2], row[3], row[4]) for row in found["scores"]}  # method, steps, idgi, count
-    assert keys == {("ig", 4, idgi, count) for idgi in (0, 1) for count in (2, 4)} | \
-        {("guided_ig", n, idgi, n) for idgi in (0, 1) for n in (2, 4)}
+    assert keys == {("ig", 4, idgi, count) for idgi in (0, 1) for count in (2, 4)} | {
+        ("guided_ig", n, idgi, n) for idgi in (0, 1) for n in (2, 4)
+    }
     metrics = {row[6] for row in found["scores"]}
     assert {"insertion/probability", "deletion/probability", "sic/entropy", "completeness_gap"} <= metrics
     gaps = [row[7] for row in found["scores"] if row[6] == "completeness_gap" and row[3] == 1]
@@ -47,7 +60,9 @@ def test_a_run_fills_every_table(uninterrupted):
     import json
 
     with sqlite3.connect(path) as connection:
-        versions, device, seconds = connection.execute("SELECT versions, device, seconds FROM runs").fetchone()
+        versions, device, seconds = connection.execute(
+            "SELECT versions, device, seconds FROM runs"
+        ).fetchone()
     import torch
 
     assert json.loads(versions)["torch"] == torch.__version__ and "pytorch-msssim" in json.loads(versions)
@@ -93,7 +108,6 @@ def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
 
     import numpy as np
     import torch
-
     from PIL import Image
 
     from idgi_fast.reference.metrics.pic import aggregate_curves, curve_auc
@@ -105,21 +119,34 @@ def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
         tables = {table.name: table for table in study_tables(store)}
         rows = store.connection.execute(
             "SELECT value FROM scores WHERE method = 'ig' AND idgi = 1 AND count = 2 "
-            "AND metric = 'insertion/probability'").fetchall()
+            "AND metric = 'insertion/probability'"
+        ).fetchall()
         curves = store.connection.execute(
             "SELECT c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, image) "
             "WHERE c.method = 'guided_ig' AND c.idgi = 0 AND c.count = 4 AND c.curve = 'sic/entropy' "
-            "AND s.metric = 'sic/entropy' AND s.value IS NOT NULL").fetchall()
+            "AND s.metric = 'sic/entropy' AND s.value IS NOT NULL"
+        ).fetchall()
     finally:
         store.close()
-    assert math.isclose(tables["insertion_probability_steps2"].rows[0]["IG + IDGI"],
-                        sum(v for (v,) in rows) / len(rows), rel_tol=1e-12)
-    median = aggregate_curves(torch.from_numpy(np.stack([np.frombuffer(p, dtype=np.float64) for (p,) in curves])),
-                              "median")
-    assert math.isclose(tables["sic_entropy_steps4"].rows[0]["Guided IG"], float(curve_auc(median)), rel_tol=1e-12)
+    assert math.isclose(
+        tables["insertion_probability_steps2"].rows[0]["IG + IDGI"],
+        sum(v for (v,) in rows) / len(rows),
+        rel_tol=1e-12,
+    )
+    median = aggregate_curves(
+        torch.from_numpy(np.stack([np.frombuffer(p, dtype=np.float64) for (p,) in curves])), "median"
+    )
+    assert math.isclose(
+        tables["sic_entropy_steps4"].rows[0]["Guided IG"], float(curve_auc(median)), rel_tol=1e-12
+    )
     sensitivity = tables["insertion_probability_sensitivity_2_4"].rows[0]["IG"]
-    assert math.isclose(sensitivity, tables["insertion_probability_steps4"].rows[0]["IG"]
-                        - tables["insertion_probability_steps2"].rows[0]["IG"], rel_tol=1e-12, abs_tol=1e-15)
+    assert math.isclose(
+        sensitivity,
+        tables["insertion_probability_steps4"].rows[0]["IG"]
+        - tables["insertion_probability_steps2"].rows[0]["IG"],
+        rel_tol=1e-12,
+        abs_tol=1e-15,
+    )
     written = write_report(path, tmp_path / "report")
     assert (tmp_path / "report" / "report.md").read_text().count("### ") == len(tables)
     assert all(p.exists() for p in written)
@@ -144,8 +171,13 @@ def _rank_worker(rank: int, world: int, port: int, path: str) -> None:
     import torch
 
     torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(world),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+    )
     run_study(SMALL, path, show_progress=False)
 
 
@@ -204,15 +236,21 @@ def test_an_image_folder_is_filtered_and_its_unreadable_files_recorded(tmp_path)
     (root / SHAPE_CLASSES[0] / "broken.png").write_bytes(b"\x89PNG but not really")
     wnids = tmp_path / "classes.txt"
     wnids.write_text("\n".join(SHAPE_CLASSES) + "\n")
-    config = replace(SMALL, methods=("ig",), data_root=str(root), wnids_file=str(wnids), images=None, resize=224,
-                     crop=224)
+    config = replace(
+        SMALL, methods=("ig",), data_root=str(root), wnids_file=str(wnids), images=None, resize=224, crop=224
+    )
     path = tmp_path / "folder.sqlite"
     first = run_study(config, path, show_progress=False)
     assert first["images_done"] == 3 and first["images_excluded"] == 2
     found = results(path)
     statuses = {row[1].split("/")[-1]: row[5] for row in found["images"]}
-    assert statuses == {"scene0.png": "used", "scene1.png": "used", "scene2.png": "used",
-                        "scene3.png": "misclassified", "broken.png": "unreadable"}
+    assert statuses == {
+        "scene0.png": "used",
+        "scene1.png": "used",
+        "scene2.png": "used",
+        "scene3.png": "misclassified",
+        "broken.png": "unreadable",
+    }
     assert len(found["done"]) == 3
     second = run_study(config, path, show_progress=False)
     assert second == {"images_done": 0, "images_skipped_as_done": 3, "images_excluded": 0, "stopped": False}
@@ -222,8 +260,24 @@ def test_the_commands_run_report_and_name_bad_input(tmp_path, capsys):
     from idgi_fast.cli import main
 
     db = tmp_path / "cli" / "study.sqlite"
-    assert main(["run", "--db", str(db), "--images", "2", "--methods", "ig", "--steps", "2", "--information",
-                 "entropy"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--db",
+                str(db),
+                "--images",
+                "2",
+                "--methods",
+                "ig",
+                "--steps",
+                "2",
+                "--information",
+                "entropy",
+            ]
+        )
+        == 0
+    )
     assert "finished: 2 image runs done now" in capsys.readouterr().out
     assert main(["report", str(db)]) == 0
     assert (db.parent / "report.md").read_text().startswith("# Study report")
@@ -249,14 +303,27 @@ def test_saved_maps_are_the_attributions_and_feed_the_report_grid(tmp_path):
     run_study(config, path, show_progress=False)
     source = ImageSource(config)
     loaded = source.load([1])
-    direct = explain(load_model("scenenet", device="cpu"), loaded.images, target=loaded.labels, method="ig", steps=4,
-                     idgi=True, compute_at=[2, 4]).attribution(idgi=True, steps=2).sum(dim=1)[0]
+    direct = (
+        explain(
+            load_model("scenenet", device="cpu"),
+            loaded.images,
+            target=loaded.labels,
+            method="ig",
+            steps=4,
+            idgi=True,
+            compute_at=[2, 4],
+        )
+        .attribution(idgi=True, steps=2)
+        .sum(dim=1)[0]
+    )
     saved = np.load(map_path(maps_folder(path), "scenenet", "ig", 4, 1, 2, loaded.ids[0]))
     assert saved.dtype == np.float32 and saved.shape == (224, 224)
     np.testing.assert_allclose(saved, direct.numpy(), rtol=1e-5, atol=1e-7)
     written = write_report(path, tmp_path / "report")
     assert tmp_path / "report" / "saliency_grid.png" in written
-    assert tmp_path / "report" / "paths.png" in written  # the first scene, rebuilt from the stored configuration
+    assert (
+        tmp_path / "report" / "paths.png" in written
+    )  # the first scene, rebuilt from the stored configuration
 
 
 def test_stability_scores_match_evaluate(uninterrupted):
@@ -271,23 +338,35 @@ def test_stability_scores_match_evaluate(uninterrupted):
     path, _ = uninterrupted
     model = load_model("scenenet", device="cpu")
     loaded = ImageSource(SMALL).load(list(range(SMALL.images)))
-    attributions = explain(model, loaded.images, target=loaded.labels, method="ig", steps=4,
-                           idgi=True).attribution(idgi=True)
-    want = evaluate(model, loaded.images, attributions, loaded.labels, ["stability"], show_progress=False,
-                    explain_fn=attribution_function(model, method="ig", steps=4, idgi=True)).per_image["stability"]
+    attributions = explain(
+        model, loaded.images, target=loaded.labels, method="ig", steps=4, idgi=True
+    ).attribution(idgi=True)
+    want = evaluate(
+        model,
+        loaded.images,
+        attributions,
+        loaded.labels,
+        ["stability"],
+        show_progress=False,
+        explain_fn=attribution_function(model, method="ig", steps=4, idgi=True),
+    ).per_image["stability"]
     store = Store(path, "test")
     try:
-        got = dict(store.connection.execute(
-            "SELECT image, value FROM scores WHERE method = 'ig' AND idgi = 1 AND count = 4 "
-            "AND metric = 'stability/mse'").fetchall())
+        got = dict(
+            store.connection.execute(
+                "SELECT image, value FROM scores WHERE method = 'ig' AND idgi = 1 AND count = 4 "
+                "AND metric = 'stability/mse'"
+            ).fetchall()
+        )
     finally:
         store.close()
     for image, value in zip(loaded.ids, want.tolist()):
         assert math.isclose(-math.log10(got[image]), value, rel_tol=1e-4)
 
 
-@pytest.mark.parametrize("error", [sqlite3.OperationalError("database or disk is full"),
-                                   OSError(28, "No space left on device")])
+@pytest.mark.parametrize(
+    "error", [sqlite3.OperationalError("database or disk is full"), OSError(28, "No space left on device")]
+)
 def test_a_full_disk_stops_with_what_to_do(tmp_path, monkeypatch, capsys, error):
     from idgi_fast.cli import main
 
@@ -295,8 +374,24 @@ def test_a_full_disk_stops_with_what_to_do(tmp_path, monkeypatch, capsys, error)
         raise error
 
     monkeypatch.setattr(Store, "record", full)
-    assert main(["run", "--db", str(tmp_path / "s.sqlite"), "--images", "1", "--methods", "ig", "--steps", "2",
-                 "--information", "entropy"]) == 3
+    assert (
+        main(
+            [
+                "run",
+                "--db",
+                str(tmp_path / "s.sqlite"),
+                "--images",
+                "1",
+                "--methods",
+                "ig",
+                "--steps",
+                "2",
+                "--information",
+                "entropy",
+            ]
+        )
+        == 3
+    )
     assert "the disk is full" in capsys.readouterr().err
 
 
@@ -307,14 +402,18 @@ def test_zoo_models_need_an_image_folder_and_weights_name_a_run_model():
         StudyConfig(models=("resnet50",))
     with pytest.raises(ValueError, match="weights given for \\['vgg16'\\]"):
         StudyConfig(models=("resnet50",), data_root="val", weights={"vgg16": "IMAGENET1K_V1"})
-    assert _weights(["IMAGENET1K_V2", "vgg16=/w/vgg16.pth"], ["scenenet", "resnet50", "vgg16"]) == \
-        {"resnet50": "IMAGENET1K_V2", "vgg16": "/w/vgg16.pth"}
+    assert _weights(["IMAGENET1K_V2", "vgg16=/w/vgg16.pth"], ["scenenet", "resnet50", "vgg16"]) == {
+        "resnet50": "IMAGENET1K_V2",
+        "vgg16": "/w/vgg16.pth",
+    }
     with pytest.raises(ValueError, match="resnet50 is not among the models being run"):
         _weights(["resnet50=/w/r.pth"], ["scenenet"])
 
 
 def test_a_missing_weights_file_stops_the_run_before_any_work(tmp_path):
-    config = StudyConfig(models=("scenenet",), data_root=str(tmp_path), weights={"scenenet": str(tmp_path / "w.pt")})
+    config = StudyConfig(
+        models=("scenenet",), data_root=str(tmp_path), weights={"scenenet": str(tmp_path / "w.pt")}
+    )
     with pytest.raises(FileNotFoundError, match="weights file .*w.pt for scenenet not found"):
         run_study(config, tmp_path / "study.sqlite", show_progress=False)
     assert not (tmp_path / "study.sqlite").exists()
@@ -326,6 +425,7 @@ def test_a_zoo_model_runs_on_its_own_input_size(tmp_path):
     from dataclasses import replace
 
     from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available
+
     try:
         check_zoo_available()
     except ZooUnavailable:
@@ -338,10 +438,22 @@ def test_a_zoo_model_runs_on_its_own_input_size(tmp_path):
 
     root = tmp_path / "val" / "n01440764"
     root.mkdir(parents=True)
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (400, 500, 3), dtype=np.uint8)).save(root / "a.png")
-    config = replace(SMALL, models=("inception_v3",), weights={"inception_v3": "random"}, methods=("ig",),
-                     steps=(2,), images=None, data_root=str(tmp_path / "val"), only_correct=False, save_maps=True,
-                     metrics=("insertion",), stability=False)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (400, 500, 3), dtype=np.uint8)).save(
+        root / "a.png"
+    )
+    config = replace(
+        SMALL,
+        models=("inception_v3",),
+        weights={"inception_v3": "random"},
+        methods=("ig",),
+        steps=(2,),
+        images=None,
+        data_root=str(tmp_path / "val"),
+        only_correct=False,
+        save_maps=True,
+        metrics=("insertion",),
+        stability=False,
+    )
     path = tmp_path / "zoo.sqlite"
     assert run_study(config, path, show_progress=False)["images_done"] == 1
     saved = np.load(map_path(maps_folder(path), "inception_v3", "ig", 2, 1, 2, "n01440764/a.png"))
@@ -368,8 +480,10 @@ def test_without_save_maps_only_the_preview_images_maps_are_written(tmp_path):
     run_study(config, path, show_progress=False)
     first = ImageSource(config).ids[0].replace("/", "__")
     written = sorted(p.relative_to(maps_folder(path)).as_posix() for p in maps_folder(path).rglob("*.*"))
-    assert written == sorted([f"scenenet/inputs/{first}.png"] + [f"scenenet/ig/steps4/{variant}_n{n}/{first}.npy"
-                                                                 for variant in ("base", "idgi") for n in (2, 4)])
+    assert written == sorted(
+        [f"scenenet/inputs/{first}.png"]
+        + [f"scenenet/ig/steps4/{variant}_n{n}/{first}.npy" for variant in ("base", "idgi") for n in (2, 4)]
+    )
     assert tmp_path / "report" / "saliency_grid.png" in write_report(path, tmp_path / "report")
 
 
@@ -379,8 +493,20 @@ def test_the_run_command_names_what_a_zoo_model_lacks(tmp_path, capsys):
 
     assert main(["run", "--models", "resnet50", "--db", str(tmp_path / "s.sqlite")]) == 2
     assert "give the ImageNet validation folder (--data)" in capsys.readouterr().err
-    assert main(["run", "--models", "resnet50", "--data", str(tmp_path / "nowhere"),
-                 "--db", str(tmp_path / "s.sqlite")]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--models",
+                "resnet50",
+                "--data",
+                str(tmp_path / "nowhere"),
+                "--db",
+                str(tmp_path / "s.sqlite"),
+            ]
+        )
+        == 2
+    )
     try:
         check_zoo_available()
         assert "image folder" in capsys.readouterr().err

@@ -5,6 +5,7 @@ missing torchvision and missing data are refused with the fix.
 The torchvision tests skip where torchvision is not installed (this project's CPU CI: no
 torchvision build fits its torch 2.13 CPU wheel); `pip install 'idgi-fast[zoo]'` runs them.
 """
+
 import pytest
 import torch
 
@@ -21,12 +22,24 @@ def _torchvision_works() -> bool:
     return True
 
 
-needs_torchvision = pytest.mark.skipif(not _torchvision_works(), reason="torchvision (the zoo extra) not usable here")
+needs_torchvision = pytest.mark.skipif(
+    not _torchvision_works(), reason="torchvision (the zoo extra) not usable here"
+)
 
 
 def test_the_zoo_holds_the_studys_ten_models():
-    assert set(ZOO) == {"densenet121", "densenet169", "densenet201", "inception_v3", "mobilenet_v2", "resnet50",
-                        "resnet101", "resnet152", "vgg16", "vgg19"}
+    assert set(ZOO) == {
+        "densenet121",
+        "densenet169",
+        "densenet201",
+        "inception_v3",
+        "mobilenet_v2",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "vgg16",
+        "vgg19",
+    }
     assert MODEL_NAMES[0] == "scenenet"
     assert (ZOO["inception_v3"].resize, ZOO["inception_v3"].crop) == (342, 299)
     assert all((e.resize, e.crop) == (256, 224) for n, e in ZOO.items() if n != "inception_v3")
@@ -138,11 +151,15 @@ def test_old_densenet_files_load(tmp_path):
 
     torch.manual_seed(0)
     model = load_model("densenet121", "random")
-    old = {re.sub(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.", r"\1.\2.", k): v
-           for k, v in model.network.state_dict().items()}
+    old = {
+        re.sub(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.", r"\1.\2.", k): v
+        for k, v in model.network.state_dict().items()
+    }
     assert any(".norm.1." in k for k in old)
     path = tmp_path / "densenet121-old.pth"
     torch.save(old, path)
     loaded = load_model("densenet121", path)
-    assert torch.equal(loaded.network.features.denseblock1.denselayer1.norm1.weight,
-                       model.network.features.denseblock1.denselayer1.norm1.weight)
+    assert torch.equal(
+        loaded.network.features.denseblock1.denselayer1.norm1.weight,
+        model.network.features.denseblock1.denselayer1.norm1.weight,
+    )

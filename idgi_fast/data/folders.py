@@ -7,6 +7,7 @@ Images are decoded with Pillow to RGB, resized so that the shorter side is `resi
 and centre-cropped to `crop` × `crop`, as torchvision's evaluation transforms do, and returned
 as float32 in [0, 1]. A file that cannot be decoded is skipped and reported, never fatal.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -37,14 +38,20 @@ class LoadedImages:
 def read_wnids(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"wnid list {path} not found: it must hold one class id (e.g. n01440764) per line, "
-                                "in class-index order")
+        raise FileNotFoundError(
+            f"wnid list {path} not found: it must hold one class id (e.g. n01440764) per line, "
+            "in class-index order"
+        )
     wnids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not wnids:
-        raise ValueError(f"wnid list {path} is empty: it must hold one class id per line, in class-index order")
+        raise ValueError(
+            f"wnid list {path} is empty: it must hold one class id per line, in class-index order"
+        )
     duplicates = sorted({w for w in wnids if wnids.count(w) > 1})
     if duplicates:
-        raise ValueError(f"wnid list {path} names {duplicates} more than once; each class id must appear once")
+        raise ValueError(
+            f"wnid list {path} names {duplicates} more than once; each class id must appear once"
+        )
     return wnids
 
 
@@ -52,8 +59,9 @@ def _is_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def folder_records(root: str | Path, labels_file: str | Path | None = None,
-                   wnids_file: str | Path | None = None) -> list[ImageRecord]:
+def folder_records(
+    root: str | Path, labels_file: str | Path | None = None, wnids_file: str | Path | None = None
+) -> list[ImageRecord]:
     """Every image under `root` with its class index, sorted by id.
 
     Without `labels_file`: ImageFolder layout, class folders named by wnid; indices follow
@@ -62,24 +70,34 @@ def folder_records(root: str | Path, labels_file: str | Path | None = None,
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} not found; pass the ImageNet validation folder "
-                                "(class sub-folders, or flat files with --labels and --wnids)")
+        raise FileNotFoundError(
+            f"image folder {root} not found; pass the ImageNet validation folder "
+            "(class sub-folders, or flat files with --labels and --wnids)"
+        )
     if labels_file is None:
         folders = sorted(p.name for p in root.iterdir() if p.is_dir())
         if not folders:
-            raise ValueError(f"{root} has no class sub-folders; for a flat folder pass a label file "
-                             "(filename<TAB>wnid per line) and a wnid list")
+            raise ValueError(
+                f"{root} has no class sub-folders; for a flat folder pass a label file "
+                "(filename<TAB>wnid per line) and a wnid list"
+            )
         wnids = read_wnids(wnids_file) if wnids_file is not None else folders
         index = {w: i for i, w in enumerate(wnids)}
         unknown = [f for f in folders if f not in index]
         if unknown:
             raise ValueError(f"class folders {unknown[:5]} of {root} are not in the wnid list {wnids_file}")
-        records = [ImageRecord(f"{folder}/{path.name}", path, index[folder])
-                   for folder in folders for path in sorted((root / folder).iterdir()) if _is_image(path)]
+        records = [
+            ImageRecord(f"{folder}/{path.name}", path, index[folder])
+            for folder in folders
+            for path in sorted((root / folder).iterdir())
+            if _is_image(path)
+        ]
     else:
         if wnids_file is None:
-            raise ValueError("a flat folder with a label file also needs the wnid list (one class id per line, "
-                             "in class-index order) to turn wnids into class indices")
+            raise ValueError(
+                "a flat folder with a label file also needs the wnid list (one class id per line, "
+                "in class-index order) to turn wnids into class indices"
+            )
         index = {w: i for i, w in enumerate(read_wnids(wnids_file))}
         labels_file = Path(labels_file)
         if not labels_file.is_file():
@@ -93,7 +111,9 @@ def folder_records(root: str | Path, labels_file: str | Path | None = None,
                 raise ValueError(f"{labels_file}, line {number}: expected 'filename<TAB>wnid', got {line!r}")
             name, wnid = parts[0].strip(), parts[1].strip()
             if wnid not in index:
-                raise ValueError(f"{labels_file}, line {number}: wnid {wnid!r} is not in the wnid list {wnids_file}")
+                raise ValueError(
+                    f"{labels_file}, line {number}: wnid {wnid!r} is not in the wnid list {wnids_file}"
+                )
             records.append(ImageRecord(name, root / name, index[wnid]))
     if not records:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {root}")

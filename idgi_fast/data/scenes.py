@@ -4,6 +4,7 @@ Every scene is a pure function of (seed, index): the same pair gives the same im
 machine, so a held-out split is just another seed. Labels cycle through the classes so any
 run of consecutive indices is balanced.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,7 +45,20 @@ def _star(points: int = 5, outer: float = 1.0, inner: float = 0.45) -> torch.Ten
 def _cross(arm: float = 0.32) -> torch.Tensor:
     a, b = arm, 1.0
     return torch.tensor(
-        [[a, b], [-a, b], [-a, a], [-b, a], [-b, -a], [-a, -a], [-a, -b], [a, -b], [a, -a], [b, -a], [b, a], [a, a]],
+        [
+            [a, b],
+            [-a, b],
+            [-a, a],
+            [-b, a],
+            [-b, -a],
+            [-a, -a],
+            [-a, -b],
+            [a, -b],
+            [a, -a],
+            [b, -a],
+            [b, a],
+            [a, a],
+        ],
         dtype=torch.float64,
     )
 
@@ -90,8 +104,11 @@ def _uniform(generator: np.random.Generator, low: float, high: float, size=()) -
 
 def _background(generator: np.random.Generator, size: int) -> torch.Tensor:
     base = _uniform(generator, 0.15, 0.85, (3, 1, 1))
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float64) / size,
-                            torch.arange(size, dtype=torch.float64) / size, indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(size, dtype=torch.float64) / size,
+        torch.arange(size, dtype=torch.float64) / size,
+        indexing="ij",
+    )
     texture = torch.zeros(3, size, size, dtype=torch.float64)
     for _ in range(3):
         cycles = float(_uniform(generator, 1.0, 9.0))
@@ -137,7 +154,9 @@ def render_scene(index: int, seed: int = 0, size: int = IMAGE_SIZE) -> tuple[tor
     coverage = F.avg_pool2d(coverage[None, None], _SUPERSAMPLE)[0, 0].to(torch.float64)
 
     rows = torch.arange(size, dtype=torch.float64).view(1, size, 1) + 0.5
-    shading = 1.0 + float(_uniform(generator, -0.15, 0.15)) * (rows - cy) / radius  # light from above or below
+    shading = (
+        1.0 + float(_uniform(generator, -0.15, 0.15)) * (rows - cy) / radius
+    )  # light from above or below
     object_pixels = colour.view(3, 1, 1) * shading
     image = background * (1 - coverage) + object_pixels * coverage
     image = image.clamp(0.0, 1.0).to(torch.float32)

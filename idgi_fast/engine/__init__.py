@@ -18,8 +18,12 @@ def _blur_ig(model, inputs, baselines, targets, *, steps, counts, idgi, output, 
     return stream_path(path, model_evaluator(model, targets, output), counts, idgi, batch_size, backend)
 
 
-def _guided_ig(model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend):
-    return guided_ig_stream(model, inputs, baselines, targets, steps, idgi, output, batch_size, backend, **params)
+def _guided_ig(
+    model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend
+):
+    return guided_ig_stream(
+        model, inputs, baselines, targets, steps, idgi, output, batch_size, backend, **params
+    )
 
 
 # one implementation per registered method (idgi_fast.methods); tests check that none is missing
@@ -44,4 +48,12 @@ def run(model, inputs, baselines, targets, *, spec, steps, counts, idgi, output,
     )
 
 
-__all__ = ["run", "stream_path", "model_evaluator", "StraightPath", "BlurPath", "guided_ig_stream", "IMPLEMENTATIONS"]
+__all__ = [
+    "run",
+    "stream_path",
+    "model_evaluator",
+    "StraightPath",
+    "BlurPath",
+    "guided_ig_stream",
+    "IMPLEMENTATIONS",
+]

@@ -4,6 +4,7 @@
 The path logic is the reference's (float64, docs/semantics.md §5), batched over images by
 ops.guided_step. IDGI keeps one point across steps: g_k (squared) waits for F_{k+1}.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,8 +33,19 @@ def _idgi_update(accumulator, squared, norm, change):
     accumulator += squared * scale.view(-1, *([1] * (squared.ndim - 1))).to(squared.dtype)
 
 
-def guided_ig_stream(model, inputs, baselines, targets, steps, idgi, output, batch_size, backend,
-                     fraction: float, max_dist: float):
+def guided_ig_stream(
+    model,
+    inputs,
+    baselines,
+    targets,
+    steps,
+    idgi,
+    output,
+    batch_size,
+    backend,
+    fraction: float,
+    max_dist: float,
+):
     batch = inputs.shape[0]
     x_in = inputs.to(torch.float64).flatten(1).contiguous()
     x_base = baselines.to(torch.float64).expand_as(inputs).flatten(1).contiguous()
@@ -45,15 +57,28 @@ def guided_ig_stream(model, inputs, baselines, targets, steps, idgi, output, bat
     waiting = None  # (g², Σg², F) of the previous step, until F of the next point is known
     for k in range(steps):
         with annotate("forward+backward"):
-            values, gradients = _evaluate(model, x.to(inputs.dtype).view_as(inputs), targets, output, batch_size)
+            values, gradients = _evaluate(
+                model, x.to(inputs.dtype).view_as(inputs), targets, output, batch_size
+            )
         outputs[:, k] = values
         if idgi:
             with annotate("accumulate"):
                 if waiting is not None:
                     _idgi_update(important, waiting[0], waiting[1], (values - waiting[2]).to(torch.float64))
                 waiting = (gradients * gradients, squared_norms(gradients, backend).to(torch.float64), values)
-        guided_step(x, attribution, x_in, x_base, gradients.to(torch.float64).flatten(1).contiguous(), distance, k,
-                    steps, fraction, max_dist, backend)
+        guided_step(
+            x,
+            attribution,
+            x_in,
+            x_base,
+            gradients.to(torch.float64).flatten(1).contiguous(),
+            distance,
+            k,
+            steps,
+            fraction,
+            max_dist,
+            backend,
+        )
     if idgi:
         outputs[:, steps], _ = _evaluate(model, inputs, targets, output, batch_size, gradient=False)
         _idgi_update(important, waiting[0], waiting[1], (outputs[:, steps] - waiting[2]).to(torch.float64))

@@ -55,7 +55,9 @@ class StraightPath:
         self.alphas = alphas.to(device=inputs.device, dtype=inputs.dtype)
         self.weights = weights
         self.difference = inputs - baselines
-        self.needed = list(range(self.steps + 1))  # every rule's estimate over every count needs all m + 1 points
+        self.needed = list(
+            range(self.steps + 1)
+        )  # every rule's estimate over every count needs all m + 1 points
 
     @classmethod
     def uniform(cls, inputs: torch.Tensor, baselines: torch.Tensor, steps: int, rule: str) -> StraightPath:
@@ -70,7 +72,9 @@ class StraightPath:
     def points(self, images: torch.Tensor, js: torch.Tensor):
         alpha = self.alphas[js]
         batch = self.inputs.shape[0]
-        if len(js) % batch == 0 and bool((images == torch.arange(len(js), device=images.device) % batch).all()):
+        if len(js) % batch == 0 and bool(
+            (images == torch.arange(len(js), device=images.device) % batch).all()
+        ):
             # whole steps of the step-major order: broadcast instead of gathering every image again
             alpha = alpha.view(-1, batch, *(1,) * (self.inputs.ndim - 1))
             return (self.baselines[None] + alpha * self.difference[None]).flatten(0, 1), None
@@ -100,7 +104,13 @@ class BlurPath:
         padding: str,
         backend: str = "torch",
     ):
-        self.inputs, self.steps, self.grad_step, self.padding, self.backend = inputs, steps, grad_step, padding, backend
+        self.inputs, self.steps, self.grad_step, self.padding, self.backend = (
+            inputs,
+            steps,
+            grad_step,
+            padding,
+            backend,
+        )
         self.sigmas = torch.tensor(blur_sigmas(steps, max_sigma, sqrt), dtype=torch.float64)
         # the baseline G_max(x) (j = 0) is evaluated only for IDGI's most blurred interval
         self.needed = list(range(0 if idgi else 1, steps + 1))

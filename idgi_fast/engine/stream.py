@@ -61,7 +61,9 @@ def stream_path(path, evaluate: ChunkEvaluator, counts: list[int], idgi: bool, b
         with annotate("accumulate"):
             values = values.detach()
             outputs[chunk_images, chunk_js] = values
-            base_coef = torch.stack([path.base_coefficients(chunk_js, s) for s in strides], dim=1).to(inputs.dtype)
+            base_coef = torch.stack([path.base_coefficients(chunk_js, s) for s in strides], dim=1).to(
+                inputs.dtype
+            )
             idgi_coef = None
             if idgi:
                 norms = squared_norms(gradients, backend).to(torch.float64)

@@ -1,4 +1,5 @@
 """Triton kernels of the accumulate op (ops/accumulate.py)."""
+
 from __future__ import annotations
 
 import triton
@@ -6,8 +7,11 @@ import triton.language as tl
 
 
 @triton.jit
-def squared_norm_partials_kernel(g_ptr, partial_ptr, n_features, n_blocks, ACC: tl.constexpr, BLOCK: tl.constexpr):
-    """Program (p, b): Σ g[p, d]² (in ACC, the inputs' float type) over the b-th block of BLOCK features of point p.
+def squared_norm_partials_kernel(
+    g_ptr, partial_ptr, n_features, n_blocks, ACC: tl.constexpr, BLOCK: tl.constexpr
+):
+    """Program (p, b): Σ g[p, d]² (in ACC, the inputs' float type) over the b-th block of BLOCK features of
+    point p.
 
     The (N, n_blocks) partial sums are added up by the launcher, in a fixed order, so the
     norms are deterministic (no atomics).
@@ -21,18 +25,33 @@ def squared_norm_partials_kernel(g_ptr, partial_ptr, n_features, n_blocks, ACC: 
 
 
 @triton.jit
-def accumulate_kernel(g_ptr, multiplier_ptr, base_coef_ptr, idgi_coef_ptr, order_ptr, segment_start_ptr,
-                      segment_image_ptr, base_ptr, idgi_ptr, n_features, n_counts, n_images,
-                      HAS_MULTIPLIER: tl.constexpr, HAS_IDGI: tl.constexpr, COUNTS: tl.constexpr,
-                      ACC: tl.constexpr, BLOCK: tl.constexpr):
+def accumulate_kernel(
+    g_ptr,
+    multiplier_ptr,
+    base_coef_ptr,
+    idgi_coef_ptr,
+    order_ptr,
+    segment_start_ptr,
+    segment_image_ptr,
+    base_ptr,
+    idgi_ptr,
+    n_features,
+    n_counts,
+    n_images,
+    HAS_MULTIPLIER: tl.constexpr,
+    HAS_IDGI: tl.constexpr,
+    COUNTS: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     """Program (s, b): for the points of segment s (one image), over features block b,
 
         base[c, image, d] += Σ_p base_coef[p, c] · multiplier[p, d] · g[p, d]
         idgi[c, image, d] += Σ_p idgi_coef[p, c] · g[p, d]²
 
-    for every count c at once, summed in ACC (the inputs' float type): g is read once, the COUNTS × BLOCK sums stay in registers,
-    and each accumulator element is read and written once per chunk. Points of a segment
-    are order[segment_start[s] : segment_start[s + 1]].
+    for every count c at once, summed in ACC (the inputs' float type): g is read once, the
+    COUNTS × BLOCK sums stay in registers, and each accumulator element is read and written once
+    per chunk. Points of a segment are order[segment_start[s] : segment_start[s + 1]].
     """
     segment = tl.program_id(0)
     block = tl.program_id(1)
@@ -49,7 +68,9 @@ def accumulate_kernel(g_ptr, multiplier_ptr, base_coef_ptr, idgi_coef_ptr, order
         g = tl.load(g_ptr + point * n_features + offsets, mask=mask, other=0.0).to(ACC)
         weighted = g
         if HAS_MULTIPLIER:
-            weighted = g * tl.load(multiplier_ptr + point * n_features + offsets, mask=mask, other=0.0).to(ACC)
+            weighted = g * tl.load(multiplier_ptr + point * n_features + offsets, mask=mask, other=0.0).to(
+                ACC
+            )
         coef = tl.load(base_coef_ptr + point * n_counts + counts, mask=count_mask, other=0.0).to(ACC)
         base_sum += coef[:, None] * weighted[None, :]
         if HAS_IDGI:

@@ -10,6 +10,7 @@ reference) and are rounded once to the model's dtype.
 Pass 1 convolves along H (giving A x and D x), pass 2 along W (giving G and dX), each
 program one tile of one (point, channel) plane.
 """
+
 from __future__ import annotations
 
 import triton
@@ -27,9 +28,24 @@ def _fold(index, size, REFLECT: tl.constexpr):
 
 
 @triton.jit
-def blur_rows_kernel(x_ptr, image_ptr, radius_ptr, taps_a_ptr, taps_d_ptr, ax_ptr, dx_ptr, channels, height, width,
-                     tap_width, max_radius, REFLECT: tl.constexpr, ACC: tl.constexpr, BLOCK_H: tl.constexpr,
-                     BLOCK_W: tl.constexpr):
+def blur_rows_kernel(
+    x_ptr,
+    image_ptr,
+    radius_ptr,
+    taps_a_ptr,
+    taps_d_ptr,
+    ax_ptr,
+    dx_ptr,
+    channels,
+    height,
+    width,
+    tap_width,
+    max_radius,
+    REFLECT: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_W: tl.constexpr,
+):
     """Program (p·C + c, h-block, w-block): a BLOCK_H × BLOCK_W tile of A x and D x (along H) for
     point p, channel c, reading the image plane of the point's image."""
     plane = tl.program_id(0)
@@ -45,7 +61,9 @@ def blur_rows_kernel(x_ptr, image_ptr, radius_ptr, taps_a_ptr, taps_d_ptr, ax_pt
     sum_a = tl.zeros((BLOCK_H, BLOCK_W), dtype=ACC)
     sum_d = tl.zeros((BLOCK_H, BLOCK_W), dtype=ACC)
     first, last = -radius, radius
-    if not REFLECT:  # with zeros padding, taps that land outside the image for every row of the tile add nothing
+    if (
+        not REFLECT
+    ):  # with zeros padding, taps that land outside the image for every row of the tile add nothing
         first = tl.maximum(first, -(tl.program_id(1) * BLOCK_H + BLOCK_H - 1))
         last = tl.minimum(last, height - 1 - tl.program_id(1) * BLOCK_H)
     for t in range(first, last + 1):
@@ -60,9 +78,26 @@ def blur_rows_kernel(x_ptr, image_ptr, radius_ptr, taps_a_ptr, taps_d_ptr, ax_pt
 
 
 @triton.jit
-def blur_cols_kernel(ax_ptr, dx_ptr, radius_ptr, taps_a_ptr, taps_b_ptr, taps_d_ptr, points_ptr, slopes_ptr,
-                     channels, height, width, tap_width, max_radius, SLOPES: tl.constexpr, REFLECT: tl.constexpr,
-                     ACC: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_W: tl.constexpr):
+def blur_cols_kernel(
+    ax_ptr,
+    dx_ptr,
+    radius_ptr,
+    taps_a_ptr,
+    taps_b_ptr,
+    taps_d_ptr,
+    points_ptr,
+    slopes_ptr,
+    channels,
+    height,
+    width,
+    tap_width,
+    max_radius,
+    SLOPES: tl.constexpr,
+    REFLECT: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_W: tl.constexpr,
+):
     """Program (p·C + c, h-block, w-block): a tile of G = (A x) Aᵀ and dX = (D x) A'ᵀ + (A x) Dᵀ
     (along W), written straight into the model's input buffer (`points`) and the slope buffer."""
     plane = tl.program_id(0)
@@ -86,7 +121,10 @@ def blur_cols_kernel(ax_ptr, dx_ptr, radius_ptr, taps_a_ptr, taps_b_ptr, taps_d_
         blurred += tl.load(taps_a_ptr + taps + t).to(ACC) * a_values
         if SLOPES:
             d_values = tl.load(dx_ptr + base + src[None, :], mask=valid, other=0.0)
-            slope += tl.load(taps_b_ptr + taps + t).to(ACC) * d_values + tl.load(taps_d_ptr + taps + t).to(ACC) * a_values
+            slope += (
+                tl.load(taps_b_ptr + taps + t).to(ACC) * d_values
+                + tl.load(taps_d_ptr + taps + t).to(ACC) * a_values
+            )
     out = base + cols[None, :]
     tl.store(points_ptr + out, blurred.to(points_ptr.dtype.element_ty), mask=tile_mask)
     if SLOPES:

@@ -1,4 +1,5 @@
 """Triton kernel of the composite op (ops/composite.py)."""
+
 from __future__ import annotations
 
 import triton
@@ -6,8 +7,9 @@ import triton.language as tl
 
 
 @triton.jit
-def composite_kernel(shown_ptr, hidden_ptr, ranks_ptr, counts_ptr, out_ptr, n_channels, n_pixels, n_levels,
-                     BLOCK: tl.constexpr):
+def composite_kernel(
+    shown_ptr, hidden_ptr, ranks_ptr, counts_ptr, out_ptr, n_channels, n_pixels, n_levels, BLOCK: tl.constexpr
+):
     """Program (i, l, j): metric image l of image i over pixels j·BLOCK … (j + 1)·BLOCK − 1,
 
         out[i, l, c, p] = shown[i, c, p] if ranks[i, p] < counts[l] else hidden[i, c, p]   (every channel c)

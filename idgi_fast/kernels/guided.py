@@ -1,5 +1,6 @@
 """Triton kernels of the Guided IG step op (ops/guided_step.py): the radix-select digit pass and
 the fused jump, room and masked-update passes of the inner loop."""
+
 from __future__ import annotations
 
 import triton
@@ -7,8 +8,9 @@ import triton.language as tl
 
 
 @triton.jit
-def digit_histogram_kernel(score_ptr, prefix_ptr, counts_ptr, n_features, per_split, SHIFT: tl.constexpr,
-                           BLOCK: tl.constexpr):
+def digit_histogram_kernel(
+    score_ptr, prefix_ptr, counts_ptr, n_features, per_split, SHIFT: tl.constexpr, BLOCK: tl.constexpr
+):
     """Program (b, s): a 16-bin histogram of bits SHIFT … SHIFT+3 of the float64 scores of row b in
     split s (elements s·per_split … (s+1)·per_split − 1), counting only the elements whose
     higher bits equal prefix[b]'s.
@@ -48,8 +50,19 @@ def _row_flag(flag_ptr, row, offsets):
 
 
 @triton.jit
-def guided_jump_kernel(x_ptr, attr_ptr, x_in_ptr, x_base_ptr, grad_ptr, score_ptr, partial_current_ptr,
-                       active_ptr, bounds_ptr, n_features, BLOCK: tl.constexpr):
+def guided_jump_kernel(
+    x_ptr,
+    attr_ptr,
+    x_in_ptr,
+    x_base_ptr,
+    grad_ptr,
+    score_ptr,
+    partial_current_ptr,
+    active_ptr,
+    bounds_ptr,
+    n_features,
+    BLOCK: tl.constexpr,
+):
     """Program (b, j), first pass of a Guided IG step, over features j·BLOCK … of image b:
 
         t = (x − x')/(x_in − x') (hi where x_in = x');  features with t < lo jump to
@@ -83,13 +96,25 @@ def guided_jump_kernel(x_ptr, attr_ptr, x_in_ptr, x_base_ptr, grad_ptr, score_pt
     tl.store(attr_ptr + at, attr + (x_new - x) * g, mask=changed)
     score = tl.where(x_new == _upper_bound(x_in, x_base, hi), float("inf"), tl.abs(g))
     tl.store(score_ptr + at, score, mask=inside)
-    tl.store(partial_current_ptr + row * tl.num_programs(1) + block,
-             tl.sum(tl.where(inside, tl.abs(x_new - x_in), 0.0), axis=0))
+    tl.store(
+        partial_current_ptr + row * tl.num_programs(1) + block,
+        tl.sum(tl.where(inside, tl.abs(x_new - x_in), 0.0), axis=0),
+    )
 
 
 @triton.jit
-def guided_room_kernel(x_ptr, x_in_ptr, x_base_ptr, score_ptr, threshold_ptr, partial_room_ptr, going_ptr,
-                       bounds_ptr, n_features, BLOCK: tl.constexpr):
+def guided_room_kernel(
+    x_ptr,
+    x_in_ptr,
+    x_base_ptr,
+    score_ptr,
+    threshold_ptr,
+    partial_room_ptr,
+    going_ptr,
+    bounds_ptr,
+    n_features,
+    BLOCK: tl.constexpr,
+):
     """Program (b, j): partial_room[b, j] = Σ |x − x_hi| over the selected features j·BLOCK … of
     image b, selected = score ≤ threshold[b] and score finite (ties at the threshold all
     selected). Images with going[b] = 0 read nothing and write 0."""
@@ -110,8 +135,22 @@ def guided_room_kernel(x_ptr, x_in_ptr, x_base_ptr, score_ptr, threshold_ptr, pa
 
 
 @triton.jit
-def guided_move_kernel(x_ptr, attr_ptr, x_in_ptr, x_base_ptr, grad_ptr, score_ptr, threshold_ptr, gamma_ptr,
-                       can_move_ptr, full_ptr, partial_current_ptr, bounds_ptr, n_features, BLOCK: tl.constexpr):
+def guided_move_kernel(
+    x_ptr,
+    attr_ptr,
+    x_in_ptr,
+    x_base_ptr,
+    grad_ptr,
+    score_ptr,
+    threshold_ptr,
+    gamma_ptr,
+    can_move_ptr,
+    full_ptr,
+    partial_current_ptr,
+    bounds_ptr,
+    n_features,
+    BLOCK: tl.constexpr,
+):
     """Program (b, j), one pass of the inner loop, the masked update of image b's features j·BLOCK …:
 
         selected = score ≤ threshold[b] and finite, only where can_move[b]
@@ -143,5 +182,7 @@ def guided_move_kernel(x_ptr, attr_ptr, x_in_ptr, x_base_ptr, grad_ptr, score_pt
     attr = tl.load(attr_ptr + at, mask=selected, other=0.0)
     tl.store(attr_ptr + at, attr + (x_new - x) * g, mask=selected)
     tl.store(score_ptr + at, tl.where(x_new == x_hi, float("inf"), tl.abs(g)), mask=selected)
-    tl.store(partial_current_ptr + row * tl.num_programs(1) + block,
-             tl.sum(tl.where(inside, tl.abs(x_new - x_in), 0.0), axis=0))
+    tl.store(
+        partial_current_ptr + row * tl.num_programs(1) + block,
+        tl.sum(tl.where(inside, tl.abs(x_new - x_in), 0.0), axis=0),
+    )

@@ -1,4 +1,5 @@
 """Triton kernel of the rescoring op (ops/rescore.py)."""
+
 from __future__ import annotations
 
 import triton
@@ -6,8 +7,9 @@ import triton.language as tl
 
 
 @triton.jit
-def target_probability_kernel(logits_ptr, targets_ptr, probability_ptr, class_ptr, n_classes,
-                              BLOCK: tl.constexpr):
+def target_probability_kernel(
+    logits_ptr, targets_ptr, probability_ptr, class_ptr, n_classes, BLOCK: tl.constexpr
+):
     """Program r: from row r of the logits (N, K),
 
         probability[r] = softmax(float64(logits[r]))[targets[r]]
@@ -34,8 +36,19 @@ def _maximum(a, b):
 
 
 @triton.jit
-def information_curve_kernel(x_levels_ptr, x_input_ptr, y_levels_ptr, y_input_ptr, curve_ptr, auc_ptr, n_levels,
-                             points, NORMALISE_X: tl.constexpr, LEVELS: tl.constexpr, BLOCK: tl.constexpr):
+def information_curve_kernel(
+    x_levels_ptr,
+    x_input_ptr,
+    y_levels_ptr,
+    y_input_ptr,
+    curve_ptr,
+    auc_ptr,
+    n_levels,
+    points,
+    NORMALISE_X: tl.constexpr,
+    LEVELS: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     """Program b: image b's SIC/AIC curve and its AUC from its per-level values (docs/semantics.md §6).
 
         x = (x_l − x_0)/(x_input − x_0) clipped to [0, 1]   (or x_l clipped, without NORMALISE_X)

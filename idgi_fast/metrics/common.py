@@ -46,8 +46,10 @@ def resolve_saliency(attributions: object, images: torch.Tensor, reduce: str) ->
         saliency = attributions
     else:
         raise ValueError(
-            f"attributions of shape {tuple(attributions.shape)} do not match images of shape {tuple(images.shape)}; "
-            f"pass an attribution shaped like the images or a saliency map of shape ({batch}, {height}, {width})"
+            f"attributions of shape {tuple(attributions.shape)} do not match images of shape "
+            f"{tuple(images.shape)}; "
+            f"pass an attribution shaped like the images or a saliency map of shape ({batch}, {height}, "
+            f"{width})"
         )
     saliency = saliency.detach().to(device=images.device, dtype=torch.float64)
     check_finite(saliency, "attributions")
@@ -60,15 +62,16 @@ def check_levels(levels: object, name: str) -> int:
     return levels
 
 
-def score_targets(model, images: torch.Tensor, targets: torch.Tensor, batch_size: int | None,
-                  backend: str = "torch") -> tuple[torch.Tensor, torch.Tensor]:
+def score_targets(
+    model, images: torch.Tensor, targets: torch.Tensor, batch_size: int | None, backend: str = "torch"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Like the oracle's Scorer, with one target per image and the rescoring op: (N,) float64 probabilities
     and (N,) argmax classes on the images' device, at most batch_size images per model call."""
     step = batch_size or max(1, images.shape[0])
     probabilities, classes = [], []
     with torch.no_grad(), full_float32():
         for start in range(0, images.shape[0], step):
-            chunk, chunk_targets = images[start:start + step], targets[start:start + step]
+            chunk, chunk_targets = images[start : start + step], targets[start : start + step]
             logits = check_logits(model(chunk), chunk.shape[0], chunk_targets)
             with annotate("rescoring"):
                 found = target_probabilities(logits, chunk_targets, backend)

@@ -1,9 +1,10 @@
 """`idgi_fast.evaluate`: every metric of docs/semantics.md §6 on one batch, as plain data."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -59,7 +60,7 @@ class EvaluationOptions:
     stability_norm: str = "l1"  # l1 | sum (the study's signed sum)
 
     @classmethod
-    def from_kwargs(cls, options: dict[str, Any]) -> "EvaluationOptions":
+    def from_kwargs(cls, options: dict[str, Any]) -> EvaluationOptions:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
@@ -101,17 +102,27 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: tensors become lists, NaN becomes None, ±inf the strings "inf"/"-inf"."""
-        return plain_data({
-            "metrics": list(self.metrics), "targets": self.targets, "per_image": self.per_image,
-            "aggregate": self.aggregate, "curves": self.curves, "aggregate_curves": self.aggregate_curves,
-            "skipped": self.skipped, "skip_reasons": self.skip_reasons, "details": self.details,
-            "options": asdict(self.options),
-        })
+        return plain_data(
+            {
+                "metrics": list(self.metrics),
+                "targets": self.targets,
+                "per_image": self.per_image,
+                "aggregate": self.aggregate,
+                "curves": self.curves,
+                "aggregate_curves": self.aggregate_curves,
+                "skipped": self.skipped,
+                "skip_reasons": self.skip_reasons,
+                "details": self.details,
+                "options": asdict(self.options),
+            }
+        )
 
     def table(self) -> str:
         """The aggregate scores (and SIC/AIC skip counts) as a Markdown table."""
-        rows = [{"metric": key, "value": value,
-                 "images skipped": self.skipped.get(key, {}).get("images", "")} for key, value in self.aggregate.items()]
+        rows = [
+            {"metric": key, "value": value, "images skipped": self.skipped.get(key, {}).get("images", "")}
+            for key, value in self.aggregate.items()
+        ]
         return markdown_table(rows, ["metric", "value", "images skipped"])
 
 
@@ -132,8 +143,15 @@ def _check_options(options: EvaluationOptions, metrics: tuple[str, ...], images:
         if options.insertion_canvas not in CANVASES:
             raise ValueError(f"insertion_canvas must be one of {CANVASES}, got {options.insertion_canvas!r}")
     if {"sic", "aic"} & set(metrics):
-        check_pic_options(options.pic_profile, options.information, ("sic", "aic"), options.msssim_norm,
-                          options.min_pred, options.sic_aggregate, options.aic_aggregate)
+        check_pic_options(
+            options.pic_profile,
+            options.information,
+            ("sic", "aic"),
+            options.msssim_norm,
+            options.min_pred,
+            options.sic_aggregate,
+            options.aic_aggregate,
+        )
         if not options.information:
             raise ValueError("information must name at least one axis: 'entropy' and/or 'msssim'")
         if options.pic_profile == "blur":
@@ -141,24 +159,40 @@ def _check_options(options: EvaluationOptions, metrics: tuple[str, ...], images:
         elif not options.pair_thresholds:
             raise ValueError("pair_thresholds must hold at least one saliency fraction in (0, 1)")
         if "msssim" in options.information:
-            check_msssim_options(images.shape[-2], images.shape[-1], options.msssim_win_size, options.msssim_scales)
+            check_msssim_options(
+                images.shape[-2], images.shape[-1], options.msssim_win_size, options.msssim_scales
+            )
         if "entropy" in options.information:
             check_unit_range(images, "the entropy information axis")
     if "stability" in metrics:
         check_unit_range(images, "the JPEG stability metric")
         if options.stability_norm not in STABILITY_NORMS:
-            raise ValueError(f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}")
+            raise ValueError(
+                f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}"
+            )
 
 
 def _insertion_deletion_runner(backend: str):
     """The oracle for "reference", else the batched path with the op backend every op receives
     (resolved once, as explain does)."""
-    return insertion_deletion if backend == "reference" else partial(insertion_deletion_batched, backend=backend)
+    return (
+        insertion_deletion if backend == "reference" else partial(insertion_deletion_batched, backend=backend)
+    )
 
 
-def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=None, metrics=DEFAULT_METRICS, *,
-             masks: torch.Tensor | None = None, explain_fn=None, show_progress: bool | None = None,
-             backend: str = "auto", **options) -> Evaluation:
+def evaluate(
+    model,
+    images: torch.Tensor,
+    attributions: torch.Tensor,
+    target=None,
+    metrics=DEFAULT_METRICS,
+    *,
+    masks: torch.Tensor | None = None,
+    explain_fn=None,
+    show_progress: bool | None = None,
+    backend: str = "auto",
+    **options,
+) -> Evaluation:
     """Score one batch of attributions (docs/semantics.md §6).
 
     model: logits (B, K) from pixel-space images (normalisation inside the model).
@@ -178,31 +212,49 @@ def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=Non
     images = check_images(images)
     backend = resolve_backend(backend, images)
     check_model(model, images)
-    settings = replace(settings, batch_size=resolve_batch_size(settings.batch_size, images.device,
-                                                               meaning="images per model call"))
+    settings = replace(
+        settings,
+        batch_size=resolve_batch_size(settings.batch_size, images.device, meaning="images per model call"),
+    )
     saliency = resolve_saliency(attributions, images, settings.reduce)
     _check_options(settings, metrics, images)
     targets = resolve_targets(target, model, images, settings.batch_size)
     if "localization" in metrics:
         if masks is None:
-            raise ValueError("the localization metric needs ground-truth masks: pass masks=(B, H, W) bool tensor")
+            raise ValueError(
+                "the localization metric needs ground-truth masks: pass masks=(B, H, W) bool tensor"
+            )
         if tuple(masks.shape) != tuple(saliency.shape):
-            raise ValueError(f"masks must have shape {tuple(saliency.shape)} (B, H, W); got {tuple(masks.shape)}")
+            raise ValueError(
+                f"masks must have shape {tuple(saliency.shape)} (B, H, W); got {tuple(masks.shape)}"
+            )
     if "stability" in metrics:
         check_explain_fn(explain_fn)
         if attributions.ndim != 4:
-            raise ValueError("the stability metric compares attributions (B, C, H, W); a saliency map is not enough")
+            raise ValueError(
+                "the stability metric compares attributions (B, C, H, W); a saliency map is not enough"
+            )
 
     result = Evaluation(metrics=metrics, targets=targets.cpu(), options=settings)
     result.details["backend"] = backend
     batch = images.shape[0]
     modes = tuple(m for m in ("insertion", "deletion") if m in metrics)
     scores = tuple(m for m in ("sic", "aic") if m in metrics)
-    with progress(total=batch * (bool(modes) + bool(scores)), desc="evaluate", unit="image",
-                  enabled=show_progress) as bar:
+    with progress(
+        total=batch * (bool(modes) + bool(scores)), desc="evaluate", unit="image", enabled=show_progress
+    ) as bar:
         if modes:
-            arguments = (model, images, saliency, targets, modes, settings.insertion_canvas, settings.insertion_sigma,
-                         settings.insertion_levels, settings.batch_size)
+            arguments = (
+                model,
+                images,
+                saliency,
+                targets,
+                modes,
+                settings.insertion_canvas,
+                settings.insertion_sigma,
+                settings.insertion_levels,
+                settings.batch_size,
+            )
             found = _insertion_deletion_runner(backend)(*arguments, progress_bar=bar)
             result.details["input_probability"] = found.original
             for mode in modes:
@@ -213,15 +265,32 @@ def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=Non
                     result.aggregate[f"{mode}/{name}"] = float(values.mean())
         if scores:
             found = pic_curves(
-                model, images, saliency, targets, profile=settings.pic_profile, sigma=settings.pic_sigma,
-                levels=settings.pic_levels, information=settings.information, scores=scores,
-                entropy_format=settings.entropy_format, webp_method=settings.webp_method,
-                msssim_norm=settings.msssim_norm, msssim_win_size=settings.msssim_win_size,
-                msssim_scales=settings.msssim_scales, min_pred=settings.min_pred,
-                sic_aggregate=settings.sic_aggregate, aic_aggregate=settings.aic_aggregate,
-                pair_thresholds=settings.pair_thresholds, pair_random_fraction=settings.pair_random_fraction,
-                pair_seed=settings.pair_seed, batch_size=settings.batch_size, backend=backend,
-                encode_workers=settings.encode_workers, overlap_encoding=settings.overlap_encoding, progress_bar=bar)
+                model,
+                images,
+                saliency,
+                targets,
+                profile=settings.pic_profile,
+                sigma=settings.pic_sigma,
+                levels=settings.pic_levels,
+                information=settings.information,
+                scores=scores,
+                entropy_format=settings.entropy_format,
+                webp_method=settings.webp_method,
+                msssim_norm=settings.msssim_norm,
+                msssim_win_size=settings.msssim_win_size,
+                msssim_scales=settings.msssim_scales,
+                min_pred=settings.min_pred,
+                sic_aggregate=settings.sic_aggregate,
+                aic_aggregate=settings.aic_aggregate,
+                pair_thresholds=settings.pair_thresholds,
+                pair_random_fraction=settings.pair_random_fraction,
+                pair_seed=settings.pair_seed,
+                batch_size=settings.batch_size,
+                backend=backend,
+                encode_workers=settings.encode_workers,
+                overlap_encoding=settings.overlap_encoding,
+                progress_bar=bar,
+            )
             result.details["pic_levels"] = found.levels
             result.details["pic_input"] = found.original
             for key in found.curves:
@@ -238,8 +307,9 @@ def evaluate(model, images: torch.Tensor, attributions: torch.Tensor, target=Non
         result.per_image["energy_in_mask"], result.aggregate["energy_in_mask"] = energy, float(energy.mean())
         result.per_image["pointing_game"], result.aggregate["pointing_game"] = hits, float(hits.mean())
     if "stability" in metrics:
-        found = jpeg_stability(explain_fn, images, attributions, targets, settings.jpeg_quality,
-                               settings.stability_norm)
+        found = jpeg_stability(
+            explain_fn, images, attributions, targets, settings.jpeg_quality, settings.stability_norm
+        )
         result.per_image["stability"] = found.per_image
         result.aggregate["stability"] = found.score
         result.details["stability_mse"] = found.mse

@@ -43,8 +43,15 @@ class _LocalMean:
         return v
 
 
-def ms_ssim_levels(levels: torch.Tensor, references: torch.Tensor, win_size: int = 11,
-                   scales: int = 5) -> torch.Tensor:
+def _halve(t: torch.Tensor, padding: list[int]) -> torch.Tensor:
+    """The next MS-SSIM scale of (n, L, C, H, W) images: 2×2 average pooling, as pytorch-msssim."""
+    pooled = torch.nn.functional.avg_pool2d(t.flatten(0, 1), kernel_size=2, padding=padding)
+    return pooled.unflatten(0, t.shape[:2])
+
+
+def ms_ssim_levels(
+    levels: torch.Tensor, references: torch.Tensor, win_size: int = 11, scales: int = 5
+) -> torch.Tensor:
     """(n, L) MS-SSIM of each of the L level images (n, L, C, H, W) of an image with that image
     (n, C, H, W): ms_ssim's numbers (the tests pin them to 1e-12), computed for many levels at once.
 
@@ -59,7 +66,7 @@ def ms_ssim_levels(levels: torch.Tensor, references: torch.Tensor, win_size: int
     weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64, device=x.device)
     if scales < len(MSSSIM_WEIGHTS):
         weights = weights / weights.sum()
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    c1, c2 = 0.01**2, 0.03**2
     factors = []
     for scale in range(scales):
         mu_x, mu_y = local_mean(x), local_mean(y)
@@ -72,9 +79,7 @@ def ms_ssim_levels(levels: torch.Tensor, references: torch.Tensor, win_size: int
         if scale < scales - 1:
             factors.append(torch.relu(contrast_structure.flatten(-2).mean(-1)))
             padding = [side % 2 for side in x.shape[-2:]]
-            pool = lambda t: torch.nn.functional.avg_pool2d(t.flatten(0, 1), kernel_size=2,  # noqa: E731
-                                                            padding=padding).unflatten(0, t.shape[:2])
-            x, y = pool(x), pool(y)
+            x, y = _halve(x, padding), _halve(y, padding)
         else:
             ssim = mu_xy.mul_(2).add_(c1).div_(mu_xx.add_(mu_yy).add_(c1)).mul_(contrast_structure)
             factors.append(torch.relu(ssim.flatten(-2).mean(-1)))

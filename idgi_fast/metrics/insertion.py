@@ -11,10 +11,19 @@ from ..reference.metrics.insertion import InsertionCurves, curve_scores, inserti
 from .common import score_targets
 
 
-def insertion_deletion_batched(model, images: torch.Tensor, saliency: torch.Tensor, targets: torch.Tensor,
-                               modes=("insertion", "deletion"), canvas: str = "black", sigma: float = 10.0,
-                               levels: int = 20, batch_size: int | None = None, backend: str = "torch",
-                               progress_bar=None) -> InsertionCurves:
+def insertion_deletion_batched(
+    model,
+    images: torch.Tensor,
+    saliency: torch.Tensor,
+    targets: torch.Tensor,
+    modes=("insertion", "deletion"),
+    canvas: str = "black",
+    sigma: float = 10.0,
+    levels: int = 20,
+    batch_size: int | None = None,
+    backend: str = "torch",
+    progress_bar=None,
+) -> InsertionCurves:
     """The curves of insertion_deletion from the fast ops: every map ranked at once on the
     device, the K + 1 images of several inputs composited in one launch and scored together
     (about batch_size images per model call), probabilities from the rescoring op."""
@@ -29,12 +38,21 @@ def insertion_deletion_batched(model, images: torch.Tensor, saliency: torch.Tens
     for start in range(0, batch, per_call):
         rows = slice(start, start + per_call)
         for mode in modes:
-            shown, hidden = (images[rows], backgrounds[rows]) if mode == "insertion" else (backgrounds[rows], images[rows])
+            shown, hidden = (
+                (images[rows], backgrounds[rows])
+                if mode == "insertion"
+                else (backgrounds[rows], images[rows])
+            )
             with annotate("compositing"):
                 stack = composite(shown, hidden, ranks[rows], counts, backend)
             with annotate("forward"):
-                found, _ = score_targets(model, stack.flatten(0, 1), targets[rows].repeat_interleave(levels + 1),
-                                         batch_size and max(batch_size, levels + 1), backend)
+                found, _ = score_targets(
+                    model,
+                    stack.flatten(0, 1),
+                    targets[rows].repeat_interleave(levels + 1),
+                    batch_size and max(batch_size, levels + 1),
+                    backend,
+                )
             curves[mode].append(found.view(-1, levels + 1))
         if progress_bar is not None:
             progress_bar.update(len(range(batch)[rows]))

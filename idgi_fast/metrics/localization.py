@@ -1,4 +1,5 @@
 """Localization against ground-truth masks (docs/semantics.md §6)."""
+
 from __future__ import annotations
 
 import torch
@@ -6,9 +7,13 @@ import torch
 
 def _check(saliency: torch.Tensor, masks: torch.Tensor) -> None:
     if saliency.ndim != 3:
-        raise ValueError(f"saliency must be (B, H, W); got shape {tuple(saliency.shape)} (use saliency_map first)")
+        raise ValueError(
+            f"saliency must be (B, H, W); got shape {tuple(saliency.shape)} (use saliency_map first)"
+        )
     if masks.shape != saliency.shape:
-        raise ValueError(f"masks must match the saliency's shape {tuple(saliency.shape)}; got {tuple(masks.shape)}")
+        raise ValueError(
+            f"masks must match the saliency's shape {tuple(saliency.shape)}; got {tuple(masks.shape)}"
+        )
 
 
 def energy_in_mask(saliency: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -17,7 +22,9 @@ def energy_in_mask(saliency: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     positive = saliency.clamp(min=0).flatten(1)
     total = positive.sum(dim=1)
     inside = (positive * masks.flatten(1).to(positive.dtype)).sum(dim=1)
-    return torch.where(total > 0, inside / torch.where(total > 0, total, torch.ones_like(total)), torch.zeros_like(total))
+    return torch.where(
+        total > 0, inside / torch.where(total > 0, total, torch.ones_like(total)), torch.zeros_like(total)
+    )
 
 
 def pointing_game(saliency: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

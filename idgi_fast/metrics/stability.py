@@ -4,6 +4,7 @@ Each uint8 input is re-encoded as JPEG, the attribution is recomputed on the dec
 both channel-summed maps are normalised, and the score is −log10 of their mean squared
 difference. Higher is more stable.
 """
+
 from __future__ import annotations
 
 import io
@@ -21,7 +22,8 @@ ExplainFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def jpeg_round_trip(images: torch.Tensor, quality: int = 75) -> torch.Tensor:
-    """Images in [0, 1] → uint8 → JPEG at `quality` (Pillow's defaults otherwise, 4:2:0 chroma) → decoded / 255."""
+    """Images in [0, 1] → uint8 → JPEG at `quality` (Pillow's defaults otherwise, 4:2:0 chroma) → decoded /
+    255."""
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 95:
         raise ValueError(f"jpeg_quality must be an int in 1 … 95, got {quality!r}")
     if images.shape[1] not in (1, 3):
@@ -29,7 +31,9 @@ def jpeg_round_trip(images: torch.Tensor, quality: int = 75) -> torch.Tensor:
     decoded = []
     for array in to_uint8(images).permute(0, 2, 3, 1).cpu().numpy():
         buffer = io.BytesIO()
-        Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(buffer, format="JPEG", quality=quality)
+        Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(
+            buffer, format="JPEG", quality=quality
+        )
         buffer.seek(0)
         pixels = np.asarray(Image.open(buffer).convert("L" if array.shape[-1] == 1 else "RGB"))
         decoded.append(torch.from_numpy(pixels.reshape(array.shape).copy()))
@@ -78,7 +82,8 @@ class StabilityResult:
 def check_explain_fn(explain_fn: object) -> ExplainFunction:
     if not callable(explain_fn):
         raise TypeError(
-            "the stability metric recomputes attributions: pass explain_fn=f with f(images, targets) → attributions, "
+            "the stability metric recomputes attributions: pass explain_fn=f with f(images, targets) → "
+            "attributions, "
             "for example idgi_fast.metrics.attribution_function(model, method='ig', steps=128, idgi=True)"
         )
     return explain_fn  # type: ignore[return-value]
@@ -87,8 +92,14 @@ def check_explain_fn(explain_fn: object) -> ExplainFunction:
 def _call(explain_fn: ExplainFunction, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     attributions = explain_fn(images, targets)
     if not isinstance(attributions, torch.Tensor) or attributions.shape != images.shape:
-        shape = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions).__name__
-        raise ValueError(f"explain_fn must return attributions shaped like its images {tuple(images.shape)}; got {shape}")
+        shape = (
+            tuple(attributions.shape)
+            if isinstance(attributions, torch.Tensor)
+            else type(attributions).__name__
+        )
+        raise ValueError(
+            f"explain_fn must return attributions shaped like its images {tuple(images.shape)}; got {shape}"
+        )
     return attributions.detach()
 
 
@@ -106,8 +117,14 @@ def _unperturbed(explain_again, images: torch.Tensor, given):
     return "quantised", explain_again(on_grid)
 
 
-def jpeg_stability(explain_fn: ExplainFunction, images: torch.Tensor, attributions: torch.Tensor,
-                   targets: torch.Tensor, quality: int = 75, norm: str = "l1") -> StabilityResult:
+def jpeg_stability(
+    explain_fn: ExplainFunction,
+    images: torch.Tensor,
+    attributions: torch.Tensor,
+    targets: torch.Tensor,
+    quality: int = 75,
+    norm: str = "l1",
+) -> StabilityResult:
     """Stability of `explain_fn` under a JPEG round trip of `images` (in [0, 1]).
 
     The comparison isolates the JPEG step: when the images are not exactly uint8 values, the
@@ -120,8 +137,9 @@ def jpeg_stability(explain_fn: ExplainFunction, images: torch.Tensor, attributio
     return _stability(first, again(jpeg_round_trip(images, quality)), norm, reference)
 
 
-def result_stability(explain_again, images: torch.Tensor, result, quality: int = 75,
-                     norm: str = "l1") -> dict[tuple[bool, int], StabilityResult]:
+def result_stability(
+    explain_again, images: torch.Tensor, result, quality: int = 75, norm: str = "l1"
+) -> dict[tuple[bool, int], StabilityResult]:
     """The same metric for every attribution an ExplainResult holds, keyed (idgi, step count),
     from one more explain: `explain_again(images)` must rerun the explain that gave `result`
     (same model, targets and options). Base and IDGI maps of every `compute_at` count are
@@ -130,18 +148,28 @@ def result_stability(explain_again, images: torch.Tensor, result, quality: int =
     perturbed = explain_again(jpeg_round_trip(images, quality))
     counts = sorted(result.base) if isinstance(result.base, dict) else [result.steps]
     variants = [False, True] if result.idgi is not None else [False]
-    return {(idgi, count): _stability(unperturbed.attribution(idgi=idgi, steps=count),
-                                      perturbed.attribution(idgi=idgi, steps=count), norm, reference)
-            for idgi in variants for count in counts}
+    return {
+        (idgi, count): _stability(
+            unperturbed.attribution(idgi=idgi, steps=count),
+            perturbed.attribution(idgi=idgi, steps=count),
+            norm,
+            reference,
+        )
+        for idgi in variants
+        for count in counts
+    }
 
 
-def attribution_function(model, method: str = "ig", steps: int = 128, idgi: bool = True, **explain_options
-                         ) -> ExplainFunction:
+def attribution_function(
+    model, method: str = "ig", steps: int = 128, idgi: bool = True, **explain_options
+) -> ExplainFunction:
     """f(images, targets) → the attribution `explain` gives (the IDGI one when idgi=True)."""
     from ..api import explain
 
     def explain_fn(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        result = explain(model, images, target=targets, method=method, steps=steps, idgi=idgi, **explain_options)
+        result = explain(
+            model, images, target=targets, method=method, steps=steps, idgi=idgi, **explain_options
+        )
         return result.attribution(idgi=idgi)
 
     return explain_fn

@@ -1,5 +1,6 @@
 """Step sensitivity (docs/semantics.md §6): how much each score moves between two step counts, from
 the attributions of one `compute_at` run (the study compared 8 and 128 steps)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,14 +29,24 @@ def step_sensitivity(evaluations: dict[int, Evaluation], low: int, high: int) ->
     first, second = evaluations[low], evaluations[high]
     shared = [key for key in second.aggregate if key in first.aggregate]
     return StepSensitivity(
-        low, high, dict(evaluations),
+        low,
+        high,
+        dict(evaluations),
         {key: second.aggregate[key] - first.aggregate[key] for key in shared},
         {key: second.per_image[key] - first.per_image[key] for key in shared},
     )
 
 
-def evaluate_steps(model, images: torch.Tensor, result, target=None, counts: tuple[int, int] | None = None,
-                   idgi: bool = True, metrics=DEFAULT_METRICS, **options) -> StepSensitivity:
+def evaluate_steps(
+    model,
+    images: torch.Tensor,
+    result,
+    target=None,
+    counts: tuple[int, int] | None = None,
+    idgi: bool = True,
+    metrics=DEFAULT_METRICS,
+    **options,
+) -> StepSensitivity:
     """Evaluate the attributions of `result` (an ExplainResult run with compute_at) at two step counts.
 
     counts defaults to the smallest and largest count the result holds. `target` defaults to
@@ -43,12 +54,16 @@ def evaluate_steps(model, images: torch.Tensor, result, target=None, counts: tup
     """
     held = result.idgi if idgi else result.base
     if not isinstance(held, dict) or len(held) < 2:
-        raise ValueError("step sensitivity needs attributions at two step counts: run explain(..., compute_at=[8, …])")
+        raise ValueError(
+            "step sensitivity needs attributions at two step counts: run explain(..., compute_at=[8, …])"
+        )
     low, high = counts if counts is not None else (min(held), max(held))
     for count in (low, high):
         if count not in held:
             raise ValueError(f"no attribution for steps={count}; the result holds step counts {sorted(held)}")
     if target is None:
         target = result.targets
-    evaluations = {count: evaluate(model, images, held[count], target, metrics, **options) for count in (low, high)}
+    evaluations = {
+        count: evaluate(model, images, held[count], target, metrics, **options) for count in (low, high)
+    }
     return step_sensitivity(evaluations, low, high)

@@ -1,4 +1,5 @@
 """Models: the embedded SceneNet and the study's torchvision zoo, all taking images in [0, 1]."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,9 @@ MODEL_NAMES = (EMBEDDED_MODEL, *ZOO)
 RANDOM_WEIGHTS = "random"  # a zoo model with torchvision's random initialisation (tests, timing)
 
 
-def load_model(name: str, weights: str | Path | None = None, device: str | torch.device = "cpu") -> torch.nn.Module:
+def load_model(
+    name: str, weights: str | Path | None = None, device: str | torch.device = "cpu"
+) -> torch.nn.Module:
     """Any model by name, in eval mode on `device`. `weights`: for SceneNet a weights file (default:
     the packaged one); for the zoo a torchvision enum member (default IMAGENET1K_V1), a state-dict
     file, or "random"."""
@@ -36,5 +39,15 @@ def input_sizes(model: torch.nn.Module | str | None) -> tuple[int, int]:
     return getattr(model, "resize", 256), getattr(model, "crop", 224)
 
 
-__all__ = ["EMBEDDED_MODEL", "MODEL_NAMES", "RANDOM_WEIGHTS", "ZOO", "ImageNetClassifier", "SceneNet",
-           "build_model", "input_sizes", "load_model", "load_scenenet"]
+__all__ = [
+    "EMBEDDED_MODEL",
+    "MODEL_NAMES",
+    "RANDOM_WEIGHTS",
+    "ZOO",
+    "ImageNetClassifier",
+    "SceneNet",
+    "build_model",
+    "input_sizes",
+    "load_model",
+    "load_scenenet",
+]

@@ -2,6 +2,7 @@
 
 Inputs are images in [0, 1] (B, 3, 224, 224); the normalisation is part of the model.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,11 @@ CARD_FILE = "scenenet.json"
 
 
 def _block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
 
 
 class SceneNet(nn.Module):
@@ -58,7 +63,8 @@ def load_scenenet(weights: str | Path | None = None, dtype: torch.dtype = torch.
     path = Path(weights) if weights is not None else weights_path()
     if not path.is_file():
         raise FileNotFoundError(
-            f"weights file {path} not found; retrain the embedded model with `idgi-fast train-toy --out {path}`"
+            f"weights file {path} not found; retrain the embedded model with `idgi-fast train-toy --out "
+            f"{path}`"
         )
     model = SceneNet()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -3,6 +3,7 @@
 `idgi-fast train-toy` runs this with the defaults below; the same seed, torch version and
 CPU give the same weights. Held-out accuracy is measured on scenes of another seed.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,23 @@ def accuracy(model: SceneNet, images: torch.Tensor, labels: torch.Tensor, batch:
     model.eval()
     correct = 0
     for start in range(0, len(labels), batch):
-        correct += int((model(images[start:start + batch]).argmax(1) == labels[start:start + batch]).sum())
+        correct += int(
+            (model(images[start : start + batch]).argmax(1) == labels[start : start + batch]).sum()
+        )
     return correct / len(labels)
 
 
-def train_scenenet(out: Path, *, train_images: int = 9000, held_out_images: int = 1200, epochs: int = 12,
-                   batch: int = 64, lr: float = 3e-3, seed: int = 0, threads: int = 2) -> dict:
+def train_scenenet(
+    out: Path,
+    *,
+    train_images: int = 9000,
+    held_out_images: int = 1200,
+    epochs: int = 12,
+    batch: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+    threads: int = 2,
+) -> dict:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     started = time.time()
@@ -48,7 +60,7 @@ def train_scenenet(out: Path, *, train_images: int = 9000, held_out_images: int 
         flips = torch.rand(train_images, 2, generator=order_generator) < 0.5
         bar = progress(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch")
         for step in bar:
-            idx = order[step * batch:(step + 1) * batch]
+            idx = order[step * batch : (step + 1) * batch]
             images = train.images[idx]
             images = torch.where(flips[idx, 0].view(-1, 1, 1, 1), images.flip(3), images)
             images = torch.where(flips[idx, 1].view(-1, 1, 1, 1), images.flip(2), images)
@@ -58,14 +70,27 @@ def train_scenenet(out: Path, *, train_images: int = 9000, held_out_images: int 
             optimiser.step()
             schedule.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        print(f"epoch {epoch + 1}: held-out accuracy {accuracy(model, held_out.images, held_out.labels):.4f}", flush=True)
+        print(
+            f"epoch {epoch + 1}: held-out accuracy {accuracy(model, held_out.images, held_out.labels):.4f}",
+            flush=True,
+        )
     model.eval()
     card = {
         "command": "idgi-fast train-toy",
-        "train": {"images": train_images, "seed": TRAIN_SEED, "epochs": epochs, "batch": batch, "lr": lr,
-                  "torch_seed": seed, "threads": threads},
-        "held_out": {"images": held_out_images, "seed": HELD_OUT_SEED,
-                     "accuracy": accuracy(model, held_out.images, held_out.labels)},
+        "train": {
+            "images": train_images,
+            "seed": TRAIN_SEED,
+            "epochs": epochs,
+            "batch": batch,
+            "lr": lr,
+            "torch_seed": seed,
+            "threads": threads,
+        },
+        "held_out": {
+            "images": held_out_images,
+            "seed": HELD_OUT_SEED,
+            "accuracy": accuracy(model, held_out.images, held_out.labels),
+        },
         "torch": torch.__version__,
         "machine": platform.machine(),
         "seconds": round(time.time() - started, 1),

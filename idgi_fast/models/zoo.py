@@ -15,6 +15,7 @@ it to its cache on first use), or the path of a state-dict file, read with
 torchvision is an optional dependency: `pip install 'idgi-fast[zoo]'` (a torchvision that
 matches the installed torch).
 """
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,13 @@ ZOO: dict[str, ZooEntry] = {
     "densenet169": ZooEntry("densenet169", "DenseNet169_Weights", **_STANDARD),
     "densenet201": ZooEntry("densenet201", "DenseNet201_Weights", **_STANDARD),
     # the pretrained Inception-v3 has the auxiliary head and re-scales its input to [-1, 1] itself
-    "inception_v3": ZooEntry("inception_v3", "Inception_V3_Weights", resize=342, crop=299,
-                             build_options=(("aux_logits", True), ("transform_input", True), ("init_weights", False))),
+    "inception_v3": ZooEntry(
+        "inception_v3",
+        "Inception_V3_Weights",
+        resize=342,
+        crop=299,
+        build_options=(("aux_logits", True), ("transform_input", True), ("init_weights", False)),
+    ),
     "mobilenet_v2": ZooEntry("mobilenet_v2", "MobileNet_V2_Weights", **_STANDARD),
     "resnet50": ZooEntry("resnet50", "ResNet50_Weights", **_STANDARD),
     "resnet101": ZooEntry("resnet101", "ResNet101_Weights", **_STANDARD),
@@ -60,8 +66,15 @@ class ImageNetClassifier(nn.Module):
     """A torchvision classifier taking (B, 3, H, W) images in [0, 1]; `resize` and `crop` are
     the evaluation transform its weights were scored with."""
 
-    def __init__(self, name: str, network: nn.Module, resize: int, crop: int,
-                 mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD):
+    def __init__(
+        self,
+        name: str,
+        network: nn.Module,
+        resize: int,
+        crop: int,
+        mean: tuple[float, ...] = IMAGENET_MEAN,
+        std: tuple[float, ...] = IMAGENET_STD,
+    ):
         super().__init__()
         self.name, self.resize, self.crop = name, resize, crop
         self.network = network
@@ -79,9 +92,14 @@ class ZooUnavailable(ImportError):
 def _torchvision_models():
     try:
         import torchvision.models
-    except (ImportError, RuntimeError) as error:  # RuntimeError: built for another torch ("operator ... does not exist")
-        raise ZooUnavailable(f"the model zoo needs torchvision, built for this torch ({torch.__version__}): "
-                          f"pip install 'idgi-fast[zoo]' ({error})") from error
+    except (
+        ImportError,
+        RuntimeError,
+    ) as error:  # RuntimeError: built for another torch ("operator ... does not exist")
+        raise ZooUnavailable(
+            f"the model zoo needs torchvision, built for this torch ({torch.__version__}): "
+            f"pip install 'idgi-fast[zoo]' ({error})"
+        ) from error
     return torchvision.models
 
 
@@ -106,17 +124,22 @@ def _enum_weights(name: str, entry: ZooEntry, weights: str):
     models = _torchvision_models()
     enum_name, _, member = weights.rpartition(".")
     if enum_name and enum_name != entry.weights_enum:
-        raise ValueError(f"weights {weights!r} are for another architecture; {name} takes "
-                         f"{entry.weights_enum} members")
+        raise ValueError(
+            f"weights {weights!r} are for another architecture; {name} takes {entry.weights_enum} members"
+        )
     enum = getattr(models, entry.weights_enum)
     try:
         return enum[member] if member != "DEFAULT" else enum.DEFAULT
     except KeyError:
-        raise ValueError(f"{name} has no weights {member!r}; choose one of "
-                         f"{', '.join(m.name for m in enum)}, DEFAULT, or a state-dict file") from None
+        raise ValueError(
+            f"{name} has no weights {member!r}; choose one of "
+            f"{', '.join(m.name for m in enum)}, DEFAULT, or a state-dict file"
+        ) from None
 
 
-def build_model(name: str, weights: str | Path | None = None, device: str | torch.device = "cpu") -> ImageNetClassifier:
+def build_model(
+    name: str, weights: str | Path | None = None, device: str | torch.device = "cpu"
+) -> ImageNetClassifier:
     """The zoo model `name` in eval mode on `device`, with `weights` as in the module docstring."""
     entry = _entry(name)
     models = _torchvision_models()
@@ -137,12 +160,14 @@ def build_model(name: str, weights: str | Path | None = None, device: str | torc
 
 
 # DenseNet files from before torchvision 0.3 name layers "norm.1" where the modules are "norm1"
-_OLD_DENSENET_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
+_OLD_DENSENET_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
 
 
 def _normalise_keys(state: dict, name: str) -> dict:
     if state and all(key.startswith("module.") for key in state):  # saved from DataParallel/DDP
-        state = {key[len("module."):]: value for key, value in state.items()}
+        state = {key[len("module.") :]: value for key, value in state.items()}
     if name.startswith("densenet"):
         state = {_OLD_DENSENET_KEY.sub(r"\1\2", key): value for key, value in state.items()}
     return state
@@ -158,30 +183,42 @@ def load_state_file(network: nn.Module, path: str | Path, name: str) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a pickled whole model, a checkpoint with custom classes, or not a torch file
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        detail = next((line for line in lines if "Unsupported global" in line), lines[0] if lines else type(error).__name__)
-        raise ValueError(f"cannot read weights file {path} with torch.load(weights_only=True) ({detail}). "
-                         "Save the weights as a state dict: torch.save(model.state_dict(), path)") from None
+        detail = next(
+            (line for line in lines if "Unsupported global" in line),
+            lines[0] if lines else type(error).__name__,
+        )
+        raise ValueError(
+            f"cannot read weights file {path} with torch.load(weights_only=True) ({detail}). "
+            "Save the weights as a state dict: torch.save(model.state_dict(), path)"
+        ) from None
     if isinstance(state, dict):
         for key in ("state_dict", "model"):  # training checkpoints keep the weights under one of these
             if isinstance(state.get(key), dict):
                 state = state[key]
                 break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"weights file {path} does not hold a state dict (names → tensors); save one with "
-                         "torch.save(model.state_dict(), path)")
+        raise ValueError(
+            f"weights file {path} does not hold a state dict (names → tensors); save one with "
+            "torch.save(model.state_dict(), path)"
+        )
     state = _normalise_keys(state, name)
     expected = network.state_dict()
     # files older than BatchNorm's counter lack it; it does not affect evaluation, and torch fills it in
     missing = sorted(k for k in set(expected) - set(state) if not k.endswith("num_batches_tracked"))
     unexpected = sorted(set(state) - set(expected))
-    mis_shaped = [f"{key} {tuple(state[key].shape)} (needs {tuple(expected[key].shape)})"
-                  for key in expected if key in state and state[key].shape != expected[key].shape]
+    mis_shaped = [
+        f"{key} {tuple(state[key].shape)} (needs {tuple(expected[key].shape)})"
+        for key in expected
+        if key in state and state[key].shape != expected[key].shape
+    ]
     if missing or unexpected or mis_shaped:
         problems = []
         for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mis_shaped)):
             if items:
                 shown = ", ".join(items[:4]) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
                 problems.append(f"{len(items)} {label}: {shown}")
-        raise ValueError(f"weights file {path} does not match {name}'s architecture ({'; '.join(problems)}). "
-                         f"Pass a state dict saved from the same architecture (torchvision.models.{name} for the zoo)")
+        raise ValueError(
+            f"weights file {path} does not match {name}'s architecture ({'; '.join(problems)}). "
+            f"Pass a state dict saved from the same architecture (torchvision.models.{name} for the zoo)"
+        )
     network.load_state_dict(state)

@@ -10,10 +10,10 @@ c runs over the requested step counts (every `compute_at` count in the same pass
 multiplier is dX for Blur IG and absent (1) for IG. The coefficients are computed by the
 engine from the norms and the path's outputs, so the op itself is pure arithmetic.
 """
+
 from __future__ import annotations
 
 import torch
-
 
 
 def idgi_scales(change: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
@@ -27,9 +27,15 @@ def squared_norms_torch(g: torch.Tensor) -> torch.Tensor:
     return g.flatten(1).pow(2).sum(dim=1)
 
 
-def accumulate_torch(g: torch.Tensor, multiplier: torch.Tensor | None, base_coef: torch.Tensor,
-                     idgi_coef: torch.Tensor | None, images: torch.Tensor, base: torch.Tensor,
-                     idgi: torch.Tensor | None) -> None:
+def accumulate_torch(
+    g: torch.Tensor,
+    multiplier: torch.Tensor | None,
+    base_coef: torch.Tensor,
+    idgi_coef: torch.Tensor | None,
+    images: torch.Tensor,
+    base: torch.Tensor,
+    idgi: torch.Tensor | None,
+) -> None:
     counts, batch = base.shape[0], base.shape[1]
     flat = g.flatten(1)
     weighted = flat if multiplier is None else flat * multiplier.flatten(1)
@@ -57,13 +63,15 @@ def squared_norms_triton(g: torch.Tensor, block: int = 4096, num_warps: int = 4)
     n_points, n_features = flat.shape
     n_blocks = triton.cdiv(n_features, block)
     partials = torch.empty((n_points, n_blocks), dtype=g.dtype, device=g.device)
-    squared_norm_partials_kernel[(n_points, n_blocks)](flat, partials, n_features, n_blocks,
-                                                       ACC=_triton_float(g.dtype), BLOCK=block, num_warps=num_warps)
+    squared_norm_partials_kernel[(n_points, n_blocks)](
+        flat, partials, n_features, n_blocks, ACC=_triton_float(g.dtype), BLOCK=block, num_warps=num_warps
+    )
     return partials.sum(dim=1)
 
 
-def accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, block: int = 1024,
-                      num_warps: int = 4) -> None:
+def accumulate_triton(
+    g, multiplier, base_coef, idgi_coef, images, base, idgi, block: int = 1024, num_warps: int = 4
+) -> None:
     import triton
 
     from ..kernels.accumulate import accumulate_kernel
@@ -81,11 +89,26 @@ def accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, b
     mult = flat if multiplier is None else multiplier.reshape(n_points, -1).contiguous()
     idgi_coef_ = base_coef if idgi_coef is None else idgi_coef
     grid = (len(sizes), triton.cdiv(n_features, block))
-    accumulate_kernel[grid](flat, mult, base_coef.contiguous(), idgi_coef_.contiguous(), order, segment_start,
-                            segment_images, base, base if idgi is None else idgi, n_features, counts, batch,
-                            HAS_MULTIPLIER=multiplier is not None, HAS_IDGI=idgi is not None,
-                            COUNTS=triton.next_power_of_2(counts), ACC=_triton_float(g.dtype), BLOCK=block,
-                            num_warps=num_warps)
+    accumulate_kernel[grid](
+        flat,
+        mult,
+        base_coef.contiguous(),
+        idgi_coef_.contiguous(),
+        order,
+        segment_start,
+        segment_images,
+        base,
+        base if idgi is None else idgi,
+        n_features,
+        counts,
+        batch,
+        HAS_MULTIPLIER=multiplier is not None,
+        HAS_IDGI=idgi is not None,
+        COUNTS=triton.next_power_of_2(counts),
+        ACC=_triton_float(g.dtype),
+        BLOCK=block,
+        num_warps=num_warps,
+    )
 
 
 def squared_norms(g: torch.Tensor, backend: str = "torch") -> torch.Tensor:

@@ -31,7 +31,8 @@ def resolve_backend(backend: str, tensor: torch.Tensor) -> str:
     if backend == "triton" and tensor.device.type != "cuda" and not interpreting():
         raise ValueError(
             "backend='triton' needs CUDA tensors; on the CPU it runs only under the Triton interpreter "
-            "(set TRITON_INTERPRET=1 before importing triton, as the tests do). Use backend='torch' or 'auto'."
+            "(set TRITON_INTERPRET=1 before importing triton, as the tests do). Use backend='torch' or "
+            "'auto'."
         )
     return backend
 

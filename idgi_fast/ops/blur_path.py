@@ -5,6 +5,7 @@ The torch implementation blurs with the (size × size) float64 blur matrices of
 the geometry module, once per distinct σ of the chunk, and rounds once to the images' dtype, as
 the reference does. The Triton kernel convolves directly with the sampled taps.
 """
+
 from __future__ import annotations
 
 import torch
@@ -12,8 +13,9 @@ import torch
 from ..geometry import blur_matrix, gaussian_radius, gaussian_weights
 
 
-def blur_path_torch(images: torch.Tensor, sigmas: torch.Tensor, grad_step: float, padding: str,
-                    slopes: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+def blur_path_torch(
+    images: torch.Tensor, sigmas: torch.Tensor, grad_step: float, padding: str, slopes: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """images (N, C, H, W) — one per point; sigmas (N,) float64 → points and dX (or None), images' dtype."""
     height, width = images.shape[-2:]
     points = torch.empty_like(images)
@@ -54,8 +56,8 @@ def blur_taps(sigmas: torch.Tensor, grad_step: float):
     table = torch.zeros((3, len(rows), 2 * max_radius + 1), dtype=torch.float64)
     for i, (a, b) in enumerate(rows):
         start = max_radius - radii[i]
-        table[0, i, start:start + len(a)] = a
-        table[1, i, start:start + len(b)] = b
+        table[0, i, start : start + len(a)] = a
+        table[1, i, start : start + len(b)] = b
     table[2] = (table[1] - table[0]) / grad_step
     return torch.tensor(radii, dtype=torch.int32), table, max_radius
 
@@ -85,16 +87,55 @@ def blur_path_triton(images, sigmas, grad_step, padding, slopes=True, block_h: i
     acc = tl.float64
     reflect = padding == "reflect"
     tap_width = table.shape[-1]
-    blur_rows_kernel[grid](source, rows, radii, table[0], table[2], along_h, diff_h, channels, height, width,
-                           tap_width, max_radius, REFLECT=reflect, ACC=acc, BLOCK_H=block_h, BLOCK_W=block_w)
-    blur_cols_kernel[grid](along_h, diff_h, radii, table[0], table[1], table[2], points, differences, channels,
-                           height, width, tap_width, max_radius, SLOPES=slopes, REFLECT=reflect, ACC=acc,
-                           BLOCK_H=block_h, BLOCK_W=block_w)
+    blur_rows_kernel[grid](
+        source,
+        rows,
+        radii,
+        table[0],
+        table[2],
+        along_h,
+        diff_h,
+        channels,
+        height,
+        width,
+        tap_width,
+        max_radius,
+        REFLECT=reflect,
+        ACC=acc,
+        BLOCK_H=block_h,
+        BLOCK_W=block_w,
+    )
+    blur_cols_kernel[grid](
+        along_h,
+        diff_h,
+        radii,
+        table[0],
+        table[1],
+        table[2],
+        points,
+        differences,
+        channels,
+        height,
+        width,
+        tap_width,
+        max_radius,
+        SLOPES=slopes,
+        REFLECT=reflect,
+        ACC=acc,
+        BLOCK_H=block_h,
+        BLOCK_W=block_w,
+    )
     return points, (differences if slopes else None)
 
 
-def blur_path(images: torch.Tensor, sigmas: torch.Tensor, grad_step: float, padding: str, slopes: bool = True,
-              backend: str = "torch"):
+def blur_path(
+    images: torch.Tensor,
+    sigmas: torch.Tensor,
+    grad_step: float,
+    padding: str,
+    slopes: bool = True,
+    backend: str = "torch",
+):
     if backend == "triton":
         return blur_path_triton(images, sigmas, grad_step, padding, slopes)
     return blur_path_torch(images, sigmas, grad_step, padding, slopes)

@@ -10,14 +10,15 @@ Insertion and the SIC/AIC blur bokeh images are (shown, hidden) = (input, canvas
 is (canvas, input). Each value is copied, never computed, so every implementation gives the
 reference's images bit for bit.
 """
+
 from __future__ import annotations
 
 import torch
 
 
-
-def composite_torch(shown: torch.Tensor, hidden: torch.Tensor, ranks: torch.Tensor,
-                    counts: torch.Tensor) -> torch.Tensor:
+def composite_torch(
+    shown: torch.Tensor, hidden: torch.Tensor, ranks: torch.Tensor, counts: torch.Tensor
+) -> torch.Tensor:
     revealed = ranks[:, None] < counts[None, :, None, None]  # (B, L, H, W)
     return torch.where(revealed[:, :, None], shown[:, None], hidden[:, None])
 
@@ -30,23 +31,41 @@ def composite_triton(shown, hidden, ranks, counts, block: int = 1024) -> torch.T
     batch, channels, height, width = shown.shape
     n_pixels, n_levels = height * width, counts.numel()
     if n_pixels >= 2**31:
-        raise ValueError(f"the composite kernel ranks pixels in int32; {height}×{width} images have too many pixels")
+        raise ValueError(
+            f"the composite kernel ranks pixels in int32; {height}×{width} images have too many pixels"
+        )
     out = torch.empty((batch, n_levels, channels, height, width), dtype=shown.dtype, device=shown.device)
     block = min(block, triton.next_power_of_2(n_pixels))
     grid = (batch, n_levels, triton.cdiv(n_pixels, block))
     # int32 ranks (H·W < 2³¹): a quarter less traffic per metric-image pixel than int64
-    composite_kernel[grid](shown.contiguous(), hidden.contiguous(), ranks.to(torch.int32).contiguous(),
-                           counts.to(torch.int32).contiguous(), out, channels, n_pixels, n_levels, BLOCK=block)
+    composite_kernel[grid](
+        shown.contiguous(),
+        hidden.contiguous(),
+        ranks.to(torch.int32).contiguous(),
+        counts.to(torch.int32).contiguous(),
+        out,
+        channels,
+        n_pixels,
+        n_levels,
+        BLOCK=block,
+    )
     return out
 
 
-def composite(shown: torch.Tensor, hidden: torch.Tensor, ranks: torch.Tensor, counts: torch.Tensor,
-              backend: str = "torch") -> torch.Tensor:
+def composite(
+    shown: torch.Tensor,
+    hidden: torch.Tensor,
+    ranks: torch.Tensor,
+    counts: torch.Tensor,
+    backend: str = "torch",
+) -> torch.Tensor:
     """(B, L, C, H, W) metric images from shown/hidden (B, C, H, W), ranks (B, H, W) int64 and
     counts (L,) int64, all on one device."""
     if shown.shape != hidden.shape or ranks.shape != (shown.shape[0], *shown.shape[-2:]):
-        raise ValueError(f"composite needs shown and hidden of one shape (B, C, H, W) and ranks (B, H, W); got "
-                         f"{tuple(shown.shape)}, {tuple(hidden.shape)}, {tuple(ranks.shape)}")
+        raise ValueError(
+            f"composite needs shown and hidden of one shape (B, C, H, W) and ranks (B, H, W); got "
+            f"{tuple(shown.shape)}, {tuple(hidden.shape)}, {tuple(ranks.shape)}"
+        )
     if backend == "triton":
         return composite_triton(shown, hidden, ranks, counts)
     return composite_torch(shown, hidden, ranks, counts)

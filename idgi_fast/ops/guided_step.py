@@ -16,6 +16,7 @@ Two implementations:
   radix select; finished rows are masked off. Attribution increments are added pass by pass,
   so its last bits may differ from the reference's (the path itself does not depend on them).
 """
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,9 @@ def selection_threshold_torch(score: torch.Tensor, fraction: float) -> torch.Ten
     return torch.kthvalue(score, rank, dim=1).values
 
 
-def selection_threshold_triton(score: torch.Tensor, fraction: float, block: int = 1024,
-                               per_split: int = 8192) -> torch.Tensor:
+def selection_threshold_triton(
+    score: torch.Tensor, fraction: float, block: int = 1024, per_split: int = 8192
+) -> torch.Tensor:
     """The same threshold by radix select: 16 passes of per-row digit histograms, split over
     many programs per row; choosing each digit is a few (B, 16) tensor ops, with no host sync."""
     import triton
@@ -91,15 +93,17 @@ def guided_step_torch(x, attribution, x_in, x_base, gradient, distance, k, steps
     moving_images = torch.nonzero(distance != 0).flatten()
     group = max(1, GROUP_ELEMENTS // x.shape[1])
     for start in range(0, len(moving_images), group):
-        rows = moving_images[start:start + group]
+        rows = moving_images[start : start + group]
         _guided_rows_torch(x, attribution, x_in, x_base, gradient, distance, rows, alpha, lo, hi, fraction)
 
 
-def _guided_rows_torch(x, attribution, x_in, x_base, gradient, distance, rows, alpha, lo, hi, fraction) -> None:
+def _guided_rows_torch(
+    x, attribution, x_in, x_base, gradient, distance, rows, alpha, lo, hi, fraction
+) -> None:
     """Step of the images `rows`, the reference's arithmetic; rows that finish leave the group."""
     first, last = int(rows[0]), int(rows[-1])
     if last - first + 1 == len(rows):  # consecutive images (the usual case): views, not copies
-        xs, inputs, base, g = (t[first:last + 1] for t in (x, x_in, x_base, gradient))
+        xs, inputs, base, g = (t[first : last + 1] for t in (x, x_in, x_base, gradient))
     else:
         xs, inputs, base, g = (t[rows] for t in (x, x_in, x_base, gradient))
     span = inputs - base
@@ -138,19 +142,26 @@ def _guided_rows_torch(x, attribution, x_in, x_base, gradient, distance, rows, a
                 return
             keep = torch.nonzero(going_on).flatten()
             rows = rows[keep]
-            xs, inputs, g, magnitude, x_hi, added, target = (t[keep] for t in (xs, inputs, g, magnitude, x_hi, added,
-                                                                                 target))
+            xs, inputs, g, magnitude, x_hi, added, target = (
+                t[keep] for t in (xs, inputs, g, magnitude, x_hi, added, target)
+            )
             x_old = xs
 
 
-def guided_step_triton(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist,
-                       block: int = 1024) -> None:
+def guided_step_triton(
+    x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist, block: int = 1024
+) -> None:
     import triton
 
     from ..kernels.guided import guided_jump_kernel, guided_move_kernel, guided_room_kernel
 
-    for name, t in (("x", x), ("attribution", attribution), ("x_in", x_in), ("x_base", x_base),
-                    ("gradient", gradient)):
+    for name, t in (
+        ("x", x),
+        ("attribution", attribution),
+        ("x_in", x_in),
+        ("x_base", x_base),
+        ("gradient", gradient),
+    ):
         if t.dtype != torch.float64 or not t.is_contiguous():
             raise ValueError(f"{name} must be a contiguous float64 (B, n) tensor for the Guided IG kernels")
     alpha, lo, hi = _bounds(k, steps, max_dist)
@@ -166,26 +177,53 @@ def guided_step_triton(x, attribution, x_in, x_base, gradient, distance, k, step
     score = torch.empty_like(x)
     partial_current = torch.empty((batch, blocks), dtype=torch.float64, device=x.device)
     partial_room = torch.empty_like(partial_current)
-    guided_jump_kernel[grid](x, attribution, x_in, x_base, gradient, score, partial_current, flag(active), bounds, n,
-                             BLOCK=block)
+    guided_jump_kernel[grid](
+        x, attribution, x_in, x_base, gradient, score, partial_current, flag(active), bounds, n, BLOCK=block
+    )
     while bool(active.any()):
         current = partial_current.sum(dim=1)
         going = active & ~_isclose(current, target)
         with annotate("guided selection"):
             threshold = selection_threshold_triton(score, fraction)
-        guided_room_kernel[grid](x, x_in, x_base, score, threshold, partial_room, flag(going), bounds, n, BLOCK=block)
+        guided_room_kernel[grid](
+            x, x_in, x_base, score, threshold, partial_room, flag(going), bounds, n, BLOCK=block
+        )
         room = partial_room.sum(dim=1)
         can_move = going & (room > 0)
         gamma = (current - target) / torch.where(can_move, room, 1.0)
         full = gamma > 1
-        guided_move_kernel[grid](x, attribution, x_in, x_base, gradient, score, threshold, gamma, flag(can_move),
-                                 flag(full), partial_current, bounds, n, BLOCK=block)
+        guided_move_kernel[grid](
+            x,
+            attribution,
+            x_in,
+            x_base,
+            gradient,
+            score,
+            threshold,
+            gamma,
+            flag(can_move),
+            flag(full),
+            partial_current,
+            bounds,
+            n,
+            BLOCK=block,
+        )
         active = can_move & full
 
 
-def guided_step(x: torch.Tensor, attribution: torch.Tensor, x_in: torch.Tensor, x_base: torch.Tensor,
-                gradient: torch.Tensor, distance: torch.Tensor, k: int, steps: int, fraction: float,
-                max_dist: float, backend: str = "torch") -> None:
+def guided_step(
+    x: torch.Tensor,
+    attribution: torch.Tensor,
+    x_in: torch.Tensor,
+    x_base: torch.Tensor,
+    gradient: torch.Tensor,
+    distance: torch.Tensor,
+    k: int,
+    steps: int,
+    fraction: float,
+    max_dist: float,
+    backend: str = "torch",
+) -> None:
     """Step k of every image, in place: flat (B, n) float64 x and attribution (updated), x_in,
     x_base, gradient G at x; (B,) float64 L1 distances. Images with distance 0 do not move."""
     if backend == "triton":

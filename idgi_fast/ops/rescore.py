@@ -8,15 +8,17 @@ per image:
   score values: the normalisations, the running maximum, the stable sort by information, the
   interpolation on the 1001-point grid and the trapezoid, for many images at once.
 """
+
 from __future__ import annotations
 
 import torch
 
-
 LARGEST_TRITON_ROW = 1 << 16  # classes per row the single-block kernel takes; wider rows use torch
 
 
-def target_probabilities_torch(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def target_probabilities_torch(
+    logits: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     probability = torch.softmax(logits.to(torch.float64), dim=1).gather(1, targets.view(-1, 1)).squeeze(1)
     return probability, logits.argmax(dim=1)
 
@@ -30,8 +32,14 @@ def target_probabilities_triton(logits: torch.Tensor, targets: torch.Tensor):
     probability = torch.empty(rows, dtype=torch.float64, device=logits.device)
     predicted = torch.empty(rows, dtype=torch.int64, device=logits.device)
     if rows:
-        target_probability_kernel[(rows,)](logits.contiguous(), targets.contiguous(), probability, predicted, classes,
-                                           BLOCK=triton.next_power_of_2(classes))
+        target_probability_kernel[(rows,)](
+            logits.contiguous(),
+            targets.contiguous(),
+            probability,
+            predicted,
+            classes,
+            BLOCK=triton.next_power_of_2(classes),
+        )
     return probability, predicted
 
 
@@ -57,14 +65,27 @@ def normalised_curves_torch(x: torch.Tensor, y: torch.Tensor, points: int):
     grid = (torch.arange(points, dtype=torch.float64, device=x.device) / points).expand(rows, -1).contiguous()
     right = torch.searchsorted(x, grid, right=True)  # the first point with x > q; x ends at 1 > q
     left = right - 1
-    x_left, x_right, y_left, y_right = x.gather(1, left), x.gather(1, right), y.gather(1, left), y.gather(1, right)
-    curve = torch.cat([y_left + (grid - x_left) / (x_right - x_left) * (y_right - y_left), zeros + 1.0], dim=1)
+    x_left, x_right, y_left, y_right = (
+        x.gather(1, left),
+        x.gather(1, right),
+        y.gather(1, left),
+        y.gather(1, right),
+    )
+    curve = torch.cat(
+        [y_left + (grid - x_left) / (x_right - x_left) * (y_right - y_left), zeros + 1.0], dim=1
+    )
     auc = (1.0 / points) * (curve.sum(dim=-1) - 0.5 * (curve[:, 0] + curve[:, -1]))
     return curve, auc
 
 
-def information_curves_torch(x_levels: torch.Tensor, x_input: torch.Tensor, y_levels: torch.Tensor,
-                             y_input: torch.Tensor, normalise_x: bool, points: int):
+def information_curves_torch(
+    x_levels: torch.Tensor,
+    x_input: torch.Tensor,
+    y_levels: torch.Tensor,
+    y_input: torch.Tensor,
+    normalise_x: bool,
+    points: int,
+):
     def normalised(values, ends):
         first = values[:, 0]
         return ((values - first[:, None]) / (ends - first)[:, None]).clamp(0.0, 1.0)
@@ -73,8 +94,9 @@ def information_curves_torch(x_levels: torch.Tensor, x_input: torch.Tensor, y_le
     return normalised_curves_torch(x, normalised(y_levels, y_input), points)
 
 
-def information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x: bool, points: int,
-                              block: int = 128):
+def information_curves_triton(
+    x_levels, x_input, y_levels, y_input, normalise_x: bool, points: int, block: int = 128
+):
     import triton
 
     from ..kernels.rescore import information_curve_kernel
@@ -84,18 +106,41 @@ def information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x:
     auc = torch.empty(rows, dtype=torch.float64, device=x_levels.device)
     if rows:
         as_rows = lambda t: t.to(torch.float64).contiguous()  # noqa: E731
-        information_curve_kernel[(rows,)](as_rows(x_levels), as_rows(x_input), as_rows(y_levels), as_rows(y_input),
-                                          curve, auc, levels, points, NORMALISE_X=normalise_x,
-                                          LEVELS=triton.next_power_of_2(levels + 2), BLOCK=block)
+        information_curve_kernel[(rows,)](
+            as_rows(x_levels),
+            as_rows(x_input),
+            as_rows(y_levels),
+            as_rows(y_input),
+            curve,
+            auc,
+            levels,
+            points,
+            NORMALISE_X=normalise_x,
+            LEVELS=triton.next_power_of_2(levels + 2),
+            BLOCK=block,
+        )
     return curve, auc
 
 
-def information_curves(x_levels: torch.Tensor, x_input: torch.Tensor, y_levels: torch.Tensor,
-                       y_input: torch.Tensor, normalise_x: bool, points: int, backend: str = "torch"):
+def information_curves(
+    x_levels: torch.Tensor,
+    x_input: torch.Tensor,
+    y_levels: torch.Tensor,
+    y_input: torch.Tensor,
+    normalise_x: bool,
+    points: int,
+    backend: str = "torch",
+):
     """Curves (N, points + 1) on q = 0, 1/points, …, 1 and their AUCs (N,), float64, from (N, L)
     information values x and scores y of the levels (level 0 = the canvas) and the inputs' (N,).
     x is normalised between canvas and input when normalise_x, else only clipped to [0, 1]."""
     if backend == "triton":
         return information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x, points)
-    return information_curves_torch(x_levels.to(torch.float64), x_input.to(torch.float64),
-                                    y_levels.to(torch.float64), y_input.to(torch.float64), normalise_x, points)
+    return information_curves_torch(
+        x_levels.to(torch.float64),
+        x_input.to(torch.float64),
+        y_levels.to(torch.float64),
+        y_input.to(torch.float64),
+        normalise_x,
+        points,
+    )

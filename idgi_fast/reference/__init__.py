@@ -38,4 +38,12 @@ def run(model, inputs, baselines, targets, *, spec, steps, counts, idgi, output,
     return (*result, evaluator.points_per_image)
 
 
-__all__ = ["run", "blur_ig", "guided_ig", "integrated_gradients", "idgi_from_path", "PointEvaluator", "IMPLEMENTATIONS"]
+__all__ = [
+    "run",
+    "blur_ig",
+    "guided_ig",
+    "integrated_gradients",
+    "idgi_from_path",
+    "PointEvaluator",
+    "IMPLEMENTATIONS",
+]

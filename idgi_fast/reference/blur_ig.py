@@ -1,4 +1,5 @@
 """Blur IG, literally (docs/semantics.md §4): gradients at G_σi(x), forward differences dX_i."""
+
 from __future__ import annotations
 
 import torch

@@ -3,6 +3,7 @@
 `batch_size` bounds how many points go through the model at once; since each point is
 evaluated exactly once, chunking changes no result.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,6 +37,9 @@ class PointEvaluator:
 
     def forward(self, points: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         targets = self.targets if rows is None else self.targets[rows]
-        values = [output_only(self.model, points[part], targets[part], self.output) for part in self._chunks(points.shape[0])]
+        values = [
+            output_only(self.model, points[part], targets[part], self.output)
+            for part in self._chunks(points.shape[0])
+        ]
         self.points_per_image += 1
         return torch.cat(values)

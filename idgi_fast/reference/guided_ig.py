@@ -3,6 +3,7 @@
 Each image follows its own path; the images' current points are evaluated together at
 each step (one point per image per step), which changes no image's result.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,7 +42,9 @@ def guided_step(
     while True:
         x_old = x
         moving = span != 0
-        position = torch.where(moving, (x - x_base) / torch.where(moving, span, torch.ones_like(span)), torch.full_like(x, hi))
+        position = torch.where(
+            moving, (x - x_base) / torch.where(moving, span, torch.ones_like(span)), torch.full_like(x, hi)
+        )
         x = torch.where(position < lo, x_lo, x)
         current = float((x - x_in).abs().sum())
         if _isclose(current, target):
@@ -91,7 +94,9 @@ def guided_ig(
         for b in range(batch):
             if distances[b] == 0:
                 continue
-            x[b], added = guided_step(x[b], x_in[b], x_base[b], g64[b], distances[b], k, steps, fraction, max_dist)
+            x[b], added = guided_step(
+                x[b], x_in[b], x_base[b], g64[b], distances[b], k, steps, fraction, max_dist
+            )
             attribution[b] += added
     if idgi:
         outputs[:, steps] = evaluator.forward(inputs)

@@ -1,4 +1,5 @@
 """IDGI (docs/semantics.md §2) from a path's gradients and outputs, baseline → input order."""
+
 from __future__ import annotations
 
 import torch
@@ -19,7 +20,9 @@ def idgi_from_path(gradients: list[torch.Tensor], outputs: torch.Tensor) -> torc
         norm = squared.flatten(1).sum(dim=1)
         delta = outputs[:, j + 1] - outputs[:, j]
         usable = torch.isfinite(norm) & (norm > 0)
-        scale = torch.where(usable, delta / torch.where(usable, norm, torch.ones_like(norm)), torch.zeros_like(norm))
+        scale = torch.where(
+            usable, delta / torch.where(usable, norm, torch.ones_like(norm)), torch.zeros_like(norm)
+        )
         shape = (-1,) + (1,) * (g.ndim - 1)
         contribution = squared * scale.view(shape)
         attribution += torch.where(usable.view(shape), contribution, torch.zeros_like(contribution))

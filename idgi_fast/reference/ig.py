@@ -1,4 +1,5 @@
 """Integrated Gradients, literally (docs/semantics.md §3): one evaluation per point p_k, k = 0…m."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """The study at scale: `idgi-fast run` (runner.py) into a SQLite database (store.py)."""
+
 from .runner import StudyConfig, run_study
 from .store import IncompatibleDatabase, Store
 

@@ -7,6 +7,7 @@ the point-wise median (SIC) or mean (AIC) of the kept images' curves, and the AU
 curve. A cell covers the images scored for it; a count that several runs produced comes
 from the run with the most steps.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,13 +32,19 @@ from ..tables import markdown_table
 from .runner import ImageSource, StudyConfig, input_path, map_path, maps_folder
 from .store import Store
 
-MEAN_METRICS = {"insertion/probability": "Insertion (probability)",
-                "insertion/probability_ratio": "Insertion (probability ratio)",
-                "deletion/probability": "Deletion (probability)",
-                "completeness_gap": "|Σ attribution − (F(x) − F(x′))|",
-                "stability/mse": "JPEG stability, −log10 of the mean squared difference of L1-normalised maps"}
-CURVE_METRICS = {"sic/entropy": ("SIC, entropy axis", "median"), "aic/entropy": ("AIC, entropy axis", "mean"),
-                 "sic/msssim": ("SIC, MS-SSIM axis", "median"), "aic/msssim": ("AIC, MS-SSIM axis", "mean")}
+MEAN_METRICS = {
+    "insertion/probability": "Insertion (probability)",
+    "insertion/probability_ratio": "Insertion (probability ratio)",
+    "deletion/probability": "Deletion (probability)",
+    "completeness_gap": "|Σ attribution − (F(x) − F(x′))|",
+    "stability/mse": "JPEG stability, −log10 of the mean squared difference of L1-normalised maps",
+}
+CURVE_METRICS = {
+    "sic/entropy": ("SIC, entropy axis", "median"),
+    "aic/entropy": ("AIC, entropy axis", "mean"),
+    "sic/msssim": ("SIC, MS-SSIM axis", "median"),
+    "aic/msssim": ("AIC, MS-SSIM axis", "mean"),
+}
 
 
 @dataclass
@@ -75,16 +82,21 @@ def _score(store: Store, key: tuple, steps: int, metric: str) -> float:
         how = CURVE_METRICS[metric][1]
         rows = store.connection.execute(
             "SELECT c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, image) "
-            "WHERE c.model = ? AND c.method = ? AND c.steps = ? AND c.idgi = ? AND c.count = ? AND c.curve = ? "
+            "WHERE c.model = ? AND c.method = ? AND c.steps = ? AND c.idgi = ? AND c.count = ? AND c.curve "
+            "= ? "
             "AND s.metric = ? AND s.value IS NOT NULL ORDER BY c.image",
-            (model, method, steps, idgi, count, metric, metric)).fetchall()
+            (model, method, steps, idgi, count, metric, metric),
+        ).fetchall()
         if not rows:
             return math.nan
         curves = torch.from_numpy(np.stack([np.frombuffer(points, dtype=np.float64) for (points,) in rows]))
         return float(curve_auc(aggregate_curves(curves, how)))
     value = store.connection.execute(
-        "SELECT AVG(value) FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? AND count = ? "
-        "AND metric = ? AND value IS NOT NULL", (model, method, steps, idgi, count, metric)).fetchone()[0]
+        "SELECT AVG(value) FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? AND count "
+        "= ? "
+        "AND metric = ? AND value IS NOT NULL",
+        (model, method, steps, idgi, count, metric),
+    ).fetchone()[0]
     if value is None:
         return math.nan
     if metric == "stability/mse":  # the study's score: −log10 of the mean over pixels and images
@@ -110,23 +122,53 @@ def study_tables(store: Store) -> list[Table]:
     tables = []
     for count in counts:
         for metric in metrics:
-            rows = [{"model": model, **{variant_title(method, idgi): value(model, method, idgi, count, metric)
-                                        for method in methods for idgi in (0, 1)}} for model in models]
-            tables.append(Table(f"{metric.replace('/', '_')}_steps{count}", f"{titles[metric]} — steps = {count}", rows))
+            rows = [
+                {
+                    "model": model,
+                    **{
+                        variant_title(method, idgi): value(model, method, idgi, count, metric)
+                        for method in methods
+                        for idgi in (0, 1)
+                    },
+                }
+                for model in models
+            ]
+            tables.append(
+                Table(f"{metric.replace('/', '_')}_steps{count}", f"{titles[metric]} — steps = {count}", rows)
+            )
     if len(counts) > 1:
         low, high = counts[0], counts[-1]
         for metric in metrics:
-            rows = [{"model": model, **{variant_title(method, idgi): value(model, method, idgi, high, metric)
-                                        - value(model, method, idgi, low, metric)
-                                        for method in methods for idgi in (0, 1)}} for model in models]
-            tables.append(Table(f"{metric.replace('/', '_')}_sensitivity_{low}_{high}",
-                                f"Step sensitivity of {titles[metric]}: steps {high} − steps {low}", rows))
+            rows = [
+                {
+                    "model": model,
+                    **{
+                        variant_title(method, idgi): value(model, method, idgi, high, metric)
+                        - value(model, method, idgi, low, metric)
+                        for method in methods
+                        for idgi in (0, 1)
+                    },
+                }
+                for model in models
+            ]
+            tables.append(
+                Table(
+                    f"{metric.replace('/', '_')}_sensitivity_{low}_{high}",
+                    f"Step sensitivity of {titles[metric]}: steps {high} − steps {low}",
+                    rows,
+                )
+            )
     return tables
 
 
-FIGURE_METRICS = {"insertion/probability": "Insertion", "deletion/probability": "Deletion",
-                  "sic/entropy": "SIC, entropy", "aic/entropy": "AIC, entropy", "sic/msssim": "SIC, MS-SSIM",
-                  "aic/msssim": "AIC, MS-SSIM"}
+FIGURE_METRICS = {
+    "insertion/probability": "Insertion",
+    "deletion/probability": "Deletion",
+    "sic/entropy": "SIC, entropy",
+    "aic/entropy": "AIC, entropy",
+    "sic/msssim": "SIC, MS-SSIM",
+    "aic/msssim": "AIC, MS-SSIM",
+}
 
 
 def scores_vs_steps(store: Store) -> Image.Image | None:
@@ -149,13 +191,28 @@ def scores_vs_steps(store: Store) -> Image.Image | None:
         for model in models:
             for method in methods:
                 for idgi in (0, 1):
-                    name = variant_title(method, idgi) if len(models) == 1 else f"{model}: {variant_title(method, idgi)}"
+                    name = (
+                        variant_title(method, idgi)
+                        if len(models) == 1
+                        else f"{model}: {variant_title(method, idgi)}"
+                    )
                     colours[name] = variant_colour(method, idgi)
-                    ys = [_score(store, (model, method, idgi, n), cells[(model, method, idgi, n)], metric)
-                          if (model, method, idgi, n) in cells else math.nan for n in counts]
+                    ys = [
+                        _score(store, (model, method, idgi, n), cells[(model, method, idgi, n)], metric)
+                        if (model, method, idgi, n) in cells
+                        else math.nan
+                        for n in counts
+                    ]
                     series[name] = (xs, np.array(ys))
-        panels.append({"title": title, "xlabel": "steps (log scale)", "ylabel": "score", "series": series,
-                       "xticks": [(float(x), str(n)) for x, n in zip(xs, counts)]})
+        panels.append(
+            {
+                "title": title,
+                "xlabel": "steps (log scale)",
+                "ylabel": "score",
+                "series": series,
+                "xticks": [(float(x), str(n)) for x, n in zip(xs, counts)],
+            }
+        )
     return curve_panels(panels, colours) if panels else None
 
 
@@ -175,13 +232,20 @@ def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None
             if found:
                 key = max(found, key=lambda k: k[3])
                 columns.append((variant_title(method, idgi), method, cells[key], idgi, key[3]))
-    ids = [row[0] for row in store.connection.execute(
-        "SELECT DISTINCT image FROM done WHERE model = ? ORDER BY image", (model,))]
+    ids = [
+        row[0]
+        for row in store.connection.execute(
+            "SELECT DISTINCT image FROM done WHERE model = ? ORDER BY image", (model,)
+        )
+    ]
     rows = []
     for image in ids:
         if len(rows) == images:
             break
-        paths = [map_path(maps, model, method, steps, idgi, count, image) for _, method, steps, idgi, count in columns]
+        paths = [
+            map_path(maps, model, method, steps, idgi, count, image)
+            for _, method, steps, idgi, count in columns
+        ]
         source = input_path(maps, model, image)
         if not source.exists() or not all(p.exists() for p in paths):
             continue
@@ -200,7 +264,9 @@ def path_images(image: torch.Tensor, points: int = 8, max_sigma: float = 50.0) -
     sigmas = list(reversed(blur_sigmas(points - 1, max_sigma, sqrt=False)))
     ig_row = [to_uint8_image(image * alpha) for alpha in alphas]
     blur_row = [to_uint8_image(gaussian_blur(image[None].double(), sigma)[0]) for sigma in sigmas]
-    titles = [f"alpha {alpha:.2f}, sigma {sigma:.3g}" for alpha, sigma in zip(alphas, sigmas)]  # the font lacks Greek
+    titles = [
+        f"alpha {alpha:.2f}, sigma {sigma:.3g}" for alpha, sigma in zip(alphas, sigmas)
+    ]  # the font lacks Greek
     return grid_figure([ig_row, blur_row], titles, row_titles=["IG", "Blur IG"], cell=160)
 
 
@@ -246,12 +312,19 @@ def write_report(db: str | Path, out: str | Path) -> list[Path]:
     sections = defaultdict(list)
     for table in tables:
         sections["sensitivity" if "sensitivity" in table.name else "scores"].append(table.markdown())
-    text = (f"# Study report\n\n{db}: {images} images. Columns: each method and its IDGI variant; SIC/AIC are "
-            "the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped."
-            + ("\n\n![scores against the step count](scores_vs_steps.png)" if figure is not None else "")
-            + ("\n\n![saliency maps](saliency_grid.png)" if grid is not None else "")
-            + ("\n\n![an image along the IG and Blur IG paths](paths.png)" if example is not None else "") + "\n\n"
-            + "\n".join(sections["scores"]) + ("\n## Step sensitivity\n\n" + "\n".join(sections["sensitivity"])
-                                               if sections["sensitivity"] else ""))
+    text = (
+        f"# Study report\n\n{db}: {images} images. Columns: each method and its IDGI variant; SIC/AIC are "
+        "the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped."
+        + ("\n\n![scores against the step count](scores_vs_steps.png)" if figure is not None else "")
+        + ("\n\n![saliency maps](saliency_grid.png)" if grid is not None else "")
+        + ("\n\n![an image along the IG and Blur IG paths](paths.png)" if example is not None else "")
+        + "\n\n"
+        + "\n".join(sections["scores"])
+        + (
+            "\n## Step sensitivity\n\n" + "\n".join(sections["sensitivity"])
+            if sections["sensitivity"]
+            else ""
+        )
+    )
     written.append(atomic_write_text(out / "report.md", text))
     return written

@@ -4,9 +4,11 @@ metrics into the study database (store.py), resumable.
 Work is done in batches of images per (model, method, run step count). IG and Blur IG run
 once at the largest step count with `compute_at` set to every requested count (docs/semantics.md
 §1: each sub-path equals a direct run); a method whose path depends on the step count (the
-registry's `supports_compute_at`, Guided IG) runs once per count. Every batch is explained once (base and IDGI from the same model calls),
-scored for each variant and count, and written in one transaction with its done-marks.
+registry's `supports_compute_at`, Guided IG) runs once per count. Every batch is explained
+once (base and IDGI from the same model calls), scored for each variant and count, and written in
+one transaction with its done-marks.
 """
+
 from __future__ import annotations
 
 import signal
@@ -57,32 +59,49 @@ class StudyConfig:
     crop: int | None = None  # evaluation transform, e.g. 256 → 224, Inception-v3 342 → 299)
     weights: dict = field(default_factory=dict)  # model → weights (models.load_model); absent: the default
     only_correct: bool = True  # explain only images the model classifies correctly
-    save_maps: bool = False  # also write every saliency map (float32 .npy) and input (PNG) beside the database
-    preview_images: int = 8  # the first images' maps and inputs are written anyway, for the report's saliency grid
+    save_maps: bool = (
+        False  # also write every saliency map (float32 .npy) and input (PNG) beside the database
+    )
+    preview_images: int = (
+        8  # the first images' maps and inputs are written anyway, for the report's saliency grid
+    )
     stability: bool = True  # JPEG stability: one more explain per batch, of the JPEG round trip (quality 75)
     backend: str = "auto"
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")
-    metric_options: dict = field(default_factory=lambda: {
-        "insertion_canvas": "blur", "information": ("entropy", "msssim"), "webp_method": 0})
+    metric_options: dict = field(
+        default_factory=lambda: {
+            "insertion_canvas": "blur",
+            "information": ("entropy", "msssim"),
+            "webp_method": 0,
+        }
+    )
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in METHOD_NAMES]
         if unknown or not self.methods:
-            raise ValueError(f"methods must be a non-empty subset of {METHOD_NAMES}; got {list(self.methods)}")
+            raise ValueError(
+                f"methods must be a non-empty subset of {METHOD_NAMES}; got {list(self.methods)}"
+            )
         if not self.steps or any(not isinstance(s, int) or s < 1 for s in self.steps):
             raise ValueError(f"steps must be positive step counts; got {list(self.steps)}")
         unknown = [m for m in self.models if m not in MODEL_NAMES]
         if unknown or not self.models:
-            raise ValueError(f"unknown model(s) {unknown or '(none given)'}; choose from {', '.join(MODEL_NAMES)}")
+            raise ValueError(
+                f"unknown model(s) {unknown or '(none given)'}; choose from {', '.join(MODEL_NAMES)}"
+            )
         imagenet = [m for m in self.models if m in ZOO]
         if imagenet and self.data_root is None:
-            raise ValueError(f"{', '.join(imagenet)} classify ImageNet images: give the ImageNet validation folder "
-                             f"(--data); the synthetic scenes are for {EMBEDDED_MODEL}")
+            raise ValueError(
+                f"{', '.join(imagenet)} classify ImageNet images: give the ImageNet validation folder "
+                f"(--data); the synthetic scenes are for {EMBEDDED_MODEL}"
+            )
         stray = [m for m in self.weights if m not in self.models]
         if stray:
             raise ValueError(f"weights given for {stray}, which are not among the models {list(self.models)}")
         if self.images is None and self.data_root is None:
-            raise ValueError("images must be a number of synthetic scenes (None means all, for an image folder)")
+            raise ValueError(
+                "images must be a number of synthetic scenes (None means all, for an image folder)"
+            )
         for name in ("images", "images_per_batch", "resize", "crop"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -98,12 +117,16 @@ class StudyConfig:
         largest = counts[-1]
         bad = [n for n in counts if largest % n]
         if bad:
-            raise ValueError(f"for {method}, every step count must divide the largest ({largest}) so that one "
-                             f"compute_at run yields them all; {bad} do not")
+            raise ValueError(
+                f"for {method}, every step count must divide the largest ({largest}) so that one "
+                f"compute_at run yields them all; {bad} do not"
+            )
         return [(largest, counts)]
 
     def to_dict(self) -> dict:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        return {
+            key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()
+        }
 
 
 class ImageSource:
@@ -117,8 +140,8 @@ class ImageSource:
             self.scenes = LoadedImages(self.ids, quantised(scenes.images), scenes.labels)
         else:
             records = folder_records(config.data_root, config.labels_file, config.wnids_file)
-            records = records[config.first_image:]
-            self.records = records if config.images is None else records[:config.images]
+            records = records[config.first_image :]
+            self.records = records if config.images is None else records[: config.images]
             self.ids = [record.id for record in self.records]
             self.scenes = None
         self.resize, self.crop = config.resize, config.crop
@@ -127,7 +150,9 @@ class ImageSource:
         """The images at `indices`; folder images get the config's sizes, else `model`'s own
         (a model or its name)."""
         if self.scenes is not None:
-            return LoadedImages([self.ids[i] for i in indices], self.scenes.images[indices], self.scenes.labels[indices])
+            return LoadedImages(
+                [self.ids[i] for i in indices], self.scenes.images[indices], self.scenes.labels[indices]
+            )
         resize, crop = input_sizes(model)
         return load_records([self.records[i] for i in indices], self.resize or resize, self.crop or crop)
 
@@ -152,8 +177,16 @@ def _filter(model, loaded: LoadedImages, decisions: dict, only_correct: bool, de
         for j, p, c in zip(undecided, probability.tolist(), predicted.tolist()):
             label = int(loaded.labels[j])
             wrong = only_correct and c != label
-            rows.append((loaded.ids[j], label, c, p, "misclassified" if wrong else "used",
-                         f"the model predicts class {c}" if wrong else ""))
+            rows.append(
+                (
+                    loaded.ids[j],
+                    label,
+                    c,
+                    p,
+                    "misclassified" if wrong else "used",
+                    f"the model predicts class {c}" if wrong else "",
+                )
+            )
     decisions.update({row[0]: row[4] for row in rows})
     return rows
 
@@ -164,8 +197,14 @@ def maps_folder(db: Path) -> Path:
 
 
 def map_path(maps: Path, model: str, method: str, steps: int, idgi: int, count: int, image: str) -> Path:
-    return maps / model / method / f"steps{steps}" / f"{'idgi' if idgi else 'base'}_n{count}" / \
-        f"{image.replace('/', '__')}.npy"
+    return (
+        maps
+        / model
+        / method
+        / f"steps{steps}"
+        / f"{'idgi' if idgi else 'base'}_n{count}"
+        / f"{image.replace('/', '__')}.npy"
+    )
 
 
 def input_path(maps: Path, model: str, image: str) -> Path:
@@ -177,7 +216,9 @@ def _write_npy(path: str, array: np.ndarray) -> None:
         np.save(handle, array)
 
 
-def _save_maps(maps: Path, model_name, method, steps, result, images, ids, counts, wanted: set | None) -> None:
+def _save_maps(
+    maps: Path, model_name, method, steps, result, images, ids, counts, wanted: set | None
+) -> None:
     for i, image in enumerate(ids):
         if wanted is not None and image not in wanted:
             continue
@@ -186,28 +227,58 @@ def _save_maps(maps: Path, model_name, method, steps, result, images, ids, count
             save_png(Image.fromarray(to_uint8_image(images[i])), target)
         for idgi in (0, 1):
             for count in counts:
-                saliency = saliency_map(result.attribution(idgi=bool(idgi), steps=count)[i:i + 1])[0]
+                saliency = saliency_map(result.attribution(idgi=bool(idgi), steps=count)[i : i + 1])[0]
                 array = saliency.detach().to(torch.float32).cpu().numpy()
-                atomic_write(map_path(maps, model_name, method, steps, idgi, count, image),
-                             lambda tmp, a=array: _write_npy(tmp, a))
+                atomic_write(
+                    map_path(maps, model_name, method, steps, idgi, count, image),
+                    lambda tmp, a=array: _write_npy(tmp, a),
+                )
 
 
-def _explain_and_score(config, model, images, labels, method, steps, counts, ids, model_name=None,
-                       maps: Path | None = None, wanted: set | None = None) -> list[ImageResult]:
+def _explain_and_score(
+    config,
+    model,
+    images,
+    labels,
+    method,
+    steps,
+    counts,
+    ids,
+    model_name=None,
+    maps: Path | None = None,
+    wanted: set | None = None,
+) -> list[ImageResult]:
     """One explain (base + IDGI, every count) and the metrics of each variant and count."""
 
     def explain_batch(x: torch.Tensor):
-        return explain(model, x, target=labels, method=method, steps=steps, idgi=True,
-                       compute_at=counts if method_spec(method).supports_compute_at else None,
-                       backend=config.backend)
+        return explain(
+            model,
+            x,
+            target=labels,
+            method=method,
+            steps=steps,
+            idgi=True,
+            compute_at=counts if method_spec(method).supports_compute_at else None,
+            backend=config.backend,
+        )
 
     result = explain_batch(images)
     if maps is not None:
         _save_maps(maps, model_name, method, steps, result, images, ids, counts, wanted)
-    scored = {(idgi, count): evaluate(model, images, result.attribution(idgi=bool(idgi), steps=count), labels,
-                                      config.metrics, backend=config.backend, show_progress=False,
-                                      **config.metric_options)
-              for idgi in (0, 1) for count in counts}
+    scored = {
+        (idgi, count): evaluate(
+            model,
+            images,
+            result.attribution(idgi=bool(idgi), steps=count),
+            labels,
+            config.metrics,
+            backend=config.backend,
+            show_progress=False,
+            **config.metric_options,
+        )
+        for idgi in (0, 1)
+        for count in counts
+    }
     rows = _image_results(ids, scored, result)
     if config.stability:
         # the images are 8-bit (quantised scenes, decoded files), so the unperturbed maps are the ones above
@@ -250,8 +321,10 @@ class _StopRequests:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
-        print(f"\n{signal.Signals(signum).name}: stopping after the current batch (its results are kept)",
-              flush=True)
+        print(
+            f"\n{signal.Signals(signum).name}: stopping after the current batch (its results are kept)",
+            flush=True,
+        )
 
     def __exit__(self, *exc):
         for sig, handler in self.saved.items():
@@ -268,7 +341,7 @@ class Ranks:
     owns_group: bool = False  # whether run_study created the process group (and so destroys it)
 
     @classmethod
-    def from_environment(cls) -> "Ranks":
+    def from_environment(cls) -> Ranks:
         import os
 
         world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -313,8 +386,14 @@ def _merge_shards(db: Path) -> None:
         store.close()
 
 
-def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device | None = None,
-              show_progress: bool | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
+def run_study(
+    config: StudyConfig,
+    db: str | Path,
+    *,
+    device: str | torch.device | None = None,
+    show_progress: bool | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict:
     """Run (or resume) the study into the database `db`; returns counts of this process's work.
 
     Images already marked done for a (model, method, steps) are skipped, so re-running after
@@ -332,7 +411,9 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
     try:
         if ranks.rank == 0:
             _merge_shards(db)
-            Store(db, __version__).close()  # create it, or refuse one of another schema, before the others read it
+            Store(
+                db, __version__
+            ).close()  # create it, or refuse one of another schema, before the others read it
         ranks.barrier()
         if ranks.world > 1:
             main = Store(db, __version__)
@@ -346,8 +427,7 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
             already = {}
             store = Store(db, __version__)
         try:
-            summary = _run(config, store, already, ranks, device, show_progress, should_stop,
-                           maps_folder(db))
+            summary = _run(config, store, already, ranks, device, show_progress, should_stop, maps_folder(db))
         finally:
             store.close()
         ranks.barrier()
@@ -360,8 +440,12 @@ def run_study(config: StudyConfig, db: str | Path, *, device: str | torch.device
 
 
 def _work_keys(config: StudyConfig):
-    return [(model, method, steps) for model in config.models for method in config.methods
-            for steps, _ in config.runs(method)]
+    return [
+        (model, method, steps)
+        for model in config.models
+        for method in config.methods
+        for steps, _ in config.runs(method)
+    ]
 
 
 def _versions(config: StudyConfig) -> dict:
@@ -369,7 +453,9 @@ def _versions(config: StudyConfig) -> dict:
     from importlib import metadata
 
     versions = {"idgi_fast": __version__, "torch": torch.__version__}
-    packages = ["triton", "pytorch-msssim", "pillow"] + (["torchvision"] if any(m in ZOO for m in config.models) else [])
+    packages = ["triton", "pytorch-msssim", "pillow"] + (
+        ["torchvision"] if any(m in ZOO for m in config.models) else []
+    )
     for package in packages:
         try:
             versions[package] = metadata.version(package)
@@ -378,47 +464,66 @@ def _versions(config: StudyConfig) -> dict:
     return versions
 
 
-def _run(config, store: Store, already: dict, ranks: Ranks, device, show_progress, should_stop,
-         maps: Path) -> dict:
-    run = store.start_run(config.to_dict(), _versions(config), str(device),
-                          ranks.rank, ranks.world)
+def _run(
+    config, store: Store, already: dict, ranks: Ranks, device, show_progress, should_stop, maps: Path
+) -> dict:
+    run = store.start_run(config.to_dict(), _versions(config), str(device), ranks.rank, ranks.world)
     started = time.perf_counter()
     summary = {"images_done": 0, "images_skipped_as_done": 0, "images_excluded": 0, "stopped": False}
     try:
         with _StopRequests() as stop:
             source = ImageSource(config)
-            wanted = None if config.save_maps else set(source.ids[:config.preview_images])
+            wanted = None if config.save_maps else set(source.ids[: config.preview_images])
             for model_name in config.models:
                 model = load_model(model_name, config.weights.get(model_name), device)
                 decisions = {**already.get(model_name, {}), **store.image_decisions(model_name)}
                 mine = range(ranks.rank, len(source.ids), ranks.world)
                 for method in config.methods:
                     for steps, counts in config.runs(method):
-                        done = store.finished_images(model_name, method, steps) | \
-                            already.get((model_name, method, steps), set())
-                        todo = [i for i in mine if source.ids[i] not in done
-                                and decisions.get(source.ids[i], "used") == "used"]
+                        done = store.finished_images(model_name, method, steps) | already.get(
+                            (model_name, method, steps), set()
+                        )
+                        todo = [
+                            i
+                            for i in mine
+                            if source.ids[i] not in done and decisions.get(source.ids[i], "used") == "used"
+                        ]
                         summary["images_skipped_as_done"] += sum(source.ids[i] in done for i in mine)
-                        bar = progress(total=len(todo), desc=f"{model_name} {method} steps={steps}", unit="image",
-                                       enabled=show_progress)
+                        bar = progress(
+                            total=len(todo),
+                            desc=f"{model_name} {method} steps={steps}",
+                            unit="image",
+                            enabled=show_progress,
+                        )
                         with bar:
                             for start in range(0, len(todo), config.images_per_batch):
                                 if stop.requested or (should_stop is not None and should_stop()):
                                     summary["stopped"] = True
                                     return summary
                                 batch_started = time.perf_counter()
-                                loaded = source.load(todo[start:start + config.images_per_batch], model)
+                                loaded = source.load(todo[start : start + config.images_per_batch], model)
                                 new_decisions = _filter(model, loaded, decisions, config.only_correct, device)
                                 keep = [j for j, image in enumerate(loaded.ids) if decisions[image] == "used"]
                                 summary["images_excluded"] += len(new_decisions) - sum(
-                                    row[4] == "used" for row in new_decisions)
+                                    row[4] == "used" for row in new_decisions
+                                )
                                 results = []
                                 if keep:
                                     images = loaded.images[keep].to(device)
                                     labels = loaded.labels[keep].to(device)
-                                    results = _explain_and_score(config, model, images, labels, method, steps, counts,
-                                                                 [loaded.ids[j] for j in keep], model_name, maps,
-                                                                 wanted)
+                                    results = _explain_and_score(
+                                        config,
+                                        model,
+                                        images,
+                                        labels,
+                                        method,
+                                        steps,
+                                        counts,
+                                        [loaded.ids[j] for j in keep],
+                                        model_name,
+                                        maps,
+                                        wanted,
+                                    )
                                 seconds = (time.perf_counter() - batch_started) / max(1, len(keep))
                                 store.record(run, model_name, method, steps, results, seconds, new_decisions)
                                 summary["images_done"] += len(keep)

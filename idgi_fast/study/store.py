@@ -6,7 +6,8 @@ Tables (keys in brackets):
   meta     [key] → value                 schema version, package version
   runs     [run] → started, finished, seconds, config (JSON), versions (JSON), device, rank, world
   done     [model, method, steps, image] → run, seconds (explaining + scoring this image's batch, per image)
-  scores   [model, method, steps, idgi, count, image, metric] → value (NULL where a skip rule dropped the image)
+  scores   [model, method, steps, idgi, count, image, metric] → value (NULL where a skip rule
+           dropped the image)
   curves   [model, method, steps, idgi, count, image, curve] → points (float64 bytes)
   skips    [model, method, steps, idgi, count, image, metric] → reasons (comma-separated)
   images   [model, image] → label, predicted, probability, status ("used", "misclassified" or
@@ -15,6 +16,7 @@ Tables (keys in brackets):
 `steps` is the run's step count m; `count` the compute_at count n the scores belong to
 (n = m without compute_at); `idgi` 0 for the base method, 1 for its IDGI variant.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,20 +36,29 @@ CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started 
     seconds REAL, config TEXT NOT NULL, versions TEXT NOT NULL, device TEXT NOT NULL, rank INTEGER NOT NULL,
     world INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS done (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
-    image TEXT NOT NULL, run INTEGER NOT NULL, seconds REAL NOT NULL, PRIMARY KEY (model, method, steps, image));
+    image TEXT NOT NULL, run INTEGER NOT NULL, seconds REAL NOT NULL,
+    PRIMARY KEY (model, method, steps, image));
 CREATE TABLE IF NOT EXISTS scores (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
     idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
     PRIMARY KEY (model, method, steps, idgi, count, image, metric));
 CREATE TABLE IF NOT EXISTS curves (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
-    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, curve TEXT NOT NULL, points BLOB NOT NULL,
+    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, curve TEXT NOT NULL,
+    points BLOB NOT NULL,
     PRIMARY KEY (model, method, steps, idgi, count, image, curve));
 CREATE TABLE IF NOT EXISTS skips (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
-    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, metric TEXT NOT NULL, reasons TEXT NOT NULL,
+    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, metric TEXT NOT NULL,
+    reasons TEXT NOT NULL,
     PRIMARY KEY (model, method, steps, idgi, count, image, metric));
 CREATE TABLE IF NOT EXISTS images (model TEXT NOT NULL, image TEXT NOT NULL, label INTEGER, predicted INTEGER,
     probability REAL, status TEXT NOT NULL, why TEXT NOT NULL, PRIMARY KEY (model, image));
 """
-RESULT_TABLES = ("done", "scores", "curves", "skips", "images")  # what a study produced (runs and meta describe it)
+RESULT_TABLES = (
+    "done",
+    "scores",
+    "curves",
+    "skips",
+    "images",
+)  # what a study produced (runs and meta describe it)
 
 
 class IncompatibleDatabase(RuntimeError):
@@ -60,8 +71,12 @@ class ImageResult:
 
     image: str
     scores: list[tuple[int, int, str, float]] = field(default_factory=list)  # (idgi, count, metric, value)
-    curves: list[tuple[int, int, str, np.ndarray]] = field(default_factory=list)  # (idgi, count, curve, points)
-    skips: list[tuple[int, int, str, list[str]]] = field(default_factory=list)  # (idgi, count, metric, reasons)
+    curves: list[tuple[int, int, str, np.ndarray]] = field(
+        default_factory=list
+    )  # (idgi, count, curve, points)
+    skips: list[tuple[int, int, str, list[str]]] = field(
+        default_factory=list
+    )  # (idgi, count, metric, reasons)
 
 
 def _value(value: float) -> float | None:
@@ -80,16 +95,17 @@ class Store:
             self.connection.executescript(SCHEMA)
             found = dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
             if not found:
-                self.connection.executemany("INSERT INTO meta VALUES (?, ?)",
-                                            [("schema_version", str(SCHEMA_VERSION)),
-                                             ("created_by", package_version)])
+                self.connection.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("schema_version", str(SCHEMA_VERSION)), ("created_by", package_version)],
+                )
         if found and found.get("schema_version") != str(SCHEMA_VERSION):
             self.connection.close()
             raise IncompatibleDatabase(
-                    f"{self.path} was written with database schema {found.get('schema_version')!r} by idgi-fast "
-                    f"{found.get('created_by', '?')}; this version reads schema {SCHEMA_VERSION}. Write to a new "
-                    "--db file, or report from it with the version that wrote it."
-                )
+                f"{self.path} was written with database schema {found.get('schema_version')!r} by idgi-fast "
+                f"{found.get('created_by', '?')}; this version reads schema {SCHEMA_VERSION}. Write to a new "
+                "--db file, or report from it with the version that wrote it."
+            )
 
     def close(self) -> None:
         self.connection.close()
@@ -98,47 +114,85 @@ class Store:
         with self.connection:
             cursor = self.connection.execute(
                 "INSERT INTO runs (started, config, versions, device, rank, world) VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), json.dumps(config, sort_keys=True), json.dumps(versions, sort_keys=True), device,
-                 rank, world))
+                (
+                    time.time(),
+                    json.dumps(config, sort_keys=True),
+                    json.dumps(versions, sort_keys=True),
+                    device,
+                    rank,
+                    world,
+                ),
+            )
         return int(cursor.lastrowid)
 
     def finish_run(self, run: int, seconds: float) -> None:
         with self.connection:
-            self.connection.execute("UPDATE runs SET finished = ?, seconds = ? WHERE run = ?",
-                                    (time.time(), seconds, run))
+            self.connection.execute(
+                "UPDATE runs SET finished = ?, seconds = ? WHERE run = ?", (time.time(), seconds, run)
+            )
 
     def finished_images(self, model: str, method: str, steps: int) -> set[str]:
-        rows = self.connection.execute("SELECT image FROM done WHERE model = ? AND method = ? AND steps = ?",
-                                       (model, method, steps))
+        rows = self.connection.execute(
+            "SELECT image FROM done WHERE model = ? AND method = ? AND steps = ?", (model, method, steps)
+        )
         return {row[0] for row in rows}
 
     def image_decisions(self, model: str) -> dict[str, str]:
         """image → status of every image already filtered for `model`."""
         return dict(self.connection.execute("SELECT image, status FROM images WHERE model = ?", (model,)))
 
-    def record(self, run: int, model: str, method: str, steps: int, results: Iterable[ImageResult],
-               seconds_per_image: float, decisions: Iterable[tuple] = ()) -> None:
+    def record(
+        self,
+        run: int,
+        model: str,
+        method: str,
+        steps: int,
+        results: Iterable[ImageResult],
+        seconds_per_image: float,
+        decisions: Iterable[tuple] = (),
+    ) -> None:
         """Write a batch's results, its images' filtering decisions (image, label, predicted,
         probability, status, why) and the done-marks, all or nothing."""
         key = (model, method, steps)
         with self.connection:
-            self.connection.executemany("INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                        [(model, *decision) for decision in decisions])
+            self.connection.executemany(
+                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(model, *decision) for decision in decisions],
+            )
             for result in results:
                 self.connection.executemany(
                     "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(*key, idgi, count, result.image, metric, _value(value))
-                     for idgi, count, metric, value in result.scores])
+                    [
+                        (*key, idgi, count, result.image, metric, _value(value))
+                        for idgi, count, metric, value in result.scores
+                    ],
+                )
                 self.connection.executemany(
                     "INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(*key, idgi, count, result.image, curve, np.asarray(points, dtype=np.float64).tobytes())
-                     for idgi, count, curve, points in result.curves])
+                    [
+                        (
+                            *key,
+                            idgi,
+                            count,
+                            result.image,
+                            curve,
+                            np.asarray(points, dtype=np.float64).tobytes(),
+                        )
+                        for idgi, count, curve, points in result.curves
+                    ],
+                )
                 self.connection.executemany(
                     "INSERT OR REPLACE INTO skips VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(*key, idgi, count, result.image, metric, ",".join(reasons))
-                     for idgi, count, metric, reasons in result.skips if reasons])
-                self.connection.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
-                                        (*key, result.image, run, seconds_per_image))
+                    [
+                        (*key, idgi, count, result.image, metric, ",".join(reasons))
+                        for idgi, count, metric, reasons in result.skips
+                        if reasons
+                    ],
+                )
+                self.connection.execute(
+                    "INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
+                    (*key, result.image, run, seconds_per_image),
+                )
 
     def merge(self, shard: str | Path) -> int:
         """Copy a shard database (one rank's, same schema) into this one in one transaction; its
@@ -151,14 +205,19 @@ class Store:
                 renumbered = {}
                 for row in self.connection.execute("SELECT * FROM shard.runs ORDER BY run").fetchall():
                     cursor = self.connection.execute(
-                        "INSERT INTO runs (started, finished, seconds, config, versions, device, rank, world) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row[1:])
+                        "INSERT INTO runs (started, finished, seconds, config, versions, device, rank, "
+                        "world) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        row[1:],
+                    )
                     renumbered[row[0]] = cursor.lastrowid
                 for table in ("scores", "curves", "skips", "images"):
                     self.connection.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM shard.{table}")
                 done = self.connection.execute("SELECT * FROM shard.done").fetchall()
-                self.connection.executemany("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
-                                            [(*row[:4], renumbered.get(row[4], row[4]), row[5]) for row in done])
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
+                    [(*row[:4], renumbered.get(row[4], row[4]), row[5]) for row in done],
+                )
         finally:
             self.connection.execute("DETACH DATABASE shard")
         return len(done)
@@ -170,7 +229,8 @@ class Store:
             raise ValueError(f"table must be one of {RESULT_TABLES}, got {table!r}")
         if table == "done":
             return self.connection.execute(
-                "SELECT model, method, steps, image FROM done ORDER BY model, method, steps, image").fetchall()
+                "SELECT model, method, steps, image FROM done ORDER BY model, method, steps, image"
+            ).fetchall()
         if table == "images":
             return self.connection.execute("SELECT * FROM images ORDER BY model, image").fetchall()
         return self.connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6, 7").fetchall()

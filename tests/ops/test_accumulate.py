@@ -6,7 +6,13 @@ import pytest
 import torch
 from tolerance import DTYPES, tolerance
 
-from idgi_fast.ops.accumulate import accumulate_torch, accumulate_triton, squared_norms_torch, squared_norms_triton
+from idgi_fast.ops.accumulate import (
+    accumulate_torch,
+    accumulate_triton,
+    squared_norms_torch,
+    squared_norms_triton,
+)
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("with_multiplier", [False, True])

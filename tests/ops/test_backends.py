@@ -8,6 +8,7 @@ import torch
 from idgi_fast import explain
 from idgi_fast.ops.backends import resolve_backend
 
+
 def test_triton_on_cpu_needs_the_interpreter(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     with pytest.raises(ValueError, match="TRITON_INTERPRET=1"):

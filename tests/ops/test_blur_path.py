@@ -8,6 +8,7 @@ from tolerance import DTYPES
 
 from idgi_fast.ops.blur_path import blur_path_torch, blur_path_triton
 
+
 @pytest.mark.parametrize("padding", ["zeros", "reflect"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_blur_path_matches_torch_including_radii_beyond_the_image(padding, dtype):

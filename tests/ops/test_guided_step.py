@@ -15,6 +15,7 @@ from idgi_fast.ops.guided_step import (
 )
 from idgi_fast.reference.guided_ig import guided_step as reference_guided_step
 
+
 @pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 1.0])
 def test_selection_threshold_matches_kthvalue(fraction):
     generator = torch.Generator().manual_seed(3)
@@ -24,8 +25,12 @@ def test_selection_threshold_matches_kthvalue(fraction):
     score[2] = 0.5  # all tied
     score[3, 1::2] = score[3, :-1:2]  # pairs of ties
     score[4, 5] = 1e-300  # subnormal neighbourhood
-    torch.testing.assert_close(selection_threshold_triton(score, fraction, block=16, per_split=32),
-                               selection_threshold_torch(score, fraction), rtol=0, atol=0)
+    torch.testing.assert_close(
+        selection_threshold_triton(score, fraction, block=16, per_split=32),
+        selection_threshold_torch(score, fraction),
+        rtol=0,
+        atol=0,
+    )
 
 
 def guided_state(batch: int, n: int, seed: int):
@@ -44,8 +49,10 @@ def guided_state(batch: int, n: int, seed: int):
     return x, x_in, x_base, gradient, (x_in - x_base).abs().sum(dim=1)
 
 
-@pytest.mark.parametrize("shape,k,steps,max_dist", [((5, 61), 3, 8, 0.02), ((3, 3 * 37 * 53), 0, 16, 0.02),
-                                                     ((4, 50), 5, 6, 1.0), ((2, 33), 1, 4, 0.0)])
+@pytest.mark.parametrize(
+    "shape,k,steps,max_dist",
+    [((5, 61), 3, 8, 0.02), ((3, 3 * 37 * 53), 0, 16, 0.02), ((4, 50), 5, 6, 1.0), ((2, 33), 1, 4, 0.0)],
+)
 def test_guided_step_matches_reference(shape, k, steps, max_dist):
     """The batched torch step is bit-identical to the reference's per-image step; the fused
     Triton kernels agree to float64 rounding."""
@@ -53,14 +60,17 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
     want_x, want_attr = x.clone(), torch.zeros_like(x)
     for b in range(shape[0]):
         if distance[b] != 0:
-            want_x[b], want_attr[b] = reference_guided_step(x[b], x_in[b], x_base[b], gradient[b], float(distance[b]),
-                                                            k, steps, 0.25, max_dist)
+            want_x[b], want_attr[b] = reference_guided_step(
+                x[b], x_in[b], x_base[b], gradient[b], float(distance[b]), k, steps, 0.25, max_dist
+            )
     got_x, got_attr = x.clone(), torch.zeros_like(x)
     guided_step_torch(got_x, got_attr, x_in, x_base, gradient, distance, k, steps, 0.25, max_dist)
     torch.testing.assert_close(got_x, want_x, rtol=0, atol=0)
     torch.testing.assert_close(got_attr, want_attr, rtol=0, atol=0)
     kernel_x, kernel_attr = x.clone(), torch.zeros_like(x)
-    guided_step_triton(kernel_x, kernel_attr, x_in, x_base, gradient, distance, k, steps, 0.25, max_dist, block=32)
+    guided_step_triton(
+        kernel_x, kernel_attr, x_in, x_base, gradient, distance, k, steps, 0.25, max_dist, block=32
+    )
     torch.testing.assert_close(kernel_x, want_x, rtol=1e-12, atol=1e-15)
     torch.testing.assert_close(kernel_attr, want_attr, rtol=1e-10, atol=1e-15)
     assert not torch.equal(want_x, x), "the case must move the path"

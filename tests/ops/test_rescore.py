@@ -7,6 +7,7 @@ import torch
 
 from idgi_fast.ops.rescore import target_probabilities_torch, target_probabilities_triton
 
+
 @pytest.mark.parametrize("classes", [1, 5, 13, 1000])
 def test_target_probabilities_kernel_matches_softmax(classes):
     generator = torch.Generator().manual_seed(classes)
@@ -26,8 +27,8 @@ def test_target_probabilities_kernel_matches_softmax(classes):
 def test_curve_op_equals_the_per_image_curves(normalise_x):
     """Ties in x, non-monotone information and scores, values outside [0, 1]: the torch op is the
     reference's per-image normalise + pic_curve + AUC bit for bit, the kernel to 1e-12."""
-    from idgi_fast.reference.metrics.pic import CURVE_POINTS, curve_auc, normalise, pic_curve
     from idgi_fast.ops.rescore import information_curves_torch, information_curves_triton
+    from idgi_fast.reference.metrics.pic import CURVE_POINTS, curve_auc, normalise, pic_curve
 
     generator = torch.Generator().manual_seed(4)
     x_levels = torch.rand(6, 9, generator=generator, dtype=torch.float64) * 1.2 - 0.1
@@ -40,6 +41,8 @@ def test_curve_op_equals_the_per_image_curves(normalise_x):
     want = torch.stack([pic_curve(x[i], y[i]) for i in range(6)])
     curve, auc = information_curves_torch(x_levels, x_input, y_levels, y_input, normalise_x, CURVE_POINTS)
     assert torch.equal(curve, want) and torch.equal(auc, curve_auc(want))
-    curve, auc = information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x, CURVE_POINTS, block=256)
+    curve, auc = information_curves_triton(
+        x_levels, x_input, y_levels, y_input, normalise_x, CURVE_POINTS, block=256
+    )
     torch.testing.assert_close(curve, want, rtol=0, atol=1e-12)
     torch.testing.assert_close(auc, curve_auc(want), rtol=0, atol=1e-12)

@@ -21,12 +21,15 @@ def pixel_ranks(saliency: torch.Tensor) -> torch.Tensor:
     positions = torch.arange(flat.shape[-1], device=order.device).expand_as(order)
     return torch.empty_like(order).scatter_(-1, order, positions).view(saliency.shape)
 
+
 def level_counts(n_pixels: int, intervals: int) -> list[int]:
     """⌊k·n/intervals⌋ for k = 0 … intervals: how many top pixels each level reveals."""
     return [k * n_pixels // intervals for k in range(intervals + 1)]
 
 
-def reveal_stack(source: torch.Tensor, canvas: torch.Tensor, ranks: torch.Tensor, counts: list[int]) -> torch.Tensor:
+def reveal_stack(
+    source: torch.Tensor, canvas: torch.Tensor, ranks: torch.Tensor, counts: list[int]
+) -> torch.Tensor:
     """(len(counts), C, H, W): `canvas` with the top counts[k] pixels (all channels) taken from `source`;
     the composite op's torch implementation on one image."""
     levels = torch.tensor(counts, device=ranks.device)
@@ -49,16 +52,18 @@ class Scorer:
         probabilities, classes = [], []
         with torch.no_grad(), full_float32():
             for start in range(0, images.shape[0], step):
-                chunk = images[start:start + step]
+                chunk = images[start : start + step]
                 logits = check_logits(self.model(chunk), chunk.shape[0], targets[:1])
                 softmax = torch.softmax(logits.to(torch.float64), dim=1)
                 probabilities.append(softmax[:, int(target)])
                 classes.append(logits.argmax(dim=1))
         return torch.cat(probabilities).cpu(), torch.cat(classes).cpu()
 
+
 def to_uint8(image: torch.Tensor) -> torch.Tensor:
     """round(255·x) as uint8 (round half to even, torch.round); x must already lie in [0, 1]."""
     return torch.round(image.to(torch.float64) * 255.0).to(torch.uint8)
+
 
 def trapezoid(values: torch.Tensor, dx: float) -> torch.Tensor:
     """Trapezoid rule along the last axis with uniform spacing dx."""

@@ -22,6 +22,7 @@ ENTROPY_FORMATS = ("webp", "png")
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # pytorch-msssim's, finest scale first
 
+
 def _encoded_size(array: np.ndarray, image_format: str, webp_method: int) -> int:
     buffer = io.BytesIO()
     image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
@@ -31,6 +32,7 @@ def _encoded_size(array: np.ndarray, image_format: str, webp_method: int) -> int
         image.save(buffer, format="PNG")
     return buffer.tell()
 
+
 def check_entropy_options(image_format: str, webp_method: int, channels: int) -> None:
     if image_format not in ENTROPY_FORMATS:
         raise ValueError(f"entropy_format must be one of {ENTROPY_FORMATS}, got {image_format!r}")
@@ -39,14 +41,17 @@ def check_entropy_options(image_format: str, webp_method: int, channels: int) ->
     if channels not in (1, 3):
         raise ValueError(f"the entropy axis encodes 1- or 3-channel images; got {channels} channels")
 
+
 def encode_sizes(images: torch.Tensor, image_format: str, webp_method: int, pool: ThreadPoolExecutor):
     """Start encoding every (C, H, W) image of `images` on `pool` now; returns an iterator of the
     byte counts (in order) that blocks only when it is read."""
     arrays = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
     return pool.map(lambda a: _encoded_size(a, image_format, webp_method), arrays)
 
-def compressed_sizes(images: torch.Tensor, image_format: str = "webp", webp_method: int = 4,
-                     workers: int | None = None) -> torch.Tensor:
+
+def compressed_sizes(
+    images: torch.Tensor, image_format: str = "webp", webp_method: int = 4, workers: int | None = None
+) -> torch.Tensor:
     """Bytes of each (C, H, W) image in [0, 1], as uint8, losslessly compressed: (N,) int64.
 
     WebP is lossless at quality 100; `webp_method` is the encoder's effort, 0 (fast) … 6, and
@@ -58,9 +63,11 @@ def compressed_sizes(images: torch.Tensor, image_format: str = "webp", webp_meth
         sizes = list(encode_sizes(images, image_format, webp_method, pool))
     return torch.tensor(sizes, dtype=torch.int64)
 
+
 def msssim_min_side(win_size: int, scales: int) -> int:
     """Smallest image side (exclusive) for which MS-SSIM's last scale still fits one window."""
     return (win_size - 1) * 2 ** (scales - 1)
+
 
 def check_msssim_options(height: int, width: int, win_size: object, scales: object) -> None:
     if isinstance(win_size, bool) or not isinstance(win_size, int) or win_size < 3 or win_size % 2 == 0:
@@ -69,14 +76,25 @@ def check_msssim_options(height: int, width: int, win_size: object, scales: obje
         raise ValueError(f"msssim_scales must be an int in 1 … {len(MSSSIM_WEIGHTS)}, got {scales!r}")
     side = min(height, width)
     if side <= msssim_min_side(win_size, scales):
-        options = [(w, s) for s in range(scales, 0, -1) for w in range(win_size, 2, -2) if side > msssim_min_side(w, s)]
-        hint = (f"; for example msssim_win_size={options[0][0]}, msssim_scales={options[0][1]}" if options
-                else "; no window of at least 3 fits, use the entropy axis")
+        options = [
+            (w, s)
+            for s in range(scales, 0, -1)
+            for w in range(win_size, 2, -2)
+            if side > msssim_min_side(w, s)
+        ]
+        hint = (
+            f"; for example msssim_win_size={options[0][0]}, msssim_scales={options[0][1]}"
+            if options
+            else "; no window of at least 3 fits, use the entropy axis"
+        )
         raise ValueError(
-            f"images of {height}×{width} are too small for MS-SSIM with a {win_size}-pixel window over {scales} scales: "
-            f"the smaller side must exceed (win_size − 1)·2^(scales − 1) = {msssim_min_side(win_size, scales)}. "
+            f"images of {height}×{width} are too small for MS-SSIM with a {win_size}-pixel window over "
+            f"{scales} scales: "
+            "the smaller side must exceed (win_size − 1)·2^(scales − 1) = "
+            f"{msssim_min_side(win_size, scales)}. "
             f"Pass a smaller odd msssim_win_size or fewer msssim_scales{hint}"
         )
+
 
 def ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int = 11, scales: int = 5) -> torch.Tensor:
     """MS-SSIM (data_range 1) of each pair of (N, C, H, W) images, (N,) float64, by pytorch-msssim.
@@ -91,6 +109,7 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int = 11, scales: int = 
         return pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False, win_size=win_size)
     return composed_ms_ssim(x, y, win_size, scales)
 
+
 def composed_ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int, scales: int) -> torch.Tensor:
     """MS-SSIM over the first `scales` scales from pytorch-msssim's per-scale SSIM (float64 inputs)."""
     weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64, device=x.device)
@@ -99,8 +118,9 @@ def composed_ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int, scales: in
     window = msssim_module._fspecial_gauss_1d(win_size, 1.5).repeat([x.shape[1], 1, 1, 1])
     factors = []
     for scale in range(scales):
-        ssim_per_channel, contrast_structure = msssim_module._ssim(x, y, data_range=1.0, win=window,
-                                                                          size_average=False)
+        ssim_per_channel, contrast_structure = msssim_module._ssim(
+            x, y, data_range=1.0, win=window, size_average=False
+        )
         if scale < scales - 1:
             factors.append(torch.relu(contrast_structure))
             padding = [side % 2 for side in x.shape[2:]]

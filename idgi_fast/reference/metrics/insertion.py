@@ -17,6 +17,7 @@ from .common import Scorer, level_counts, pixel_ranks, reveal_stack, trapezoid
 
 CANVASES = ("black", "blur")
 
+
 def insertion_canvas(image: torch.Tensor, canvas: str, sigma: float) -> torch.Tensor:
     """The canvas for one (C, H, W) image: zeros ("black") or G_σ(image) with zeros padding ("blur")."""
     if canvas == "black":
@@ -25,15 +26,22 @@ def insertion_canvas(image: torch.Tensor, canvas: str, sigma: float) -> torch.Te
         return gaussian_blur(image[None], sigma, padding="zeros")[0]
     raise ValueError(f"canvas must be one of {CANVASES}, got {canvas!r}")
 
-def insertion_images(image: torch.Tensor, saliency: torch.Tensor, canvas: torch.Tensor, levels: int) -> torch.Tensor:
+
+def insertion_images(
+    image: torch.Tensor, saliency: torch.Tensor, canvas: torch.Tensor, levels: int
+) -> torch.Tensor:
     """(K + 1, C, H, W) insertion images of one image: level 0 is the canvas, level K the input."""
     counts = level_counts(saliency.numel(), levels)
     return reveal_stack(image, canvas, pixel_ranks(saliency), counts)
 
-def deletion_images(image: torch.Tensor, saliency: torch.Tensor, canvas: torch.Tensor, levels: int) -> torch.Tensor:
+
+def deletion_images(
+    image: torch.Tensor, saliency: torch.Tensor, canvas: torch.Tensor, levels: int
+) -> torch.Tensor:
     """(K + 1, C, H, W) deletion images of one image: level 0 is the input, level K the canvas."""
     counts = level_counts(saliency.numel(), levels)
     return reveal_stack(canvas, image, pixel_ranks(saliency), counts)
+
 
 def curve_scores(curves: torch.Tensor, original: torch.Tensor) -> dict[str, torch.Tensor]:
     """`probability` and `probability_ratio` areas of (B, K + 1) curves; `original` is p of each input."""
@@ -43,6 +51,7 @@ def curve_scores(curves: torch.Tensor, original: torch.Tensor) -> dict[str, torc
         "probability_ratio": trapezoid(curves / original[:, None], 1.0 / intervals),
     }
 
+
 @dataclass
 class InsertionCurves:
     """Probability curves (B, K + 1) of each mode, the input's probability (B,) and their scores."""
@@ -51,9 +60,19 @@ class InsertionCurves:
     original: torch.Tensor
     scores: dict[str, dict[str, torch.Tensor]]
 
-def insertion_deletion(model, images: torch.Tensor, saliency: torch.Tensor, targets: torch.Tensor,
-                       modes=("insertion", "deletion"), canvas: str = "black", sigma: float = 10.0,
-                       levels: int = 20, batch_size: int | None = None, progress_bar=None) -> InsertionCurves:
+
+def insertion_deletion(
+    model,
+    images: torch.Tensor,
+    saliency: torch.Tensor,
+    targets: torch.Tensor,
+    modes=("insertion", "deletion"),
+    canvas: str = "black",
+    sigma: float = 10.0,
+    levels: int = 20,
+    batch_size: int | None = None,
+    progress_bar=None,
+) -> InsertionCurves:
     """Insertion and/or Deletion curves of every image, one image at a time."""
     build = {"insertion": insertion_images, "deletion": deletion_images}
     score = Scorer(model, batch_size)

@@ -42,10 +42,13 @@ SKIP_REASONS = {
     "canvas_not_less_predictive": "the canvas scores at least as high as the input",
 }
 
+
 def blur_bokeh(image: torch.Tensor, saliency: torch.Tensor, sigma: float, levels: int) -> torch.Tensor:
-    """(L, C, H, W): G_σ(image) (zeros padding) with the top ⌊l·H·W/(L−1)⌋ pixels copied; level L−1 is the input."""
+    """(L, C, H, W): G_σ(image) (zeros padding) with the top ⌊l·H·W/(L−1)⌋ pixels copied; level L−1 is the
+    input."""
     canvas = gaussian_blur(image[None], sigma, padding="zeros")[0]
     return reveal_stack(image, canvas, pixel_ranks(saliency), level_counts(saliency.numel(), levels - 1))
+
 
 def pair_always_revealed(height: int, width: int, fraction: float = 0.01, seed: int = 0) -> torch.Tensor:
     """(H, W) bool: round(fraction·H·W) pixels drawn without replacement from `seed`, and the four corners.
@@ -61,8 +64,10 @@ def pair_always_revealed(height: int, width: int, fraction: float = 0.01, seed: 
     mask[0, 0] = mask[0, -1] = mask[-1, 0] = mask[-1, -1] = True
     return mask
 
+
 def interpolate_from_revealed(image: torch.Tensor, revealed: torch.Tensor) -> torch.Tensor:
-    """(C, H, W): revealed pixels kept, every other pixel linearly interpolated on their Delaunay triangulation."""
+    """(C, H, W): revealed pixels kept, every other pixel linearly interpolated on their Delaunay
+    triangulation."""
     try:
         from scipy.interpolate import LinearNDInterpolator
     except ImportError:  # pragma: no cover - depends on the install
@@ -71,13 +76,19 @@ def interpolate_from_revealed(image: torch.Tensor, revealed: torch.Tensor) -> to
     rows, cols = torch.nonzero(revealed.cpu(), as_tuple=True)
     known = np.stack([rows.numpy(), cols.numpy()], axis=1).astype(np.float64)
     values = image.detach().cpu().to(torch.float64)[:, rows, cols].T.numpy()  # (n, C)
-    grid_r, grid_c = np.meshgrid(np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64), indexing="ij")
+    grid_r, grid_c = np.meshgrid(
+        np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64), indexing="ij"
+    )
     filled = LinearNDInterpolator(known, values)(grid_r, grid_c)  # (H, W, C)
-    filled = torch.from_numpy(np.ascontiguousarray(filled.transpose(2, 0, 1))).to(device=image.device, dtype=image.dtype)
+    filled = torch.from_numpy(np.ascontiguousarray(filled.transpose(2, 0, 1))).to(
+        device=image.device, dtype=image.dtype
+    )
     return torch.where(revealed.to(image.device)[None], image, filled)
 
-def pair_bokeh(image: torch.Tensor, saliency: torch.Tensor, always: torch.Tensor,
-               thresholds=PAIR_THRESHOLDS) -> torch.Tensor:
+
+def pair_bokeh(
+    image: torch.Tensor, saliency: torch.Tensor, always: torch.Tensor, thresholds=PAIR_THRESHOLDS
+) -> torch.Tensor:
     """(T + 1, C, H, W): the canvas (only `always` revealed), then one image per saliency threshold t,
     revealing s ≥ quantile(s, 1 − t) as well."""
     flat = saliency.flatten().cpu()
@@ -87,9 +98,11 @@ def pair_bokeh(image: torch.Tensor, saliency: torch.Tensor, always: torch.Tensor
         stack.append(interpolate_from_revealed(image, revealed))
     return torch.stack(stack)
 
+
 def normalise(values: torch.Tensor, canvas: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
     """(v − canvas)/(original − canvas) clipped to [0, 1], row by row ((B, L) values, (B,) ends)."""
     return ((values - canvas[:, None]) / (original - canvas)[:, None]).clamp(0.0, 1.0)
+
 
 def pic_curve(information: torch.Tensor, score: torch.Tensor, points: int = CURVE_POINTS) -> torch.Tensor:
     """(points + 1,) curve on x = 0, 1/points, …, 1 from one image's (L,) normalised levels.
@@ -106,6 +119,7 @@ def curve_auc(curves: torch.Tensor) -> torch.Tensor:
     """Trapezoid area of curves sampled on the uniform grid of `pic_curve`."""
     return trapezoid(curves, 1.0 / (curves.shape[-1] - 1))
 
+
 def aggregate_curves(curves: torch.Tensor, how: str) -> torch.Tensor:
     """Point-wise median (the mean of the two middle values for an even count) or mean of (N, P) curves."""
     if how not in AGGREGATES:
@@ -117,6 +131,7 @@ def aggregate_curves(curves: torch.Tensor, how: str) -> torch.Tensor:
     ordered = torch.sort(curves, dim=0).values
     n = ordered.shape[0]
     return 0.5 * (ordered[(n - 1) // 2] + ordered[n // 2])
+
 
 @dataclass
 class PicCurves:
@@ -144,11 +159,15 @@ class PicCurves:
         counts["images"] = sum(1 for reasons in self.skip_reasons[key] if reasons)
         return counts
 
+
 def _check_choice(name: str, value: object, allowed: tuple) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
-def check_pic_options(profile, information, scores, msssim_norm, min_pred, sic_aggregate, aic_aggregate) -> None:
+
+def check_pic_options(
+    profile, information, scores, msssim_norm, min_pred, sic_aggregate, aic_aggregate
+) -> None:
     _check_choice("pic_profile", profile, PROFILES)
     _check_choice("msssim_norm", msssim_norm, MSSSIM_NORMS)
     _check_choice("sic_aggregate", sic_aggregate, AGGREGATES)
@@ -160,6 +179,7 @@ def check_pic_options(profile, information, scores, msssim_norm, min_pred, sic_a
     if isinstance(min_pred, bool) or not isinstance(min_pred, (int, float)) or not 0.0 <= min_pred <= 1.0:
         raise ValueError(f"min_pred must be a probability in [0, 1], got {min_pred!r}")
 
+
 def bokeh_maker(profile: str, size, sigma: float, levels: int, thresholds, random_fraction: float, seed: int):
     """f(image, saliency) → that image's bokeh levels under `profile`."""
     if profile == "blur":
@@ -168,8 +188,21 @@ def bokeh_maker(profile: str, size, sigma: float, levels: int, thresholds, rando
     return lambda image, saliency: pair_bokeh(image, saliency, always, thresholds)
 
 
-def pic_levels(model, images, saliency, targets, bokeh_of, *, information, entropy_format, webp_method,
-                      msssim_win_size, msssim_scales, batch_size, progress_bar):
+def pic_levels(
+    model,
+    images,
+    saliency,
+    targets,
+    bokeh_of,
+    *,
+    information,
+    entropy_format,
+    webp_method,
+    msssim_win_size,
+    msssim_scales,
+    batch_size,
+    progress_bar,
+):
     """Per-level values (B, L) and the inputs' values (B,), one image at a time (the reference)."""
     score = Scorer(model, batch_size)
     rows = {name: [] for name in ("probability", "predicted", *information)}
@@ -183,26 +216,45 @@ def pic_levels(model, images, saliency, targets, bokeh_of, *, information, entro
         original["probability"].append(p_input)
         original["predicted"].append(c_input)
         if "entropy" in information:
-            sizes = compressed_sizes(torch.cat([bokeh, image[None]]), entropy_format, webp_method).to(torch.float64)
+            sizes = compressed_sizes(torch.cat([bokeh, image[None]]), entropy_format, webp_method).to(
+                torch.float64
+            )
             rows["entropy"].append(sizes[:-1])
             original["entropy"].append(sizes[-1:])
         if "msssim" in information:
-            rows["msssim"].append(ms_ssim(bokeh, image[None].expand_as(bokeh), msssim_win_size, msssim_scales).cpu())
+            rows["msssim"].append(
+                ms_ssim(bokeh, image[None].expand_as(bokeh), msssim_win_size, msssim_scales).cpu()
+            )
             original["msssim"].append(ms_ssim(image[None], image[None], msssim_win_size, msssim_scales).cpu())
         if progress_bar is not None:
             progress_bar.update(1)
-    return ({name: torch.stack(values) for name, values in rows.items()},
-            {name: torch.cat(values) for name, values in original.items()})
+    return (
+        {name: torch.stack(values) for name, values in rows.items()},
+        {name: torch.cat(values) for name, values in original.items()},
+    )
 
-def curves_from_levels(levels_data, original_data, targets_cpu, information, scores, msssim_norm, min_pred,
-                        aggregate_how, backend: str = "reference", device="cpu") -> PicCurves:
+
+def curves_from_levels(
+    levels_data,
+    original_data,
+    targets_cpu,
+    information,
+    scores,
+    msssim_norm,
+    min_pred,
+    aggregate_how,
+    backend: str = "reference",
+    device="cpu",
+) -> PicCurves:
     """Normalisation, skip rules, curves, AUCs and aggregates from the per-level values: one image
     at a time for the reference, else the kept images' curves at once by the rescoring op on `device`."""
     batch = targets_cpu.shape[0]
     score_values = {
         "sic": (levels_data["probability"], original_data["probability"]),
-        "aic": ((levels_data["predicted"] == targets_cpu[:, None]).to(torch.float64),
-                (original_data["predicted"] == targets_cpu).to(torch.float64)),
+        "aic": (
+            (levels_data["predicted"] == targets_cpu[:, None]).to(torch.float64),
+            (original_data["predicted"] == targets_cpu).to(torch.float64),
+        ),
     }
     result = PicCurves({}, {}, {}, {}, {}, levels_data, original_data)
     for axis in information:
@@ -229,17 +281,19 @@ def curves_from_levels(levels_data, original_data, targets_cpu, information, sco
             kept = torch.tensor([not broken for broken in reasons], dtype=torch.bool)
             if backend == "reference":
                 for i in torch.nonzero(kept).flatten().tolist():
-                    y_normalised = normalise(y_levels[i:i + 1], y_canvas[i:i + 1], y_input[i:i + 1])[0]
+                    y_normalised = normalise(y_levels[i : i + 1], y_canvas[i : i + 1], y_input[i : i + 1])[0]
                     curves[i] = pic_curve(x_normalised[i], y_normalised)
                 auc = curve_auc(curves)
             else:
                 auc = torch.full((batch,), float("nan"), dtype=torch.float64)
                 if kept.any():
                     with annotate("rescoring"):
-                        found = information_curves(*(t[kept].to(device) for t in (x_levels, x_input, y_levels,
-                                                                                   y_input)),
-                                                   normalise_x=not (axis == "msssim" and msssim_norm == "none"),
-                                                   points=CURVE_POINTS, backend=backend)
+                        found = information_curves(
+                            *(t[kept].to(device) for t in (x_levels, x_input, y_levels, y_input)),
+                            normalise_x=not (axis == "msssim" and msssim_norm == "none"),
+                            points=CURVE_POINTS,
+                            backend=backend,
+                        )
                     curves[kept], auc[kept] = found[0].cpu(), found[1].cpu()
             aggregate = aggregate_curves(curves[kept], aggregate_how[name])
             result.curves[key] = curves
