@@ -1,4 +1,5 @@
 """The public attribution API: `explain` and the Captum-shaped classes built on it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,7 +9,7 @@ from typing import Any
 import torch
 
 from . import engine, reference, validation
-from .methods import method_spec
+from .methods import METHODS, method_spec
 from .ops.backends import resolve_backend
 from .outputs import full_float32
 
@@ -103,7 +104,9 @@ def explain(
     batch_size = validation.resolve_batch_size(batch_size, inputs.device)
     counts = validation.resolve_compute_at(compute_at, steps, spec)
     if not spec.takes_baselines and baselines is not None:
-        raise ValueError(f"{method} has no baselines argument: its baseline is the input blurred at max_sigma")
+        raise ValueError(
+            f"{method} has no baselines argument: its baseline is the input blurred at max_sigma"
+        )
     baselines = validation.resolve_baselines(baselines, inputs)
     run = backend_runner(backend, inputs)
 
@@ -138,7 +141,18 @@ def explain(
     )
 
 
+def _parameters_doc(method: str) -> str:
+    """The method's parameters as the registry defines them, for the class docstrings."""
+    return "\n".join(f"    {p.name}={p.default!r}: {p.doc}" for p in METHODS[method].parameters)
+
+
 class _PathAttribution:
+    """Captum-shaped access to `explain`: `attribute` returns one attribution tensor.
+
+    Method parameters go as keywords to `attribute`; their defaults and checks are the
+    registry's (idgi_fast.methods), listed below.
+    """
+
     method = ""
 
     def __init__(self, model, *, output: str = "probability", backend: str = "auto"):
@@ -163,35 +177,59 @@ class _PathAttribution:
         )
         return result.attribution(idgi=idgi)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = f"{cls.__doc__}\n\n    Parameters ({cls.method}):\n{_parameters_doc(cls.method)}\n"
+
 
 class IntegratedGradients(_PathAttribution):
-    """IG (`rule`: pair/left/right/trapezoid), optionally its IDGI variant."""
+    """Integrated Gradients, optionally its IDGI variant (docs/semantics.md §3)."""
 
     method = "ig"
 
-    def attribute(self, inputs, baselines=None, target=None, steps: int = 128, idgi: bool = False,
-                  batch_size: int | None = None, rule: str = "pair") -> torch.Tensor:
-        return self._attribute(inputs, target, steps, idgi, batch_size, baselines=baselines, rule=rule)
+    def attribute(
+        self,
+        inputs,
+        baselines=None,
+        target=None,
+        steps: int = 128,
+        idgi: bool = False,
+        batch_size: int | None = None,
+        **params,
+    ) -> torch.Tensor:
+        return self._attribute(inputs, target, steps, idgi, batch_size, baselines=baselines, **params)
 
 
 class BlurIG(_PathAttribution):
-    """Blur IG (baseline = the input blurred at max_sigma), optionally its IDGI variant."""
+    """Blur IG (its baseline is the input blurred at max_sigma), optionally its IDGI variant (§4)."""
 
     method = "blur_ig"
 
-    def attribute(self, inputs, target=None, steps: int = 128, idgi: bool = False, batch_size: int | None = None,
-                  max_sigma: float = 50.0, grad_step: float = 0.01, sqrt: bool = False,
-                  padding: str = "zeros") -> torch.Tensor:
-        return self._attribute(inputs, target, steps, idgi, batch_size, max_sigma=max_sigma,
-                               grad_step=grad_step, sqrt=sqrt, padding=padding)
+    def attribute(
+        self,
+        inputs,
+        target=None,
+        steps: int = 128,
+        idgi: bool = False,
+        batch_size: int | None = None,
+        **params,
+    ) -> torch.Tensor:
+        return self._attribute(inputs, target, steps, idgi, batch_size, **params)
 
 
 class GuidedIG(_PathAttribution):
-    """Guided IG (`max_dist`=1 is unbounded, 0 reduces to IG's left rule), optionally IDGI."""
+    """Guided IG (max_dist=1 is unbounded, 0 is IG's left rule), optionally its IDGI variant (§5)."""
 
     method = "guided_ig"
 
-    def attribute(self, inputs, baselines=None, target=None, steps: int = 128, idgi: bool = False,
-                  batch_size: int | None = None, fraction: float = 0.25, max_dist: float = 0.02) -> torch.Tensor:
-        return self._attribute(inputs, target, steps, idgi, batch_size, baselines=baselines,
-                               fraction=fraction, max_dist=max_dist)
+    def attribute(
+        self,
+        inputs,
+        baselines=None,
+        target=None,
+        steps: int = 128,
+        idgi: bool = False,
+        batch_size: int | None = None,
+        **params,
+    ) -> torch.Tensor:
+        return self._attribute(inputs, target, steps, idgi, batch_size, baselines=baselines, **params)
