@@ -96,8 +96,8 @@ def _baselines(baselines, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tenso
 
 
 def _select(output: torch.Tensor, target, images: torch.Tensor, n_examples: int) -> torch.Tensor:
-    """The explained value of each row of `output`, row r belonging to example images[r]: Captum's target
-    forms."""
+    """The explained value of each row of `output` (row r is a point of example images[r]),
+    by Captum's target forms."""
     if target is None:
         if output.ndim > 1 and output[0].numel() != 1:
             raise ValueError(

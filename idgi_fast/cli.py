@@ -60,8 +60,8 @@ _models = _subset("models", MODEL_NAMES)
 
 
 def _weights(values: list[str] | None, models: list[str]) -> dict:
-    """`--weights SPEC` (every zoo model being run) or `--weights MODEL=SPEC`, repeatable, into model →
-    spec."""
+    """`--weights SPEC` (every zoo model being run) or `--weights MODEL=SPEC`, repeatable, into
+    model → spec."""
     from .models import ZOO
 
     chosen, for_all = {}, None

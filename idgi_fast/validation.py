@@ -72,7 +72,7 @@ def resolve_targets(
     """A (B,) int64 tensor of classes; None means the model's argmax on the inputs."""
     batch = inputs.shape[0]
     if target is None:
-        step = batch_size or batch
+        step = batch_size or default_batch_size(inputs.device)
         classes = []
         with torch.no_grad():
             for start in range(0, batch, step):

@@ -201,3 +201,37 @@ def test_the_registry_says_which_endpoints_are_evaluated_without_idgi(backend):
             assert bool(outputs[:, 0].isnan().all()) == (spec.baseline_needs_idgi and not idgi), (name, idgi)
             assert bool(outputs[:, -1].isnan().all()) == (spec.input_needs_idgi and not idgi), (name, idgi)
             assert not outputs[:, 1:-1].isnan().any()
+
+
+class CallSizes(torch.nn.Module):
+    """Wraps a model and records how many points each call sends through it."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.sizes = model, []
+
+    def forward(self, x):
+        self.sizes.append(x.shape[0])
+        return self.model(x)
+
+
+@pytest.mark.parametrize("backend", ["reference", "torch"])
+def test_batch_size_bounds_every_model_call_of_every_method(backend):
+    """batch_size means path points per model call for every method, Guided IG included."""
+    from idgi_fast.methods import METHODS
+
+    x = torch.rand(5, 3, 6, 7, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    for name in METHODS:
+        model = CallSizes(TinyCNN().double().eval())
+        idgi_fast.explain(model, x, target=2, method=name, steps=3, batch_size=2, backend=backend)
+        assert model.sizes and max(model.sizes) <= 2, (name, model.sizes)
+
+
+def test_the_captum_drop_in_streams_internal_batch_size_points_per_call():
+    from idgi_fast.captum import IDGI, IntegratedGradients
+
+    x = torch.rand(3, 3, 6, 7, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for explainer in (IntegratedGradients, IDGI):
+        model = CallSizes(TinyCNN().double().eval())
+        explainer(model).attribute(x, target=1, n_steps=8, internal_batch_size=4)
+        assert max(model.sizes) <= 4 and sum(model.sizes) >= 3 * 8, (explainer.__name__, model.sizes)

@@ -147,3 +147,14 @@ def test_inputs_requiring_grad_do_not_leak_into_results(model, x):
         model, x.requires_grad_(True), steps=2, baselines=torch.zeros_like(x).requires_grad_(True)
     )
     assert not result.base.requires_grad and not result.idgi.requires_grad
+
+
+def test_method_parameters_are_checked_by_the_registry():
+    model = TinyCNN().double().eval()
+    x = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    with pytest.raises(TypeError, match="sqrt must be True or False"):
+        explain(model, x, target=0, method="blur_ig", steps=2, sqrt=1)
+    with pytest.raises(ValueError, match="grad_step must be > 0"):
+        explain(model, x, target=0, method="blur_ig", steps=2, grad_step="0.1")
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]"):
+        explain(model, x, target=0, method="guided_ig", steps=2, fraction=0)

@@ -26,8 +26,8 @@ from idgi_fast.reference.metrics.pic import (
 
 
 class Brightness(nn.Module):
-    """Two classes with logits [scale·(mean(x) − offset), 0]: p(class 0) = sigmoid(scale·(mean(x) −
-    offset))."""
+    """Two classes with logits [scale·(mean(x) − offset), 0]:
+    p(class 0) = sigmoid(scale·(mean(x) − offset))."""
 
     def __init__(self, scale: float, offset: float = 0.0):
         super().__init__()

@@ -10,8 +10,8 @@ import triton.language as tl
 def squared_norm_partials_kernel(
     g_ptr, partial_ptr, n_features, n_blocks, ACC: tl.constexpr, BLOCK: tl.constexpr
 ):
-    """Program (p, b): Σ g[p, d]² (in ACC, the inputs' float type) over the b-th block of BLOCK features of
-    point p.
+    """Program (p, b): Σ g[p, d]² (in ACC, the inputs' float type) over the b-th block of BLOCK
+    features of point p.
 
     The (N, n_blocks) partial sums are added up by the launcher, in a fixed order, so the
     norms are deterministic (no atomics).

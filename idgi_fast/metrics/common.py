@@ -9,7 +9,7 @@ from ..ops.rescore import target_probabilities
 from ..outputs import check_logits, full_float32
 from ..profiling import annotate
 from ..saliency import saliency_map
-from ..validation import check_finite, check_inputs
+from ..validation import check_finite, check_inputs, default_batch_size
 
 
 def check_images(images: object) -> torch.Tensor:
@@ -67,7 +67,7 @@ def score_targets(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Like the oracle's Scorer, with one target per image and the rescoring op: (N,) float64 probabilities
     and (N,) argmax classes on the images' device, at most batch_size images per model call."""
-    step = batch_size or max(1, images.shape[0])
+    step = batch_size or default_batch_size(images.device)
     probabilities, classes = [], []
     with torch.no_grad(), full_float32():
         for start in range(0, images.shape[0], step):

@@ -8,6 +8,7 @@ from ..ops.composite import composite
 from ..profiling import annotate
 from ..reference.metrics.common import level_counts, pixel_ranks
 from ..reference.metrics.insertion import InsertionCurves, curve_scores, insertion_canvas
+from ..validation import default_batch_size
 from .common import score_targets
 
 
@@ -33,7 +34,8 @@ def insertion_deletion_batched(
     # per image, as the reference builds them, so that every metric image is bit-identical
     backgrounds = torch.stack([insertion_canvas(image, canvas, sigma) for image in images])
     original, _ = score_targets(model, images, targets, batch_size, backend)
-    per_call = max(1, (batch_size or batch * (levels + 1)) // (levels + 1))
+    batch_size = batch_size or default_batch_size(images.device)
+    per_call = max(1, batch_size // (levels + 1))
     curves = {mode: [] for mode in modes}
     for start in range(0, batch, per_call):
         rows = slice(start, start + per_call)
@@ -50,7 +52,7 @@ def insertion_deletion_batched(
                     model,
                     stack.flatten(0, 1),
                     targets[rows].repeat_interleave(levels + 1),
-                    batch_size and max(batch_size, levels + 1),
+                    max(batch_size, levels + 1),
                     backend,
                 )
             curves[mode].append(found.view(-1, levels + 1))

@@ -28,6 +28,7 @@ from ..reference.metrics.pic import (
     curves_from_levels,
     pic_levels,
 )
+from ..validation import default_batch_size
 from .common import score_targets
 from .information import ms_ssim_levels
 
@@ -143,7 +144,8 @@ def _levels_batched(
         canvases = torch.stack([gaussian_blur(image[None], sigma, padding="zeros")[0] for image in images])
     with annotate("forward"):
         p_input, c_input = score_targets(model, images, targets, batch_size, backend)
-    per_call = max(1, (batch_size or batch * levels) // levels)
+    batch_size = batch_size or default_batch_size(images.device)
+    per_call = max(1, batch_size // levels)
     rows = {name: [] for name in ("probability", "predicted", "msssim")}
     pending_sizes = []
     pool = (
@@ -167,7 +169,7 @@ def _levels_batched(
                     model,
                     bokeh,
                     targets[part].repeat_interleave(levels),
-                    batch_size and max(batch_size, levels),
+                    max(batch_size, levels),
                     backend,
                 )
             rows["probability"].append(found[0].view(-1, levels))

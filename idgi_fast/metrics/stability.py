@@ -22,8 +22,8 @@ ExplainFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def jpeg_round_trip(images: torch.Tensor, quality: int = 75) -> torch.Tensor:
-    """Images in [0, 1] → uint8 → JPEG at `quality` (Pillow's defaults otherwise, 4:2:0 chroma) → decoded /
-    255."""
+    """Images in [0, 1] → uint8 → JPEG at `quality` (Pillow's defaults otherwise, 4:2:0 chroma)
+    → decoded / 255."""
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 95:
         raise ValueError(f"jpeg_quality must be an int in 1 … 95, got {quality!r}")
     if images.shape[1] not in (1, 3):

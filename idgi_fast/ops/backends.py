@@ -35,8 +35,3 @@ def resolve_backend(backend: str, tensor: torch.Tensor) -> str:
             "'auto'."
         )
     return backend
-
-
-def op_backend(backend: str) -> str:
-    """The op backend of a resolved choice: the reference's metric code uses the torch ops."""
-    return "torch" if backend == "reference" else backend

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..outputs import output_and_gradient, output_only
+from ..validation import default_batch_size
 
 
 class PointEvaluator:
@@ -20,7 +21,7 @@ class PointEvaluator:
         self.points_per_image = 0  # path points evaluated for each image so far
 
     def _chunks(self, n: int):
-        size = self.batch_size or n
+        size = self.batch_size or default_batch_size(self.targets.device)
         for start in range(0, n, size):
             yield slice(start, min(start + size, n))
 

@@ -59,12 +59,10 @@ class StudyConfig:
     crop: int | None = None  # evaluation transform, e.g. 256 → 224, Inception-v3 342 → 299)
     weights: dict = field(default_factory=dict)  # model → weights (models.load_model); absent: the default
     only_correct: bool = True  # explain only images the model classifies correctly
-    save_maps: bool = (
-        False  # also write every saliency map (float32 .npy) and input (PNG) beside the database
-    )
-    preview_images: int = (
-        8  # the first images' maps and inputs are written anyway, for the report's saliency grid
-    )
+    # also write every saliency map (float32 .npy) and input (PNG) beside the database
+    save_maps: bool = False
+    # the first images' maps and inputs are written anyway, for the report's saliency grid
+    preview_images: int = 8
     stability: bool = True  # JPEG stability: one more explain per batch, of the JPEG round trip (quality 75)
     backend: str = "auto"
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")

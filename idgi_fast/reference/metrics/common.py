@@ -8,6 +8,7 @@ import torch
 
 from ...ops.composite import composite_torch
 from ...outputs import check_logits, full_float32
+from ...validation import default_batch_size
 
 
 def pixel_ranks(saliency: torch.Tensor) -> torch.Tensor:
@@ -47,7 +48,7 @@ class Scorer:
         self.batch_size = batch_size
 
     def __call__(self, images: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:
-        step = self.batch_size or images.shape[0]
+        step = self.batch_size or default_batch_size(images.device)
         targets = torch.full((images.shape[0],), int(target), dtype=torch.long, device=images.device)
         probabilities, classes = [], []
         with torch.no_grad(), full_float32():

@@ -44,8 +44,8 @@ SKIP_REASONS = {
 
 
 def blur_bokeh(image: torch.Tensor, saliency: torch.Tensor, sigma: float, levels: int) -> torch.Tensor:
-    """(L, C, H, W): G_σ(image) (zeros padding) with the top ⌊l·H·W/(L−1)⌋ pixels copied; level L−1 is the
-    input."""
+    """(L, C, H, W): G_σ(image) (zeros padding) with the top ⌊l·H·W/(L−1)⌋ pixels copied;
+    level L−1 is the input."""
     canvas = gaussian_blur(image[None], sigma, padding="zeros")[0]
     return reveal_stack(image, canvas, pixel_ranks(saliency), level_counts(saliency.numel(), levels - 1))
 
