@@ -161,7 +161,18 @@ class _PathAttribution:
         self.output = output
         self.backend = backend
 
-    def _attribute(self, inputs, target, steps, idgi, batch_size, baselines=None, **params) -> torch.Tensor:
+    def attribute(
+        self,
+        inputs,
+        baselines=None,
+        target=None,
+        steps: int = 128,
+        idgi: bool = False,
+        batch_size: int | None = None,
+        **params,
+    ) -> torch.Tensor:
+        """The base attribution, or the IDGI one when `idgi`, shaped like the inputs; `params` are
+        the method's parameters, listed in the class docstring."""
         result = explain(
             self.model,
             inputs,
@@ -187,18 +198,6 @@ class IntegratedGradients(_PathAttribution):
 
     method = "ig"
 
-    def attribute(
-        self,
-        inputs,
-        baselines=None,
-        target=None,
-        steps: int = 128,
-        idgi: bool = False,
-        batch_size: int | None = None,
-        **params,
-    ) -> torch.Tensor:
-        return self._attribute(inputs, target, steps, idgi, batch_size, baselines=baselines, **params)
-
 
 class BlurIG(_PathAttribution):
     """Blur IG (its baseline is the input blurred at max_sigma), optionally its IDGI variant (§4)."""
@@ -214,22 +213,11 @@ class BlurIG(_PathAttribution):
         batch_size: int | None = None,
         **params,
     ) -> torch.Tensor:
-        return self._attribute(inputs, target, steps, idgi, batch_size, **params)
+        """Blur IG has no baselines argument; otherwise as the other classes."""
+        return super().attribute(inputs, None, target, steps, idgi, batch_size, **params)
 
 
 class GuidedIG(_PathAttribution):
     """Guided IG (max_dist=1 is unbounded, 0 is IG's left rule), optionally its IDGI variant (§5)."""
 
     method = "guided_ig"
-
-    def attribute(
-        self,
-        inputs,
-        baselines=None,
-        target=None,
-        steps: int = 128,
-        idgi: bool = False,
-        batch_size: int | None = None,
-        **params,
-    ) -> torch.Tensor:
-        return self._attribute(inputs, target, steps, idgi, batch_size, baselines=baselines, **params)

@@ -75,8 +75,9 @@ def test_quadratic_ig_and_idgi():
 def test_unbounded_guided_ig_of_quadratic(backend):
     if backend == "triton":
         pytest.skip(
-            "288 steps of kernel launches take minutes in Triton's interpreter; tests/test_kernels.py checks "
-            "the selection kernel against kthvalue, and the small Guided IG cases here run it"
+            "288 steps of kernel launches take minutes in Triton's interpreter; "
+            "tests/ops/test_guided_step.py checks the selection kernel against kthvalue, and the small "
+            "Guided IG cases here run it"
         )
     x = torch.tensor([[3.0, 3.0]], dtype=torch.float64)
     attributions = [
@@ -109,8 +110,8 @@ def test_guided_ig_without_freedom_is_left_rule_ig(model_name, tiny_cnn64, image
 def test_blur_ig_of_elementwise_model_converges_to_blur_difference(backend):
     if backend == "triton":
         pytest.skip(
-            "592 points at radius 200 take hours in Triton's interpreter; tests/test_kernels.py checks the "
-            "blur kernel against the torch op, which this test covers"
+            "592 points at radius 200 take hours in Triton's interpreter; tests/ops/test_blur_path.py "
+            "checks the blur kernel against the torch op, which this test covers"
         )
     generator = torch.Generator().manual_seed(3)
     x = torch.rand(1, 2, 9, 12, generator=generator, dtype=torch.float64) * 3
