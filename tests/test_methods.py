@@ -15,6 +15,7 @@ from conftest import LinearLogit, Quadratic, SinSum, TinyCNN
 
 import idgi_fast
 from idgi_fast.geometry import gaussian_blur
+from idgi_fast.methods import METHODS
 from idgi_fast.outputs import output_only
 
 RULES = ("pair", "left", "right", "trapezoid")
@@ -131,7 +132,7 @@ def test_blur_ig_of_elementwise_model_converges_to_blur_difference(backend):
 @pytest.mark.parametrize("method", ["ig", "blur_ig", "guided_ig"])
 def test_idgi_sums_to_output_difference(method, tiny_cnn64, images64):
     result = explain(tiny_cnn64, images64, method=method, steps=12)
-    if method == "blur_ig":
+    if not METHODS[method].takes_baselines:  # Blur IG: the input blurred at max_sigma
         baseline = gaussian_blur(images64, result.params["max_sigma"])
     else:
         baseline = torch.zeros_like(images64)
