@@ -21,8 +21,8 @@ import torch
 
 from .engine import StraightPath, stream_path
 from .ops.backends import resolve_backend
-from .outputs import full_float32
-from .validation import resolve_batch_size
+from .outputs import full_float32, no_input_gradient
+from .validation import check_finite, check_flag, check_model, resolve_batch_size
 
 METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 
@@ -95,6 +95,39 @@ def _baselines(baselines, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tenso
     return tuple(resolved)
 
 
+def _check_index(index, shape: torch.Size, target) -> None:
+    """One example's target (an int, or a tuple of ints) against the shape of one example's output."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in parts):
+        raise TypeError(f"target entries must be ints or tuples of ints, got {index!r}")
+    if len(parts) > len(shape) or any(not -n <= i < n for i, n in zip(parts, shape)):
+        raise ValueError(
+            f"target {target!r} is out of range for the forward function's output of shape "
+            f"(B, {', '.join(map(str, shape))}); pick indices within it"
+        )
+
+
+def _check_target(target, shape: torch.Size, n_examples: int) -> None:
+    """Every target form of Captum against the per-example output `shape`, before indexing (an
+    out-of-range index on a GPU is a device-side assert, not an error)."""
+    if target is None:
+        return
+    if isinstance(target, torch.Tensor):
+        if target.is_floating_point() or target.dtype == torch.bool:
+            raise TypeError(f"target must hold integers (class indices), got dtype {target.dtype}")
+        target = target.tolist()
+    if isinstance(target, (int, tuple)):
+        _check_index(target, shape, target)
+        return
+    if isinstance(target, Sequence) and not isinstance(target, str) and len(target) == n_examples:
+        for entry in target:
+            _check_index(entry, shape, target)
+        return
+    raise ValueError(
+        f"target must be None, an int, a tuple, or one int/tuple per example ({n_examples}); got {target!r}"
+    )
+
+
 def _select(output: torch.Tensor, target, images: torch.Tensor, n_examples: int) -> torch.Tensor:
     """The explained value of each row of `output` (row r is a point of example images[r]),
     by Captum's target forms."""
@@ -137,6 +170,7 @@ class _FlatForward:
         self.sizes = [x[0].numel() for x in inputs]
         args = additional_forward_args
         self.args = () if args is None else (args if isinstance(args, tuple) else (args,))
+        self.target_checked = False
 
     def flatten(self, tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
         return torch.cat([t.reshape(t.shape[0], -1) for t in tensors], dim=1)
@@ -148,13 +182,33 @@ class _FlatForward:
             a[images] if isinstance(a, torch.Tensor) and a.ndim > 0 and a.shape[0] == self.n else a
             for a in self.args
         ]
-        return _select(self.forward_func(*tensors, *args), self.target, images, self.n)
+        output = self.forward_func(*tensors, *args)
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(
+                f"forward_func must return a tensor (B, ...) of scores; it returned {type(output).__name__}. "
+                "Wrap it so that it returns the tensor to explain, e.g. lambda x: model(x)[0]."
+            )
+        if not output.is_floating_point():
+            raise TypeError(f"forward_func must return floating-point scores, got {output.dtype}")
+        if output.device != rows.device:
+            raise ValueError(
+                f"forward_func returned its output on {output.device} for inputs on {rows.device}; keep "
+                "the model and its output on the inputs' device"
+            )
+        if not self.target_checked:
+            _check_target(self.target, output.shape[1:], self.n)
+            self.target_checked = True
+        return _select(output, self.target, images, self.n)
 
     def __call__(self, rows: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():
             leaf = rows.detach().requires_grad_(True)
             values = self.values(leaf, images)
-            (gradient,) = torch.autograd.grad(values.sum(), leaf)
+            gradient = None
+            if values.requires_grad:
+                (gradient,) = torch.autograd.grad(values.sum(), leaf, allow_unused=True)
+        if gradient is None:
+            raise no_input_gradient("forward_func")
         return values.detach(), gradient
 
 
@@ -169,6 +223,12 @@ class _StraightPathRun:
             raise ValueError("every input must have the same batch size (first dimension)")
         if len({x.dtype for x in self.inputs}) > 1 or not self.inputs[0].is_floating_point():
             raise TypeError(f"inputs must share one floating dtype, got {[x.dtype for x in self.inputs]}")
+        if self.inputs[0].shape[0] == 0:
+            raise ValueError("inputs is an empty batch (first dimension 0); pass at least one example")
+        for x, b in zip(self.inputs, self.baselines):
+            check_finite(x, "inputs")
+            check_finite(b, "baselines")
+        check_model(forward_func, self.inputs[0], name="forward_func")
         self.forward = _FlatForward(forward_func, self.inputs, target, additional_forward_args)
         self.flat_inputs = self.forward.flatten(self.inputs)
         self.flat_baselines = self.forward.flatten(self.baselines)
@@ -207,7 +267,7 @@ class IntegratedGradients:
         if not callable(forward_func):
             raise TypeError("forward_func must be callable")
         self.forward_func = forward_func
-        self.multiply_by_inputs = multiply_by_inputs
+        self.multiply_by_inputs = check_flag(multiply_by_inputs, "multiply_by_inputs")
 
     @property
     def multiplies_by_inputs(self) -> bool:
@@ -227,6 +287,7 @@ class IntegratedGradients:
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
     ):
+        check_flag(return_convergence_delta, "return_convergence_delta")
         run = _StraightPathRun(
             self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
         )
@@ -265,6 +326,7 @@ class IDGI:
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
     ):
+        check_flag(return_convergence_delta, "return_convergence_delta")
         run = _StraightPathRun(
             self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
         )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from .methods import MethodSpec
-from .outputs import OUTPUTS, check_logits
+from .outputs import OUTPUTS, NonFiniteOutput, check_logits
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -66,23 +66,45 @@ def resolve_baselines(baselines: object, inputs: torch.Tensor) -> torch.Tensor:
     return expanded.detach().to(device=inputs.device, dtype=inputs.dtype).clone()
 
 
+INT64_MAX = 2**63 - 1
+
+
 def resolve_targets(
-    target: object, model, inputs: torch.Tensor, batch_size: int | None = None
+    target: object, model, inputs: torch.Tensor, batch_size: int | None = None, check_outputs: bool = False
 ) -> torch.Tensor:
-    """A (B,) int64 tensor of classes; None means the model's argmax on the inputs."""
+    """A (B,) int64 tensor of classes; None means the model's argmax on the inputs.
+
+    The model is called on the inputs when target is None, or when `check_outputs` is set:
+    then its logits are checked (type, shape, dtype, device, finite) and every target against
+    the number of classes, before any real work.
+    """
     batch = inputs.shape[0]
-    if target is None:
+    targets = None if target is None else _targets_tensor(target, batch)
+    if target is None or check_outputs:
         step = batch_size or default_batch_size(inputs.device)
         classes = []
         with torch.no_grad():
             for start in range(0, batch, step):
                 chunk = inputs[start : start + step]
-                logits = check_logits(model(chunk), chunk.shape[0], torch.zeros(0, dtype=torch.long))
+                chosen = torch.zeros(0, dtype=torch.long) if targets is None else targets[start : start + step]
+                logits = check_logits(model(chunk), chunk.shape[0], chosen, chunk.device)
+                if not bool(torch.isfinite(logits).all()):
+                    row = int((~torch.isfinite(logits)).any(dim=1).nonzero()[0])
+                    raise NonFiniteOutput(
+                        f"the model's logits are NaN or Inf for input {start + row}; look for an overflow in "
+                        "the model or inputs outside the range it was trained on"
+                    )
                 classes.append(logits.argmax(dim=1))
-        return torch.cat(classes).to(device=inputs.device, dtype=torch.long)
+        if targets is None:
+            targets = torch.cat(classes)
+    return targets.to(device=inputs.device, dtype=torch.long)
+
+
+def _targets_tensor(target: object, batch: int) -> torch.Tensor:
     if isinstance(target, bool):
         raise TypeError("target must be an int, a sequence of ints, a 1-D integer tensor or None; got a bool")
     if isinstance(target, int):
+        _check_class_index(target)
         targets = torch.full((batch,), target, dtype=torch.long)
     elif isinstance(target, torch.Tensor):
         if target.dtype.is_floating_point or target.dtype == torch.bool or target.is_complex():
@@ -98,6 +120,8 @@ def resolve_targets(
     elif isinstance(target, Sequence) and not isinstance(target, str):
         if not all(isinstance(t, int) and not isinstance(t, bool) for t in target):
             raise TypeError("target must be a sequence of ints (class indices)")
+        for t in target:
+            _check_class_index(t)
         targets = torch.tensor(list(target), dtype=torch.long)
     else:
         raise TypeError(
@@ -111,7 +135,12 @@ def resolve_targets(
         )
     if targets.numel() and int(targets.min()) < 0:
         raise ValueError(f"target must lie in [0, K); got {int(targets.min())}")
-    return targets.to(inputs.device)
+    return targets
+
+
+def _check_class_index(value: int) -> None:
+    if not 0 <= value <= INT64_MAX:
+        raise ValueError(f"target must lie in [0, K), the model's classes; got {value}")
 
 
 def check_steps(steps: object) -> int:
@@ -172,17 +201,72 @@ def resolve_batch_size(
     return batch_size
 
 
-def check_model(model: object, inputs: torch.Tensor | None = None) -> None:
+def _mode_dependent(module: torch.nn.Module) -> bool:
+    """Whether a layer computes differently in training mode: BatchNorm (batch statistics, and it
+    updates its running ones), InstanceNorm that tracks running statistics, Dropout, RReLU."""
+    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        return True
+    if isinstance(module, torch.nn.modules.instancenorm._InstanceNorm):
+        return module.track_running_stats
+    return isinstance(module, (torch.nn.modules.dropout._DropoutNd, torch.nn.RReLU))
+
+
+def model_module(model: object) -> torch.nn.Module | None:
+    """The nn.Module behind a model argument: the module itself or the owner of a bound method
+    (model.forward); None for other callables."""
+    if isinstance(model, torch.nn.Module):
+        return model
+    owner = getattr(model, "__self__", None)
+    return owner if isinstance(owner, torch.nn.Module) else None
+
+
+def check_model(model: object, inputs: torch.Tensor | None = None, name: str = "model") -> None:
+    """A callable model, not in training mode, with its parameters on the inputs' device and dtype.
+
+    Training mode is refused rather than switched: BatchNorm in training mode would use batch
+    statistics and update its running ones on every call, and Dropout would make two identical
+    calls differ; the caller's model is never modified (docs/semantics.md §8).
+    """
     if not callable(model):
         raise TypeError(
-            f"model must be an nn.Module or a callable returning logits (B, K); got {type(model).__name__}"
+            f"{name} must be an nn.Module or a callable returning logits (B, K); got {type(model).__name__}"
         )
-    if inputs is None or not isinstance(model, torch.nn.Module):
+    module = model_module(model)
+    if module is None:
         return
-    parameter = next((p for p in model.parameters() if p.is_floating_point()), None)
+    training = [
+        (path or type(module).__name__, type(layer).__name__)
+        for path, layer in module.named_modules()
+        if layer.training and _mode_dependent(layer)
+    ]
+    if training:
+        shown = ", ".join(f"{path} ({kind})" for path, kind in training[:3])
+        more = f" and {len(training) - 3} more" if len(training) > 3 else ""
+        raise ValueError(
+            f"{name} is in training mode: {shown}{more} would compute with batch statistics or random "
+            "dropout, and BatchNorm would update its running statistics on every call. Call "
+            "model.eval() before explaining or evaluating."
+        )
+    if inputs is None:
+        return
+    tensors = [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    elsewhere = next((t for t in tensors if t.device != inputs.device), None)
+    if elsewhere is not None:
+        raise ValueError(
+            f"{name} is on {elsewhere.device} but the inputs are on {inputs.device}; move one to the other, "
+            f"e.g. model.to(inputs.device)"
+        )
+    parameter = next((p for p in module.parameters() if p.is_floating_point()), None)
     if parameter is not None and parameter.dtype != inputs.dtype:
         fix = "model.double()" if inputs.dtype == torch.float64 else "model.float()"
         raise TypeError(
             f"inputs are {inputs.dtype} but the model's parameters are {parameter.dtype}; "
             f"use {fix} or convert the inputs to {parameter.dtype}"
         )
+
+
+def check_flag(value: object, name: str) -> bool:
+    """A real bool: strings such as "no" are truthy and would silently mean True."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value

@@ -10,12 +10,14 @@ from .stream import model_evaluator, stream_path
 
 def _ig(model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend):
     path = StraightPath.uniform(inputs, baselines, steps, params["rule"])
-    return stream_path(path, model_evaluator(model, targets, output), counts, idgi, batch_size, backend)
+    evaluate = model_evaluator(model, targets, output)
+    return stream_path(path, evaluate, counts, idgi, batch_size, backend, targets)
 
 
 def _blur_ig(model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend):
     path = BlurPath(inputs, steps, idgi, backend=backend, **params)
-    return stream_path(path, model_evaluator(model, targets, output), counts, idgi, batch_size, backend)
+    evaluate = model_evaluator(model, targets, output)
+    return stream_path(path, evaluate, counts, idgi, batch_size, backend, targets)
 
 
 def _guided_ig(

@@ -11,7 +11,7 @@ import torch
 
 from ..ops.accumulate import idgi_scales, squared_norms
 from ..ops.guided_step import guided_step
-from ..outputs import output_and_gradient, output_only
+from ..outputs import check_path_finite, output_and_gradient, output_only, point_finite
 from ..profiling import annotate
 
 
@@ -53,6 +53,7 @@ def guided_ig_stream(
     x = x_base.clone()
     attribution = torch.zeros_like(x_in)
     outputs = torch.full((batch, steps + 1), float("nan"), dtype=inputs.dtype, device=inputs.device)
+    finite = torch.ones((batch, steps + 1), dtype=torch.bool, device=inputs.device)
     important = torch.zeros_like(inputs) if idgi else None
     waiting = None  # (g², Σg², F) of the previous step, until F of the next point is known
     for k in range(steps):
@@ -61,6 +62,8 @@ def guided_ig_stream(
                 model, x.to(inputs.dtype).view_as(inputs), targets, output, batch_size
             )
         outputs[:, k] = values
+        finite[:, k] = point_finite(values, gradients)
+        check_path_finite(finite, targets, steps)  # at once: a NaN gradient would corrupt the ranking
         if idgi:
             with annotate("accumulate"):
                 if waiting is not None:
@@ -82,5 +85,7 @@ def guided_ig_stream(
     if idgi:
         outputs[:, steps], _ = _evaluate(model, inputs, targets, output, batch_size, gradient=False)
         _idgi_update(important, waiting[0], waiting[1], (outputs[:, steps] - waiting[2]).to(torch.float64))
+        finite[:, steps] = point_finite(outputs[:, steps])
+    check_path_finite(finite, targets, steps)
     base = {steps: attribution.view_as(inputs).to(inputs.dtype)}
     return base, ({steps: important} if idgi else None), outputs, steps + (1 if idgi else 0)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 
 from ..ops.accumulate import accumulate, idgi_scales, squared_norms
-from ..outputs import output_and_gradient
+from ..outputs import check_path_finite, output_and_gradient, point_finite
 from ..profiling import annotate
 
 # F (N,) and ∂F/∂point (like the points) of a chunk of points, each belonging to image `images[p]`
@@ -27,10 +27,21 @@ def model_evaluator(model, targets: torch.Tensor, output: str) -> ChunkEvaluator
     return lambda points, images: output_and_gradient(model, points, targets[images], output)
 
 
-def stream_path(path, evaluate: ChunkEvaluator, counts: list[int], idgi: bool, batch_size: int, backend: str):
+def stream_path(
+    path,
+    evaluate: ChunkEvaluator,
+    counts: list[int],
+    idgi: bool,
+    batch_size: int,
+    backend: str,
+    targets: torch.Tensor | None = None,
+):
     """(base by count, IDGI by count or None, outputs (B, m + 1), points per image) of a known path.
 
     `batch_size` path points go through `evaluate` at a time; `backend` is a resolved op backend.
+    A NaN or Inf F or gradient stops it with the path point and image (outputs.NonFiniteOutput),
+    checked once at the end so that no chunk waits for the host; `targets` (B,) name the
+    explained classes in that message (None: not named).
     """
     inputs, steps = path.inputs, path.steps
     batch, device = inputs.shape[0], inputs.device
@@ -40,6 +51,7 @@ def stream_path(path, evaluate: ChunkEvaluator, counts: list[int], idgi: bool, b
     base = torch.zeros((len(counts), *inputs.shape), dtype=inputs.dtype, device=device)
     important = torch.zeros_like(base) if idgi else None
     outputs = torch.full((batch, steps + 1), float("nan"), dtype=inputs.dtype, device=device)
+    finite = torch.ones((batch, steps + 1), dtype=torch.bool, device=device)
 
     chunk = batch_size
     start = 0
@@ -61,6 +73,7 @@ def stream_path(path, evaluate: ChunkEvaluator, counts: list[int], idgi: bool, b
         with annotate("accumulate"):
             values = values.detach()
             outputs[chunk_images, chunk_js] = values
+            finite[chunk_images, chunk_js] = point_finite(values, gradients)
             base_coef = torch.stack([path.base_coefficients(chunk_js, s) for s in strides], dim=1).to(
                 inputs.dtype
             )
@@ -77,6 +90,7 @@ def stream_path(path, evaluate: ChunkEvaluator, counts: list[int], idgi: bool, b
             accumulate(gradients, multiplier, base_coef, idgi_coef, chunk_images, base, important, backend)
         start = rows.stop
 
+    check_path_finite(finite, targets, steps)
     base_by_count = {n: path.finish(base[c]) for c, n in enumerate(counts)}
     idgi_by_count = {n: important[c] for c, n in enumerate(counts)} if idgi else None
     return base_by_count, idgi_by_count, outputs, len(path.needed)

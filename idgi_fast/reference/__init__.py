@@ -33,7 +33,7 @@ IMPLEMENTATIONS = {"ig": _ig, "blur_ig": _blur_ig, "guided_ig": _guided_ig}
 
 def run(model, inputs, baselines, targets, *, spec, steps, counts, idgi, output, batch_size, params):
     """(base by count, IDGI by count or None, outputs (B, m+1), points evaluated per image)."""
-    evaluator = PointEvaluator(model, targets, output, batch_size)
+    evaluator = PointEvaluator(model, targets, output, batch_size, steps)
     result = IMPLEMENTATIONS[spec.name](evaluator, inputs, baselines, steps, counts, idgi, params)
     return (*result, evaluator.points_per_image)
 

@@ -31,7 +31,7 @@ def blur_ig(
     inputs64 = inputs.to(torch.float64)
     for i in evaluated:
         blurred = gaussian_blur(inputs64, sigmas[i], padding)
-        f, g = evaluator.gradient(blurred.to(inputs.dtype))
+        f, g = evaluator.gradient(blurred.to(inputs.dtype), i)
         outputs[:, i] = f
         gradients[i] = g
         if i < steps:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import torch
 
-from ..outputs import output_and_gradient, output_only
+from ..outputs import check_path_finite, output_and_gradient, output_only, point_finite
 from ..validation import default_batch_size
 
 
 class PointEvaluator:
-    def __init__(self, model, targets: torch.Tensor, output: str, batch_size: int | None):
+    def __init__(self, model, targets: torch.Tensor, output: str, batch_size: int | None, steps: int):
         self.model = model
+        self.steps = steps
         self.targets = targets
         self.output = output
         self.batch_size = batch_size
@@ -25,8 +26,9 @@ class PointEvaluator:
         for start in range(0, n, size):
             yield slice(start, min(start + size, n))
 
-    def gradient(self, points: torch.Tensor, rows: torch.Tensor | None = None):
-        """F (N,) and g (like points) at one point per image; `rows` picks the images' targets."""
+    def gradient(self, points: torch.Tensor, index: int, rows: torch.Tensor | None = None):
+        """F (N,) and g (like points) at path point `index` (its column of the outputs) of each
+        image; `rows` picks the images' targets. A NaN or Inf F or g stops here."""
         targets = self.targets if rows is None else self.targets[rows]
         values, grads = [], []
         for part in self._chunks(points.shape[0]):
@@ -34,13 +36,22 @@ class PointEvaluator:
             values.append(f)
             grads.append(g)
         self.points_per_image += 1
-        return torch.cat(values), torch.cat(grads)
+        values, grads = torch.cat(values), torch.cat(grads)
+        self._check_finite(point_finite(values, grads), index, targets)
+        return values, grads
 
-    def forward(self, points: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+    def _check_finite(self, finite: torch.Tensor, index: int, targets: torch.Tensor) -> None:
+        column = torch.ones((finite.shape[0], self.steps + 1), dtype=torch.bool, device=finite.device)
+        column[:, index] = finite
+        check_path_finite(column, targets, self.steps)
+
+    def forward(self, points: torch.Tensor, index: int, rows: torch.Tensor | None = None) -> torch.Tensor:
         targets = self.targets if rows is None else self.targets[rows]
         values = [
             output_only(self.model, points[part], targets[part], self.output)
             for part in self._chunks(points.shape[0])
         ]
         self.points_per_image += 1
-        return torch.cat(values)
+        values = torch.cat(values)
+        self._check_finite(point_finite(values), index, targets)
+        return values

@@ -87,7 +87,7 @@ def guided_ig(
     outputs = torch.full((batch, steps + 1), float("nan"), dtype=inputs.dtype, device=inputs.device)
     gradients = []
     for k in range(steps):
-        f, g = evaluator.gradient(x.to(inputs.dtype).view_as(inputs))
+        f, g = evaluator.gradient(x.to(inputs.dtype).view_as(inputs), k)
         outputs[:, k] = f
         gradients.append(g)
         g64 = g.to(torch.float64).flatten(1)
@@ -99,7 +99,7 @@ def guided_ig(
             )
             attribution[b] += added
     if idgi:
-        outputs[:, steps] = evaluator.forward(inputs)
+        outputs[:, steps] = evaluator.forward(inputs, steps)
     base = {steps: attribution.view_as(inputs).to(inputs.dtype)}
     important = {steps: idgi_from_path(gradients, outputs)} if idgi else None
     return base, important, outputs

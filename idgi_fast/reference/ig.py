@@ -37,7 +37,7 @@ def integrated_gradients(
     outputs, gradients = [], []
     for k in range(steps + 1):
         point = baselines + (k / steps) * difference
-        f, g = evaluator.gradient(point)
+        f, g = evaluator.gradient(point, k)
         outputs.append(f)
         gradients.append(g)
     outputs_path = torch.stack(outputs, dim=1)
