@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from . import engine, reference, validation
-from .methods import METHODS, method_spec
+from .methods import METHODS, check_flag, method_spec
 from .ops.backends import resolve_backend
 from .outputs import full_float32
 
@@ -100,7 +100,7 @@ def explain(
     inputs = validation.check_inputs(inputs, image_batch=spec.needs_image_batch)
     validation.check_model(model, inputs)
     steps = validation.check_steps(steps)
-    idgi = validation.check_flag(idgi, "idgi")
+    idgi = check_flag("idgi", idgi)
     output = validation.check_output(output)
     batch_size = validation.resolve_batch_size(batch_size, inputs.device)
     counts = validation.resolve_compute_at(compute_at, steps, spec)

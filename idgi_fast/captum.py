@@ -22,7 +22,8 @@ import torch
 from .engine import StraightPath, stream_path
 from .ops.backends import resolve_backend
 from .outputs import full_float32, no_input_gradient
-from .validation import check_finite, check_flag, check_model, resolve_batch_size
+from .methods import check_flag
+from .validation import check_finite, check_model, resolve_batch_size
 
 METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 
@@ -267,7 +268,7 @@ class IntegratedGradients:
         if not callable(forward_func):
             raise TypeError("forward_func must be callable")
         self.forward_func = forward_func
-        self.multiply_by_inputs = check_flag(multiply_by_inputs, "multiply_by_inputs")
+        self.multiply_by_inputs = check_flag("multiply_by_inputs", multiply_by_inputs)
 
     @property
     def multiplies_by_inputs(self) -> bool:
@@ -287,7 +288,7 @@ class IntegratedGradients:
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
     ):
-        check_flag(return_convergence_delta, "return_convergence_delta")
+        check_flag("return_convergence_delta", return_convergence_delta)
         run = _StraightPathRun(
             self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
         )
@@ -326,7 +327,7 @@ class IDGI:
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
     ):
-        check_flag(return_convergence_delta, "return_convergence_delta")
+        check_flag("return_convergence_delta", return_convergence_delta)
         run = _StraightPathRun(
             self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
         )

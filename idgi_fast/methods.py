@@ -9,6 +9,8 @@ method means one entry here plus its reference and engine implementation
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +28,15 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, Any], Any]:
     return check
 
 
-def _positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value) > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+def check_positive_float(name: str, value: Any) -> float:
+    """A finite number > 0 (NaN and Inf refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < float(value) < math.inf:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
-def _flag(name: str, value: Any) -> bool:
+def check_flag(name: str, value: Any) -> bool:
+    """A real bool: a string such as "no" is truthy and would silently mean True."""
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return value
@@ -109,9 +113,9 @@ METHODS: dict[str, MethodSpec] = {
         "blur_ig",
         "Blur IG",
         (
-            Parameter("max_sigma", 50.0, _positive_float, "σ of the baseline G_max_sigma(x)"),
-            Parameter("grad_step", 0.01, _positive_float, "h of the forward difference dX"),
-            Parameter("sqrt", False, _flag, "σ_i = sqrt(i·max_sigma/m) instead of i·max_sigma/m"),
+            Parameter("max_sigma", 50.0, check_positive_float, "σ of the baseline G_max_sigma(x)"),
+            Parameter("grad_step", 0.01, check_positive_float, "h of the forward difference dX"),
+            Parameter("sqrt", False, check_flag, "σ_i = sqrt(i·max_sigma/m) instead of i·max_sigma/m"),
             Parameter("padding", "zeros", _choice(BLUR_PADDINGS), "the blur's boundary (§4, §8)"),
         ),
         needs_image_batch=True,

@@ -240,7 +240,7 @@ def check_model(model: object, inputs: torch.Tensor | None = None, name: str = "
         if layer.training and _mode_dependent(layer)
     ]
     if training:
-        shown = ", ".join(f"{path} ({kind})" for path, kind in training[:3])
+        shown = ", ".join(f"layer {path!r} ({kind})" for path, kind in training[:3])
         more = f" and {len(training) - 3} more" if len(training) > 3 else ""
         raise ValueError(
             f"{name} is in training mode: {shown}{more} would compute with batch statistics or random "
@@ -263,10 +263,3 @@ def check_model(model: object, inputs: torch.Tensor | None = None, name: str = "
             f"inputs are {inputs.dtype} but the model's parameters are {parameter.dtype}; "
             f"use {fix} or convert the inputs to {parameter.dtype}"
         )
-
-
-def check_flag(value: object, name: str) -> bool:
-    """A real bool: strings such as "no" are truthy and would silently mean True."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value

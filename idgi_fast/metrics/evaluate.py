@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ..methods import check_flag, check_positive_float
 from ..ops.backends import resolve_backend
 from ..progress import progress
 from ..reference.metrics.information import check_msssim_options
@@ -138,10 +139,13 @@ def _check_metrics(metrics: object) -> tuple[str, ...]:
 
 
 def _check_options(options: EvaluationOptions, metrics: tuple[str, ...], images: torch.Tensor) -> None:
+    if options.overlap_encoding is not None:
+        check_flag("overlap_encoding", options.overlap_encoding)
     if {"insertion", "deletion"} & set(metrics):
         check_levels(options.insertion_levels, "insertion_levels")
         if options.insertion_canvas not in CANVASES:
             raise ValueError(f"insertion_canvas must be one of {CANVASES}, got {options.insertion_canvas!r}")
+        check_positive_float("insertion_sigma", options.insertion_sigma)
     if {"sic", "aic"} & set(metrics):
         check_pic_options(
             options.pic_profile,
@@ -154,6 +158,7 @@ def _check_options(options: EvaluationOptions, metrics: tuple[str, ...], images:
         )
         if not options.information:
             raise ValueError("information must name at least one axis: 'entropy' and/or 'msssim'")
+        check_positive_float("pic_sigma", options.pic_sigma)
         if options.pic_profile == "blur":
             check_levels(options.pic_levels, "pic_levels")
         elif not options.pair_thresholds:
@@ -208,6 +213,8 @@ def evaluate(
     options: the fields of EvaluationOptions.
     """
     metrics = _check_metrics(metrics)
+    if show_progress is not None:
+        check_flag("show_progress", show_progress)
     settings = EvaluationOptions.from_kwargs(options)
     images = check_images(images)
     backend = resolve_backend(backend, images)
@@ -218,7 +225,7 @@ def evaluate(
     )
     saliency = resolve_saliency(attributions, images, settings.reduce)
     _check_options(settings, metrics, images)
-    targets = resolve_targets(target, model, images, settings.batch_size)
+    targets = resolve_targets(target, model, images, settings.batch_size, check_outputs=True)
     if "localization" in metrics:
         if masks is None:
             raise ValueError(
