@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from .engine import StraightPath, stream_path
+from .methods import check_flag
 from .ops.backends import resolve_backend
 from .outputs import full_float32, no_input_gradient
-from .methods import check_flag
 from .validation import check_finite, check_model, resolve_batch_size
 
 METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")

@@ -10,7 +10,6 @@ method means one entry here plus its reference and engine implementation
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any

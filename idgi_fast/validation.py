@@ -86,7 +86,9 @@ def resolve_targets(
         with torch.no_grad():
             for start in range(0, batch, step):
                 chunk = inputs[start : start + step]
-                chosen = torch.zeros(0, dtype=torch.long) if targets is None else targets[start : start + step]
+                chosen = (
+                    targets[start : start + step] if targets is not None else torch.zeros(0, dtype=torch.long)
+                )
                 logits = check_logits(model(chunk), chunk.shape[0], chosen, chunk.device)
                 if not bool(torch.isfinite(logits).all()):
                     row = int((~torch.isfinite(logits)).any(dim=1).nonzero()[0])
