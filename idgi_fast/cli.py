@@ -60,9 +60,11 @@ _models = _subset("models", MODEL_NAMES)
 
 
 def _weights(values: list[str] | None, models: list[str]) -> dict:
-    """`--weights SPEC` (every zoo model being run) or `--weights MODEL=SPEC`, repeatable, into
-    model → spec."""
+    """`--weights SPEC` or `--weights MODEL=SPEC`, repeatable, into model → spec. Without MODEL=,
+    a weights file applies to every model being run (SceneNet included) and a torchvision name
+    to every zoo model; a spec that fits none of them is refused, never ignored."""
     from .models import ZOO
+    from .models.zoo import is_weights_file
 
     chosen, for_all = {}, None
     for value in values or []:
@@ -76,7 +78,13 @@ def _weights(values: list[str] | None, models: list[str]) -> dict:
         else:
             for_all = value
     if for_all is not None:
-        chosen = {**{m: for_all for m in models if m in ZOO}, **chosen}
+        takers = [m for m in models if is_weights_file(for_all) or m in ZOO]
+        if not takers:
+            raise ValueError(
+                f"--weights {for_all}: {','.join(models)} take a weights file (a path such as ./scenenet.pt), "
+                "not a torchvision weights name"
+            )
+        chosen = {**{m: for_all for m in takers}, **chosen}
     return chosen
 
 
@@ -151,8 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="[MODEL=]WEIGHTS",
-        help="zoo weights: a torchvision enum member (default IMAGENET1K_V1; DEFAULT = the newest), a "
-        "state-dict file, or random; MODEL= limits it to one model; repeatable",
+        help="a state-dict file (every model being run, SceneNet included), or for the zoo a torchvision "
+        "enum member (default IMAGENET1K_V1; DEFAULT = the newest) or random; MODEL= limits it to one "
+        "model; repeatable",
     )
     run.add_argument(
         "--methods",

@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from idgi_fast.models import MODEL_NAMES, ZOO, load_model
-from idgi_fast.models.toy import SceneNet
-from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available, is_weights_file, load_state_file
+from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available, is_weights_file
 
 
 def _torchvision_works() -> bool:
@@ -53,41 +52,6 @@ def test_unknown_model_names_list_the_known_ones():
 def test_weights_arguments_are_files_or_enum_members(tmp_path):
     assert is_weights_file(tmp_path / "w.pth") and is_weights_file("weights.pt") and is_weights_file("./w")
     assert not is_weights_file("IMAGENET1K_V1") and not is_weights_file("ResNet50_Weights.IMAGENET1K_V2")
-
-
-def test_a_weights_file_of_another_architecture_is_refused_with_what_differs(tmp_path):
-    network = SceneNet()
-    other = SceneNet(widths=(24, 48, 64, 128))  # same names, one stage wider
-    path = tmp_path / "other.pt"
-    torch.save(other.state_dict(), path)
-    with pytest.raises(ValueError, match=r"does not match scenenet.*wrong shape: .*\(128, 64, 3, 3\)"):
-        load_state_file(network, path, "scenenet")
-    torch.save({"fc.weight": torch.zeros(2, 2)}, path)
-    with pytest.raises(ValueError, match=r"missing: .* and \d+ more; 1 unexpected: fc.weight"):
-        load_state_file(network, path, "scenenet")
-
-
-def test_a_weights_file_that_is_not_a_state_dict_is_refused(tmp_path):
-    network = SceneNet()
-    path = tmp_path / "whole_model.pt"
-    torch.save(network, path)  # a pickled module: weights_only=True refuses it
-    with pytest.raises(ValueError, match="weights_only=True.*torch.save\\(model.state_dict\\(\\), path\\)"):
-        load_state_file(network, path, "scenenet")
-    path.write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="cannot read weights file"):
-        load_state_file(network, path, "scenenet")
-    with pytest.raises(FileNotFoundError, match="not found"):
-        load_state_file(network, tmp_path / "absent.pt", "scenenet")
-
-
-def test_a_checkpoint_with_a_wrapped_state_dict_loads(tmp_path):
-    trained = SceneNet()
-    torch.nn.init.normal_(trained.classifier.weight)
-    path = tmp_path / "checkpoint.pt"
-    torch.save({"state_dict": {f"module.{k}": v for k, v in trained.state_dict().items()}, "epoch": 3}, path)
-    network = SceneNet()
-    load_state_file(network, path, "scenenet")
-    assert torch.equal(network.classifier.weight, trained.classifier.weight)
 
 
 def test_without_torchvision_the_error_names_the_extra(monkeypatch):

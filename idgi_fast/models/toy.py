@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..data.scenes import SHAPE_CLASSES
+from .weights import load_state_file
 
 WEIGHTS_FILE = "scenenet.pt"
 CARD_FILE = "scenenet.json"
@@ -67,5 +68,5 @@ def load_scenenet(weights: str | Path | None = None, dtype: torch.dtype = torch.
             f"{path}`"
         )
     model = SceneNet()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    load_state_file(model, path, "scenenet", "SceneNet; `idgi-fast train-toy --out FILE` writes one")
     return model.to(dtype).eval()

@@ -18,12 +18,13 @@ matches the installed torch).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .weights import load_state_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -150,75 +151,10 @@ def build_model(
             options["init_weights"] = True
         network = getattr(models, entry.builder)(weights=None, num_classes=IMAGENET_CLASSES, **options)
         if weights is not None:
-            load_state_file(network, weights, name)
+            load_state_file(network, weights, name, f"torchvision.models.{name}")
     else:
         enum_member = _enum_weights(name, entry, str(weights))
         network = getattr(models, entry.builder)(weights=enum_member)
         transform = enum_member.transforms()
         resize, crop = int(transform.resize_size[0]), int(transform.crop_size[0])
     return ImageNetClassifier(name, network, resize, crop).to(device).eval()
-
-
-# DenseNet files from before torchvision 0.3 name layers "norm.1" where the modules are "norm1"
-_OLD_DENSENET_KEY = re.compile(
-    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
-)
-
-
-def _normalise_keys(state: dict, name: str) -> dict:
-    if state and all(key.startswith("module.") for key in state):  # saved from DataParallel/DDP
-        state = {key[len("module.") :]: value for key, value in state.items()}
-    if name.startswith("densenet"):
-        state = {_OLD_DENSENET_KEY.sub(r"\1\2", key): value for key, value in state.items()}
-    return state
-
-
-def load_state_file(network: nn.Module, path: str | Path, name: str) -> None:
-    """Load a state-dict file into `network`, refusing any missing, unexpected or mis-shaped
-    tensor with a message naming them (not torch's wall of keys)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} for {name} not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a pickled whole model, a checkpoint with custom classes, or not a torch file
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        detail = next(
-            (line for line in lines if "Unsupported global" in line),
-            lines[0] if lines else type(error).__name__,
-        )
-        raise ValueError(
-            f"cannot read weights file {path} with torch.load(weights_only=True) ({detail}). "
-            "Save the weights as a state dict: torch.save(model.state_dict(), path)"
-        ) from None
-    if isinstance(state, dict):
-        for key in ("state_dict", "model"):  # training checkpoints keep the weights under one of these
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(
-            f"weights file {path} does not hold a state dict (names → tensors); save one with "
-            "torch.save(model.state_dict(), path)"
-        )
-    state = _normalise_keys(state, name)
-    expected = network.state_dict()
-    # files older than BatchNorm's counter lack it; it does not affect evaluation, and torch fills it in
-    missing = sorted(k for k in set(expected) - set(state) if not k.endswith("num_batches_tracked"))
-    unexpected = sorted(set(state) - set(expected))
-    mis_shaped = [
-        f"{key} {tuple(state[key].shape)} (needs {tuple(expected[key].shape)})"
-        for key in expected
-        if key in state and state[key].shape != expected[key].shape
-    ]
-    if missing or unexpected or mis_shaped:
-        problems = []
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mis_shaped)):
-            if items:
-                shown = ", ".join(items[:4]) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
-                problems.append(f"{len(items)} {label}: {shown}")
-        raise ValueError(
-            f"weights file {path} does not match {name}'s architecture ({'; '.join(problems)}). "
-            f"Pass a state dict saved from the same architecture (torchvision.models.{name} for the zoo)"
-        )
-    network.load_state_dict(state)

@@ -160,6 +160,10 @@ def check_models(config: StudyConfig) -> None:
     if any(m in ZOO for m in config.models):
         check_zoo_available()
     for model, weights in config.weights.items():
+        if model == EMBEDDED_MODEL and weights is not None and not is_weights_file(weights):
+            raise ValueError(
+                f"weights {weights!r} for {model}: it takes a weights file (a path such as ./scenenet.pt)"
+            )
         if weights is not None and is_weights_file(weights) and not Path(weights).is_file():
             raise FileNotFoundError(f"weights file {weights} for {model} not found")
 
