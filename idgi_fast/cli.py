@@ -16,7 +16,7 @@ from .models.zoo import ZooUnavailable
 from .ops.backends import BACKENDS
 from .outputs import OUTPUTS
 from .reference.metrics.insertion import CANVASES
-from .reference.metrics.pic import PROFILES
+from .reference.metrics.pic import INFORMATION_AXES, PROFILES
 from .study.store import IncompatibleDatabase
 
 
@@ -81,8 +81,8 @@ def _weights(values: list[str] | None, models: list[str]) -> dict:
         takers = [m for m in models if is_weights_file(for_all) or m in ZOO]
         if not takers:
             raise ValueError(
-                f"--weights {for_all}: {','.join(models)} take a weights file (a path such as ./scenenet.pt), "
-                "not a torchvision weights name"
+                f"--weights {for_all}: {','.join(models)} take a weights file (a path such as "
+                "./scenenet.pt), not a torchvision weights name"
             )
         chosen = {**{m: for_all for m in takers}, **chosen}
     return chosen
@@ -219,7 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--backend", choices=BACKENDS, default="auto")
     run.add_argument(
-        "--information", default="entropy,msssim", help="SIC/AIC axes: entropy,msssim (default both)"
+        "--information",
+        type=_subset("information axes", INFORMATION_AXES),
+        default=list(INFORMATION_AXES),
+        help="SIC/AIC axes: entropy,msssim (default both)",
     )
 
     report = commands.add_parser("report", help="the study's tables from its database, as Markdown and CSV")
@@ -289,7 +292,7 @@ def _main(argv: list[str] | None) -> int:
     elif args.command == "run":
         from .study import StudyConfig, run_study
 
-        information = tuple(axis.strip() for axis in args.information.split(",") if axis.strip())
+        information = tuple(args.information)
         images = args.images if args.images is not None else (64 if args.data is None else None)
         config = StudyConfig(
             models=tuple(args.models),
@@ -309,6 +312,16 @@ def _main(argv: list[str] | None) -> int:
             metric_options={"insertion_canvas": "blur", "information": information, "webp_method": 0},
         )
         summary = run_study(config, args.db)
+        missing = summary.get("missing", [])
+        if missing:
+            from .study.runner import describe_missing
+
+            print(
+                f"idgi-fast: error: the run ended but work is missing from {args.db}: "
+                f"{describe_missing(missing)}. Run the same command again to finish it.",
+                file=sys.stderr,
+            )
+            return 1
         state = "stopped early; run the same command again to finish" if summary["stopped"] else "finished"
         rank = f"rank {os.environ['RANK']}/{os.environ['WORLD_SIZE']}: " if "RANK" in os.environ else ""
         print(

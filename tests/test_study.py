@@ -45,7 +45,13 @@ def uninterrupted(tmp_path_factory):
 def test_a_run_fills_every_table(uninterrupted):
     path, summary = uninterrupted
     # ig: one compute_at run at steps 4 (2 and 4); guided_ig: one run per step count
-    assert summary == {"images_done": 15, "images_skipped_as_done": 0, "images_excluded": 0, "stopped": False}
+    assert summary == {
+        "images_done": 15,
+        "images_skipped_as_done": 0,
+        "images_excluded": 0,
+        "stopped": False,
+        "missing": [],
+    }
     found = results(path)
     assert len(found["done"]) == 15
     keys = {(row[1], row[2], row[3], row[4]) for row in found["scores"]}  # method, steps, idgi, count
@@ -80,7 +86,13 @@ def test_a_killed_run_resumes_to_the_uninterrupted_database(uninterrupted, tmp_p
     assert first["images_done"] + second["images_done"] == 15
     assert results(path) == results(whole)
     again = run_study(SMALL, path, show_progress=False)  # nothing left: only the check
-    assert again == {"images_done": 0, "images_skipped_as_done": 15, "images_excluded": 0, "stopped": False}
+    assert again == {
+        "images_done": 0,
+        "images_skipped_as_done": 15,
+        "images_excluded": 0,
+        "stopped": False,
+        "missing": [],
+    }
 
 
 def test_a_database_of_another_schema_is_refused_with_the_fix(tmp_path):
@@ -253,7 +265,13 @@ def test_an_image_folder_is_filtered_and_its_unreadable_files_recorded(tmp_path)
     }
     assert len(found["done"]) == 3
     second = run_study(config, path, show_progress=False)
-    assert second == {"images_done": 0, "images_skipped_as_done": 3, "images_excluded": 0, "stopped": False}
+    assert second == {
+        "images_done": 0,
+        "images_skipped_as_done": 3,
+        "images_excluded": 0,
+        "stopped": False,
+        "missing": [],
+    }
 
 
 def test_the_commands_run_report_and_name_bad_input(tmp_path, capsys):

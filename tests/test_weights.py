@@ -58,7 +58,10 @@ REFUSED = [
     ("text", r"cannot read weights file"),
     ("runs code", r"cannot read weights file .*weights_only=True"),
     ("whole model", r"cannot read weights file .*weights_only=True"),
-    ("another architecture", r"does not match scenenet's architecture .*wrong shape: .*\(128, 64, 3, 3\).*train-toy"),
+    (
+        "another architecture",
+        r"does not match scenenet's architecture .*wrong shape: .*\(128, 64, 3, 3\).*train-toy",
+    ),
     ("unrelated tensors", r"missing: .* and \d+ more; 1 unexpected: fc.weight"),
     ("empty dict", r"does not hold a state dict"),
     ("a list", r"does not hold a state dict"),

@@ -138,7 +138,17 @@ def _check_metrics(metrics: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(metrics))
 
 
-def _check_options(options: EvaluationOptions, metrics: tuple[str, ...], images: torch.Tensor) -> None:
+def check_evaluation_settings(
+    metrics: object, options: dict[str, Any]
+) -> tuple[tuple[str, ...], EvaluationOptions]:
+    """Metrics and options checked without images, so that a study refuses them before any work."""
+    metrics = _check_metrics(metrics)
+    settings = EvaluationOptions.from_kwargs(options)
+    _check_options(settings, metrics)
+    return metrics, settings
+
+
+def _check_options(options: EvaluationOptions, metrics: tuple[str, ...]) -> None:
     if options.overlap_encoding is not None:
         check_flag("overlap_encoding", options.overlap_encoding)
     if {"insertion", "deletion"} & set(metrics):
@@ -163,6 +173,15 @@ def _check_options(options: EvaluationOptions, metrics: tuple[str, ...], images:
             check_levels(options.pic_levels, "pic_levels")
         elif not options.pair_thresholds:
             raise ValueError("pair_thresholds must hold at least one saliency fraction in (0, 1)")
+    if "stability" in metrics:
+        if options.stability_norm not in STABILITY_NORMS:
+            raise ValueError(
+                f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}"
+            )
+
+
+def _check_images_for(options: EvaluationOptions, metrics: tuple[str, ...], images: torch.Tensor) -> None:
+    if {"sic", "aic"} & set(metrics):
         if "msssim" in options.information:
             check_msssim_options(
                 images.shape[-2], images.shape[-1], options.msssim_win_size, options.msssim_scales
@@ -171,10 +190,6 @@ def _check_options(options: EvaluationOptions, metrics: tuple[str, ...], images:
             check_unit_range(images, "the entropy information axis")
     if "stability" in metrics:
         check_unit_range(images, "the JPEG stability metric")
-        if options.stability_norm not in STABILITY_NORMS:
-            raise ValueError(
-                f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}"
-            )
 
 
 def _insertion_deletion_runner(backend: str):
@@ -212,10 +227,9 @@ def evaluate(
     localization and stability run the same code on every backend.
     options: the fields of EvaluationOptions.
     """
-    metrics = _check_metrics(metrics)
+    metrics, settings = check_evaluation_settings(metrics, options)
     if show_progress is not None:
         check_flag("show_progress", show_progress)
-    settings = EvaluationOptions.from_kwargs(options)
     images = check_images(images)
     backend = resolve_backend(backend, images)
     check_model(model, images)
@@ -224,7 +238,7 @@ def evaluate(
         batch_size=resolve_batch_size(settings.batch_size, images.device, meaning="images per model call"),
     )
     saliency = resolve_saliency(attributions, images, settings.reduce)
-    _check_options(settings, metrics, images)
+    _check_images_for(settings, metrics, images)
     targets = resolve_targets(target, model, images, settings.batch_size, check_outputs=True)
     if "localization" in metrics:
         if masks is None:

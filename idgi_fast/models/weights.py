@@ -52,7 +52,11 @@ def read_state_file(path: str | Path) -> dict[str, torch.Tensor]:
             if isinstance(state.get(key), dict):
                 state = state[key]
                 break
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if (
+        not isinstance(state, dict)
+        or not state
+        or not all(isinstance(v, torch.Tensor) for v in state.values())
+    ):
         raise ValueError(
             f"weights file {path} does not hold a state dict (names → tensors); save one with "
             "torch.save(model.state_dict(), path)"

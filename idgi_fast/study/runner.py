@@ -11,6 +11,8 @@ one transaction with its done-marks.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import signal
 import threading
 import time
@@ -31,12 +33,15 @@ from ..figures import save_png, to_uint8_image
 from ..methods import METHOD_NAMES, method_spec
 from ..metrics import evaluate
 from ..metrics.common import score_targets
+from ..metrics.evaluate import check_evaluation_settings
 from ..metrics.stability import quantised, result_stability
 from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO, input_sizes, load_model
-from ..models.zoo import check_zoo_available, is_weights_file
+from ..models.toy import weights_path
+from ..models.zoo import DEFAULT_WEIGHTS, check_zoo_available, is_weights_file
+from ..ops.backends import BACKENDS
 from ..progress import progress
 from ..saliency import saliency_map
-from .store import ImageResult, Store
+from .store import ImageResult, IncompatibleDatabase, Store
 
 SCENE_SEED = 1  # the embedded model's held-out scenes (it was trained on seed 0)
 
@@ -106,6 +111,9 @@ class StudyConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {value}")
         if self.preview_images < 0:
             raise ValueError(f"preview_images must be ≥ 0, got {self.preview_images}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        check_evaluation_settings(self.metrics, self.metric_options)  # a bad option stops before any work
 
     def runs(self, method: str) -> list[tuple[int, list[int]]]:
         """(run step count m, the counts it yields) for a method."""
@@ -132,24 +140,33 @@ class ImageSource:
     (decoded batch by batch, so a 50 000-image folder never sits in memory)."""
 
     def __init__(self, config: StudyConfig):
+        self.config = config
+        self._scenes = None
         if config.data_root is None:
-            scenes = generate_scenes(config.images, seed=SCENE_SEED, start=config.first_image)
             self.ids = [f"scene-{SCENE_SEED}-{config.first_image + i:06d}" for i in range(config.images)]
-            self.scenes = LoadedImages(self.ids, quantised(scenes.images), scenes.labels)
         else:
             records = folder_records(config.data_root, config.labels_file, config.wnids_file)
             records = records[config.first_image :]
             self.records = records if config.images is None else records[: config.images]
             self.ids = [record.id for record in self.records]
-            self.scenes = None
         self.resize, self.crop = config.resize, config.crop
+
+    @property
+    def scenes(self) -> LoadedImages:
+        """The synthetic scenes, generated on first use (listing the ids needs none)."""
+        if self._scenes is None:
+            config = self.config
+            scenes = generate_scenes(config.images, seed=SCENE_SEED, start=config.first_image)
+            self._scenes = LoadedImages(self.ids, quantised(scenes.images), scenes.labels)
+        return self._scenes
 
     def load(self, indices: list[int], model: torch.nn.Module | str | None = None) -> LoadedImages:
         """The images at `indices`; folder images get the config's sizes, else `model`'s own
         (a model or its name)."""
-        if self.scenes is not None:
+        if self.config.data_root is None:
+            scenes = self.scenes
             return LoadedImages(
-                [self.ids[i] for i in indices], self.scenes.images[indices], self.scenes.labels[indices]
+                [self.ids[i] for i in indices], scenes.images[indices], scenes.labels[indices]
             )
         resize, crop = input_sizes(model)
         return load_records([self.records[i] for i in indices], self.resize or resize, self.crop or crop)
@@ -166,6 +183,125 @@ def check_models(config: StudyConfig) -> None:
             )
         if weights is not None and is_weights_file(weights) and not Path(weights).is_file():
             raise FileNotFoundError(f"weights file {weights} for {model} not found")
+
+
+def _file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def weights_identity(model: str, weights) -> str:
+    """What a model's weights are, for the study identity: a file by its content's hash, a
+    torchvision name by itself, the defaults by what they resolve to."""
+    if weights is None and model == EMBEDDED_MODEL:
+        return _file_digest(weights_path())
+    if weights is None:
+        return DEFAULT_WEIGHTS
+    if is_weights_file(weights):
+        return _file_digest(weights)
+    return str(weights)
+
+
+def study_settings(config: StudyConfig) -> dict:
+    """The study's identity: every setting that decides a stored value. Models, methods, step
+    counts and images are not in it (they name the work; more of them is more work); each
+    model's weights are, per model."""
+    if config.data_root is None:
+        data = {"images": "synthetic scenes", "seed": SCENE_SEED}
+    else:
+        data = {
+            "folder": str(Path(config.data_root).resolve()),
+            "labels": None if config.labels_file is None else _file_digest(config.labels_file),
+            "wnids": None if config.wnids_file is None else _file_digest(config.wnids_file),
+            "resize": config.resize,
+            "crop": config.crop,
+        }
+    return json.loads(
+        json.dumps(
+            {
+                "data": data,
+                "only_correct": config.only_correct,
+                "backend": config.backend,
+                "metrics": sorted(config.metrics),
+                "metric_options": config.metric_options,
+                "stability": config.stability,
+                "weights": {
+                    model: weights_identity(model, config.weights.get(model)) for model in config.models
+                },
+            },
+            sort_keys=True,
+        )
+    )  # through JSON: tuples become lists, as they come back from the database
+
+
+def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
+    found = []
+    for key in sorted(set(stored) | set(current)):
+        name = f"{prefix}{key}"
+        if prefix == "weights." and (key not in stored or key not in current):
+            continue  # another model is more work, not other settings
+        before, now = stored.get(key), current.get(key)
+        if isinstance(before, dict) and isinstance(now, dict):
+            found += _differences(before, now, f"{name}.")
+        elif before != now:
+            found.append(f"{name} is {before!r} there and {now!r} now")
+    return found
+
+
+def check_settings(store: Store, config: StudyConfig) -> None:
+    """Resume or extend a study only under the settings its stored results were made with; a
+    database without recorded settings (a new one, or one from before they were kept) takes
+    these."""
+    current = study_settings(config)
+    stored = store.settings()
+    if stored is not None:
+        differences = _differences(stored, current)
+        if differences:
+            raise IncompatibleDatabase(
+                f"{store.path} holds a study made with other settings, and its results would mix with "
+                f"these: {'; '.join(differences)}. Run with the database's settings to resume or extend it "
+                "(other models, methods, step counts or images are added to it), or write to a new --db file."
+            )
+        current["weights"] = {**stored["weights"], **current["weights"]}
+    store.record_settings(current)
+
+
+def missing_work(store: Store, config: StudyConfig, ids: list[str]) -> list[dict]:
+    """Each (model, method, run step count) of `config` over the images `ids` that lacks images:
+    which counts it should yield, how many images it needs (those not left out as
+    misclassified or unreadable) and how many of them are not done."""
+    missing = []
+    for model in config.models:
+        decisions = store.image_decisions(model)
+        needed = [image for image in ids if decisions.get(image, "used") == "used"]
+        for method in config.methods:
+            for steps, counts in config.runs(method):
+                done = store.finished_images(model, method, steps, counts)
+                absent = sum(image not in done for image in needed)
+                if absent:
+                    missing.append(
+                        {
+                            "model": model,
+                            "method": method,
+                            "steps": steps,
+                            "counts": counts,
+                            "missing": absent,
+                            "images": len(needed),
+                        }
+                    )
+    return missing
+
+
+def describe_missing(missing: list[dict]) -> str:
+    return "; ".join(
+        f"{m['model']} {m['method']} steps={m['steps']}"
+        + (f" (counts {','.join(map(str, m['counts']))})" if m["counts"] != [m["steps"]] else "")
+        + f": {m['missing']} of {m['images']} images"
+        for m in missing
+    )
 
 
 def _filter(model, loaded: LoadedImages, decisions: dict, only_correct: bool, device) -> list[tuple]:
@@ -406,6 +542,7 @@ def run_study(
     """
     db = Path(db)
     check_models(config)
+    source = ImageSource(config)  # a missing or empty image folder stops here, before the database
     ranks = Ranks.from_environment()
     if device is None:
         device = f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu"
@@ -413,9 +550,12 @@ def run_study(
     try:
         if ranks.rank == 0:
             _merge_shards(db)
-            Store(
-                db, __version__
-            ).close()  # create it, or refuse one of another schema, before the others read it
+            # create it, or refuse a damaged, foreign or other-settings one, before the others read it
+            store = Store(db, __version__)
+            try:
+                check_settings(store, config)
+            finally:
+                store.close()
         ranks.barrier()
         if ranks.world > 1:
             main = Store(db, __version__)
@@ -429,12 +569,20 @@ def run_study(
             already = {}
             store = Store(db, __version__)
         try:
-            summary = _run(config, store, already, ranks, device, show_progress, should_stop, maps_folder(db))
+            summary = _run(
+                config, source, store, already, ranks, device, show_progress, should_stop, maps_folder(db)
+            )
         finally:
             store.close()
         ranks.barrier()
         if ranks.rank == 0 and ranks.world > 1:
             _merge_shards(db)
+        if ranks.rank == 0 and not summary["stopped"]:
+            store = Store(db, __version__)
+            try:
+                summary["missing"] = missing_work(store, config, source.ids)
+            finally:
+                store.close()
         ranks.barrier()
         return summary
     finally:
@@ -443,10 +591,10 @@ def run_study(
 
 def _work_keys(config: StudyConfig):
     return [
-        (model, method, steps)
+        (model, method, steps, tuple(counts))
         for model in config.models
         for method in config.methods
-        for steps, _ in config.runs(method)
+        for steps, counts in config.runs(method)
     ]
 
 
@@ -467,14 +615,21 @@ def _versions(config: StudyConfig) -> dict:
 
 
 def _run(
-    config, store: Store, already: dict, ranks: Ranks, device, show_progress, should_stop, maps: Path
+    config,
+    source: ImageSource,
+    store: Store,
+    already: dict,
+    ranks: Ranks,
+    device,
+    show_progress,
+    should_stop,
+    maps: Path,
 ) -> dict:
     run = store.start_run(config.to_dict(), _versions(config), str(device), ranks.rank, ranks.world)
     started = time.perf_counter()
     summary = {"images_done": 0, "images_skipped_as_done": 0, "images_excluded": 0, "stopped": False}
     try:
         with _StopRequests() as stop:
-            source = ImageSource(config)
             wanted = None if config.save_maps else set(source.ids[: config.preview_images])
             for model_name in config.models:
                 model = load_model(model_name, config.weights.get(model_name), device)
@@ -482,8 +637,8 @@ def _run(
                 mine = range(ranks.rank, len(source.ids), ranks.world)
                 for method in config.methods:
                     for steps, counts in config.runs(method):
-                        done = store.finished_images(model_name, method, steps) | already.get(
-                            (model_name, method, steps), set()
+                        done = store.finished_images(model_name, method, steps, counts) | already.get(
+                            (model_name, method, steps, tuple(counts)), set()
                         )
                         todo = [
                             i

@@ -3,7 +3,8 @@ together with the row that marks it done, so a killed run loses at most the batc
 and a re-run skips everything that is marked done.
 
 Tables (keys in brackets):
-  meta     [key] → value                 schema version, package version
+  meta     [key] → value                 schema version, package version, and "settings": the
+           study's identity (runner.study_settings: what decides every stored value), JSON
   runs     [run] → started, finished, seconds, config (JSON), versions (JSON), device, rank, world
   done     [model, method, steps, image] → run, seconds (explaining + scoring this image's batch, per image)
   scores   [model, method, steps, idgi, count, image, metric] → value (NULL where a skip rule
@@ -62,7 +63,33 @@ RESULT_TABLES = (
 
 
 class IncompatibleDatabase(RuntimeError):
-    pass
+    """The --db file cannot hold this study: not SQLite, damaged, another application's, another
+    schema, or a study of other settings. The message says which and what to do."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_file(path: Path) -> None:
+    """Refuse, before SQLite touches it, a path that is a folder or a file that is not SQLite."""
+    if path.is_dir():
+        raise IncompatibleDatabase(
+            f"{path} is a folder; give --db a file path such as {path / 'study.sqlite'}"
+        )
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise IncompatibleDatabase(
+            f"cannot read the database {path} ({error.strerror}); check its permissions"
+        )
+    if header != SQLITE_HEADER:
+        raise IncompatibleDatabase(
+            f"{path} is not a SQLite database (it does not start with SQLite's header); give --db a new file "
+            "path, or the database an earlier `idgi-fast run` wrote"
+        )
 
 
 @dataclass
@@ -88,23 +115,77 @@ class Store:
 
     def __init__(self, path: str | Path, package_version: str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, timeout=60.0)
+        _check_file(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.connection = sqlite3.connect(self.path, timeout=60.0)
+        except (OSError, sqlite3.Error) as error:
+            raise IncompatibleDatabase(
+                f"cannot open or create the database {self.path} ({error}); give --db a path in a folder you "
+                "can write to"
+            ) from None
+        try:
+            self._open(package_version)
+        except sqlite3.DatabaseError as error:
+            self.connection.close()
+            if "locked" in str(error) or "full" in str(error):
+                raise
+            raise IncompatibleDatabase(
+                f"{self.path} cannot be read as a study database ({error}); restore it from a copy, or "
+                "write to a new --db file"
+            ) from None
+        except IncompatibleDatabase:
+            self.connection.close()
+            raise
+
+    def _open(self, package_version: str) -> None:
+        """Integrity first (nothing is written to a damaged file), then ownership, then the schema."""
+        problems = [row[0] for row in self.connection.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise IncompatibleDatabase(
+                f"{self.path} is damaged: SQLite's integrity check reports {'; '.join(problems[:3])}. "
+                "Nothing was written to it. Restore it from a copy, or start again with a new --db file."
+            )
+        tables = {
+            row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        ours = {"meta", "runs", "done", "scores", "curves", "skips", "images"}
+        foreign = sorted(tables - ours - {"sqlite_sequence"})
+        found = (
+            dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
+            if "meta" in tables
+            else {}
+        )
+        if foreign or (tables and "schema_version" not in found):
+            shown = ", ".join(foreign[:5] or sorted(tables)[:5])
+            raise IncompatibleDatabase(
+                f"{self.path} is a SQLite database of another application (tables {shown}); idgi-fast "
+                "leaves it alone. Give --db a new file path."
+            )
         self.connection.execute("PRAGMA journal_mode=WAL")
         with self.connection:
             self.connection.executescript(SCHEMA)
-            found = dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
             if not found:
                 self.connection.executemany(
                     "INSERT INTO meta VALUES (?, ?)",
                     [("schema_version", str(SCHEMA_VERSION)), ("created_by", package_version)],
                 )
         if found and found.get("schema_version") != str(SCHEMA_VERSION):
-            self.connection.close()
             raise IncompatibleDatabase(
                 f"{self.path} was written with database schema {found.get('schema_version')!r} by idgi-fast "
                 f"{found.get('created_by', '?')}; this version reads schema {SCHEMA_VERSION}. Write to a new "
                 "--db file, or report from it with the version that wrote it."
+            )
+
+    def settings(self) -> dict | None:
+        """The study identity recorded by the first run (None before any)."""
+        row = self.connection.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def record_settings(self, settings: dict) -> None:
+        with self.connection:
+            self.connection.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (json.dumps(settings, sort_keys=True),)
             )
 
     def close(self) -> None:
@@ -131,11 +212,27 @@ class Store:
                 "UPDATE runs SET finished = ?, seconds = ? WHERE run = ?", (time.time(), seconds, run)
             )
 
-    def finished_images(self, model: str, method: str, steps: int) -> set[str]:
-        rows = self.connection.execute(
-            "SELECT image FROM done WHERE model = ? AND method = ? AND steps = ?", (model, method, steps)
+    def finished_images(
+        self, model: str, method: str, steps: int, counts: Iterable[int] | None = None
+    ) -> set[str]:
+        """Images marked done for (model, method, steps) that also hold scores at every one of
+        `counts` (a later run may ask a compute_at run for more counts than the first did)."""
+        done = {
+            row[0]
+            for row in self.connection.execute(
+                "SELECT image FROM done WHERE model = ? AND method = ? AND steps = ?", (model, method, steps)
+            )
+        }
+        counts = sorted(set(counts or ()))
+        if not counts or not done:
+            return done
+        marks = ", ".join("?" * len(counts))
+        complete = self.connection.execute(
+            "SELECT image FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = 0 "
+            f"AND metric = 'completeness_gap' AND count IN ({marks}) GROUP BY image HAVING COUNT(*) = ?",
+            (model, method, steps, *counts, len(counts)),
         )
-        return {row[0] for row in rows}
+        return done & {row[0] for row in complete}
 
     def image_decisions(self, model: str) -> dict[str, str]:
         """image → status of every image already filtered for `model`."""
