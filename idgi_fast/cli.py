@@ -332,14 +332,21 @@ def _main(argv: list[str] | None) -> int:
         )
         return 130 if summary["stopped"] else 0
     elif args.command == "report":
-        from .study.report import write_report
+        from .study.report import build_report
 
-        written = write_report(args.db, args.out or args.db.parent)
+        report = build_report(args.db)
+        written = report.write(args.out or args.db.parent)
         figures = [path.name for path in written if path.suffix == ".png"]
         print(
             f"report: {written[-1]}, {sum(path.suffix == '.csv' for path in written)} CSV tables"
             + (f", figures {', '.join(figures)}" if figures else "")
         )
+        if report.incomplete:
+            print(
+                f"idgi-fast: warning: the study is incomplete; not in {args.db} yet: {report.incomplete}. "
+                "Run the same `idgi-fast run` command again to finish it.",
+                file=sys.stderr,
+            )
     elif args.command == "train-toy":
         from .models.toy import weights_path
         from .models.train import train_scenenet

@@ -29,7 +29,15 @@ from ..geometry import blur_sigmas, gaussian_blur
 from ..methods import METHOD_NAMES, variant_title
 from ..reference.metrics.pic import aggregate_curves, curve_auc
 from ..tables import markdown_table
-from .runner import ImageSource, StudyConfig, input_path, map_path, maps_folder
+from .runner import (
+    ImageSource,
+    StudyConfig,
+    describe_missing,
+    input_path,
+    map_path,
+    maps_folder,
+    missing_work,
+)
 from .store import Store
 
 MEAN_METRICS = {
@@ -270,61 +278,120 @@ def path_images(image: torch.Tensor, points: int = 8, max_sigma: float = 50.0) -
     return grid_figure([ig_row, blur_row], titles, row_titles=["IG", "Blur IG"], cell=160)
 
 
-def _first_image(store: Store) -> torch.Tensor | None:
-    """The study's first finished image, rebuilt from the latest run's configuration."""
+def _latest_source(store: Store) -> tuple[StudyConfig, ImageSource] | str:
+    """The latest run's configuration and its images, or why they cannot be rebuilt."""
     row = store.connection.execute("SELECT config FROM runs ORDER BY run DESC LIMIT 1").fetchone()
-    first = store.connection.execute("SELECT image, model FROM done ORDER BY image, model LIMIT 1").fetchone()
-    if row is None or first is None:
-        return None
+    if row is None:
+        return "no run is recorded in it"
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(row[0]).items()}
     try:
-        source = ImageSource(StudyConfig(**config))
-    except (OSError, ValueError, TypeError):  # the images have moved, or an older configuration
+        config = StudyConfig(**config)
+        return config, ImageSource(config)
+    except (OSError, ValueError, TypeError) as error:  # the images have moved, or an older configuration
+        return f"its images cannot be listed ({error})"
+
+
+def incomplete_work(store: Store) -> str | None:
+    """What the latest run's settings ask for that the database lacks, in words; None when the
+    study is complete."""
+    found = _latest_source(store)
+    if isinstance(found, str):
+        return f"completeness could not be checked: {found}"
+    config, source = found
+    missing = missing_work(store, config, source.ids)
+    return describe_missing(missing) if missing else None
+
+
+def _first_image(store: Store) -> torch.Tensor | None:
+    """The study's first finished image, rebuilt from the latest run's configuration."""
+    first = store.connection.execute("SELECT image, model FROM done ORDER BY image, model LIMIT 1").fetchone()
+    found = _latest_source(store)
+    if first is None or isinstance(found, str):
         return None
+    _, source = found
     if first[0] not in source.ids:
         return None
     loaded = source.load([source.ids.index(first[0])], first[1])
     return loaded.images[0] if loaded.ids else None
 
 
-def write_report(db: str | Path, out: str | Path) -> list[Path]:
-    """Every table as CSV, all of them in report.md and the figures as PNG under `out`; returns
-    the files written."""
-    db, out = Path(db), Path(out)
+@dataclass
+class Report:
+    """Everything `idgi-fast report` writes, built from the database; `incomplete` says what the
+    latest run's settings ask for that is not in it yet (None when the study is complete)."""
+
+    db: Path
+    tables: list[Table]
+    images: int
+    figure: Image.Image | None
+    grid: Image.Image | None
+    example: torch.Tensor | None
+    incomplete: str | None
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Every table as CSV, all of them in report.md and the figures as PNG under `out`;
+        returns the files written, report.md last."""
+        out = Path(out)
+        written = [atomic_write_text(out / f"{table.name}.csv", table.csv()) for table in self.tables]
+        if self.figure is not None:
+            written.append(save_png(self.figure, out / "scores_vs_steps.png"))
+        if self.grid is not None:
+            written.append(save_png(self.grid, out / "saliency_grid.png"))
+        if self.example is not None:
+            written.append(save_png(path_images(self.example), out / "paths.png"))
+        written.append(atomic_write_text(out / "report.md", self.markdown()))
+        return written
+
+    def markdown(self) -> str:
+        sections = defaultdict(list)
+        for table in self.tables:
+            sections["sensitivity" if "sensitivity" in table.name else "scores"].append(table.markdown())
+        warning = (
+            f"\n\n**Incomplete study.** Not in the database yet: {self.incomplete}. The tables cover the "
+            "images done so far; run the same `idgi-fast run` command again to finish."
+            if self.incomplete
+            else ""
+        )
+        return (
+            f"# Study report\n\n{self.db}: {self.images} images. Columns: each method and its IDGI variant; "
+            "SIC/AIC are the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped."
+            + warning
+            + ("\n\n![scores against the step count](scores_vs_steps.png)" if self.figure is not None else "")
+            + ("\n\n![saliency maps](saliency_grid.png)" if self.grid is not None else "")
+            + (
+                "\n\n![an image along the IG and Blur IG paths](paths.png)"
+                if self.example is not None
+                else ""
+            )
+            + "\n\n"
+            + "\n".join(sections["scores"])
+            + (
+                "\n## Step sensitivity\n\n" + "\n".join(sections["sensitivity"])
+                if sections["sensitivity"]
+                else ""
+            )
+        )
+
+
+def build_report(db: str | Path) -> Report:
+    db = Path(db)
     if not db.is_file():
         raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
     store = Store(db, __version__)
     try:
-        tables = study_tables(store)
-        images = store.connection.execute("SELECT COUNT(DISTINCT image) FROM done").fetchone()[0]
-        figure = scores_vs_steps(store)
-        grid = saliency_grid(store, db)
-        example = _first_image(store)
+        return Report(
+            db=db,
+            tables=study_tables(store),
+            images=store.connection.execute("SELECT COUNT(DISTINCT image) FROM done").fetchone()[0],
+            figure=scores_vs_steps(store),
+            grid=saliency_grid(store, db),
+            example=_first_image(store),
+            incomplete=incomplete_work(store),
+        )
     finally:
         store.close()
-    written = [atomic_write_text(out / f"{table.name}.csv", table.csv()) for table in tables]
-    if figure is not None:
-        written.append(save_png(figure, out / "scores_vs_steps.png"))
-    if grid is not None:
-        written.append(save_png(grid, out / "saliency_grid.png"))
-    if example is not None:
-        written.append(save_png(path_images(example), out / "paths.png"))
-    sections = defaultdict(list)
-    for table in tables:
-        sections["sensitivity" if "sensitivity" in table.name else "scores"].append(table.markdown())
-    text = (
-        f"# Study report\n\n{db}: {images} images. Columns: each method and its IDGI variant; SIC/AIC are "
-        "the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped."
-        + ("\n\n![scores against the step count](scores_vs_steps.png)" if figure is not None else "")
-        + ("\n\n![saliency maps](saliency_grid.png)" if grid is not None else "")
-        + ("\n\n![an image along the IG and Blur IG paths](paths.png)" if example is not None else "")
-        + "\n\n"
-        + "\n".join(sections["scores"])
-        + (
-            "\n## Step sensitivity\n\n" + "\n".join(sections["sensitivity"])
-            if sections["sensitivity"]
-            else ""
-        )
-    )
-    written.append(atomic_write_text(out / "report.md", text))
-    return written
+
+
+def write_report(db: str | Path, out: str | Path) -> list[Path]:
+    """build_report(db).write(out): the files written, report.md last."""
+    return build_report(db).write(out)

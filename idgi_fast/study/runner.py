@@ -37,6 +37,7 @@ from ..metrics.evaluate import check_evaluation_settings
 from ..metrics.stability import quantised, result_stability
 from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO, input_sizes, load_model
 from ..models.toy import weights_path
+from ..models.weights import read_state_file
 from ..models.zoo import DEFAULT_WEIGHTS, check_zoo_available, is_weights_file
 from ..ops.backends import BACKENDS
 from ..progress import progress
@@ -173,7 +174,8 @@ class ImageSource:
 
 
 def check_models(config: StudyConfig) -> None:
-    """Fail before any work if a model cannot be built: torchvision missing, a weights file absent."""
+    """Fail before any work if a model cannot be built: torchvision missing, a weights file
+    absent or unreadable."""
     if any(m in ZOO for m in config.models):
         check_zoo_available()
     for model, weights in config.weights.items():
@@ -181,8 +183,10 @@ def check_models(config: StudyConfig) -> None:
             raise ValueError(
                 f"weights {weights!r} for {model}: it takes a weights file (a path such as ./scenenet.pt)"
             )
-        if weights is not None and is_weights_file(weights) and not Path(weights).is_file():
-            raise FileNotFoundError(f"weights file {weights} for {model} not found")
+        if weights is not None and is_weights_file(weights):
+            if not Path(weights).is_file():
+                raise FileNotFoundError(f"weights file {weights} for {model} not found")
+            read_state_file(weights)  # an unreadable file stops here, before the database is touched
 
 
 def _file_digest(path: str | Path) -> str:
