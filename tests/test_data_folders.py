@@ -105,3 +105,51 @@ def test_folder_errors_say_what_to_pass(tmp_path, image_folder):
     (tmp_path / "twice.txt").write_text("n01\nn01\nn02\n")
     with pytest.raises(ValueError, match="more than once"):
         folder_records(image_folder, wnids_file=tmp_path / "twice.txt")
+
+
+def test_the_packaged_imagenet_list_is_imagenet_1k_in_class_index_order():
+    from idgi_fast.data import imagenet_wnids
+
+    wnids = imagenet_wnids()
+    assert len(set(wnids)) == 1000 and wnids == sorted(wnids)
+    # fixed points of ImageNet-1k's class indices: tench, goldfish, bakery, toilet tissue
+    assert (wnids[0], wnids[1], wnids[415], wnids[999]) == (
+        "n01440764",
+        "n01443537",
+        "n02776631",
+        "n15075141",
+    )
+
+
+def test_a_few_imagenet_class_folders_get_their_imagenet_indices(tmp_path):
+    """The common quick test: a handful of n0… folders. Their labels are ImageNet-1k's indices
+    (the zoo's outputs), not 0, 1, 2 from the sorted folder names."""
+    from idgi_fast.models import model_classes
+    from idgi_fast.study import StudyConfig
+    from idgi_fast.study.runner import ImageSource
+
+    root = tmp_path / "val"
+    write_png(root / "n02776631" / "a.png", 8, 8, (1, 2, 3))
+    write_png(root / "n01443537" / "b.png", 8, 8, (1, 2, 3))
+    labels = {r.id: r.label for r in folder_records(root, classes=model_classes("resnet50"))}
+    assert labels == {"n01443537/b.png": 1, "n02776631/a.png": 415}
+    source = ImageSource(StudyConfig(models=("resnet50",), data_root=str(root), images=None))
+    assert [r.label for r in source.records] == [1, 415]
+
+
+def test_folders_and_lists_that_cannot_match_the_model_are_refused(tmp_path):
+    from idgi_fast.models import model_classes
+    from idgi_fast.study import StudyConfig
+    from idgi_fast.study.runner import ImageSource
+
+    root = tmp_path / "val"
+    write_png(root / "n01443537" / "a.png", 8, 8, (1, 2, 3))
+    write_png(root / "cats" / "b.png", 8, 8, (1, 2, 3))
+    with pytest.raises(ValueError, match=r"class folders \['cats'\] .* not in the model's classes .*--wnids"):
+        folder_records(root, classes=model_classes("vgg16"))
+    short = tmp_path / "wnids.txt"
+    short.write_text("n01443537\ncats\n")
+    with pytest.raises(ValueError, match="names 2 classes but vgg16 has 1000 outputs"):
+        ImageSource(StudyConfig(models=("vgg16",), data_root=str(root), wnids_file=str(short), images=None))
+    with pytest.raises(ValueError, match="one image folder cannot label both"):
+        StudyConfig(models=("scenenet", "vgg16"), data_root=str(root))

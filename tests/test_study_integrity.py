@@ -46,7 +46,10 @@ def finished(tmp_path_factory):
 @pytest.mark.parametrize(
     "change, named",
     [
-        (dict(metric_options={"insertion_levels": 4}), "metric_options.insertion_levels is 3 there and 4 now"),
+        (
+            dict(metric_options={"insertion_levels": 4}),
+            "metric_options.insertion_levels is 3 there and 4 now",
+        ),
         (dict(metrics=("insertion", "deletion")), "metrics is \\['insertion'\\] there"),
         (dict(backend="reference"), "backend is 'auto' there and 'reference' now"),
         (dict(stability=True), "stability is False there and True now"),

@@ -1,7 +1,9 @@
 """Image folders as the study reads them: ImageNet validation in ImageFolder layout
 (`root/<wnid>/<file>`) or flat (`root/<file>`) with a label file of `filename<TAB>wnid` lines,
-plus a wnid list (one per line; the line number is the class index — ImageNet's 1000-class
-order is the sorted wnids).
+plus a class list: a wnid list file (one per line; the line number is the class index), or the
+classes of the models being explained. ImageNet-1k's list ships with the package
+(imagenet_wnids.txt: the 1000 wnids sorted, which is ImageNet-1k's class-index order), so a
+folder holding only some ImageNet classes still gets their true class indices.
 
 Images are decoded with Pillow to RGB, resized so that the shorter side is `resize` (bilinear)
 and centre-cropped to `crop` × `crop`, as torchvision's evaluation transforms do, and returned
@@ -11,6 +13,7 @@ as float32 in [0, 1]. A file that cannot be decoded is skipped and reported, nev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,11 @@ class LoadedImages:
     images: torch.Tensor  # (N, 3, crop, crop) float32 in [0, 1]
     labels: torch.Tensor  # (N,) int64
     unreadable: dict[str, str] = field(default_factory=dict)  # id → why
+
+
+def imagenet_wnids() -> list[str]:
+    """ImageNet-1k's 1000 wnids in class-index order (the packaged imagenet_wnids.txt)."""
+    return read_wnids(Path(str(resources.files("idgi_fast.data").joinpath("imagenet_wnids.txt"))))
 
 
 def read_wnids(path: str | Path) -> list[str]:
@@ -60,13 +68,17 @@ def _is_image(path: Path) -> bool:
 
 
 def folder_records(
-    root: str | Path, labels_file: str | Path | None = None, wnids_file: str | Path | None = None
+    root: str | Path,
+    labels_file: str | Path | None = None,
+    wnids_file: str | Path | None = None,
+    classes: list[str] | None = None,
 ) -> list[ImageRecord]:
     """Every image under `root` with its class index, sorted by id.
 
-    Without `labels_file`: ImageFolder layout, class folders named by wnid; indices follow
-    `wnids_file` when given, else the sorted folder names. With `labels_file`: a flat folder,
-    and `wnids_file` is required.
+    The class list, whose order gives the indices: `wnids_file` when given, else `classes`
+    (the models' own, e.g. ImageNet-1k's wnids), else — ImageFolder layout only — the sorted
+    folder names. A class folder or label that is not in the list is refused. Without
+    `labels_file`: ImageFolder layout, class folders named by wnid; with it, a flat folder.
     """
     root = Path(root)
     if not root.is_dir():
@@ -74,6 +86,10 @@ def folder_records(
             f"image folder {root} not found; pass the ImageNet validation folder "
             "(class sub-folders, or flat files with --labels and --wnids)"
         )
+    if wnids_file is not None:
+        classes, source = read_wnids(wnids_file), f"the wnid list {wnids_file}"
+    else:
+        source = "the model's classes (ImageNet-1k's wnids for the zoo); pass --wnids for another list"
     if labels_file is None:
         folders = sorted(p.name for p in root.iterdir() if p.is_dir())
         if not folders:
@@ -81,11 +97,15 @@ def folder_records(
                 f"{root} has no class sub-folders; for a flat folder pass a label file "
                 "(filename<TAB>wnid per line) and a wnid list"
             )
-        wnids = read_wnids(wnids_file) if wnids_file is not None else folders
-        index = {w: i for i, w in enumerate(wnids)}
+        if classes is None:
+            classes, source = folders, "the sorted folder names"
+        index = {w: i for i, w in enumerate(classes)}
         unknown = [f for f in folders if f not in index]
         if unknown:
-            raise ValueError(f"class folders {unknown[:5]} of {root} are not in the wnid list {wnids_file}")
+            raise ValueError(
+                f"class folders {unknown[:5]}{' and more' if len(unknown) > 5 else ''} of {root} are not in "
+                f"{source}; each class folder must be named by its class id (e.g. n01440764)"
+            )
         records = [
             ImageRecord(f"{folder}/{path.name}", path, index[folder])
             for folder in folders
@@ -93,12 +113,12 @@ def folder_records(
             if _is_image(path)
         ]
     else:
-        if wnids_file is None:
+        if classes is None:
             raise ValueError(
                 "a flat folder with a label file also needs the wnid list (one class id per line, "
                 "in class-index order) to turn wnids into class indices"
             )
-        index = {w: i for i, w in enumerate(read_wnids(wnids_file))}
+        index = {w: i for i, w in enumerate(classes)}
         labels_file = Path(labels_file)
         if not labels_file.is_file():
             raise FileNotFoundError(f"label file {labels_file} not found")
@@ -111,9 +131,7 @@ def folder_records(
                 raise ValueError(f"{labels_file}, line {number}: expected 'filename<TAB>wnid', got {line!r}")
             name, wnid = parts[0].strip(), parts[1].strip()
             if wnid not in index:
-                raise ValueError(
-                    f"{labels_file}, line {number}: wnid {wnid!r} is not in the wnid list {wnids_file}"
-                )
+                raise ValueError(f"{labels_file}, line {number}: wnid {wnid!r} is not in {source}")
             records.append(ImageRecord(name, root / name, index[wnid]))
     if not records:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {root}")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from ..data.folders import imagenet_wnids
+from ..data.scenes import SHAPE_CLASSES
 from .toy import SceneNet, load_scenenet
 from .zoo import DEFAULT_WEIGHTS, ZOO, ImageNetClassifier, build_model
 
@@ -31,6 +33,16 @@ def load_model(
     return build_model(name, weights, device)
 
 
+def model_classes(name: str) -> list[str]:
+    """The class ids of a model by name, in output order: ImageNet-1k's wnids for the zoo,
+    the scene classes for SceneNet."""
+    if name == EMBEDDED_MODEL:
+        return list(SHAPE_CLASSES)
+    if name not in ZOO:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    return imagenet_wnids()
+
+
 def input_sizes(model: torch.nn.Module | str | None) -> tuple[int, int]:
     """(resize, crop) of the evaluation transform a model's images get from an image folder; by
     name, those of its default weights."""
@@ -50,4 +62,5 @@ __all__ = [
     "input_sizes",
     "load_model",
     "load_scenenet",
+    "model_classes",
 ]

@@ -27,7 +27,7 @@ from PIL import Image
 from .. import __version__
 from ..api import explain
 from ..atomic import atomic_write
-from ..data.folders import LoadedImages, folder_records, load_records
+from ..data.folders import LoadedImages, folder_records, load_records, read_wnids
 from ..data.scenes import generate_scenes
 from ..figures import save_png, to_uint8_image
 from ..methods import METHOD_NAMES, method_spec
@@ -35,7 +35,7 @@ from ..metrics import evaluate
 from ..metrics.common import score_targets
 from ..metrics.evaluate import check_evaluation_settings
 from ..metrics.stability import quantised, result_stability
-from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO, input_sizes, load_model
+from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO, input_sizes, load_model, model_classes
 from ..models.toy import weights_path
 from ..models.weights import read_state_file
 from ..models.zoo import DEFAULT_WEIGHTS, check_zoo_available, is_weights_file
@@ -99,6 +99,11 @@ class StudyConfig:
                 f"{', '.join(imagenet)} classify ImageNet images: give the ImageNet validation folder "
                 f"(--data); the synthetic scenes are for {EMBEDDED_MODEL}"
             )
+        if imagenet and EMBEDDED_MODEL in self.models and self.data_root is not None:
+            raise ValueError(
+                f"{EMBEDDED_MODEL} has other classes than {', '.join(imagenet)} (ImageNet-1k), so one image "
+                "folder cannot label both; run them as two studies"
+            )
         stray = [m for m in self.weights if m not in self.models]
         if stray:
             raise ValueError(f"weights given for {stray}, which are not among the models {list(self.models)}")
@@ -146,7 +151,16 @@ class ImageSource:
         if config.data_root is None:
             self.ids = [f"scene-{SCENE_SEED}-{config.first_image + i:06d}" for i in range(config.images)]
         else:
-            records = folder_records(config.data_root, config.labels_file, config.wnids_file)
+            classes = model_classes(config.models[0])
+            if config.wnids_file is not None:
+                listed = read_wnids(config.wnids_file)
+                if len(listed) != len(classes):
+                    raise ValueError(
+                        f"the wnid list {config.wnids_file} names {len(listed)} classes but "
+                        f"{config.models[0]} has {len(classes)} outputs; give one class id per output, in "
+                        "output order"
+                    )
+            records = folder_records(config.data_root, config.labels_file, config.wnids_file, classes)
             records = records[config.first_image :]
             self.records = records if config.images is None else records[: config.images]
             self.ids = [record.id for record in self.records]
