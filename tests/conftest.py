@@ -55,6 +55,25 @@ class TinyCNN(nn.Module):
         return 3.0 * self.head(h.mean(dim=(2, 3)))
 
 
+def _torchvision_works() -> bool:
+    from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available
+
+    try:
+        check_zoo_available()
+    except ZooUnavailable:
+        return False
+    return True
+
+
+def needs_torchvision(test):
+    """Mark a test of the zoo: it runs in .venv-zoo (`make test-zoo`), and skips with the reason
+    where torchvision does not import (the CPU torch of .venv, where `make test-core` deselects it)."""
+    usable = pytest.mark.skipif(
+        not _torchvision_works(), reason="torchvision not usable in this venv: `make test-zoo` runs it"
+    )
+    return pytest.mark.zoo(usable(test))
+
+
 def tied_saliency(batch: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
     """Coarse values (many ties) with one constant map."""
     generator = torch.Generator().manual_seed(seed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from conftest import needs_torchvision
 
 from idgi_fast.study import IncompatibleDatabase, Store, StudyConfig, run_study
 from idgi_fast.study.store import RESULT_TABLES
@@ -437,17 +438,11 @@ def test_a_missing_weights_file_stops_the_run_before_any_work(tmp_path):
     assert not (tmp_path / "study.sqlite").exists()
 
 
+@needs_torchvision
 def test_a_zoo_model_runs_on_its_own_input_size(tmp_path):
     """Inception-v3 (random weights) on a one-image folder: its images are resized to 342 and
     cropped to 299 (its evaluation transform), its maps are 299 × 299."""
     from dataclasses import replace
-
-    from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available
-
-    try:
-        check_zoo_available()
-    except ZooUnavailable:
-        pytest.skip("torchvision (the zoo extra) not usable here")
 
     import numpy as np
     from PIL import Image

@@ -2,28 +2,16 @@
 its input size to 1000 logits; weights files are checked against the architecture; names,
 missing torchvision and missing data are refused with the fix.
 
-The torchvision tests skip where torchvision is not installed (this project's CPU CI: no
-torchvision build fits its torch 2.13 CPU wheel); `pip install 'idgi-fast[zoo]'` runs them.
+The torchvision tests carry the `zoo` marker: `make test-zoo` runs them in .venv-zoo, whose torch
+and torchvision import together (no torchvision build fits the CPU torch wheel of .venv).
 """
 
 import pytest
 import torch
+from conftest import needs_torchvision
 
 from idgi_fast.models import MODEL_NAMES, ZOO, load_model
-from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available, is_weights_file
-
-
-def _torchvision_works() -> bool:
-    try:
-        check_zoo_available()
-    except ZooUnavailable:
-        return False
-    return True
-
-
-needs_torchvision = pytest.mark.skipif(
-    not _torchvision_works(), reason="torchvision (the zoo extra) not usable here"
-)
+from idgi_fast.models.zoo import ZooUnavailable, is_weights_file
 
 
 def test_the_zoo_holds_the_studys_ten_models():
