@@ -144,40 +144,36 @@ def check_evaluation_settings(
     """Metrics and options checked without images, so that a study refuses them before any work."""
     metrics = _check_metrics(metrics)
     settings = EvaluationOptions.from_kwargs(options)
-    _check_options(settings, metrics)
+    _check_options(settings)
     return metrics, settings
 
 
-def _check_options(options: EvaluationOptions, metrics: tuple[str, ...]) -> None:
+def _check_options(options: EvaluationOptions) -> None:
+    """Every option's value, whether or not the chosen metrics use it (a typo is an error, not a
+    setting that silently waits for the day it is used)."""
     if options.overlap_encoding is not None:
         check_flag("overlap_encoding", options.overlap_encoding)
-    if {"insertion", "deletion"} & set(metrics):
-        check_levels(options.insertion_levels, "insertion_levels")
-        if options.insertion_canvas not in CANVASES:
-            raise ValueError(f"insertion_canvas must be one of {CANVASES}, got {options.insertion_canvas!r}")
-        check_positive_float("insertion_sigma", options.insertion_sigma)
-    if {"sic", "aic"} & set(metrics):
-        check_pic_options(
-            options.pic_profile,
-            options.information,
-            ("sic", "aic"),
-            options.msssim_norm,
-            options.min_pred,
-            options.sic_aggregate,
-            options.aic_aggregate,
-        )
-        if not options.information:
-            raise ValueError("information must name at least one axis: 'entropy' and/or 'msssim'")
-        check_positive_float("pic_sigma", options.pic_sigma)
-        if options.pic_profile == "blur":
-            check_levels(options.pic_levels, "pic_levels")
-        elif not options.pair_thresholds:
-            raise ValueError("pair_thresholds must hold at least one saliency fraction in (0, 1)")
-    if "stability" in metrics:
-        if options.stability_norm not in STABILITY_NORMS:
-            raise ValueError(
-                f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}"
-            )
+    check_levels(options.insertion_levels, "insertion_levels")
+    if options.insertion_canvas not in CANVASES:
+        raise ValueError(f"insertion_canvas must be one of {CANVASES}, got {options.insertion_canvas!r}")
+    check_positive_float("insertion_sigma", options.insertion_sigma)
+    check_pic_options(
+        options.pic_profile,
+        options.information,
+        ("sic", "aic"),
+        options.msssim_norm,
+        options.min_pred,
+        options.sic_aggregate,
+        options.aic_aggregate,
+    )
+    if not options.information:
+        raise ValueError("information must name at least one axis: 'entropy' and/or 'msssim'")
+    check_positive_float("pic_sigma", options.pic_sigma)
+    check_levels(options.pic_levels, "pic_levels")
+    if not options.pair_thresholds:
+        raise ValueError("pair_thresholds must hold at least one saliency fraction in (0, 1)")
+    if options.stability_norm not in STABILITY_NORMS:
+        raise ValueError(f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}")
 
 
 def _check_images_for(options: EvaluationOptions, metrics: tuple[str, ...], images: torch.Tensor) -> None:
