@@ -21,9 +21,20 @@ from .study.store import IncompatibleDatabase
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1, got {text}")
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ {low}, got {text}")
     return value
 
 
@@ -99,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--images", type=_positive_int, default=6, help="number of scenes (default 6, one per class)"
     )
     demo.add_argument(
-        "--first-scene", type=int, default=0, help="index of the first held-out scene (default 0)"
+        "--first-scene", type=_non_negative_int, default=0, help="index of the first held-out scene (default 0)"
     )
     demo.add_argument("--steps", type=_positive_int, default=128, help="path intervals m (default 128)")
     demo.add_argument(

@@ -165,3 +165,24 @@ def test_weights_without_a_model_name_apply_to_scenenet(tmp_path, capsys):
     assert not (tmp_path / "s.sqlite").exists()  # refused before the database was created
     assert main([*CLI_RUN, "--db", str(tmp_path / "s.sqlite"), "--weights", "IMAGENET1K_V1"]) == 2
     assert "scenenet take a weights file" in capsys.readouterr().err
+
+
+def test_every_command_answers_bad_input_with_exit_2_and_a_message(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n")
+    cases = [
+        (["report", str(tmp_path)], "is a folder"),
+        (["report", str(text)], "is not a SQLite database"),
+        (["report", str(tmp_path / "none.sqlite")], "no study database at"),
+        ([*CLI_RUN, "--data", str(text), "--db", str(tmp_path / "a.sqlite")], "image folder"),
+        (["demo", "--first-scene", "-1"], "argument --first-scene: must be an integer ≥ 0, got -1"),
+        (["run", "--steps", "0,4"], "steps must be comma-separated positive integers"),
+        (["run", "--methods", "sharp_ig"], "methods must be a comma-separated subset"),
+    ]
+    for argv, message in cases:
+        try:
+            code = main(argv)
+        except SystemExit as stopped:  # argparse's own usage errors
+            code = stopped.code
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and "Traceback" not in err, (argv, err)

@@ -375,7 +375,7 @@ class Report:
 
 def build_report(db: str | Path) -> Report:
     db = Path(db)
-    if not db.is_file():
+    if not db.exists():
         raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
     store = Store(db, __version__)
     try:
