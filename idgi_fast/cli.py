@@ -110,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--images", type=_positive_int, default=6, help="number of scenes (default 6, one per class)"
     )
     demo.add_argument(
-        "--first-scene", type=_non_negative_int, default=0, help="index of the first held-out scene (default 0)"
+        "--first-scene",
+        type=_non_negative_int,
+        default=0,
+        help="index of the first held-out scene (default 0)",
     )
     demo.add_argument("--steps", type=_positive_int, default=128, help="path intervals m (default 128)")
     demo.add_argument(
@@ -264,16 +267,23 @@ def main(argv: list[str] | None = None) -> int:
     ) as error:  # bad input: the message says the fix
         print(f"idgi-fast: error: {error}", file=sys.stderr)
         return 2
-    except (OSError, sqlite3.OperationalError) as error:
-        if not _disk_full(error):
-            raise
-        print(
-            f"idgi-fast: error: the disk is full ({error}). Every batch written before is kept: free some "
-            "space "
-            "and run the same command again to go on.",
-            file=sys.stderr,
-        )
-        return 3
+    except (OSError, sqlite3.DatabaseError) as error:
+        if _disk_full(error):
+            print(
+                f"idgi-fast: error: the disk is full ({error}). Every batch written before is kept: free "
+                "some space and run the same command again to go on.",
+                file=sys.stderr,
+            )
+            return 3
+        if isinstance(error, sqlite3.Error):  # a damaged page quick_check did not see shows up when read
+            print(
+                f"idgi-fast: error: the study database cannot be used ({error}). Restore it from a copy, "
+                "or write to a new --db; what was written before is kept.",
+                file=sys.stderr,
+            )
+        else:  # a path that cannot be read or written: permissions, a missing folder
+            print(f"idgi-fast: error: {error}", file=sys.stderr)
+        return 2
 
 
 def _disk_full(error: Exception) -> bool:
