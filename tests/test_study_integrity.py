@@ -186,3 +186,23 @@ def test_every_command_answers_bad_input_with_exit_2_and_a_message(tmp_path, cap
             code = stopped.code
         err = capsys.readouterr().err
         assert code == 2 and message in err and "Traceback" not in err, (argv, err)
+
+
+def test_a_weights_file_without_a_model_name_is_used_for_scenenet(tmp_path, capsys):
+    import json
+    import shutil
+
+    from idgi_fast.models.toy import weights_path
+
+    weights = tmp_path / "copy.pt"
+    shutil.copy(weights_path(), weights)
+    db = tmp_path / "s.sqlite"
+    assert main([*CLI_RUN, "--db", str(db), "--weights", str(weights)]) == 0
+    with sqlite3.connect(db) as connection:
+        (config,) = connection.execute("SELECT config FROM runs").fetchone()
+        (settings,) = connection.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+    assert json.loads(config)["weights"] == {"scenenet": str(weights)}
+    # the copy has the packaged file's content, so it is the same study as the default weights
+    assert main([*CLI_RUN, "--db", str(db)]) == 0
+    assert json.loads(settings)["weights"]["scenenet"].startswith("sha256:")
+    assert "0 image runs done now, 2 already in" in capsys.readouterr().out
