@@ -362,6 +362,11 @@ def _main(argv: list[str] | None) -> int:
             f"report: {written[-1]}, {sum(path.suffix == '.csv' for path in written)} CSV tables"
             + (f", figures {', '.join(figures)}" if figures else "")
         )
+        if report.unchecked:
+            print(
+                f"idgi-fast: warning: could not check that the study is complete: {report.unchecked}",
+                file=sys.stderr,
+            )
         if report.incomplete:
             print(
                 f"idgi-fast: warning: the study is incomplete; not in {args.db} yet: {report.incomplete}. "

@@ -206,3 +206,21 @@ def test_a_weights_file_without_a_model_name_is_used_for_scenenet(tmp_path, caps
     assert main([*CLI_RUN, "--db", str(db)]) == 0
     assert json.loads(settings)["weights"]["scenenet"].startswith("sha256:")
     assert "0 image runs done now, 2 already in" in capsys.readouterr().out
+
+
+def test_a_report_whose_images_moved_says_completeness_was_not_checked(tmp_path):
+    root = tmp_path / "val" / "circle"
+    root.mkdir(parents=True)
+    from PIL import Image
+
+    from idgi_fast.data.scenes import generate_scenes
+    from idgi_fast.figures import to_uint8_image
+
+    Image.fromarray(to_uint8_image(generate_scenes(1, seed=1).images[0])).save(root / "a.png")
+    path = tmp_path / "study.sqlite"
+    run_study(replace(TINY, data_root=str(tmp_path / "val"), images=None), path, show_progress=False)
+    assert build_report(path).incomplete is None and build_report(path).unchecked is None
+    (tmp_path / "val").rename(tmp_path / "moved")
+    report = build_report(path)
+    assert report.incomplete is None and "image folder" in report.unchecked
+    assert "Completeness was not checked" in report.markdown()

@@ -291,15 +291,15 @@ def _latest_source(store: Store) -> tuple[StudyConfig, ImageSource] | str:
         return f"its images cannot be listed ({error})"
 
 
-def incomplete_work(store: Store) -> str | None:
-    """What the latest run's settings ask for that the database lacks, in words; None when the
-    study is complete."""
+def incomplete_work(store: Store) -> tuple[str | None, str | None]:
+    """(what the latest run's settings ask for that the database lacks, in words, or None when
+    the study is complete; why completeness could not be checked, or None)."""
     found = _latest_source(store)
     if isinstance(found, str):
-        return f"completeness could not be checked: {found}"
+        return None, found
     config, source = found
     missing = missing_work(store, config, source.ids)
-    return describe_missing(missing) if missing else None
+    return (describe_missing(missing) if missing else None), None
 
 
 def _first_image(store: Store) -> torch.Tensor | None:
@@ -318,7 +318,8 @@ def _first_image(store: Store) -> torch.Tensor | None:
 @dataclass
 class Report:
     """Everything `idgi-fast report` writes, built from the database; `incomplete` says what the
-    latest run's settings ask for that is not in it yet (None when the study is complete)."""
+    latest run's settings ask for that is not in it yet (None when the study is complete), and
+    `unchecked` why that could not be told (None when it was)."""
 
     db: Path
     tables: list[Table]
@@ -327,6 +328,7 @@ class Report:
     grid: Image.Image | None
     example: torch.Tensor | None
     incomplete: str | None
+    unchecked: str | None = None
 
     def write(self, out: str | Path) -> list[Path]:
         """Every table as CSV, all of them in report.md and the figures as PNG under `out`;
@@ -350,6 +352,8 @@ class Report:
             f"\n\n**Incomplete study.** Not in the database yet: {self.incomplete}. The tables cover the "
             "images done so far; run the same `idgi-fast run` command again to finish."
             if self.incomplete
+            else f"\n\nCompleteness was not checked: {self.unchecked}."
+            if self.unchecked
             else ""
         )
         return (
@@ -379,6 +383,7 @@ def build_report(db: str | Path) -> Report:
         raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
     store = Store(db, __version__)
     try:
+        incomplete, unchecked = incomplete_work(store)
         return Report(
             db=db,
             tables=study_tables(store),
@@ -386,7 +391,8 @@ def build_report(db: str | Path) -> Report:
             figure=scores_vs_steps(store),
             grid=saliency_grid(store, db),
             example=_first_image(store),
-            incomplete=incomplete_work(store),
+            incomplete=incomplete,
+            unchecked=unchecked,
         )
     finally:
         store.close()
