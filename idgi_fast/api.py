@@ -89,8 +89,9 @@ def explain(
     method: "ig" (params: rule), "blur_ig" (max_sigma, grad_step, sqrt, padding),
     "guided_ig" (fraction, max_dist). The base attribution and IDGI come from the same
     model evaluations. docs/semantics.md gives the exact definitions.
-    backend: "auto" (Triton kernels for CUDA tensors, the vectorised torch path otherwise),
-    "torch", "triton" or "reference" (the plain oracle). batch_size: path points per model
+    backend: "auto" (Triton kernels for CUDA tensors; on the CPU the native C++ ops where they
+    are built, else the vectorised torch path), "torch", "triton", "native" or "reference" (the
+    plain oracle). batch_size: path points per model
     call, every method and backend (validation.default_batch_size when None: 64 on CUDA, 32
     on the CPU). Results depend on it only through the model's float rounding, except for
     methods whose registry entry is `batch_sensitive` (Guided IG).

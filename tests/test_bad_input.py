@@ -343,7 +343,7 @@ EXPLAIN = [
         "backend",
         lambda: explain(MODEL, X, backend="cuda"),
         ValueError,
-        r"backend must be one of \('auto', 'torch', 'triton', 'reference'\)",
+        r"backend must be one of \('auto', 'torch', 'triton', 'native', 'reference'\)",
     ),
 ]
 

@@ -10,6 +10,8 @@ from conftest import TinyCNN, tied_saliency
 
 from idgi_fast import evaluate
 from idgi_fast.metrics.insertion import insertion_deletion_batched
+from idgi_fast.ops.backends import resolve_backend
+from idgi_fast.ops.native import native_error
 from idgi_fast.reference.metrics.common import pixel_ranks
 from idgi_fast.reference.metrics.insertion import insertion_deletion
 
@@ -51,9 +53,9 @@ def test_evaluate_backends_agree_and_bad_backend_is_named():
     saliency = tied_saliency(4, 13, 11, seed=7)
     options = dict(metrics=("insertion", "deletion"), insertion_levels=5, batch_size=7, show_progress=False)
     want = evaluate(model, images, saliency, backend="reference", **options)
-    for backend in ("auto", "torch", "triton"):
+    for backend in ("auto", "torch", "triton") + (("native",) if native_error() is None else ()):
         got = evaluate(model, images, saliency, backend=backend, **options)
-        assert got.details["backend"] in ("torch", "triton")
+        assert got.details["backend"] == (backend if backend != "auto" else resolve_backend("auto", images))
         for key, values in want.per_image.items():
             torch.testing.assert_close(got.per_image[key], values, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="backend must be one of"):
@@ -106,10 +108,11 @@ def test_batched_sic_aic_matches_the_reference(backend):
     )  # not NaN: curves were compared
 
 
+@pytest.mark.parametrize("backend", ["torch"] + (["native"] if native_error() is None else []))
 @pytest.mark.parametrize(
     "shape,win_size,scales", [((2, 3, 176, 165), 11, 5), ((3, 1, 23, 19), 3, 2), ((2, 3, 30, 41), 7, 2)]
 )
-def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales):
+def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales, backend):
     """Level images (n, L, …) against their n references; odd sides cover the blocks' padding."""
     from idgi_fast.metrics.information import ms_ssim_levels
     from idgi_fast.reference.metrics.information import ms_ssim
@@ -126,5 +129,6 @@ def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales):
             for i in range(shape[0])
         ]
     )
-    torch.testing.assert_close(ms_ssim_levels(levels, references, win_size, scales), want, rtol=0, atol=1e-12)
+    got = ms_ssim_levels(levels, references, win_size, scales, backend)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
     assert float(want.min()) < 0.99  # the pairs differ: a comparison of ones could not fail

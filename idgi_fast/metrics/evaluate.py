@@ -217,8 +217,9 @@ def evaluate(
     target: int, list, 1-D tensor or None (the model's argmax on the images).
     metrics: any of "insertion", "deletion", "sic", "aic", "localization" (needs masks (B, H, W)),
     "stability" (needs explain_fn(images, targets) → attributions, see attribution_function).
-    backend: "auto" (Triton kernels for CUDA tensors, the vectorised torch path otherwise),
-    "torch", "triton" or "reference" (one image at a time, plain PyTorch). The fast backends
+    backend: "auto" (Triton kernels for CUDA tensors; on the CPU the native C++ ops where they
+    are built, else the vectorised torch path), "torch", "triton", "native" or "reference" (one
+    image at a time, plain PyTorch). The fast backends
     batch insertion, deletion and SIC/AIC with the blur profile; the pair profile,
     localization and stability run the same code on every backend.
     options: the fields of EvaluationOptions.

@@ -1,10 +1,12 @@
 """MS-SSIM of many level images at once (docs/semantics.md §6): the oracle's numbers
-(pytorch-msssim's) from banded GEMMs."""
+(pytorch-msssim's) from banded GEMMs (the torch and Triton backends) or the native separable
+filter (csrc/valid_filter.cpp)."""
 
 from __future__ import annotations
 
 import torch
 
+from ..ops.native import valid_filter
 from ..reference.metrics.information import MSSSIM_WEIGHTS, check_msssim_options, msssim_module
 
 
@@ -24,8 +26,10 @@ class _LocalMean:
     where float64 depthwise convolutions take a slow path (bench/RESULTS.md, "MS-SSIM").
     """
 
-    def __init__(self, window: torch.Tensor, device):
+    def __init__(self, window: torch.Tensor, device, backend: str = "torch"):
         self.window, self.device, self.matrices = window, device, {}
+        self.native = backend == "native"
+        self.taps = window.flatten().to(torch.float64).contiguous()
 
     def matrix(self, size: int):
         if size < self.window.numel():
@@ -35,6 +39,8 @@ class _LocalMean:
         return self.matrices[size]
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        if self.native:
+            return valid_filter(v, self.taps)
         along_h, along_w = self.matrix(v.shape[-2]), self.matrix(v.shape[-1])
         if along_h is not None:
             v = torch.matmul(along_h, v)
@@ -50,7 +56,11 @@ def _halve(t: torch.Tensor, padding: list[int]) -> torch.Tensor:
 
 
 def ms_ssim_levels(
-    levels: torch.Tensor, references: torch.Tensor, win_size: int = 11, scales: int = 5
+    levels: torch.Tensor,
+    references: torch.Tensor,
+    win_size: int = 11,
+    scales: int = 5,
+    backend: str = "torch",
 ) -> torch.Tensor:
     """(n, L) MS-SSIM of each of the L level images (n, L, C, H, W) of an image with that image
     (n, C, H, W): ms_ssim's numbers (the tests pin them to 1e-12), computed for many levels at once.
@@ -62,7 +72,7 @@ def ms_ssim_levels(
     check_msssim_options(levels.shape[-2], levels.shape[-1], win_size, scales)
     x = levels.to(torch.float64)  # (n, L, C, H, W)
     y = references.to(torch.float64)[:, None]  # (n, 1, C, H, W): broadcast over the levels, never copied
-    local_mean = _LocalMean(msssim_module._fspecial_gauss_1d(win_size, 1.5), x.device)
+    local_mean = _LocalMean(msssim_module._fspecial_gauss_1d(win_size, 1.5), x.device, backend)
     weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64, device=x.device)
     if scales < len(MSSSIM_WEIGHTS):
         weights = weights / weights.sum()

@@ -182,6 +182,7 @@ def _levels_batched(
                             images[part],
                             msssim_win_size,
                             msssim_scales,
+                            backend,
                         )
                     )
             if progress_bar is not None:
@@ -195,7 +196,7 @@ def _levels_batched(
             levels_data["msssim"] = torch.cat(rows["msssim"]).cpu()
             with annotate("msssim"):
                 original_data["msssim"] = ms_ssim_levels(
-                    images[:, None], images, msssim_win_size, msssim_scales
+                    images[:, None], images, msssim_win_size, msssim_scales, backend
                 )[:, 0].cpu()
         if pool is not None:
             with annotate("entropy"):

@@ -1,18 +1,28 @@
 """The backends, and the one place a user's choice is resolved.
 
 `resolve_backend` runs once, at the API boundary (`explain`, `evaluate`, the Captum drop-in);
-every op below receives its answer, "torch" or "triton", and dispatches on it without
-checking it again.
+every op below receives its answer, "torch", "triton" or "native", and dispatches on it without
+checking it again. An op without a native implementation runs its torch one under "native".
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 
-BACKENDS = ("auto", "torch", "triton", "reference")  # what users pass to explain(), evaluate() and the CLI
-OP_BACKENDS = ("torch", "triton")  # what an op receives
+from .native import native_error
+
+BACKENDS = (
+    "auto",
+    "torch",
+    "triton",
+    "native",
+    "reference",
+)  # what users pass to explain(), evaluate() and the CLI
+OP_BACKENDS = ("torch", "triton", "native")  # what an op receives
+_warned: set[str] = set()
 
 
 def interpreting() -> bool:
@@ -20,14 +30,39 @@ def interpreting() -> bool:
 
 
 def resolve_backend(backend: str, tensor: torch.Tensor) -> str:
-    """A user's backend choice for data on `tensor`'s device: "reference", "torch" or "triton".
+    """A user's backend choice for data on `tensor`'s device: "reference", "torch", "triton" or
+    "native".
 
-    auto: Triton kernels for CUDA tensors, the vectorised torch path elsewhere.
+    auto: Triton kernels for CUDA tensors; on the CPU the native C++ ops (ops/native.py) where
+    they could be built, else the vectorised torch path, with one warning saying why.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
-        return "triton" if tensor.device.type == "cuda" else "torch"
+        if tensor.device.type == "cuda":
+            return "triton"
+        error = native_error()
+        if error is None:
+            return "native"
+        if error not in _warned:
+            _warned.add(error)
+            warnings.warn(
+                f"idgi_fast: the native CPU ops are not available ({error}); using the torch path. "
+                "A C++ compiler and ninja (pip install ninja) let them build.",
+                stacklevel=3,
+            )
+        return "torch"
+    if backend == "native":
+        if tensor.device.type != "cpu":
+            raise ValueError(
+                f"backend='native' runs on CPU tensors, these are on {tensor.device}; use 'auto' or 'triton'"
+            )
+        error = native_error()
+        if error is not None:
+            raise RuntimeError(
+                f"backend='native' needs the C++ ops of idgi_fast/csrc, which could not be built ({error}). "
+                "Install a C++ compiler and ninja (pip install ninja), or use backend='torch'."
+            )
     if backend == "triton" and tensor.device.type != "cuda" and not interpreting():
         raise ValueError(
             "backend='triton' needs CUDA tensors; on the CPU it runs only under the Triton interpreter "

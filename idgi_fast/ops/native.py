@@ -1,0 +1,97 @@
+"""The native C++ CPU ops (idgi_fast/csrc/*.cpp, C++ against ATen), built on first use and cached.
+
+They are compiled just in time with torch's extension builder (`torch.utils.cpp_extension.load`,
+ninja and the machine's C++ compiler) into torch's extension cache, under a name that carries
+the torch version, so a build is reused by every later process with the same torch and sources
+and nothing recompiles on import. Just in time rather than at `pip install` time: an
+ahead-of-time build needs torch inside pip's build environment, which would pull a multi-GB
+CUDA torch, and a failed build would fail the whole install; here a machine without a compiler
+still installs and runs the torch path. The ops register under `torch.ops.idgi_fast`.
+
+IDGI_FAST_NATIVE=0 in the environment skips the build (the torch path everywhere).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import torch
+
+SOURCES = sorted((Path(__file__).resolve().parent.parent / "csrc").glob("*.cpp"))
+_lock = threading.Lock()
+_state: dict[str, str | bool | None] = {"tried": False, "error": None}
+
+
+def _extension_name() -> str:
+    version = torch.__version__.replace(".", "_").replace("+", "_")
+    return f"idgi_fast_native_torch{version}"
+
+
+def _is_built(name: str) -> bool:
+    """Whether torch's extension cache already holds the library (only to say when a build starts)."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        return (Path(_get_build_directory(name, verbose=False)) / f"{name}.so").exists()
+    except Exception:  # a private helper of torch's: if it moves, the message is all that is lost
+        return False
+
+
+def _build() -> None:
+    if os.environ.get("IDGI_FAST_NATIVE") == "0":
+        raise RuntimeError("IDGI_FAST_NATIVE=0 is set")
+    if not SOURCES:
+        raise RuntimeError("the C++ sources (idgi_fast/csrc/*.cpp) are not installed")
+    from torch.utils.cpp_extension import load
+
+    saved_path = os.environ.get("PATH", "")
+    try:
+        import ninja  # the ninja wheel's binary, on PATH for the build only (the venv may not be active)
+
+        os.environ["PATH"] = os.pathsep.join([ninja.BIN_DIR, saved_path])
+    except ImportError:
+        pass
+    name = _extension_name()
+    if not _is_built(name):
+        print("idgi_fast: building the native CPU ops (once per torch version)", file=sys.stderr, flush=True)
+    try:
+        load(
+            name=name,
+            sources=[str(path) for path in SOURCES],
+            extra_cflags=["-O3"],  # the C++ standard is left to torch: torch 2.14 needs C++20
+            is_python_module=False,
+            verbose=False,
+        )
+    finally:
+        os.environ["PATH"] = saved_path
+
+
+def native_error() -> str | None:
+    """None when the native ops are loaded (building them on the first call), else why not."""
+    with _lock:
+        if not _state["tried"]:
+            _state["tried"] = True
+            try:
+                _build()
+            except Exception as error:  # no compiler, no ninja, a failed compile: the torch path remains
+                lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+                detail = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else "")
+                _state["error"] = f"{type(error).__name__}: {detail}".strip()
+        return _state["error"]  # type: ignore[return-value]
+
+
+def _library():
+    """torch.ops.idgi_fast, loading (or building) it when an op is called before any backend
+    was resolved."""
+    error = native_error()
+    if error is not None:
+        raise RuntimeError(f"the native CPU ops could not be built ({error}); use backend='torch'")
+    return torch.ops.idgi_fast
+
+
+def valid_filter(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """csrc/valid_filter.cpp: separable valid correlation of every (H, W) plane with `taps`."""
+    return _library().valid_filter(x, taps)

@@ -1,0 +1,96 @@
+"""The native C++ CPU ops (idgi_fast/csrc) against their torch paths, and the fallback when they
+cannot be built: `auto` warns once and runs the torch path, an explicit `native` says what is
+missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+from idgi_fast.metrics.information import _LocalMean
+from idgi_fast.ops import backends, native
+
+built = pytest.mark.skipif(
+    native.native_error() is not None, reason=f"native ops not built: {native.native_error()}"
+)
+
+
+@built
+@pytest.mark.parametrize(
+    "shape, taps",
+    [
+        ((1, 3, 37, 53), 11),
+        ((5, 1, 16, 16), 11),
+        ((2, 1, 8, 40), 11),
+        ((2, 4, 2, 30, 41), 7),
+        ((1, 1, 5, 6), 1),
+    ],
+    ids=["odd sides", "small", "a side shorter than the window", "5-D levels", "one tap"],
+)
+def test_valid_filter_matches_the_banded_gemms(shape, taps):
+    generator = torch.Generator().manual_seed(len(shape) + taps)
+    x = torch.rand(shape, generator=generator, dtype=torch.float64)
+    window = torch.rand(taps, generator=generator, dtype=torch.float64)
+    want = _LocalMean(window, x.device, "torch")(x)
+    got = _LocalMean(window, x.device, "native")(x)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=0)
+
+
+@built
+def test_valid_filter_reads_strided_views():
+    x = torch.rand(3, 2, 30, 40, dtype=torch.float64).transpose(-1, -2)  # not contiguous
+    window = torch.rand(5, dtype=torch.float64)
+    torch.testing.assert_close(
+        native.valid_filter(x, window), _LocalMean(window, x.device, "torch")(x), rtol=1e-12, atol=0
+    )
+
+
+@built
+def test_auto_picks_native_on_the_cpu():
+    assert backends.resolve_backend("auto", torch.zeros(1)) == "native"
+    with pytest.raises(ValueError, match="backend='native' runs on CPU tensors"):
+        backends.resolve_backend("native", torch.zeros(1, device="meta"))
+
+
+def test_without_the_native_ops_auto_warns_once_and_native_names_the_fix(monkeypatch):
+    monkeypatch.setitem(native._state, "tried", True)
+    monkeypatch.setitem(native._state, "error", "RuntimeError: no compiler (simulated)")
+    monkeypatch.setattr(backends, "_warned", set())
+    with pytest.warns(UserWarning, match=r"native CPU ops are not available \(RuntimeError: no compiler"):
+        assert backends.resolve_backend("auto", torch.zeros(1)) == "torch"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert backends.resolve_backend("auto", torch.zeros(1)) == "torch"  # once, not per call
+    with pytest.raises(
+        RuntimeError, match=r"could not be built \(RuntimeError: no compiler.*backend='torch'"
+    ):
+        backends.resolve_backend("native", torch.zeros(1))
+
+
+def test_a_failed_compile_leaves_the_torch_path(tmp_path, monkeypatch):
+    """A real failed build: a source that does not compile, in a fresh extension name."""
+    broken = tmp_path / "broken.cpp"
+    broken.write_text("this is not C++\n")
+    monkeypatch.setattr(native, "SOURCES", [broken])
+    monkeypatch.setattr(native, "_extension_name", lambda: "idgi_fast_native_broken_test")
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "extensions"))
+    monkeypatch.setattr(native, "_state", {"tried": False, "error": None})
+    error = native.native_error()
+    assert error is not None and "Error" in error
+    assert native.native_error() == error  # tried once per process
+
+
+def test_the_environment_can_switch_the_native_ops_off():
+    code = "from idgi_fast.ops.native import native_error; print(native_error())"
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"IDGI_FAST_NATIVE": "0", "PATH": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert found.stdout.strip() == "RuntimeError: IDGI_FAST_NATIVE=0 is set", found.stderr
