@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from ..ops.native import valid_filter
+from ..ops.native import msssim_scale, valid_filter
 from ..reference.metrics.information import MSSSIM_WEIGHTS, check_msssim_options, msssim_module
 
 
@@ -70,6 +70,8 @@ def ms_ssim_levels(
     has the timings against pytorch-msssim.
     """
     check_msssim_options(levels.shape[-2], levels.shape[-1], win_size, scales)
+    if backend == "native":
+        return _ms_ssim_levels_native(levels, references, win_size, scales)
     x = levels.to(torch.float64)  # (n, L, C, H, W)
     y = references.to(torch.float64)[:, None]  # (n, 1, C, H, W): broadcast over the levels, never copied
     local_mean = _LocalMean(msssim_module._fspecial_gauss_1d(win_size, 1.5), x.device, backend)
@@ -93,4 +95,26 @@ def ms_ssim_levels(
         else:
             ssim = mu_xy.mul_(2).add_(c1).div_(mu_xx.add_(mu_yy).add_(c1)).mul_(contrast_structure)
             factors.append(torch.relu(ssim.flatten(-2).mean(-1)))
+    return torch.prod(torch.stack(factors) ** weights.view(-1, 1, 1, 1), dim=0).mean(dim=-1)
+
+
+def _ms_ssim_levels_native(levels: torch.Tensor, references: torch.Tensor, win_size: int, scales: int):
+    """ms_ssim_levels with each scale's statistics fused in C++ (csrc/msssim_scale.cpp): no
+    level-sized map is written, only the pooled images between scales."""
+    x = levels.to(torch.float64).contiguous()  # (n, L, C, H, W)
+    y = references.to(torch.float64).contiguous()  # (n, C, H, W)
+    taps = msssim_module._fspecial_gauss_1d(win_size, 1.5).flatten().to(torch.float64).contiguous()
+    weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64)
+    if scales < len(MSSSIM_WEIGHTS):
+        weights = weights / weights.sum()
+    factors = []
+    for scale in range(scales):
+        cs, ssim = msssim_scale(x, y, taps, 0.01**2, 0.03**2)
+        if scale < scales - 1:
+            factors.append(torch.relu(cs))
+            padding = [side % 2 for side in x.shape[-2:]]
+            x = _halve(x, padding).contiguous()
+            y = _halve(y[:, None], padding)[:, 0].contiguous()
+        else:
+            factors.append(torch.relu(ssim))
     return torch.prod(torch.stack(factors) ** weights.view(-1, 1, 1, 1), dim=0).mean(dim=-1)
