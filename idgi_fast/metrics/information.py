@@ -1,12 +1,12 @@
 """MS-SSIM of many level images at once (docs/semantics.md §6): the oracle's numbers
-(pytorch-msssim's) from banded GEMMs (the torch and Triton backends) or the native separable
-filter (csrc/valid_filter.cpp)."""
+(pytorch-msssim's) from banded GEMMs (the torch and Triton backends) or, under the native
+backend, each scale fused in C++ (csrc/msssim_scale.cpp)."""
 
 from __future__ import annotations
 
 import torch
 
-from ..ops.native import msssim_scale, valid_filter
+from ..ops.native import msssim_scale
 from ..reference.metrics.information import MSSSIM_WEIGHTS, check_msssim_options, msssim_module
 
 
@@ -26,10 +26,8 @@ class _LocalMean:
     where float64 depthwise convolutions take a slow path (bench/RESULTS.md, "MS-SSIM").
     """
 
-    def __init__(self, window: torch.Tensor, device, backend: str = "torch"):
+    def __init__(self, window: torch.Tensor, device):
         self.window, self.device, self.matrices = window, device, {}
-        self.native = backend == "native"
-        self.taps = window.flatten().to(torch.float64).contiguous()
 
     def matrix(self, size: int):
         if size < self.window.numel():
@@ -39,8 +37,6 @@ class _LocalMean:
         return self.matrices[size]
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        if self.native:
-            return valid_filter(v, self.taps)
         along_h, along_w = self.matrix(v.shape[-2]), self.matrix(v.shape[-1])
         if along_h is not None:
             v = torch.matmul(along_h, v)
@@ -74,7 +70,7 @@ def ms_ssim_levels(
         return _ms_ssim_levels_native(levels, references, win_size, scales)
     x = levels.to(torch.float64)  # (n, L, C, H, W)
     y = references.to(torch.float64)[:, None]  # (n, 1, C, H, W): broadcast over the levels, never copied
-    local_mean = _LocalMean(msssim_module._fspecial_gauss_1d(win_size, 1.5), x.device, backend)
+    local_mean = _LocalMean(msssim_module._fspecial_gauss_1d(win_size, 1.5), x.device)
     weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64, device=x.device)
     if scales < len(MSSSIM_WEIGHTS):
         weights = weights / weights.sum()

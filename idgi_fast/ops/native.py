@@ -98,8 +98,3 @@ def msssim_scale(
     """csrc/msssim_scale.cpp: the plane means of MS-SSIM's cs and ssim maps, (N, L, C) each, of
     level images (N, L, C, H, W) against references (N, C, H, W) at one scale."""
     return _library().msssim_scale(levels, references, taps, c1, c2)
-
-
-def valid_filter(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
-    """csrc/valid_filter.cpp: separable valid correlation of every (H, W) plane with `taps`."""
-    return _library().valid_filter(x, taps)
