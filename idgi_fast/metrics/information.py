@@ -1,12 +1,12 @@
 """MS-SSIM of many level images at once (docs/semantics.md §6): the oracle's numbers
 (pytorch-msssim's) from banded GEMMs (the torch and Triton backends) or, under the native
-backend, each scale fused in C++ (csrc/msssim_scale.cpp)."""
+backend, fused over scales in C++ (csrc/msssim_levels.cpp)."""
 
 from __future__ import annotations
 
 import torch
 
-from ..ops.native import msssim_scale
+from ..ops.native import msssim_levels
 from ..reference.metrics.information import MSSSIM_WEIGHTS, check_msssim_options, msssim_module
 
 
@@ -95,22 +95,14 @@ def ms_ssim_levels(
 
 
 def _ms_ssim_levels_native(levels: torch.Tensor, references: torch.Tensor, win_size: int, scales: int):
-    """ms_ssim_levels with each scale's statistics fused in C++ (csrc/msssim_scale.cpp): no
-    level-sized map is written, only the pooled images between scales."""
-    x = levels.to(torch.float64).contiguous()  # (n, L, C, H, W)
-    y = references.to(torch.float64).contiguous()  # (n, C, H, W)
+    """ms_ssim_levels fused over scales in C++ (csrc/msssim_levels.cpp): each level plane runs
+    through its own pyramid in cache-sized buffers; no level-sized map is written."""
+    if references.dtype != levels.dtype:
+        references = references.to(levels.dtype)
     taps = msssim_module._fspecial_gauss_1d(win_size, 1.5).flatten().to(torch.float64).contiguous()
     weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64)
     if scales < len(MSSSIM_WEIGHTS):
         weights = weights / weights.sum()
-    factors = []
-    for scale in range(scales):
-        cs, ssim = msssim_scale(x, y, taps, 0.01**2, 0.03**2)
-        if scale < scales - 1:
-            factors.append(torch.relu(cs))
-            padding = [side % 2 for side in x.shape[-2:]]
-            x = _halve(x, padding).contiguous()
-            y = _halve(y[:, None], padding)[:, 0].contiguous()
-        else:
-            factors.append(torch.relu(ssim))
-    return torch.prod(torch.stack(factors) ** weights.view(-1, 1, 1, 1), dim=0).mean(dim=-1)
+    cs, ssim = msssim_levels(levels, references, taps, 0.01**2, 0.03**2, scales)
+    factors = torch.relu(torch.cat([cs[:-1], ssim[-1:]]))  # (scales, n, L, C)
+    return torch.prod(factors ** weights.view(-1, 1, 1, 1), dim=0).mean(dim=-1)

@@ -92,9 +92,9 @@ def _library():
     return torch.ops.idgi_fast
 
 
-def msssim_scale(
-    levels: torch.Tensor, references: torch.Tensor, taps: torch.Tensor, c1: float, c2: float
+def msssim_levels(
+    levels: torch.Tensor, references: torch.Tensor, taps: torch.Tensor, c1: float, c2: float, scales: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """csrc/msssim_scale.cpp: the plane means of MS-SSIM's cs and ssim maps, (N, L, C) each, of
-    level images (N, L, C, H, W) against references (N, C, H, W) at one scale."""
-    return _library().msssim_scale(levels, references, taps, c1, c2)
+    """csrc/msssim_levels.cpp: the plane means of MS-SSIM's cs and ssim maps at every scale,
+    (scales, N, L, C) float64 each, of level images (N, L, C, H, W) against references (N, C, H, W)."""
+    return _library().msssim_levels(levels, references, taps, c1, c2, scales)
