@@ -66,14 +66,14 @@ void filter_moments(const double* x, const double* y, const Shape& s, const doub
   double* r2 = r1 + row_size;
   const int64_t taps_h = s.along_h ? k : 1;
   for (int64_t i = 0; i < s.out_h; ++i) {
-    double* a0 = r0 + i * width;
-    double* a1 = r1 + i * width;
+    double* __restrict__ a0 = r0 + i * width;
+    double* __restrict__ a1 = r1 + i * width;
     for (int64_t q = 0; q < taps_h; ++q) {
       const double weight = s.along_h ? taps[q] : 1.0;
-      const double* xr = x + (i + q) * width;
+      const double* __restrict__ xr = x + (i + q) * width;
       if (y != nullptr) {
-        double* a2 = r2 + i * width;
-        const double* yr = y + (i + q) * width;
+        double* __restrict__ a2 = r2 + i * width;
+        const double* __restrict__ yr = y + (i + q) * width;
         for (int64_t j = 0; j < width; ++j) {
           const double v = xr[j];
           a0[j] += weight * v;
@@ -93,8 +93,8 @@ void filter_moments(const double* x, const double* y, const Shape& s, const doub
   const double* ins[3] = {r0, r1, r2};
   for (int o = 0; o < outputs; ++o) {
     for (int64_t i = 0; i < s.out_h; ++i) {
-      const double* row = ins[o] + i * width;
-      double* target = outs[o] + i * s.out_w;
+      const double* __restrict__ row = ins[o] + i * width;
+      double* __restrict__ target = outs[o] + i * s.out_w;
       if (!s.along_w) {
         std::copy(row, row + width, target);
         continue;

@@ -13,6 +13,7 @@ IDGI_FAST_NATIVE=0 in the environment skips the build (the torch path everywhere
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
@@ -25,9 +26,24 @@ _lock = threading.Lock()
 _state: dict[str, str | bool | None] = {"tried": False, "error": None}
 
 
+def _cpu_flags() -> str | None:
+    """The CPU's feature flags on Linux (None elsewhere): the build then targets this CPU
+    (-march=native: AVX2 and FMA where present; bench/RESULTS.md) under a name that carries them,
+    so a cache shared with another kind of CPU never loads code it cannot run."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def _extension_name() -> str:
     version = torch.__version__.replace(".", "_").replace("+", "_")
-    return f"idgi_fast_native_torch{version}"
+    flags = _cpu_flags()
+    cpu = hashlib.sha256(flags.encode()).hexdigest()[:8] if flags else "generic"
+    return f"idgi_fast_native_torch{version}_{cpu}"
 
 
 def _is_built(name: str) -> bool:
@@ -61,7 +77,8 @@ def _build() -> None:
         load(
             name=name,
             sources=[str(path) for path in SOURCES],
-            extra_cflags=["-O3"],  # the C++ standard is left to torch: torch 2.14 needs C++20
+            # the C++ standard is left to torch (torch 2.14 needs C++20)
+            extra_cflags=["-O3", *(["-march=native"] if _cpu_flags() else [])],
             is_python_module=False,
             verbose=False,
         )
