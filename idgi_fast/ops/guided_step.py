@@ -8,13 +8,15 @@ The jump of features below the lower bound happens only in the first pass of a s
 passes move features towards x_hi, and rounding is monotone, so no position falls below lo
 again and the reference's per-pass jump would change nothing.
 
-Two implementations:
+Three implementations:
 - torch: the reference's arithmetic, vectorised over groups of images small enough to stay
   in cache; each pass works on the images still moving; bit-identical to the reference.
 - triton: three fused kernels (kernels/guided.py) over the whole batch — the jump, the room
   of the selected features, and the masked update of x, attribution and scores — plus the
   radix select; finished rows are masked off. Attribution increments are added pass by pass,
   so its last bits may differ from the reference's (the path itself does not depend on them).
+- native: the whole inner loop of each image in C++ (csrc/guided_step.cpp), images in
+  parallel, selection by std::nth_element; bit-identical to the torch path.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 
 from ..profiling import annotate
+from . import native
 
 
 def _isclose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -228,5 +231,8 @@ def guided_step(
     x_base, gradient G at x; (B,) float64 L1 distances. Images with distance 0 do not move."""
     if backend == "triton":
         guided_step_triton(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)
+    elif backend == "native":
+        alpha, lo, hi = _bounds(k, steps, max_dist)
+        native.guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction)
     else:
         guided_step_torch(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)

@@ -78,7 +78,8 @@ def _build() -> None:
             name=name,
             sources=[str(path) for path in SOURCES],
             # the C++ standard is left to torch (torch 2.14 needs C++20)
-            extra_cflags=["-O3", *(["-march=native"] if _cpu_flags() else [])],
+            # no FMA contraction: a·b + c rounded once would break Guided IG's bit-identity
+            extra_cflags=["-O3", "-ffp-contract=off", *(["-march=native"] if _cpu_flags() else [])],
             is_python_module=False,
             verbose=False,
         )
@@ -95,7 +96,10 @@ def native_error() -> str | None:
                 _build()
             except Exception as error:  # no compiler, no ninja, a failed compile: the torch path remains
                 lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-                detail = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else "")
+                detail = next(
+                    (line for line in lines if "error:" in line),  # the compiler's first error
+                    next((line for line in lines if "error" in line.lower()), lines[-1] if lines else ""),
+                )
                 _state["error"] = f"{type(error).__name__}: {detail}".strip()
         return _state["error"]  # type: ignore[return-value]
 
@@ -115,3 +119,9 @@ def msssim_levels(
     """csrc/msssim_levels.cpp: the plane means of MS-SSIM's cs and ssim maps at every scale,
     (scales, N, L, C) float64 each, of level images (N, L, C, H, W) against references (N, C, H, W)."""
     return _library().msssim_levels(levels, references, taps, c1, c2, scales)
+
+
+def guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction) -> None:
+    """csrc/guided_step.cpp: one Guided IG step of every image, in place (ops/guided_step.py's
+    contract)."""
+    _library().guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction)

@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from idgi_fast.ops.guided_step import (
+    guided_step,
     guided_step_torch,
     guided_step_triton,
     selection_threshold_torch,
     selection_threshold_triton,
 )
+from idgi_fast.ops.native import native_error
 from idgi_fast.reference.guided_ig import guided_step as reference_guided_step
 
 
@@ -73,4 +75,31 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
     )
     torch.testing.assert_close(kernel_x, want_x, rtol=1e-12, atol=1e-15)
     torch.testing.assert_close(kernel_attr, want_attr, rtol=1e-10, atol=1e-15)
+    assert not torch.equal(want_x, x), "the case must move the path"
+
+
+@pytest.mark.skipif(native_error() is not None, reason="native ops not built")
+@pytest.mark.parametrize(
+    "shape,k,steps,max_dist,fraction",
+    [
+        ((5, 61), 3, 8, 0.02, 0.25),
+        ((3, 3 * 37 * 53), 0, 16, 0.02, 0.25),
+        ((4, 50), 5, 6, 1.0, 0.25),
+        ((2, 33), 1, 4, 0.0, 0.25),
+        ((6, 5 * 16 * 16), 2, 8, 1.0, 0.1),
+        ((4, 40), 0, 3, 1.0, 1.0),
+    ],
+)
+def test_the_native_step_is_bit_identical_to_the_torch_path(shape, k, steps, max_dist, fraction):
+    """Ties, zero gradients, a zero-distance image and images that finish at different passes
+    (the state and the fractions make them), on odd sizes; the C++ loop keeps the torch path's
+    bits."""
+    x, x_in, x_base, gradient, distance = guided_state(*shape, seed=k + steps)
+    want_x, want_attr = x.clone(), torch.zeros_like(x)
+    guided_step_torch(want_x, want_attr, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)
+    got_x, got_attr = x.clone(), torch.zeros_like(x)
+    guided_step(
+        got_x, got_attr, x_in, x_base, gradient, distance, k, steps, fraction, max_dist, backend="native"
+    )
+    assert torch.equal(got_x, want_x) and torch.equal(got_attr, want_attr)
     assert not torch.equal(want_x, x), "the case must move the path"
