@@ -3,7 +3,7 @@
 
 Workloads: the embedded SceneNet at 224×224 (8 images, steps = 32) everywhere; torchvision's
 ResNet-50 with random weights (16 images, steps = 128) on CUDA when torchvision is installed.
-The triton backend runs on CUDA only. Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
+The triton backend runs on CUDA only, native on the CPU where it is built. Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from workloads import SLOW_REFERENCE, Workloads, random_resnet50, synchronised
 from idgi_fast import explain
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.models.toy import load_scenenet
+from idgi_fast.ops.native import native_error
 from idgi_fast.validation import default_batch_size
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
 CHUNK = default_batch_size(DEVICE)  # path points per model call (the engine's default), for the floor alike
-BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else [])
+# native: the C++ CPU ops (ops/native.py), on the CPU where they could be built
+BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else ["native"] if native_error() is None else [])
 METHODS = [
     ("ig", False),
     ("ig", True),

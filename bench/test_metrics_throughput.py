@@ -19,13 +19,15 @@ from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.geometry import gaussian_blur
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.models.toy import load_scenenet
+from idgi_fast.ops.native import native_error
 from idgi_fast.reference.metrics.common import level_counts, pixel_ranks, reveal_stack
 from idgi_fast.reference.metrics.information import compressed_sizes
 from idgi_fast.validation import default_batch_size
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
-BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else [])
+# native: the C++ CPU ops (ops/native.py), on the CPU where they could be built
+BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else ["native"] if native_error() is None else [])
 BATCH = default_batch_size(DEVICE)  # images per model call, evaluate's default
 LEVELS = (20, 25)  # insertion intervals K, SIC/AIC levels L
 WEBP_METHOD = 0  # the demo's setting; Pillow's default 4 is ~10× slower per encode
