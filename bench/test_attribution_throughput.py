@@ -3,7 +3,8 @@
 
 Workloads: the embedded SceneNet at 224×224 (8 images, steps = 32) everywhere; torchvision's
 ResNet-50 with random weights (16 images, steps = 128) on CUDA when torchvision is installed.
-The triton backend runs on CUDA only, native on the CPU where it is built. Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
+The triton backend runs on CUDA only, native on the CPU where it is built.
+Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
 """
 
 from __future__ import annotations
