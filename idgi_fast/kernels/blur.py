@@ -61,9 +61,8 @@ def blur_rows_kernel(
     sum_a = tl.zeros((BLOCK_H, BLOCK_W), dtype=ACC)
     sum_d = tl.zeros((BLOCK_H, BLOCK_W), dtype=ACC)
     first, last = -radius, radius
-    if (
-        not REFLECT
-    ):  # with zeros padding, taps that land outside the image for every row of the tile add nothing
+    # with zeros padding, taps that land outside the image for every row of the tile add nothing
+    if not REFLECT:
         first = tl.maximum(first, -(tl.program_id(1) * BLOCK_H + BLOCK_H - 1))
         last = tl.minimum(last, height - 1 - tl.program_id(1) * BLOCK_H)
     for t in range(first, last + 1):

@@ -32,9 +32,7 @@ def _normalise_keys(state: dict, name: str) -> dict:
 
 def read_state_file(path: str | Path) -> dict[str, torch.Tensor]:
     """The state dict (names → tensors) in a weights file, unwrapped from a training checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} not found")
+    path = Path(path)  # callers have checked that it is a file, and name the model when it is not
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a pickled whole model, custom classes, a truncated or non-torch file
