@@ -539,7 +539,7 @@ def end_to_end_workloads(device: str):
     )
 
 
-def time_methods(report: dict, device: str, rounds: int) -> None:
+def time_methods(report: dict, device: str, rounds: int, methods=METHODS) -> None:
     report["end_to_end"] = []
     for name, model, x, labels, steps in end_to_end_workloads(device):
         floor_seconds = timed(lambda: model_only_floor(model, x, labels, steps + 1, CHUNK), rounds)
@@ -551,7 +551,7 @@ def time_methods(report: dict, device: str, rounds: int) -> None:
                 "images/s": x.shape[0] / floor_seconds,
             }
         ]
-        for method in METHODS:
+        for method in methods:
             for use_idgi in (False, True):
                 backends = (["torch", "triton"] if device == "cuda" else ["torch"]) + (
                     ["reference"] if name.startswith("embedded") else []
@@ -697,6 +697,7 @@ def main(argv=None) -> int:
         default="kernels,reference,backends,e2e,metrics",
         help="comma-separated subset of kernels,reference,backends,e2e,metrics",
     )
+    parser.add_argument("--methods", default=",".join(METHODS), help="methods the e2e section times")
     parser.add_argument(
         "--repeat", type=int, default=1, help="run the reference and backend checks this many times"
     )
@@ -733,7 +734,7 @@ def main(argv=None) -> int:
         if "backends" in sections:
             failures += check_backends(report, args.device, images=2, steps=16)
     if "e2e" in sections:
-        time_methods(report, args.device, rounds=args.rounds)
+        time_methods(report, args.device, rounds=args.rounds, methods=args.methods.split(","))
     if "metrics" in sections:
         failures += check_metrics(report, args.device, images=args.metric_images, rounds=args.rounds)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,15 @@ passes move features towards x_hi, and rounding is monotone, so no position fall
 again and the reference's per-pass jump would change nothing.
 
 Three implementations:
-- torch: the reference's arithmetic, vectorised over groups of images small enough to stay
-  in cache; each pass works on the images still moving; bit-identical to the reference.
+- torch: the reference's arithmetic, vectorised over the images (on the CPU over groups small
+  enough to stay in cache); each pass works on the images still moving; bit-identical to the
+  reference.
 - triton: three fused kernels (kernels/guided.py) over the whole batch — the jump, the room
   of the selected features, and the masked update of x, attribution and scores — plus the
-  radix select; finished rows are masked off. Attribution increments are added pass by pass,
-  so its last bits may differ from the reference's (the path itself does not depend on them).
+  selection: torch.kthvalue by default, which beat the radix-select kernel on an H100
+  (bench/RESULTS.md), or that kernel (`radix_select=True`); finished rows are masked off.
+  Attribution increments are added pass by pass, so its last bits may differ from the
+  reference's (the path itself does not depend on them).
 - native: the whole inner loop of each image in C++ (csrc/guided_step.cpp), images in
   parallel, selection by std::nth_element; bit-identical to the torch path.
 """
@@ -85,16 +88,17 @@ def _bounds(k: int, steps: int, max_dist: float) -> tuple[float, float, float]:
     return alpha, max(alpha - max_dist, 0.0), min(alpha + max_dist, 1.0)
 
 
-# Elements of state per group of images in the torch path: about 2 MB per float64 array, so
-# a pass's working set stays in cache; the whole batch at once was slower than the reference's
-# image-by-image loop (bench/RESULTS.md, "Guided IG selection").
+# Elements of state per group of images in the torch path on the CPU: about 2 MB per float64
+# array, so a pass's working set stays in cache; the whole batch at once was slower than the
+# reference's image-by-image loop (bench/RESULTS.md, "Guided IG selection"). On a GPU groups only
+# add launches and host syncs (one image per group at 224² made Guided IG 3× slower on an H100).
 GROUP_ELEMENTS = 1 << 18
 
 
 def guided_step_torch(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist) -> None:
     alpha, lo, hi = _bounds(k, steps, max_dist)
     moving_images = torch.nonzero(distance != 0).flatten()
-    group = max(1, GROUP_ELEMENTS // x.shape[1])
+    group = max(1, GROUP_ELEMENTS // x.shape[1]) if x.device.type == "cpu" else max(1, len(moving_images))
     for start in range(0, len(moving_images), group):
         rows = moving_images[start : start + group]
         _guided_rows_torch(x, attribution, x_in, x_base, gradient, distance, rows, alpha, lo, hi, fraction)
@@ -152,7 +156,18 @@ def _guided_rows_torch(
 
 
 def guided_step_triton(
-    x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist, block: int = 1024
+    x,
+    attribution,
+    x_in,
+    x_base,
+    gradient,
+    distance,
+    k,
+    steps,
+    fraction,
+    max_dist,
+    block: int = 1024,
+    radix_select: bool = False,
 ) -> None:
     import triton
 
@@ -187,7 +202,10 @@ def guided_step_triton(
         current = partial_current.sum(dim=1)
         going = active & ~_isclose(current, target)
         with annotate("guided selection"):
-            threshold = selection_threshold_triton(score, fraction)
+            if radix_select:
+                threshold = selection_threshold_triton(score, fraction)
+            else:
+                threshold = selection_threshold_torch(score, fraction)
         guided_room_kernel[grid](
             x, x_in, x_base, score, threshold, partial_room, flag(going), bounds, n, BLOCK=block
         )

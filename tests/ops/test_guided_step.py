@@ -69,12 +69,24 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
     guided_step_torch(got_x, got_attr, x_in, x_base, gradient, distance, k, steps, 0.25, max_dist)
     torch.testing.assert_close(got_x, want_x, rtol=0, atol=0)
     torch.testing.assert_close(got_attr, want_attr, rtol=0, atol=0)
-    kernel_x, kernel_attr = x.clone(), torch.zeros_like(x)
-    guided_step_triton(
-        kernel_x, kernel_attr, x_in, x_base, gradient, distance, k, steps, 0.25, max_dist, block=32
-    )
-    torch.testing.assert_close(kernel_x, want_x, rtol=1e-12, atol=1e-15)
-    torch.testing.assert_close(kernel_attr, want_attr, rtol=1e-10, atol=1e-15)
+    for radix_select in (False, True):  # kthvalue (the default) and the radix-select kernel
+        kernel_x, kernel_attr = x.clone(), torch.zeros_like(x)
+        guided_step_triton(
+            kernel_x,
+            kernel_attr,
+            x_in,
+            x_base,
+            gradient,
+            distance,
+            k,
+            steps,
+            0.25,
+            max_dist,
+            block=32,
+            radix_select=radix_select,
+        )
+        torch.testing.assert_close(kernel_x, want_x, rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(kernel_attr, want_attr, rtol=1e-10, atol=1e-15)
     assert not torch.equal(want_x, x), "the case must move the path"
 
 
