@@ -1,7 +1,7 @@
 """Every backend against analytic answers and the invariants of docs/semantics.md §1–§5.
 
-Each test runs once per backend: the reference, the vectorised torch path and the Triton
-kernels (in Triton's interpreter on the CPU).
+Each test runs once per backend: the reference, the vectorised torch path, the Triton
+kernels (in Triton's interpreter on the CPU) and the native CPU ops where they are built.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ from conftest import LinearLogit, Quadratic, SinSum, TinyCNN
 import idgi_fast
 from idgi_fast.geometry import gaussian_blur
 from idgi_fast.methods import METHODS
+from idgi_fast.ops.native import native_error
 from idgi_fast.outputs import output_only
 
 RULES = ("pair", "left", "right", "trapezoid")
 explain = idgi_fast.explain  # replaced per backend by the fixture below
 
 
-@pytest.fixture(autouse=True, params=["reference", "torch", "triton"])
+@pytest.fixture(
+    autouse=True, params=["reference", "torch", "triton"] + (["native"] if native_error() is None else [])
+)
 def backend(request, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "explain", partial(idgi_fast.explain, backend=request.param))
     return request.param

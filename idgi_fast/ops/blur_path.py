@@ -3,7 +3,10 @@ difference dX_σ = (G_{σ+h}(x) − G_σ(x)) / h (docs/semantics.md §4).
 
 The torch implementation blurs with the (size × size) float64 blur matrices of
 the geometry module, once per distinct σ of the chunk, and rounds once to the images' dtype, as
-the reference does. The Triton kernel convolves directly with the sampled taps.
+the reference does. The Triton kernel convolves directly with the sampled taps. The native op
+(csrc/blur_path.cpp) multiplies by the same matrices but visits only each row's band of 2r + 1
+taps; for wide kernels the dense float64 GEMM is faster, so the native backend takes the band
+path only for σ whose taps cover at most BANDED_UP_TO of the image's side (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -11,6 +14,11 @@ from __future__ import annotations
 import torch
 
 from ..geometry import blur_matrix, gaussian_radius, gaussian_weights
+from . import native
+
+# The share of a side that 2r + 1 taps may cover for the band path to beat the dense GEMM (2 CPU
+# cores, 3×224², crossover between σ = 10 and σ = 14, i.e. 2r + 1 ≈ 0.37–0.5 of the side).
+BANDED_UP_TO = 0.45
 
 
 def blur_path_torch(
@@ -39,6 +47,37 @@ def blur_path_torch(
         points[rows] = blurred
         if differences is not None:
             differences[rows] = (blur(sigma + grad_step) - blurred) / grad_step
+    return points, differences
+
+
+def blur_path_native(
+    images: torch.Tensor, sigmas: torch.Tensor, grad_step: float, padding: str, slopes: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """blur_path_torch's contract; runs of narrow kernels through the band op, the rest (and the
+    identity, σ of radius 0) through the torch implementation."""
+    height, width = images.shape[-2:]
+    points = torch.empty_like(images)
+    differences = torch.empty_like(images) if slopes else None
+    values, lengths = torch.unique_consecutive(sigmas, return_counts=True)
+    start = 0
+    for sigma, length in zip(values.tolist(), lengths.tolist()):
+        rows = slice(start, start + length)
+        start += length
+        widest = gaussian_radius(sigma + grad_step if slopes else sigma)
+        if gaussian_radius(sigma) == 0 or 2 * widest + 1 > BANDED_UP_TO * min(height, width):
+            found = blur_path_torch(images[rows], sigmas[rows], grad_step, padding, slopes)
+        else:
+            levels = [sigma, sigma + grad_step] if slopes else [sigma]
+            along_h = torch.stack([blur_matrix(s, height, padding) for s in levels])
+            along_w = (
+                along_h if width == height else torch.stack([blur_matrix(s, width, padding) for s in levels])
+            )
+            first = torch.zeros(length, dtype=torch.int64)
+            second = torch.full((length,), 1 if slopes else -1, dtype=torch.int64)
+            found = native.blur_path(images[rows], along_h, along_w, first, second, grad_step)
+        points[rows] = found[0]
+        if differences is not None:
+            differences[rows] = found[1]
     return points, differences
 
 
@@ -138,4 +177,6 @@ def blur_path(
 ):
     if backend == "triton":
         return blur_path_triton(images, sigmas, grad_step, padding, slopes)
+    if backend == "native":
+        return blur_path_native(images, sigmas, grad_step, padding, slopes)
     return blur_path_torch(images, sigmas, grad_step, padding, slopes)

@@ -125,3 +125,9 @@ def guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi,
     """csrc/guided_step.cpp: one Guided IG step of every image, in place (ops/guided_step.py's
     contract)."""
     _library().guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction)
+
+
+def blur_path(images, matrices_h, matrices_w, first, second, grad_step: float):
+    """csrc/blur_path.cpp: points A x Aᵀ (matrices first[p]) and differences (G' − G)/h (G' from
+    matrices second[p]; second < 0 skips them) of images (N, C, H, W), banded, in float64."""
+    return _library().blur_path(images, matrices_h, matrices_w, first, second, grad_step)

@@ -1,4 +1,5 @@
-"""The blur path op: the Triton kernels against the torch implementation, radii beyond the image."""
+"""The blur path op: the Triton kernels and the native band op against the torch implementation,
+radii beyond the image."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import pytest
 import torch
 from tolerance import DTYPES
 
-from idgi_fast.ops.blur_path import blur_path_torch, blur_path_triton
+from idgi_fast.geometry import blur_matrix
+from idgi_fast.ops import native
+from idgi_fast.ops.blur_path import blur_path_native, blur_path_torch, blur_path_triton
+from idgi_fast.ops.native import native_error
 
 
 @pytest.mark.parametrize("padding", ["zeros", "reflect"])
@@ -33,3 +37,51 @@ def test_blur_path_of_an_odd_three_channel_image():
     points, slopes = blur_path_triton(images, sigmas, 0.01, "reflect")
     torch.testing.assert_close(points, want_points, rtol=0, atol=1e-7)
     torch.testing.assert_close(slopes, want_slopes, rtol=1e-6, atol=1e-7)
+
+
+native_built = pytest.mark.skipif(native_error() is not None, reason="native ops not built")
+
+
+@native_built
+@pytest.mark.parametrize("shape", [(5, 1, 16, 16), (1, 3, 37, 53), (3, 2, 9, 5)])
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_band_op_matches_torch_for_every_radius(shape, padding, dtype):
+    """Every point its own σ, radii from 0 to beyond both sides; float64 within 1e-12 of the
+    points' scale (the differences: of that scale / h, the rounding both sides' G' − G carries)."""
+    images = torch.rand(*shape, generator=torch.Generator().manual_seed(3), dtype=dtype)
+    sigmas = torch.tensor([0.0, 0.3, 1.7, 6.0, 40.0][: shape[0]], dtype=torch.float64)
+    h = 0.01
+    height, width = shape[-2:]
+    levels = [float(s) for s in sigmas] + [float(s) + h for s in sigmas]
+    along_h = torch.stack([blur_matrix(s, height, padding) for s in levels])
+    along_w = torch.stack([blur_matrix(s, width, padding) for s in levels])
+    first = torch.arange(shape[0])
+    points, slopes = native.blur_path(images, along_h, along_w, first, first + shape[0], h)
+    want_points, want_slopes = blur_path_torch(images, sigmas, h, padding)
+    scale = float(want_points.abs().max())
+    exact = dtype == torch.float64
+    torch.testing.assert_close(points, want_points, rtol=0, atol=1e-12 * scale if exact else 1e-6)
+    torch.testing.assert_close(
+        slopes, want_slopes, rtol=0 if exact else 1e-5, atol=1e-12 * scale / h if exact else 1e-5
+    )
+    assert torch.equal(points[0], images[0])  # σ = 0: the identity
+    only_points, none = native.blur_path(images, along_h, along_w, first, torch.full_like(first, -1), h)
+    assert none.numel() == 0 and torch.equal(only_points, points)
+
+
+@native_built
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+def test_the_native_blur_path_splits_band_and_dense_runs(padding):
+    """The backend's op: runs of equal σ (the engine's step-major chunks), narrow ones through
+    the band op, wide ones and the identity through the torch path, results in point order."""
+    images = torch.rand(2, 3, 40, 40, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    sigmas = torch.tensor([0.0, 0.0, 1.0, 1.0, 2.5, 2.5, 30.0, 30.0], dtype=torch.float64)
+    chunk = images[torch.arange(8) % 2]
+    want = blur_path_torch(chunk, sigmas, 0.01, padding)
+    got = blur_path_native(chunk, sigmas, 0.01, padding)
+    scale = float(want[0].abs().max())
+    torch.testing.assert_close(got[0], want[0], rtol=0, atol=1e-12 * scale)
+    torch.testing.assert_close(got[1], want[1], rtol=0, atol=1e-12 * scale / 0.01)
+    points, none = blur_path_native(chunk, sigmas, 0.01, padding, slopes=False)
+    assert none is None and torch.equal(points, got[0])
