@@ -15,9 +15,10 @@ import torch
 
 from ..geometry import gaussian_blur
 from ..ops.composite import composite
+from ..ops.quantise import quantise_hwc
 from ..profiling import annotate
 from ..reference.metrics.common import level_counts, pixel_ranks
-from ..reference.metrics.information import check_entropy_options, encode_sizes
+from ..reference.metrics.information import check_entropy_options, encode_pixel_sizes
 from ..reference.metrics.pic import (
     INFORMATION_AXES,
     PAIR_THRESHOLDS,
@@ -160,9 +161,8 @@ def _levels_batched(
                 bokeh = composite(images[part], canvases[part], ranks[part], counts, backend).flatten(0, 1)
             if pool is not None:
                 with annotate("entropy"):  # encoding runs on the pool while the model scores these images
-                    pending = encode_sizes(
-                        torch.cat([bokeh, images[part]]), entropy_format, webp_method, pool
-                    )
+                    pixels = quantise_hwc(torch.cat([bokeh, images[part]]), backend).cpu().numpy()
+                    pending = encode_pixel_sizes(pixels, entropy_format, webp_method, pool)
                     pending_sizes.append(pending if overlap_encoding else list(pending))
             with annotate("forward"):
                 found = score_targets(

@@ -131,3 +131,8 @@ def blur_path(images, matrices_h, matrices_w, first, second, grad_step: float):
     """csrc/blur_path.cpp: points A x Aᵀ (matrices first[p]) and differences (G' − G)/h (G' from
     matrices second[p]; second < 0 skips them) of images (N, C, H, W), banded, in float64."""
     return _library().blur_path(images, matrices_h, matrices_w, first, second, grad_step)
+
+
+def quantise_hwc(images: torch.Tensor) -> torch.Tensor:
+    """csrc/quantise.cpp: round(255·x) as uint8, (N, C, H, W) → (N, H, W, C)."""
+    return _library().quantise_hwc(images)

@@ -45,8 +45,14 @@ def check_entropy_options(image_format: str, webp_method: int, channels: int) ->
 def encode_sizes(images: torch.Tensor, image_format: str, webp_method: int, pool: ThreadPoolExecutor):
     """Start encoding every (C, H, W) image of `images` on `pool` now; returns an iterator of the
     byte counts (in order) that blocks only when it is read."""
-    arrays = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
-    return pool.map(lambda a: _encoded_size(a, image_format, webp_method), arrays)
+    return encode_pixel_sizes(
+        to_uint8(images).permute(0, 2, 3, 1).cpu().numpy(), image_format, webp_method, pool
+    )
+
+
+def encode_pixel_sizes(pixels: np.ndarray, image_format: str, webp_method: int, pool: ThreadPoolExecutor):
+    """encode_sizes of images already quantised: (N, H, W, C) uint8."""
+    return pool.map(lambda a: _encoded_size(a, image_format, webp_method), pixels)
 
 
 def compressed_sizes(
