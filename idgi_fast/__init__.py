@@ -2,12 +2,14 @@
 
 from .api import BlurIG, ExplainResult, GuidedIG, IntegratedGradients, explain
 from .metrics import Evaluation, evaluate
+from .noise import NoiseTunnel
 from .saliency import saliency_map
 
 __version__ = "0.1.0"
 __all__ = [
     "explain",
     "ExplainResult",
+    "NoiseTunnel",
     "IntegratedGradients",
     "BlurIG",
     "GuidedIG",

@@ -10,6 +10,7 @@ import torch
 
 from . import engine, reference, validation
 from .methods import METHODS, check_flag, method_spec
+from .noise import NoiseTunnel, SampleSums, check_noise, draw_noise
 from .ops.backends import resolve_backend
 from .outputs import full_float32
 
@@ -31,6 +32,10 @@ class ExplainResult:
     point the method did not need to evaluate (the baseline of Blur IG and the input of
     Guided IG without IDGI).
     targets: (B,) classes explained. evaluations: path points sent through the model per image.
+    With a noise tunnel (docs/semantics.md §9) base and idgi hold the tunnel's reduction over
+    the noisy samples, outputs the samples' mean F, `noise` the tunnel's settings,
+    sample_outputs (B, samples, steps + 1) each sample's F and sample_sums {(idgi, count):
+    (B, samples) float64} each sample's Σ attribution.
     """
 
     method: str
@@ -42,6 +47,9 @@ class ExplainResult:
     evaluations: int
     output: str
     params: dict[str, Any] = field(default_factory=dict)
+    noise: dict[str, Any] | None = None
+    sample_outputs: torch.Tensor | None = None
+    sample_sums: dict[tuple[bool, int], torch.Tensor] | None = None
 
     def attribution(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
         """One attribution tensor: the base or IDGI map, at `steps` when compute_at was used."""
@@ -65,9 +73,68 @@ class ExplainResult:
     def completeness_gap(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
         """(B,) float64 |Σ attribution − (F(input) − F(baseline))| of one attribution
         (docs/semantics.md §2: IDGI's is float rounding; the base methods' is their
-        discretisation error)."""
+        discretisation error). With a noise tunnel only SmoothGrad, a mean, keeps a sum to
+        compare (with the samples' mean F); see sample_completeness_gap for every tunnel."""
+        if self.noise is not None and self.noise["type"] != "smoothgrad":
+            raise ValueError(
+                f"a {self.noise['type']} map has no completeness property; use sample_completeness_gap"
+            )
         total = self.attribution(idgi=idgi, steps=steps).to(torch.float64).flatten(1).sum(dim=1)
         return (total - self.output_change()).abs()
+
+    def sample_completeness_gap(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
+        """(B, samples) float64 |Σ a_s − (F(x + ε_s) − F(baseline))| of every noisy sample of a
+        noise tunnel (§9): IDGI's is float rounding for each sample."""
+        if self.sample_sums is None:
+            raise ValueError("this result has no noise samples; call explain(..., noise=...)")
+        if idgi and self.idgi is None:
+            raise ValueError("this result has no IDGI attribution; call explain(..., idgi=True)")
+        key = (idgi, self.steps if steps is None else steps)
+        if key not in self.sample_sums:
+            raise ValueError(
+                f"no result for steps={key[1]}; this result holds step counts {sorted(self.base)}"
+            )
+        change = (self.sample_outputs[..., -1] - self.sample_outputs[..., 0]).to(torch.float64)
+        return (self.sample_sums[key] - change).abs()
+
+
+def _noise_tunnel(
+    run, model, inputs, baselines, targets, noise: NoiseTunnel, counts, idgi, batch_size, **options
+):
+    """The runner over noisy copies of the inputs, a group of samples at a time (as many as fill
+    one model call, so memory does not grow with `samples`), folded into per-image sums."""
+    batch, shape = inputs.shape[0], inputs.shape[1:]
+    group = max(1, min(noise.samples, batch_size // batch))
+    variants = [False, True] if idgi else [False]
+    sums = {(v, c): SampleSums() for v in variants for c in counts}
+    totals = {key: torch.empty(batch, noise.samples, dtype=torch.float64) for key in sums}
+    sample_outputs, evaluations = [], 0
+    for start in range(0, noise.samples, group):
+        samples = range(start, min(noise.samples, start + group))
+        noisy = (inputs[:, None] + draw_noise(inputs, noise, samples)).flatten(0, 1)
+        base, important, outputs, evaluations = run(
+            model,
+            noisy,
+            baselines.repeat_interleave(len(samples), dim=0),
+            targets.repeat_interleave(len(samples)),
+            counts=counts,
+            idgi=idgi,
+            batch_size=batch_size,
+            **options,
+        )
+        for (variant, count), running in sums.items():
+            found = (important if variant else base)[count].view(batch, len(samples), *shape)
+            running.add(found)
+            totals[(variant, count)][:, start : start + len(samples)] = (
+                found.to(torch.float64).flatten(2).sum(dim=2).cpu()
+            )
+        sample_outputs.append(outputs.view(batch, len(samples), -1))
+    sample_outputs = torch.cat(sample_outputs, dim=1)
+    reduced = {key: running.reduce(noise, inputs.dtype) for key, running in sums.items()}
+    base = {c: reduced[(False, c)] for c in counts}
+    important = {c: reduced[(True, c)] for c in counts} if idgi else None
+    mean_outputs = sample_outputs.to(torch.float64).mean(dim=1).to(sample_outputs.dtype)
+    return base, important, mean_outputs, evaluations * noise.samples, sample_outputs, totals
 
 
 def explain(
@@ -82,6 +149,7 @@ def explain(
     batch_size: int | None = None,
     compute_at=None,
     backend: str = "auto",
+    noise=None,
     **method_params,
 ) -> ExplainResult:
     """Attribute `model`'s explained output for `target` to `inputs` along a path.
@@ -95,8 +163,12 @@ def explain(
     call, every method and backend (validation.default_batch_size when None: 64 on CUDA, 32
     on the CPU). Results depend on it only through the model's float rounding, except for
     methods whose registry entry is `batch_sensitive` (Guided IG).
+    noise: a noise tunnel over the method (docs/semantics.md §9), e.g. {"type": "smoothgrad",
+    "samples": 16, "stdev": 0.15, "seed": 0}: types "smoothgrad", "smoothgrad_sq", "vargrad";
+    stdev in input units; the seed fixes the noise of every (image, sample) on every backend.
     """
     spec = method_spec(method)
+    noise = check_noise(noise)
     params = spec.resolve_params(method_params)
     inputs = validation.check_inputs(inputs, image_batch=spec.needs_image_batch)
     validation.check_model(model, inputs)
@@ -114,19 +186,23 @@ def explain(
 
     with full_float32():
         targets = validation.resolve_targets(target, model, inputs, batch_size)
-        base, important, outputs, evaluations = run(
-            model,
-            inputs,
-            baselines,
-            targets,
-            spec=spec,
-            steps=steps,
-            counts=counts or [steps],
-            idgi=idgi,
-            output=output,
-            batch_size=batch_size,
-            params=params,
-        )
+        options = dict(spec=spec, steps=steps, output=output, params=params)
+        sample_outputs = sample_sums = None
+        if noise is None:
+            base, important, outputs, evaluations = run(
+                model,
+                inputs,
+                baselines,
+                targets,
+                counts=counts or [steps],
+                idgi=idgi,
+                batch_size=batch_size,
+                **options,
+            )
+        else:
+            base, important, outputs, evaluations, sample_outputs, sample_sums = _noise_tunnel(
+                run, model, inputs, baselines, targets, noise, counts or [steps], idgi, batch_size, **options
+            )
     if counts is None:
         base = base[steps]
         important = important[steps] if important is not None else None
@@ -140,6 +216,9 @@ def explain(
         evaluations=evaluations,
         output=output,
         params=params,
+        noise=noise.as_dict() if noise is not None else None,
+        sample_outputs=sample_outputs,
+        sample_sums=sample_sums,
     )
 
 

@@ -10,6 +10,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 
 class LinearLogit(nn.Module):
@@ -91,3 +92,18 @@ def tiny_cnn64():
 def images64():
     generator = torch.Generator().manual_seed(7)
     return torch.rand(2, 3, 11, 13, generator=generator, dtype=torch.float64)
+
+
+def peak_bytes(run) -> int:
+    """Peak of live CPU tensor memory during run(), from the profiler's allocation records."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
+        run()
+    events = sorted(
+        (e for e in recorded.profiler.kineto_results.events() if e.name() == "[memory]"),
+        key=lambda e: e.start_ns(),
+    )
+    live = peak = 0
+    for event in events:
+        live += event.nbytes()
+        peak = max(peak, live)
+    return peak

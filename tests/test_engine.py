@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TinyCNN
-from torch.profiler import ProfilerActivity, profile
+from conftest import TinyCNN, peak_bytes
 
 import idgi_fast
 from idgi_fast.data.scenes import generate_scenes
@@ -105,21 +104,6 @@ def test_chunking_does_not_change_results(backend):
         model, x, method="blur_ig", steps=6, compute_at=[3], max_sigma=3.0, backend=backend, batch_size=4
     )
     assert torch.equal(again.base[6], runs[1].base[6]) and torch.equal(again.idgi[3], runs[1].idgi[3])
-
-
-def peak_bytes(run) -> int:
-    """Peak of live CPU tensor memory during run(), from the profiler's allocation records."""
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
-        run()
-    events = sorted(
-        (e for e in recorded.profiler.kineto_results.events() if e.name() == "[memory]"),
-        key=lambda e: e.start_ns(),
-    )
-    live = peak = 0
-    for event in events:
-        live += event.nbytes()
-        peak = max(peak, live)
-    return peak
 
 
 # the reference keeps every gradient: against IG's reference the bound is a real property of the engine

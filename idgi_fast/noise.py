@@ -1,0 +1,116 @@
+"""Noise tunnels (docs/semantics.md §9): SmoothGrad, SmoothGrad² and VarGrad over any method.
+
+An attribution is computed for `samples` noisy copies x + ε of every input, ε ~ N(0, stdev²)
+per feature, and the copies' attributions a_1 … a_n are reduced per image as Captum's
+NoiseTunnel does: smoothgrad the mean of a_s, smoothgrad_sq the mean of a_s², vargrad the mean
+of a_s² minus the square of the mean. Each (image, sample) draws its noise from its own
+generator, seeded from (seed, image index, sample index) on the CPU in float64, so a seed gives
+the same noise on every device, backend, batch size and grouping of samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+NOISE_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
+_NOISE_KEYS = ("type", "samples", "stdev", "seed")
+
+
+@dataclass(frozen=True)
+class NoiseTunnel:
+    """A checked noise specification; `explain(noise=...)` accepts one or a dict of its fields."""
+
+    type: str = "smoothgrad"
+    samples: int = 16
+    stdev: float = 0.15
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.type not in NOISE_TYPES:
+            raise ValueError(f"noise type must be one of {NOISE_TYPES}, got {self.type!r}")
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+            raise ValueError(f"noise samples must be an int ≥ 1, got {self.samples!r}")
+        stdev = self.stdev
+        if isinstance(stdev, bool) or not isinstance(stdev, (int, float)) or not 0 <= float(stdev) < math.inf:
+            raise ValueError(
+                f"noise stdev must be a finite number ≥ 0 (the noise's standard deviation in input "
+                f"units), got {stdev!r}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise ValueError(f"noise seed must be an int in [0, 2**63), got {self.seed!r}")
+        object.__setattr__(self, "stdev", float(stdev))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in _NOISE_KEYS}
+
+
+def check_noise(noise: object) -> NoiseTunnel | None:
+    """None, a NoiseTunnel or a dict of its fields ("type", "samples", "stdev", "seed") → a
+    NoiseTunnel (or None)."""
+    if noise is None or isinstance(noise, NoiseTunnel):
+        return noise
+    if not isinstance(noise, dict):
+        raise TypeError(
+            f"noise must be None, a dict such as {{'type': 'smoothgrad', 'samples': 16, 'stdev': 0.15, "
+            f"'seed': 0}} or an idgi_fast.NoiseTunnel; got {type(noise).__name__}"
+        )
+    unknown = sorted(set(noise) - set(_NOISE_KEYS))
+    if unknown:
+        raise ValueError(f"unknown noise key(s) {unknown}; the keys are {list(_NOISE_KEYS)}")
+    return NoiseTunnel(**noise)
+
+
+_MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+
+
+def _stream_seed(seed: int, image: int, sample: int) -> int:
+    """A generator seed per (seed, image, sample): distinct odd multipliers, folded to 63 bits."""
+    return (seed * _MIX[0] + (image + 1) * _MIX[1] + (sample + 1) * _MIX[2]) % 2**63
+
+
+def draw_noise(inputs: torch.Tensor, noise: NoiseTunnel, samples: range) -> torch.Tensor:
+    """ε of every image of `inputs` (B, …) for the given sample indices: (B, len(samples), …)
+    in the inputs' dtype and device, drawn in float64 on the CPU (image i, sample s from its own
+    generator)."""
+    shape = inputs.shape[1:]
+    drawn = torch.empty((inputs.shape[0], len(samples), *shape), dtype=torch.float64)
+    generator = torch.Generator()
+    for image in range(inputs.shape[0]):
+        for column, sample in enumerate(samples):
+            generator.manual_seed(_stream_seed(noise.seed, image, sample))
+            drawn[image, column] = torch.randn(shape, generator=generator, dtype=torch.float64)
+    return (drawn * noise.stdev).to(device=inputs.device, dtype=inputs.dtype)
+
+
+class SampleSums:
+    """Running Σ a and Σ a² over samples, per image, in float64; `reduce` gives the tunnel's
+    map in the inputs' dtype."""
+
+    def __init__(self):
+        self.total: torch.Tensor | None = None
+        self.squares: torch.Tensor | None = None
+
+    def add(self, attributions: torch.Tensor) -> None:
+        """attributions (B, g, …): g more samples of every image."""
+        a = attributions.to(torch.float64)
+        total, squares = a.sum(dim=1), (a * a).sum(dim=1)
+        if self.total is None:
+            self.total, self.squares = total, squares
+        else:
+            self.total += total
+            self.squares += squares
+
+    def reduce(self, noise: NoiseTunnel, dtype: torch.dtype) -> torch.Tensor:
+        mean = self.total / noise.samples
+        mean_square = self.squares / noise.samples
+        if noise.type == "smoothgrad":
+            found = mean
+        elif noise.type == "smoothgrad_sq":
+            found = mean_square
+        else:
+            found = mean_square - mean * mean
+        return found.to(dtype)

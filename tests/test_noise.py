@@ -1,0 +1,123 @@
+"""Noise tunnels (docs/semantics.md §9): analytic answers on a linear model, per-sample IDGI
+completeness, the same noise on every backend and batch size, memory independent of the number
+of samples, and clear errors for bad settings."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import LinearLogit, TinyCNN, peak_bytes
+
+import idgi_fast
+from idgi_fast.noise import NOISE_TYPES, NoiseTunnel, draw_noise
+from idgi_fast.ops.native import native_error
+
+BACKENDS = ["reference", "torch", "triton"] + (["native"] if native_error() is None else [])
+
+
+@pytest.mark.parametrize("kind", NOISE_TYPES)
+def test_a_linear_model_gives_the_moments_of_its_noise(kind):
+    """IG of w·x on the logit is w ⊙ (x + ε − x′) for every sample, so the tunnels are the mean,
+    the mean square and the variance of that over the drawn ε."""
+    weight = torch.randn(1, 2, 4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    model = LinearLogit(weight).double().eval()
+    x = torch.rand(3, 2, 4, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    noise = NoiseTunnel(kind, samples=7, stdev=0.2, seed=3)
+    result = idgi_fast.explain(model, x, target=0, steps=4, output="logit", noise=noise, backend="torch")
+    per_sample = weight * (x[:, None] + draw_noise(x, noise, range(7)))  # (B, samples, …), baseline 0
+    want = {
+        "smoothgrad": per_sample.mean(dim=1),
+        "smoothgrad_sq": (per_sample**2).mean(dim=1),
+        "vargrad": (per_sample**2).mean(dim=1) - per_sample.mean(dim=1) ** 2,
+    }[kind]
+    torch.testing.assert_close(result.base, want, rtol=1e-10, atol=1e-12)
+    assert result.noise == noise.as_dict() and result.evaluations == 7 * 5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("method", ["ig", "blur_ig", "guided_ig"])
+def test_idgi_is_complete_for_every_noisy_sample(method, backend):
+    model = TinyCNN().double().eval()
+    x = torch.rand(2, 3, 9, 10, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    params = {"max_sigma": 3.0} if method == "blur_ig" else {}
+    result = idgi_fast.explain(
+        model,
+        x,
+        target=1,
+        method=method,
+        steps=6,
+        noise={"type": "smoothgrad", "samples": 5, "stdev": 0.1, "seed": 1},
+        backend=backend,
+        batch_size=4,
+        **params,
+    )
+    gaps = result.sample_completeness_gap(idgi=True)
+    assert gaps.shape == (2, 5) and float(gaps.max()) < 1e-12
+    # the mean of complete samples is complete against the samples' mean F
+    assert float(result.completeness_gap(idgi=True).max()) < 1e-12
+    assert result.sample_outputs.shape == (2, 5, 7)
+
+
+def test_one_seed_gives_the_same_maps_on_every_backend_and_batch_size():
+    model = TinyCNN().double().eval()
+    x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    noise = {"type": "vargrad", "samples": 6, "stdev": 0.3, "seed": 11}
+    runs = [
+        idgi_fast.explain(model, x, target=2, steps=5, noise=noise, backend=backend, batch_size=size)
+        for backend in BACKENDS
+        for size in (1, 7, 64)
+    ]
+    for other in runs[1:]:
+        torch.testing.assert_close(other.base, runs[0].base, rtol=1e-9, atol=1e-13)
+        torch.testing.assert_close(other.idgi, runs[0].idgi, rtol=1e-9, atol=1e-13)
+    other_seed = idgi_fast.explain(model, x, target=2, steps=5, noise={**noise, "seed": 12}, backend="torch")
+    assert not torch.allclose(other_seed.base, runs[0].base)
+    # image i's noise does not depend on the samples drawn with it
+    assert torch.equal(
+        draw_noise(x, NoiseTunnel(seed=5), range(2, 4)), draw_noise(x, NoiseTunnel(seed=5), range(6))[:, 2:4]
+    )
+
+
+def test_peak_memory_does_not_grow_with_samples():
+    model = TinyCNN().eval()
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+
+    def run(samples):
+        noise = {"type": "smoothgrad_sq", "samples": samples, "stdev": 0.1}
+        return lambda: idgi_fast.explain(
+            model, x, target=0, steps=8, noise=noise, backend="torch", batch_size=8
+        )
+
+    # 2 groups of 4 samples against 16: the running sums live beside every group after the first
+    small, large = peak_bytes(run(8)), peak_bytes(run(64))
+    assert large <= 1.10 * small, (small, large)
+
+
+@pytest.mark.parametrize(
+    "noise,error,match",
+    [
+        ({"type": "smoothgrad", "stdev": -0.1}, ValueError, "noise stdev must be a finite number ≥ 0"),
+        ({"type": "smoothgrad", "samples": 0}, ValueError, "noise samples must be an int ≥ 1"),
+        ({"type": "smooth"}, ValueError, "noise type must be one of"),
+        ({"type": "smoothgrad", "stdevs": 1.0}, ValueError, r"unknown noise key\(s\) \['stdevs'\]"),
+        ({"seed": -1}, ValueError, "noise seed must be an int"),
+        ("smoothgrad", TypeError, "noise must be None, a dict"),
+    ],
+)
+def test_bad_noise_settings_get_clear_errors(noise, error, match):
+    model = TinyCNN().eval()
+    with pytest.raises(error, match=match):
+        idgi_fast.explain(model, torch.rand(1, 3, 8, 8), target=0, steps=4, noise=noise)
+
+
+def test_completeness_of_a_squared_map_is_refused_with_the_way_out():
+    model = TinyCNN().double().eval()
+    result = idgi_fast.explain(
+        model,
+        torch.rand(1, 3, 8, 8, dtype=torch.float64),
+        target=0,
+        steps=4,
+        noise={"type": "vargrad", "samples": 2},
+    )
+    with pytest.raises(ValueError, match="use sample_completeness_gap"):
+        result.completeness_gap(idgi=True)
