@@ -339,3 +339,120 @@ class IDGI:
         # F at both ends came from the path itself
         delta = flat.sum(dim=1) - (outputs[:, -1] - outputs[:, 0]).to(flat.dtype)
         return run.finish(flat, delta, return_convergence_delta)
+
+
+NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
+
+
+def _repeat_examples(value, n_examples: int, times: int):
+    """A per-example argument (a tensor or list with one entry per example) for `times` noisy
+    copies of every example, each copy beside its example; anything else is shared as it is."""
+    if isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape[0] == n_examples:
+        return value.repeat_interleave(times, dim=0)
+    if isinstance(value, list) and len(value) == n_examples:
+        return [entry for entry in value for _ in range(times)]
+    return value
+
+
+class NoiseTunnel:
+    """Captum's NoiseTunnel over this module's IntegratedGradients or IDGI (docs/semantics.md §9
+    for the three types): `attribute(inputs, nt_type, nt_samples, nt_samples_batch_size, stdevs,
+    **kwargs)` with Captum's signature and results.
+
+    The noise is drawn from torch's global generator exactly as Captum draws it (per batch of
+    samples, per input, N(0, stdev²) in the default float dtype, every example's copies side by
+    side), so the same `torch.manual_seed` gives Captum's noise and Captum's result. Samples run
+    `nt_samples_batch_size` at a time (all at once when None, as in Captum), each batch through
+    the wrapped class's streaming engine, so memory grows with that batch, not with `nt_samples`
+    or `n_steps`.
+    """
+
+    def __init__(self, attribution_method):
+        if not isinstance(attribution_method, (IntegratedGradients, IDGI)):
+            raise TypeError(
+                "attribution_method must be an idgi_fast.captum IntegratedGradients or IDGI; got "
+                f"{type(attribution_method).__name__}"
+            )
+        self.attribution_method = attribution_method
+
+    def has_convergence_delta(self) -> bool:
+        return True
+
+    def attribute(
+        self,
+        inputs,
+        nt_type: str = "smoothgrad",
+        nt_samples: int = 5,
+        nt_samples_batch_size: int | None = None,
+        stdevs=1.0,
+        draw_baseline_from_distrib: bool = False,
+        **kwargs,
+    ):
+        if nt_type not in NT_TYPES:
+            raise ValueError(f"nt_type must be one of {NT_TYPES}, got {nt_type!r}")
+        for name, value in (("nt_samples", nt_samples), ("nt_samples_batch_size", nt_samples_batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an int ≥ 1, got {value!r}")
+        if check_flag("draw_baseline_from_distrib", draw_baseline_from_distrib):
+            raise ValueError(
+                "draw_baseline_from_distrib draws baselines at random, which IntegratedGradients and IDGI "
+                "do not do; give the baselines"
+            )
+        tensors, is_tuple = _as_tuple(inputs)
+        stdevs = stdevs if isinstance(stdevs, tuple) else (stdevs,) * len(tensors)
+        if len(stdevs) != len(tensors) or any(
+            isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= float(s) < np.inf
+            for s in stdevs
+        ):
+            raise ValueError(
+                f"stdevs must be a finite number ≥ 0 or a tuple of one per input ({len(tensors)}); "
+                f"got {stdevs!r}"
+            )
+        n_examples = tensors[0].shape[0]
+        per_batch = nt_samples if nt_samples_batch_size is None else min(nt_samples, nt_samples_batch_size)
+        batches = [per_batch] * (nt_samples // per_batch) + (
+            [nt_samples % per_batch] if nt_samples % per_batch else []
+        )
+        delta_wanted = bool(kwargs.get("return_convergence_delta", False))
+        totals = squares = None
+        deltas = []
+        for size in batches:
+            with torch.no_grad():
+                noisy = tuple(
+                    x.repeat_interleave(size, dim=0)
+                    + torch.normal(
+                        0.0, torch.full((n_examples * size, *x.shape[1:]), float(s), device=x.device)
+                    )
+                    for x, s in zip(tensors, stdevs)
+                )
+            options = {
+                key: (
+                    tuple(_repeat_examples(v, n_examples, size) for v in value)
+                    if key in ("baselines", "additional_forward_args") and isinstance(value, tuple)
+                    else _repeat_examples(value, n_examples, size)
+                )
+                for key, value in kwargs.items()
+            }
+            found = self.attribution_method.attribute(noisy if is_tuple else noisy[0], **options)
+            if delta_wanted:
+                found, delta = found
+                deltas.append(delta)
+            found = found if isinstance(found, tuple) else (found,)
+            grouped = [a.reshape(n_examples, size, *a.shape[1:]) for a in found]
+            batch_totals = [a.sum(dim=1) for a in grouped]
+            batch_squares = [(a * a).sum(dim=1) for a in grouped]
+            if totals is None:
+                totals, squares = batch_totals, batch_squares
+            else:
+                totals = [t + b for t, b in zip(totals, batch_totals)]
+                squares = [t + b for t, b in zip(squares, batch_squares)]
+        means = [t * (1 / nt_samples) for t in totals]
+        mean_squares = [t * (1 / nt_samples) for t in squares]
+        if nt_type == "smoothgrad":
+            reduced = means
+        elif nt_type == "smoothgrad_sq":
+            reduced = mean_squares
+        else:
+            reduced = [sq - m * m for m, sq in zip(means, mean_squares)]
+        result = tuple(reduced) if is_tuple else reduced[0]
+        return (result, torch.cat(deltas)) if delta_wanted else result

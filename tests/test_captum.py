@@ -132,3 +132,50 @@ def test_bad_arguments_get_clear_errors():
         ours.IntegratedGradients(model).attribute(x)
     with pytest.raises(ValueError, match="baselines has 2 entries for 1 inputs"):
         ours.IntegratedGradients(model).attribute(x, baselines=(0.0, 0.0), target=0)
+
+
+@pytest.mark.parametrize("nt_type", ["smoothgrad", "smoothgrad_sq", "vargrad"])
+@pytest.mark.parametrize("samples,per_batch", [(4, None), (5, 2)])
+def test_noise_tunnel_matches_captum_given_the_same_seed(nt_type, samples, per_batch, two_inputs):
+    """The same torch.manual_seed gives Captum's noise, so the same result, with per-example
+    targets and baselines expanded beside their noisy copies, tuple inputs and deltas."""
+    model, image, features = two_inputs
+    options = dict(
+        nt_type=nt_type,
+        nt_samples=samples,
+        nt_samples_batch_size=per_batch,
+        stdevs=(0.2, 0.05),
+        target=torch.tensor([0, 3, 1]),
+        baselines=(image * 0.5, torch.zeros(1, 5, dtype=torch.float64)),
+        n_steps=6,
+        method="riemann_trapezoid",
+        return_convergence_delta=True,
+    )
+    torch.manual_seed(7)
+    theirs, their_delta = captum_attr.NoiseTunnel(captum_attr.IntegratedGradients(model)).attribute(
+        (image, features), **options
+    )
+    torch.manual_seed(7)
+    mine, my_delta = ours.NoiseTunnel(ours.IntegratedGradients(model)).attribute(
+        (image, features), internal_batch_size=4, **options
+    )
+    for a, b in zip(mine, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(my_delta, their_delta, rtol=1e-6, atol=1e-9)
+
+
+def test_noise_tunnel_over_idgi_is_complete_for_smoothgrad_and_refuses_bad_settings(tiny_cnn64, images64):
+    tunnel = ours.NoiseTunnel(ours.IDGI(tiny_cnn64))
+    torch.manual_seed(0)
+    attribution, delta = tunnel.attribute(
+        images64, nt_samples=3, stdevs=0.1, target=1, n_steps=8, return_convergence_delta=True
+    )
+    assert attribution.shape == images64.shape and delta.shape == (6,) and float(delta.abs().max()) < 1e-12
+    with pytest.raises(ValueError, match="nt_type must be one of"):
+        tunnel.attribute(images64, nt_type="smooth", target=1)
+    with pytest.raises(ValueError, match="stdevs must be a finite number ≥ 0"):
+        tunnel.attribute(images64, stdevs=-1.0, target=1)
+    with pytest.raises(ValueError, match="nt_samples must be an int ≥ 1"):
+        tunnel.attribute(images64, nt_samples=0, target=1)
+    with pytest.raises(TypeError, match="attribution_method must be an idgi_fast.captum"):
+        ours.NoiseTunnel(captum_attr.IntegratedGradients(tiny_cnn64))
