@@ -106,3 +106,52 @@ def test_captum_integrated_gradients(benchmark, record_median, name, implementat
     )
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
     record_median(name, f"IG, {implementation}", benchmark)
+
+
+NOISE_SAMPLES = 16
+NOISE_GROUP = "noise tunnel: SceneNet, 4 images, IG, 16 samples, 16 steps"
+
+
+def noise_workload():
+    model, images, labels, _ = WORKLOADS["embedded SceneNet, 8 images, steps=32"]
+    return model, images[:4], labels[:4], 16
+
+
+def test_noise_tunnel_floor(benchmark, record_median):
+    """Forward + backward over every sample's path points: 4 images × 16 samples × 17 points."""
+    model, images, labels, steps = noise_workload()
+    benchmark.group = NOISE_GROUP
+    noisy = images.repeat_interleave(NOISE_SAMPLES, dim=0)
+    run = synchronised(
+        lambda: model_only_floor(model, noisy, labels.repeat_interleave(NOISE_SAMPLES), steps + 1, CHUNK)
+    )
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+    record_median(NOISE_GROUP, "floor", benchmark)
+
+
+@pytest.mark.parametrize("implementation", ["captum", "idgi_fast.captum", "explain"])
+def test_noise_tunnel(benchmark, record_median, implementation):
+    """SmoothGrad over IG: Captum's NoiseTunnel, our drop-in (samples streamed 2 at a time, as a
+    user bounding memory would ask for) and explain(noise=...) (the engine's own grouping)."""
+    model, images, labels, steps = noise_workload()
+    benchmark.group = NOISE_GROUP
+    options = dict(nt_samples=NOISE_SAMPLES, stdevs=0.15, target=labels, n_steps=steps + 1)
+    if implementation == "explain":
+        noise = {"type": "smoothgrad", "samples": NOISE_SAMPLES, "stdev": 0.15}
+
+        def attribute():
+            return explain(
+                model, images, target=labels, steps=steps, idgi=False, noise=noise, batch_size=CHUNK
+            )
+    else:
+        if implementation == "captum":
+            attr = pytest.importorskip("captum.attr")
+        else:
+            from idgi_fast import captum as attr
+        tunnel = attr.NoiseTunnel(attr.IntegratedGradients(model))
+
+        def attribute():
+            return tunnel.attribute(images, nt_samples_batch_size=2, internal_batch_size=CHUNK, **options)
+
+    benchmark.pedantic(synchronised(attribute), rounds=3, iterations=1, warmup_rounds=1)
+    record_median(NOISE_GROUP, f"SmoothGrad IG, {implementation}", benchmark)
