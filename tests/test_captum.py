@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -179,3 +180,54 @@ def test_noise_tunnel_over_idgi_is_complete_for_smoothgrad_and_refuses_bad_setti
         tunnel.attribute(images64, nt_samples=0, target=1)
     with pytest.raises(TypeError, match="attribution_method must be an idgi_fast.captum"):
         ours.NoiseTunnel(captum_attr.IntegratedGradients(tiny_cnn64))
+
+
+@pytest.mark.parametrize("multiply", [True, False])
+@pytest.mark.parametrize("stdevs", [0.0, (0.1, 0.02)])
+def test_gradient_shap_matches_captum_given_the_same_seeds(multiply, stdevs, two_inputs):
+    """numpy's seed fixes the baseline rows and α, torch's the input noise, as in Captum."""
+    model, image, features = two_inputs
+    generator = torch.Generator().manual_seed(3)
+    distribution = (
+        torch.rand(6, 3, 9, 11, generator=generator, dtype=torch.float64),
+        torch.randn(6, 5, generator=generator, dtype=torch.float64),
+    )
+    options = dict(n_samples=7, stdevs=stdevs, target=torch.tensor([1, 0, 3]), return_convergence_delta=True)
+    results = []
+    for implementation in (captum_attr.GradientShap, ours.GradientShap):
+        np.random.seed(5)
+        torch.manual_seed(5)
+        results.append(
+            implementation(model, multiply_by_inputs=multiply).attribute(
+                (image, features), distribution, **options
+            )
+        )
+    (theirs, their_delta), (mine, my_delta) = results
+    for a, b in zip(mine, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
+    if multiply:  # Captum's delta compares the sum with F(x + ε) − F(b) only for the multiplied form
+        torch.testing.assert_close(my_delta, their_delta, rtol=1e-6, atol=1e-9)
+    np.random.seed(6)
+    other = ours.GradientShap(model, multiply_by_inputs=multiply).attribute(
+        (image, features), distribution, **options
+    )[0]
+    assert not torch.allclose(other[0], mine[0])
+
+
+def test_gradient_shap_refuses_bad_settings(tiny_cnn64, images64):
+    shap = ours.GradientShap(tiny_cnn64)
+    with pytest.raises(ValueError, match="baselines must be a distribution"):
+        shap.attribute(images64, torch.zeros(2, 3, 5, 5, dtype=torch.float64), target=0)
+    with pytest.raises(ValueError, match="n_samples must be an int ≥ 1"):
+        shap.attribute(images64, images64 * 0, n_samples=0, target=0)
+    with pytest.raises(ValueError, match="stdevs must be a finite number ≥ 0"):
+        shap.attribute(images64, images64 * 0, stdevs=float("nan"), target=0)
+
+
+def test_a_one_point_gauss_legendre_rule_matches_captum(two_inputs):
+    """n_steps=1 is a path of one point (the engine's steps = 0)."""
+    model, image, features = two_inputs
+    theirs = captum_attr.IntegratedGradients(model).attribute((image, features), target=2, n_steps=1)
+    mine = ours.IntegratedGradients(model).attribute((image, features), target=2, n_steps=1)
+    for a, b in zip(mine, theirs):
+        close(a, b)

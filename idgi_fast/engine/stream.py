@@ -47,7 +47,7 @@ def stream_path(
     batch, device = inputs.shape[0], inputs.device
     js = torch.tensor(sorted(path.needed, reverse=True), device=device).repeat_interleave(batch)
     images = torch.arange(batch, device=device).repeat(len(path.needed))
-    strides = [steps // n for n in counts]
+    strides = [steps // n if n else 1 for n in counts]  # a one-point path (steps 0) has one count, 0
     base = torch.zeros((len(counts), *inputs.shape), dtype=inputs.dtype, device=device)
     important = torch.zeros_like(base) if idgi else None
     outputs = torch.full((batch, steps + 1), float("nan"), dtype=inputs.dtype, device=device)
