@@ -155,3 +155,45 @@ def test_noise_tunnel(benchmark, record_median, implementation):
 
     benchmark.pedantic(synchronised(attribute), rounds=3, iterations=1, warmup_rounds=1)
     record_median(NOISE_GROUP, f"SmoothGrad IG, {implementation}", benchmark)
+
+
+SHAP_GROUP = "GradientSHAP: SceneNet, 8 images, 32 samples"
+
+
+def test_gradient_shap_floor(benchmark, record_median):
+    """Forward + backward of the raw logit at 8 images × 32 points, 32 per call."""
+    model, images, labels, _ = WORKLOADS["embedded SceneNet, 8 images, steps=32"]
+    benchmark.group = SHAP_GROUP
+
+    def floor():
+        index = torch.arange(8 * 32, device=images.device) % 8
+        for start in range(0, len(index), CHUNK):
+            rows = index[start : start + CHUNK]
+            leaf = images[rows].detach().requires_grad_(True)
+            torch.autograd.grad(model(leaf).gather(1, labels[rows, None]).sum(), leaf)
+
+    benchmark.pedantic(synchronised(floor), rounds=3, iterations=1, warmup_rounds=1)
+    record_median(SHAP_GROUP, "floor", benchmark)
+
+
+@pytest.mark.parametrize("implementation", ["captum", "idgi_fast.captum"])
+def test_gradient_shap(benchmark, record_median, implementation):
+    """Captum's GradientShap (every sample's point in one model call) against our drop-in
+    (internal_batch_size points per call), baselines drawn from 4 blurred and black images."""
+    model, images, labels, _ = WORKLOADS["embedded SceneNet, 8 images, steps=32"]
+    benchmark.group = SHAP_GROUP
+    attr = pytest.importorskip("captum.attr") if implementation == "captum" else None
+    if attr is None:
+        from idgi_fast import captum as attr
+    distribution = torch.cat([images[:3] * 0.3, torch.zeros_like(images[:1])])
+    shap = attr.GradientShap(model)
+    options = dict(n_samples=32, stdevs=0.05, target=labels)
+    if implementation != "captum":
+        options["internal_batch_size"] = CHUNK
+    benchmark.pedantic(
+        synchronised(lambda: shap.attribute(images, distribution, **options)),
+        rounds=3,
+        iterations=1,
+        warmup_rounds=1,
+    )
+    record_median(SHAP_GROUP, f"GradientShap, {implementation}", benchmark)
