@@ -10,7 +10,7 @@ import torch
 
 from . import engine, reference, validation
 from .methods import METHODS, check_flag, method_spec
-from .noise import NoiseTunnel, SampleSums, check_noise, draw_noise
+from .noise import SampleSums, check_noise, draw_noise
 from .ops.backends import resolve_backend
 from .outputs import full_float32
 
@@ -32,8 +32,9 @@ class ExplainResult:
     point the method did not need to evaluate (the baseline of Blur IG and the input of
     Guided IG without IDGI).
     targets: (B,) classes explained. evaluations: path points sent through the model per image.
-    With a noise tunnel (docs/semantics.md §9) base and idgi hold the tunnel's reduction over
-    the noisy samples, outputs the samples' mean F, `noise` the tunnel's settings,
+    With a noise tunnel or several baselines (docs/semantics.md §9) base and idgi hold the
+    reduction over the samples (noisy copies, or baselines), outputs the samples' mean F,
+    `noise` the tunnel's settings,
     sample_outputs (B, samples, steps + 1) each sample's F and sample_sums {(idgi, count):
     (B, samples) float64} each sample's Σ attribution.
     """
@@ -83,10 +84,12 @@ class ExplainResult:
         return (total - self.output_change()).abs()
 
     def sample_completeness_gap(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
-        """(B, samples) float64 |Σ a_s − (F(x + ε_s) − F(baseline))| of every noisy sample of a
-        noise tunnel (§9): IDGI's is float rounding for each sample."""
+        """(B, samples) float64 |Σ a_s − (F(end_s) − F(start_s))| of every sample: each noisy copy
+        of a noise tunnel, or each baseline of several (§9); IDGI's is float rounding."""
         if self.sample_sums is None:
-            raise ValueError("this result has no noise samples; call explain(..., noise=...)")
+            raise ValueError(
+                "this result has no samples; call explain(..., noise=...) or with a list of baselines"
+            )
         if idgi and self.idgi is None:
             raise ValueError("this result has no IDGI attribution; call explain(..., idgi=True)")
         key = (idgi, self.steps if steps is None else steps)
@@ -98,43 +101,46 @@ class ExplainResult:
         return (self.sample_sums[key] - change).abs()
 
 
-def _noise_tunnel(
-    run, model, inputs, baselines, targets, noise: NoiseTunnel, counts, idgi, batch_size, **options
+def _over_samples(
+    run, model, inputs, targets, samples: int, make_group, kind: str, counts, idgi, batch_size, **options
 ):
-    """The runner over noisy copies of the inputs, a group of samples at a time (as many as fill
-    one model call, so memory does not grow with `samples`), folded into per-image sums."""
+    """The runner over `samples` variants of every input — noisy copies (a noise tunnel) or
+    other baselines — a group of samples at a time (as many as fill one model call, so memory
+    does not grow with `samples`), folded into per-image sums and reduced by `kind`.
+    make_group(samples: range) gives the group's inputs and baselines, (B·g, …) each, every
+    image's samples side by side."""
     batch, shape = inputs.shape[0], inputs.shape[1:]
-    group = max(1, min(noise.samples, batch_size // batch))
+    group = max(1, min(samples, batch_size // batch))
     variants = [False, True] if idgi else [False]
     sums = {(v, c): SampleSums() for v in variants for c in counts}
-    totals = {key: torch.empty(batch, noise.samples, dtype=torch.float64) for key in sums}
+    totals = {key: torch.empty(batch, samples, dtype=torch.float64) for key in sums}
     sample_outputs, evaluations = [], 0
-    for start in range(0, noise.samples, group):
-        samples = range(start, min(noise.samples, start + group))
-        noisy = (inputs[:, None] + draw_noise(inputs, noise, samples)).flatten(0, 1)
+    for start in range(0, samples, group):
+        chosen = range(start, min(samples, start + group))
+        group_inputs, group_baselines = make_group(chosen)
         base, important, outputs, evaluations = run(
             model,
-            noisy,
-            baselines.repeat_interleave(len(samples), dim=0),
-            targets.repeat_interleave(len(samples)),
+            group_inputs,
+            group_baselines,
+            targets.repeat_interleave(len(chosen)),
             counts=counts,
             idgi=idgi,
             batch_size=batch_size,
             **options,
         )
         for (variant, count), running in sums.items():
-            found = (important if variant else base)[count].view(batch, len(samples), *shape)
+            found = (important if variant else base)[count].view(batch, len(chosen), *shape)
             running.add(found)
-            totals[(variant, count)][:, start : start + len(samples)] = (
+            totals[(variant, count)][:, start : start + len(chosen)] = (
                 found.to(torch.float64).flatten(2).sum(dim=2).cpu()
             )
-        sample_outputs.append(outputs.view(batch, len(samples), -1))
+        sample_outputs.append(outputs.view(batch, len(chosen), -1))
     sample_outputs = torch.cat(sample_outputs, dim=1)
-    reduced = {key: running.reduce(noise, inputs.dtype) for key, running in sums.items()}
+    reduced = {key: running.reduce(kind, samples, inputs.dtype) for key, running in sums.items()}
     base = {c: reduced[(False, c)] for c in counts}
     important = {c: reduced[(True, c)] for c in counts} if idgi else None
     mean_outputs = sample_outputs.to(torch.float64).mean(dim=1).to(sample_outputs.dtype)
-    return base, important, mean_outputs, evaluations * noise.samples, sample_outputs, totals
+    return base, important, mean_outputs, evaluations * samples, sample_outputs, totals
 
 
 def explain(
@@ -163,6 +169,8 @@ def explain(
     call, every method and backend (validation.default_batch_size when None: 64 on CUDA, 32
     on the CPU). Results depend on it only through the model's float rounding, except for
     methods whose registry entry is `batch_sensitive` (Guided IG).
+    baselines: None (zeros), a number or a tensor broadcastable to the inputs; a list of them
+    averages the attribution over every baseline's full path (docs/semantics.md §9).
     noise: a noise tunnel over the method (docs/semantics.md §9), e.g. {"type": "smoothgrad",
     "samples": 16, "stdev": 0.15, "seed": 0}: types "smoothgrad", "smoothgrad_sq", "vargrad";
     stdev in input units; the seed fixes the noise of every (image, sample) on every backend.
@@ -181,14 +189,24 @@ def explain(
         raise ValueError(
             f"{method} has no baselines argument: its baseline is the input blurred at max_sigma"
         )
-    baselines = validation.resolve_baselines(baselines, inputs)
+    several_baselines = isinstance(baselines, (list, tuple))
+    if several_baselines:
+        if noise is not None:
+            raise ValueError(
+                "give either several baselines or a noise tunnel: averaging over both at once is not defined"
+            )
+        if not baselines:
+            raise ValueError("baselines is an empty list; give at least one baseline")
+        baselines = [validation.resolve_baselines(b, inputs) for b in baselines]
+    else:
+        baselines = validation.resolve_baselines(baselines, inputs)
     run = backend_runner(backend, inputs)
 
     with full_float32():
         targets = validation.resolve_targets(target, model, inputs, batch_size)
         options = dict(spec=spec, steps=steps, output=output, params=params)
         sample_outputs = sample_sums = None
-        if noise is None:
+        if noise is None and not several_baselines:
             base, important, outputs, evaluations = run(
                 model,
                 inputs,
@@ -200,8 +218,31 @@ def explain(
                 **options,
             )
         else:
-            base, important, outputs, evaluations, sample_outputs, sample_sums = _noise_tunnel(
-                run, model, inputs, baselines, targets, noise, counts or [steps], idgi, batch_size, **options
+            if noise is not None:
+                samples, kind = noise.samples, noise.type
+
+                def make_group(chosen: range):
+                    noisy = inputs[:, None] + draw_noise(inputs, noise, chosen)
+                    return noisy.flatten(0, 1), baselines.repeat_interleave(len(chosen), dim=0)
+            else:
+                samples, kind = len(baselines), "smoothgrad"
+
+                def make_group(chosen: range):
+                    group = torch.stack([baselines[s] for s in chosen], dim=1)
+                    return inputs.repeat_interleave(len(chosen), dim=0), group.flatten(0, 1)
+
+            base, important, outputs, evaluations, sample_outputs, sample_sums = _over_samples(
+                run,
+                model,
+                inputs,
+                targets,
+                samples,
+                make_group,
+                kind,
+                counts or [steps],
+                idgi,
+                batch_size,
+                **options,
             )
     if counts is None:
         base = base[steps]

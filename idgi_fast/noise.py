@@ -104,12 +104,13 @@ class SampleSums:
             self.total += total
             self.squares += squares
 
-    def reduce(self, noise: NoiseTunnel, dtype: torch.dtype) -> torch.Tensor:
-        mean = self.total / noise.samples
-        mean_square = self.squares / noise.samples
-        if noise.type == "smoothgrad":
+    def reduce(self, kind: str, samples: int, dtype: torch.dtype) -> torch.Tensor:
+        """kind: one of NOISE_TYPES (a plain mean is "smoothgrad")."""
+        mean = self.total / samples
+        mean_square = self.squares / samples
+        if kind == "smoothgrad":
             found = mean
-        elif noise.type == "smoothgrad_sq":
+        elif kind == "smoothgrad_sq":
             found = mean_square
         else:
             found = mean_square - mean * mean

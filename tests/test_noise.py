@@ -121,3 +121,34 @@ def test_completeness_of_a_squared_map_is_refused_with_the_way_out():
     )
     with pytest.raises(ValueError, match="use sample_completeness_gap"):
         result.completeness_gap(idgi=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("method", ["ig", "guided_ig"])
+def test_several_baselines_average_full_paths_and_each_is_complete(method, backend):
+    model = TinyCNN().double().eval()
+    x = torch.rand(2, 3, 8, 9, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    baselines = [
+        None,
+        1.0,
+        torch.rand(1, 3, 8, 9, generator=torch.Generator().manual_seed(7), dtype=torch.float64),
+    ]
+    options = dict(target=3, method=method, steps=5, backend=backend, batch_size=4)
+    result = idgi_fast.explain(model, x, baselines=baselines, **options)
+    singles = [idgi_fast.explain(model, x, baselines=b, **options) for b in baselines]
+    for idgi in (False, True):
+        want = torch.stack([r.attribution(idgi=idgi) for r in singles]).mean(dim=0)
+        torch.testing.assert_close(result.attribution(idgi=idgi), want, rtol=1e-9, atol=1e-12)
+    assert result.sample_completeness_gap(idgi=True).shape == (2, 3)
+    assert float(result.sample_completeness_gap(idgi=True).max()) < 1e-12
+    assert result.evaluations == 3 * singles[0].evaluations
+
+
+def test_several_baselines_refuse_a_noise_tunnel_and_an_empty_list():
+    model, x = TinyCNN().eval(), torch.rand(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="either several baselines or a noise tunnel"):
+        idgi_fast.explain(model, x, target=0, steps=4, baselines=[0.0, 1.0], noise={"samples": 2})
+    with pytest.raises(ValueError, match="baselines is an empty list"):
+        idgi_fast.explain(model, x, target=0, steps=4, baselines=[])
+    with pytest.raises(ValueError, match="cannot be broadcast"):
+        idgi_fast.explain(model, x, target=0, steps=4, baselines=[0.0, torch.zeros(2, 5)])
