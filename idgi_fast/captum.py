@@ -22,7 +22,7 @@ import torch
 from .engine import StraightPath, stream_path
 from .methods import check_flag
 from .ops.backends import resolve_backend
-from .outputs import full_float32, no_input_gradient
+from .outputs import check_path_finite, full_float32, no_input_gradient, point_finite
 from .validation import check_finite, check_model, resolve_batch_size
 
 METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
@@ -465,8 +465,9 @@ class GradientShap:
 
     The draws come from the global generators exactly as Captum makes them (numpy's for the
     baseline rows and α, torch's for ε, in Captum's order), so the same seeds give Captum's result.
-    The gradients run through the streaming engine, `internal_batch_size` points per call (an
-    argument Captum's GradientShap lacks; default validation.default_batch_size).
+    The gradients are taken `internal_batch_size` points per call (an argument Captum's
+    GradientShap lacks; default validation.default_batch_size); a NaN or Inf F or gradient stops
+    the call (outputs.NonFiniteOutput).
     """
 
     def __init__(self, forward_func, multiply_by_inputs: bool = True):
@@ -542,17 +543,16 @@ class GradientShap:
         else:
             args = _repeat_examples(args, n_examples, n_samples)
         target = _repeat_examples(target, n_examples, n_samples)
-        # gradients at the points: a one-point path from 0 to each point, weight 1, not multiplied
+        # one gradient per point, `internal_batch_size` points per call: no path to integrate
         run = _StraightPathRun(self.forward_func, points, None, target, args, internal_batch_size)
-        path = StraightPath(
-            run.flat_inputs,
-            run.flat_baselines,
-            torch.ones(1, dtype=torch.float64),
-            lambda js, stride: torch.ones(len(js), dtype=torch.float64, device=js.device),
-            multiply=False,
-        )
-        base, _, _, _ = run.stream(path, idgi=False)
-        flat = base[path.steps]
+        flat = torch.empty_like(run.flat_inputs)
+        finite = torch.ones((rows, 1), dtype=torch.bool, device=flat.device)
+        with full_float32():
+            for start in range(0, rows, run.batch_size):
+                chunk = torch.arange(start, min(rows, start + run.batch_size), device=flat.device)
+                values, flat[chunk] = run.forward(run.flat_inputs[chunk], chunk)
+                finite[chunk, 0] = point_finite(values, flat[chunk])
+        check_path_finite(finite, None, 0)
         if self.multiply_by_inputs:
             flat = flat * (run.forward.flatten(noisy) - run.forward.flatten(chosen))
         mean = flat.view(n_examples, n_samples, -1).sum(dim=1) * (1 / n_samples)

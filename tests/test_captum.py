@@ -222,6 +222,9 @@ def test_gradient_shap_refuses_bad_settings(tiny_cnn64, images64):
         shap.attribute(images64, images64 * 0, n_samples=0, target=0)
     with pytest.raises(ValueError, match="stdevs must be a finite number ≥ 0"):
         shap.attribute(images64, images64 * 0, stdevs=float("nan"), target=0)
+    overflowing = ours.GradientShap(lambda x: tiny_cnn64(x) * torch.tensor(float("inf"), dtype=x.dtype))
+    with pytest.raises(ValueError, match="NaN or Inf at path point j = 0"):
+        overflowing.attribute(images64, images64 * 0, target=0)
 
 
 def test_a_one_point_gauss_legendre_rule_matches_captum(two_inputs):
