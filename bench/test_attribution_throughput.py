@@ -197,3 +197,34 @@ def test_gradient_shap(benchmark, record_median, implementation):
         warmup_rounds=1,
     )
     record_median(SHAP_GROUP, f"GradientShap, {implementation}", benchmark)
+
+
+XRAI_GROUP = "XRAI: SceneNet, 4 images, given IG maps"
+
+
+@pytest.mark.parametrize("implementation", ["PAIR saliency", "idgi_fast.xrai"])
+def test_xrai(benchmark, record_median, implementation):
+    """Segmentation and region selection only (the base attribution is given to both)."""
+    pytest.importorskip("skimage")
+    model, images, labels, _ = WORKLOADS["embedded SceneNet, 8 images, steps=32"]
+    images, labels = images[:4], labels[:4]
+    maps = explain(model, images, target=labels, steps=16, idgi=False).base
+    benchmark.group = XRAI_GROUP
+    if implementation == "PAIR saliency":
+        pair = pytest.importorskip("saliency.core")
+
+        def run():
+            for image, attribution in zip(images, maps):
+                pair.XRAI().GetMaskWithDetails(
+                    image.permute(1, 2, 0).double().cpu().numpy(),
+                    call_model_function=None,
+                    base_attribution=attribution.permute(1, 2, 0).double().cpu().numpy(),
+                )
+    else:
+        from idgi_fast.xrai import xrai
+
+        def run():
+            xrai(images, maps)
+
+    benchmark.pedantic(synchronised(run), rounds=3, iterations=1, warmup_rounds=1)
+    record_median(XRAI_GROUP, implementation, benchmark)
