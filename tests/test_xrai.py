@@ -3,6 +3,8 @@ attribution: the same candidate regions, the same region gains and the same rank
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -63,3 +65,11 @@ def test_default_attributions_and_clear_errors():
         xrai(images, images[:, :1])
     with pytest.raises(ValueError, match="area_threshold must be in"):
         xrai(images, images, area_threshold=1.5)
+
+
+def test_without_scikit_image_xrai_names_the_extra(monkeypatch):
+    for name in ("skimage", "skimage.segmentation", "skimage.transform"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of a None entry raises ImportError
+    image = smooth_image(6, 32, 32)[None]
+    with pytest.raises(ImportError, match=r"pip install 'idgi-fast\[xrai\]'"):
+        xrai(image, image)
