@@ -261,8 +261,10 @@ class _StraightPathRun:
         return result, delta
 
 
-class IntegratedGradients:
-    """Drop-in for captum.attr.IntegratedGradients."""
+class _GradientAttribution:
+    """What Captum's gradient attributions share: a forward function, `multiply_by_inputs`
+    (attribution = gradient term × (input − baseline), or the gradient term alone) and a
+    convergence delta."""
 
     def __init__(self, forward_func, multiply_by_inputs: bool = True):
         if not callable(forward_func):
@@ -276,6 +278,10 @@ class IntegratedGradients:
 
     def has_convergence_delta(self) -> bool:
         return True
+
+
+class IntegratedGradients(_GradientAttribution):
+    """Drop-in for captum.attr.IntegratedGradients."""
 
     def attribute(
         self,
@@ -344,6 +350,18 @@ class IDGI:
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
 
+def _stdevs(stdevs, n_inputs: int) -> tuple[float, ...]:
+    """Captum's `stdevs`: one number for every input or a tuple of one per input, each ≥ 0."""
+    stdevs = stdevs if isinstance(stdevs, tuple) else (stdevs,) * n_inputs
+    if len(stdevs) != n_inputs or any(
+        isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= float(s) < np.inf for s in stdevs
+    ):
+        raise ValueError(
+            f"stdevs must be a finite number ≥ 0 or a tuple of one per input ({n_inputs}); got {stdevs!r}"
+        )
+    return stdevs
+
+
 def _repeat_examples(value, n_examples: int, times: int):
     """A per-example argument (a tensor or list with one entry per example) for `times` noisy
     copies of every example, each copy beside its example; anything else is shared as it is."""
@@ -399,15 +417,7 @@ class NoiseTunnel:
                 "do not do; give the baselines"
             )
         tensors, is_tuple = _as_tuple(inputs)
-        stdevs = stdevs if isinstance(stdevs, tuple) else (stdevs,) * len(tensors)
-        if len(stdevs) != len(tensors) or any(
-            isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= float(s) < np.inf
-            for s in stdevs
-        ):
-            raise ValueError(
-                f"stdevs must be a finite number ≥ 0 or a tuple of one per input ({len(tensors)}); "
-                f"got {stdevs!r}"
-            )
+        stdevs = _stdevs(stdevs, len(tensors))
         n_examples = tensors[0].shape[0]
         per_batch = nt_samples if nt_samples_batch_size is None else min(nt_samples, nt_samples_batch_size)
         batches = [per_batch] * (nt_samples // per_batch) + (
@@ -458,7 +468,7 @@ class NoiseTunnel:
         return (result, torch.cat(deltas)) if delta_wanted else result
 
 
-class GradientShap:
+class GradientShap(_GradientAttribution):
     """Drop-in for captum.attr.GradientShap: for each example, `n_samples` gradients taken at
     α·(x + ε) + (1 − α)·b with b drawn from the baselines' rows, α ~ U(0, 1) and ε ~ N(0, stdevs²),
     each times (x + ε − b) (the gradient alone with multiply_by_inputs=False), averaged.
@@ -469,19 +479,6 @@ class GradientShap:
     GradientShap lacks; default validation.default_batch_size); a NaN or Inf F or gradient stops
     the call (outputs.NonFiniteOutput).
     """
-
-    def __init__(self, forward_func, multiply_by_inputs: bool = True):
-        if not callable(forward_func):
-            raise TypeError("forward_func must be callable")
-        self.forward_func = forward_func
-        self.multiply_by_inputs = check_flag("multiply_by_inputs", multiply_by_inputs)
-
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self.multiply_by_inputs
-
-    def has_convergence_delta(self) -> bool:
-        return True
 
     def attribute(
         self,
@@ -510,15 +507,7 @@ class GradientShap:
             )
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise ValueError(f"n_samples must be an int ≥ 1, got {n_samples!r}")
-        stdevs = stdevs if isinstance(stdevs, tuple) else (stdevs,) * len(tensors)
-        if len(stdevs) != len(tensors) or any(
-            isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= float(s) < np.inf
-            for s in stdevs
-        ):
-            raise ValueError(
-                f"stdevs must be a finite number ≥ 0 or a tuple of one per input ({len(tensors)}); "
-                f"got {stdevs!r}"
-            )
+        stdevs = _stdevs(stdevs, len(tensors))
         n_examples, rows = tensors[0].shape[0], tensors[0].shape[0] * n_samples
         with torch.no_grad():
             chosen = tuple(

@@ -21,6 +21,16 @@ from . import native
 BANDED_UP_TO = 0.45
 
 
+def sigma_runs(sigmas: torch.Tensor):
+    """(σ, rows) for each run of equal σ: the engine's step-major chunks hold one run per path
+    index, so each run is a slice of the chunk, not a gather."""
+    values, lengths = torch.unique_consecutive(sigmas, return_counts=True)
+    start = 0
+    for sigma, length in zip(values.tolist(), lengths.tolist()):
+        yield sigma, slice(start, start + length)
+        start += length
+
+
 def blur_path_torch(
     images: torch.Tensor, sigmas: torch.Tensor, grad_step: float, padding: str, slopes: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -28,12 +38,7 @@ def blur_path_torch(
     height, width = images.shape[-2:]
     points = torch.empty_like(images)
     differences = torch.empty_like(images) if slopes else None
-    values, lengths = torch.unique_consecutive(sigmas, return_counts=True)
-    start = 0
-    # runs of equal σ (the engine's step-major chunks hold one run per path index): slices, not gathers
-    for sigma, length in zip(values.tolist(), lengths.tolist()):
-        rows = slice(start, start + length)
-        start += length
+    for sigma, rows in sigma_runs(sigmas):
         x64 = images[rows].to(torch.float64)
 
         def blur(s: float) -> torch.Tensor:
@@ -58,11 +63,8 @@ def blur_path_native(
     height, width = images.shape[-2:]
     points = torch.empty_like(images)
     differences = torch.empty_like(images) if slopes else None
-    values, lengths = torch.unique_consecutive(sigmas, return_counts=True)
-    start = 0
-    for sigma, length in zip(values.tolist(), lengths.tolist()):
-        rows = slice(start, start + length)
-        start += length
+    for sigma, rows in sigma_runs(sigmas):
+        length = rows.stop - rows.start
         widest = gaussian_radius(sigma + grad_step if slopes else sigma)
         if gaussian_radius(sigma) == 0 or 2 * widest + 1 > BANDED_UP_TO * min(height, width):
             found = blur_path_torch(images[rows], sigmas[rows], grad_step, padding, slopes)
