@@ -173,12 +173,16 @@ def explain(
     averages the attribution over every baseline's full path (docs/semantics.md §9).
     noise: a noise tunnel over the method (docs/semantics.md §9), e.g. {"type": "smoothgrad",
     "samples": 16, "stdev": 0.15, "seed": 0}: types "smoothgrad", "smoothgrad_sq", "vargrad";
-    stdev in input units; the seed fixes the noise of every (image, sample) on every backend.
+    stdev in input units; the seed fixes the noise of every (image, sample) on every backend;
+    "image_keys" (one int per image, e.g. its dataset index) keys each image's noise instead of its
+    position in the call, so that it does not depend on how a dataset is batched.
     """
     spec = method_spec(method)
     noise = check_noise(noise)
     params = spec.resolve_params(method_params)
     inputs = validation.check_inputs(inputs, image_batch=spec.needs_image_batch)
+    if noise is not None:
+        noise.check_batch(inputs.shape[0])
     validation.check_model(model, inputs)
     steps = validation.check_steps(steps)
     idgi = check_flag("idgi", idgi)

@@ -4,8 +4,10 @@ An attribution is computed for `samples` noisy copies x + ε of every input, ε 
 per feature, and the copies' attributions a_1 … a_n are reduced per image as Captum's
 NoiseTunnel does: smoothgrad the mean of a_s, smoothgrad_sq the mean of a_s², vargrad the mean
 of a_s² minus the square of the mean. Each (image, sample) draws its noise from its own
-generator, seeded from (seed, image index, sample index) on the CPU in float64, so a seed gives
-the same noise on every device, backend, batch size and grouping of samples.
+generator, seeded from (seed, image key, sample index) on the CPU in float64, so a seed gives
+the same noise on every device, backend, batch size and grouping of samples. An image's key is its
+position in the call unless `image_keys` names one per image (a dataset index, say), which makes
+its noise independent of the batch it comes in.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import torch
 
 NOISE_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
-_NOISE_KEYS = ("type", "samples", "stdev", "seed")
+_NOISE_KEYS = ("type", "samples", "stdev", "seed", "image_keys")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class NoiseTunnel:
     samples: int = 16
     stdev: float = 0.15
     seed: int = 0
+    image_keys: tuple[int, ...] | None = None
 
     def __post_init__(self):
         if self.type not in NOISE_TYPES:
@@ -43,14 +46,36 @@ class NoiseTunnel:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise ValueError(f"noise seed must be an int in [0, 2**63), got {self.seed!r}")
         object.__setattr__(self, "stdev", float(stdev))
+        if self.image_keys is not None:
+            keys = self.image_keys
+            if isinstance(keys, torch.Tensor):
+                keys = keys.tolist()
+            if (
+                isinstance(keys, (str, bytes))
+                or not hasattr(keys, "__len__")
+                or any(isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 2**63 for k in keys)
+            ):
+                raise ValueError(
+                    f"noise image_keys must be a list of ints in [0, 2**63), one per input image (e.g. its "
+                    f"index in the dataset), got {self.image_keys!r}"
+                )
+            object.__setattr__(self, "image_keys", tuple(keys))
+
+    def check_batch(self, batch: int) -> None:
+        """image_keys, when given, name every image of a batch of `batch` inputs."""
+        if self.image_keys is not None and len(self.image_keys) != batch:
+            raise ValueError(
+                f"noise image_keys holds {len(self.image_keys)} keys for {batch} input images; give one "
+                "per image"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in _NOISE_KEYS}
 
 
 def check_noise(noise: object) -> NoiseTunnel | None:
-    """None, a NoiseTunnel or a dict of its fields ("type", "samples", "stdev", "seed") → a
-    NoiseTunnel (or None)."""
+    """None, a NoiseTunnel or a dict of its fields ("type", "samples", "stdev", "seed",
+    "image_keys") → a NoiseTunnel (or None)."""
     if noise is None or isinstance(noise, NoiseTunnel):
         return noise
     if not isinstance(noise, dict):
@@ -68,20 +93,22 @@ _MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 
 
 def _stream_seed(seed: int, image: int, sample: int) -> int:
-    """A generator seed per (seed, image, sample): distinct odd multipliers, folded to 63 bits."""
+    """A generator seed per (seed, image key, sample): distinct odd multipliers, folded to 63 bits."""
     return (seed * _MIX[0] + (image + 1) * _MIX[1] + (sample + 1) * _MIX[2]) % 2**63
 
 
 def draw_noise(inputs: torch.Tensor, noise: NoiseTunnel, samples: range) -> torch.Tensor:
     """ε of every image of `inputs` (B, …) for the given sample indices: (B, len(samples), …)
     in the inputs' dtype and device, drawn in float64 on the CPU (image i, sample s from its own
-    generator)."""
+    generator, keyed by image_keys[i] when given, else by i)."""
+    noise.check_batch(inputs.shape[0])
+    keys = noise.image_keys or range(inputs.shape[0])
     shape = inputs.shape[1:]
     drawn = torch.empty((inputs.shape[0], len(samples), *shape), dtype=torch.float64)
     generator = torch.Generator()
-    for image in range(inputs.shape[0]):
+    for image, key in enumerate(keys):
         for column, sample in enumerate(samples):
-            generator.manual_seed(_stream_seed(noise.seed, image, sample))
+            generator.manual_seed(_stream_seed(noise.seed, key, sample))
             drawn[image, column] = torch.randn(shape, generator=generator, dtype=torch.float64)
     return (drawn * noise.stdev).to(device=inputs.device, dtype=inputs.dtype)
 

@@ -78,6 +78,22 @@ def test_one_seed_gives_the_same_maps_on_every_backend_and_batch_size():
     )
 
 
+def test_image_keys_make_an_images_noise_independent_of_its_batch():
+    model = TinyCNN().double().eval()
+    x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    noise = {"type": "smoothgrad", "samples": 3, "stdev": 0.2, "seed": 2}
+    together = idgi_fast.explain(
+        model, x, target=1, steps=4, noise={**noise, "image_keys": [70, 71, 72]}, backend="torch"
+    )
+    alone = idgi_fast.explain(
+        model, x[2:], target=1, steps=4, noise={**noise, "image_keys": [72]}, backend="torch"
+    )
+    torch.testing.assert_close(alone.idgi[0], together.idgi[2], rtol=1e-12, atol=1e-15)
+    # without keys the image's noise is that of its position in the call
+    by_position = idgi_fast.explain(model, x[2:], target=1, steps=4, noise=noise, backend="torch")
+    assert not torch.allclose(by_position.idgi[0], together.idgi[2])
+
+
 def test_peak_memory_does_not_grow_with_samples():
     model = TinyCNN().eval()
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
@@ -102,6 +118,9 @@ def test_peak_memory_does_not_grow_with_samples():
         ({"type": "smoothgrad", "stdevs": 1.0}, ValueError, r"unknown noise key\(s\) \['stdevs'\]"),
         ({"seed": -1}, ValueError, "noise seed must be an int"),
         ("smoothgrad", TypeError, "noise must be None, a dict"),
+        ({"image_keys": [0, -1]}, ValueError, "noise image_keys must be a list of ints"),
+        ({"image_keys": "ab"}, ValueError, "noise image_keys must be a list of ints"),
+        ({"image_keys": [0, 1]}, ValueError, "noise image_keys holds 2 keys for 1 input images"),
     ],
 )
 def test_bad_noise_settings_get_clear_errors(noise, error, match):
