@@ -1,6 +1,6 @@
 """idgi_fast: path attributions (IG, Blur IG, Guided IG, each ± IDGI) at dataset scale."""
 
-from .api import BlurIG, ExplainResult, GuidedIG, IntegratedGradients, explain
+from .api import BlurIG, ExplainResult, GuidedIG, IntegratedGradients, explain, gradient_shap
 from .metrics import Evaluation, evaluate
 from .noise import NoiseTunnel
 from .saliency import saliency_map
@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 __all__ = [
     "explain",
     "ExplainResult",
+    "gradient_shap",
     "NoiseTunnel",
     "IntegratedGradients",
     "BlurIG",

@@ -101,16 +101,29 @@ def draw_noise(inputs: torch.Tensor, noise: NoiseTunnel, samples: range) -> torc
     """ε of every image of `inputs` (B, …) for the given sample indices: (B, len(samples), …)
     in the inputs' dtype and device, drawn in float64 on the CPU (image i, sample s from its own
     generator, keyed by image_keys[i] when given, else by i)."""
+    return draw_shap(inputs, noise, samples, rows=1)[0]
+
+
+def draw_shap(
+    inputs: torch.Tensor, noise: NoiseTunnel, samples: range, rows: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """GradientSHAP's draws for the given sample indices (docs/semantics.md §9): ε (B, g, …) as
+    draw_noise's (the same generator, so the same noise as a tunnel of that seed), then from the
+    same generator α (B, g) float64 in [0, 1) and the baseline row (B, g) int64 in [0, rows)."""
     noise.check_batch(inputs.shape[0])
     keys = noise.image_keys or range(inputs.shape[0])
     shape = inputs.shape[1:]
     drawn = torch.empty((inputs.shape[0], len(samples), *shape), dtype=torch.float64)
+    alpha = torch.empty((inputs.shape[0], len(samples)), dtype=torch.float64)
+    chosen = torch.empty((inputs.shape[0], len(samples)), dtype=torch.int64)
     generator = torch.Generator()
     for image, key in enumerate(keys):
         for column, sample in enumerate(samples):
             generator.manual_seed(_stream_seed(noise.seed, key, sample))
             drawn[image, column] = torch.randn(shape, generator=generator, dtype=torch.float64)
-    return (drawn * noise.stdev).to(device=inputs.device, dtype=inputs.dtype)
+            alpha[image, column] = torch.rand((), generator=generator, dtype=torch.float64)
+            chosen[image, column] = torch.randint(rows, (), generator=generator)
+    return (drawn * noise.stdev).to(device=inputs.device, dtype=inputs.dtype), alpha, chosen
 
 
 class SampleSums:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .guided import guided_ig_stream
+from .guided import evaluate_points, guided_ig_stream
 from .paths import BlurPath, StraightPath
 from .stream import model_evaluator, stream_path
 
@@ -57,5 +57,6 @@ __all__ = [
     "StraightPath",
     "BlurPath",
     "guided_ig_stream",
+    "evaluate_points",
     "IMPLEMENTATIONS",
 ]

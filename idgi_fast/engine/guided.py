@@ -15,7 +15,9 @@ from ..outputs import check_path_finite, output_and_gradient, output_only, point
 from ..profiling import annotate
 
 
-def _evaluate(model, points, targets, output, batch_size: int, gradient=True):
+def evaluate_points(model, points, targets, output, batch_size: int, gradient=True):
+    """F (N,) and, when `gradient`, ∂F/∂point of N points with their own targets, `batch_size`
+    points per model call."""
     values, grads = [], []
     for start in range(0, points.shape[0], batch_size):
         part = slice(start, start + batch_size)
@@ -58,7 +60,7 @@ def guided_ig_stream(
     waiting = None  # (g², Σg², F) of the previous step, until F of the next point is known
     for k in range(steps):
         with annotate("forward+backward"):
-            values, gradients = _evaluate(
+            values, gradients = evaluate_points(
                 model, x.to(inputs.dtype).view_as(inputs), targets, output, batch_size
             )
         outputs[:, k] = values
@@ -83,7 +85,7 @@ def guided_ig_stream(
             backend,
         )
     if idgi:
-        outputs[:, steps], _ = _evaluate(model, inputs, targets, output, batch_size, gradient=False)
+        outputs[:, steps], _ = evaluate_points(model, inputs, targets, output, batch_size, gradient=False)
         _idgi_update(important, waiting[0], waiting[1], (outputs[:, steps] - waiting[2]).to(torch.float64))
         finite[:, steps] = point_finite(outputs[:, steps])
     check_path_finite(finite, targets, steps)
