@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import os
 import sqlite3
 import sys
@@ -15,6 +16,7 @@ from .models import MODEL_NAMES
 from .models.zoo import ZooUnavailable
 from .ops.backends import BACKENDS
 from .outputs import OUTPUTS
+from .recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP
 from .reference.metrics.insertion import CANVASES
 from .reference.metrics.pic import INFORMATION_AXES, PROFILES
 from .study.store import IncompatibleDatabase
@@ -53,6 +55,26 @@ def _subset(what: str, allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
 
 
 _methods = _subset("methods", METHOD_NAMES)
+
+
+def _study_methods(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in RECIPES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"methods: {', '.join(unknown) or repr(text)} not known; {RECIPES_HELP}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, got {text!r}")
+    return value
 
 
 def _step_counts(text: str) -> list[int]:
@@ -179,9 +201,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--methods",
-        type=_methods,
+        type=_study_methods,
         default=list(METHOD_NAMES),
-        help=f"comma-separated: {','.join(METHOD_NAMES)}",
+        help=f"comma-separated (default {','.join(METHOD_NAMES)}); {RECIPES_HELP}",
+    )
+    run.add_argument(
+        "--noise-samples",
+        type=_positive_int,
+        default=DEFAULT_NOISE["samples"],
+        help=f"noise tunnels: noisy copies per image (default {DEFAULT_NOISE['samples']})",
+    )
+    run.add_argument(
+        "--noise-stdev",
+        type=_non_negative_float,
+        default=DEFAULT_NOISE["stdev"],
+        help=f"noise tunnels: the noise's standard deviation, pixel units (default {DEFAULT_NOISE['stdev']})",
+    )
+    run.add_argument(
+        "--noise-seed",
+        type=_non_negative_int,
+        default=DEFAULT_NOISE["seed"],
+        help="noise tunnels: the seed (each image's noise is keyed by its id; default 0)",
     )
     run.add_argument(
         "--steps",
@@ -319,6 +359,7 @@ def _main(argv: list[str] | None) -> int:
             models=tuple(args.models),
             weights=_weights(args.weights, args.models),
             methods=tuple(args.methods),
+            noise={"samples": args.noise_samples, "stdev": args.noise_stdev, "seed": args.noise_seed},
             steps=tuple(args.steps),
             images=images,
             images_per_batch=args.images_per_batch,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,23 @@ METHOD_COLOURS = {
 }
 
 
+# Study methods beyond the three (noise tunnels, several baselines), by a hash of their name.
+OTHER_COLOURS = (
+    ((188, 189, 220), (84, 39, 143)),
+    ((252, 146, 114), (165, 15, 21)),
+    ((199, 233, 180), (35, 132, 67)),
+    ((253, 208, 162), (140, 45, 4)),
+    ((201, 148, 199), (152, 0, 67)),
+    ((161, 218, 180), (37, 52, 148)),
+    ((217, 217, 217), (82, 82, 82)),
+    ((254, 227, 145), (153, 112, 0)),
+)
+
+
 def variant_colour(method: str, idgi: bool) -> tuple[int, int, int]:
-    return METHOD_COLOURS.get(method, ((150, 150, 150), (60, 60, 60)))[bool(idgi)]
+    if method in METHOD_COLOURS:
+        return METHOD_COLOURS[method][bool(idgi)]
+    return OTHER_COLOURS[zlib.crc32(method.encode()) % len(OTHER_COLOURS)][bool(idgi)]
 
 
 # A perceptually ordered dark → bright ramp (black, purple, red, orange, pale yellow).

@@ -4,6 +4,7 @@ uninterrupted run, finished work is never redone, and a database of another sche
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
 from conftest import needs_torchvision
@@ -106,12 +107,74 @@ def test_a_database_of_another_schema_is_refused_with_the_fix(tmp_path):
 
 
 def test_bad_study_options_are_named():
-    with pytest.raises(ValueError, match="methods must be"):
+    with pytest.raises(
+        ValueError, match=r"methods must name study methods; \['sharp_ig'\] given.*smoothgrad:ig"
+    ):
         StudyConfig(methods=("sharp_ig",))
+    with pytest.raises(ValueError, match="black_white: before ig or guided_ig"):
+        StudyConfig(methods=("black_white:blur_ig",))
+    with pytest.raises(ValueError, match="noise stdev must be a finite number"):
+        StudyConfig(noise={"stdev": -1.0})
+    with pytest.raises(ValueError, match=r"unknown noise setting\(s\) \['type'\]"):
+        StudyConfig(noise={"type": "vargrad"})
     with pytest.raises(ValueError, match="unknown model"):
         StudyConfig(models=("resnet1000",))
     with pytest.raises(ValueError, match="must divide the largest"):
         StudyConfig(steps=(3, 8)).runs("ig")
+
+
+def _scores(path) -> dict:
+    return {tuple(row[:7]): row[7] for row in results(path)["scores"]}
+
+
+def test_noise_tunnels_and_baseline_sets_run_whatever_the_batching(tmp_path):
+    """smoothgrad:ig and black_white:guided_ig: each image's noise keyed by its id, so batches of 3
+    and of 2 give the same scores (to the model's float rounding between batch shapes); every
+    sample's IDGI is complete; the report names them; an older database without noise settings
+    takes them."""
+    config = replace(
+        SMALL,
+        methods=("vargrad:ig", "black_white:guided_ig"),
+        steps=(2,),
+        images=3,
+        images_per_batch=3,
+        noise={"samples": 2, "stdev": 0.1},
+    )
+    whole, split = tmp_path / "whole.sqlite", tmp_path / "split.sqlite"
+    run_study(config, whole, show_progress=False)
+    run_study(replace(config, images_per_batch=2), split, show_progress=False)
+    found, other = _scores(whole), _scores(split)
+    assert found.keys() == other.keys() and {key[1] for key in found} == {
+        "vargrad:ig",
+        "black_white:guided_ig",
+    }
+    for key, value in found.items():
+        assert value == pytest.approx(other[key], rel=1e-4, abs=1e-6), key
+    gaps = [value for key, value in found.items() if key[6] == "completeness_gap" and key[3] == 1]
+    assert len(gaps) == 2 * 3 and max(gaps) < 1e-5
+    # another seed is another study
+    with pytest.raises(IncompatibleDatabase, match="noise.seed is 0 there and 1 now"):
+        run_study(replace(config, noise={"samples": 2, "stdev": 0.1, "seed": 1}), whole, show_progress=False)
+    store = Store(whole, "test")
+    try:
+        settings = store.settings()
+        del settings["noise"]
+        store.record_settings(settings)
+    finally:
+        store.close()
+    assert run_study(config, whole, show_progress=False)["images_skipped_as_done"] == 6
+    tables = study_tables_of(whole)
+    assert "VarGrad IG + IDGI" in tables and "Guided IG (black + white)" in tables
+
+
+def study_tables_of(path) -> str:
+    from idgi_fast.study.report import study_tables
+
+    store = Store(path, "test")
+    try:
+        return "\n".join(table.markdown() for table in study_tables(store))
+    finally:
+        store.close()
 
 
 def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):

@@ -54,8 +54,9 @@ def finished(tmp_path_factory):
         (dict(backend="reference"), "backend is 'auto' there and 'reference' now"),
         (dict(stability=True), "stability is False there and True now"),
         (dict(only_correct=False), "only_correct"),
+        (dict(noise={"stdev": 0.3}), "noise.stdev is 0.15 there and 0.3 now"),
     ],
-    ids=["a metric option", "the metrics", "the backend", "stability", "the image filter"],
+    ids=["a metric option", "the metrics", "the backend", "stability", "the image filter", "the noise"],
 )
 def test_other_settings_stop_with_what_differs_and_write_nothing(finished, tmp_path, change, named):
     path = tmp_path / "study.sqlite"
@@ -177,7 +178,8 @@ def test_every_command_answers_bad_input_with_exit_2_and_a_message(tmp_path, cap
         ([*CLI_RUN, "--data", str(text), "--db", str(tmp_path / "a.sqlite")], "image folder"),
         (["demo", "--first-scene", "-1"], "argument --first-scene: must be an integer ≥ 0, got -1"),
         (["run", "--steps", "0,4"], "steps must be comma-separated positive integers"),
-        (["run", "--methods", "sharp_ig"], "methods must be a comma-separated subset"),
+        (["run", "--methods", "sharp_ig"], "methods: sharp_ig not known; a method is one of ig"),
+        (["run", "--noise-stdev", "-1"], "expected a finite number ≥ 0, got '-1'"),
     ]
     for argv, message in cases:
         try:

@@ -30,7 +30,7 @@ from ..atomic import atomic_write
 from ..data.folders import LoadedImages, folder_records, load_records, read_wnids
 from ..data.scenes import generate_scenes
 from ..figures import save_png, to_uint8_image
-from ..methods import METHOD_NAMES, method_spec
+from ..methods import METHOD_NAMES
 from ..metrics import evaluate
 from ..metrics.common import score_targets
 from ..metrics.evaluate import check_evaluation_settings
@@ -41,6 +41,7 @@ from ..models.weights import read_state_file
 from ..models.zoo import DEFAULT_WEIGHTS, check_zoo_available, is_weights_file
 from ..ops.backends import BACKENDS
 from ..progress import progress
+from ..recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP, check_noise_settings, recipe
 from ..saliency import saliency_map
 from .store import ImageResult, IncompatibleDatabase, Store
 
@@ -53,7 +54,7 @@ class StudyConfig:
     synthetic scenes, small enough for a few minutes on 2 CPU cores."""
 
     models: tuple[str, ...] = (EMBEDDED_MODEL,)
-    methods: tuple[str, ...] = METHOD_NAMES
+    methods: tuple[str, ...] = METHOD_NAMES  # or study method names: "smoothgrad:ig", … (recipes.py)
     steps: tuple[int, ...] = (8, 32)
     images: int | None = 64  # scenes to run; for an image folder at most this many (None: all)
     first_image: int = 0
@@ -71,6 +72,8 @@ class StudyConfig:
     preview_images: int = 8
     stability: bool = True  # JPEG stability: one more explain per batch, of the JPEG round trip (quality 75)
     backend: str = "auto"
+    # the noise tunnels' samples, stdev (pixel units) and seed (docs/semantics.md §9)
+    noise: dict = field(default_factory=lambda: dict(DEFAULT_NOISE))
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")
     metric_options: dict = field(
         default_factory=lambda: {
@@ -81,11 +84,10 @@ class StudyConfig:
     )
 
     def __post_init__(self):
-        unknown = [m for m in self.methods if m not in METHOD_NAMES]
+        unknown = [m for m in self.methods if m not in RECIPES]
         if unknown or not self.methods:
-            raise ValueError(
-                f"methods must be a non-empty subset of {METHOD_NAMES}; got {list(self.methods)}"
-            )
+            raise ValueError(f"methods must name study methods; {unknown or 'none'} given: {RECIPES_HELP}")
+        object.__setattr__(self, "noise", check_noise_settings(self.noise))
         if not self.steps or any(not isinstance(s, int) or s < 1 for s in self.steps):
             raise ValueError(f"steps must be positive step counts; got {list(self.steps)}")
         unknown = [m for m in self.models if m not in MODEL_NAMES]
@@ -124,7 +126,7 @@ class StudyConfig:
     def runs(self, method: str) -> list[tuple[int, list[int]]]:
         """(run step count m, the counts it yields) for a method."""
         counts = sorted(set(self.steps))
-        if not method_spec(method).supports_compute_at:
+        if not recipe(method).spec.supports_compute_at:
             return [(n, [n]) for n in counts]
         largest = counts[-1]
         bad = [n for n in counts if largest % n]
@@ -246,6 +248,7 @@ def study_settings(config: StudyConfig) -> dict:
                 "metrics": sorted(config.metrics),
                 "metric_options": config.metric_options,
                 "stability": config.stability,
+                "noise": config.noise,
                 "weights": {
                     model: weights_identity(model, config.weights.get(model)) for model in config.models
                 },
@@ -261,6 +264,8 @@ def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
         name = f"{prefix}{key}"
         if prefix == "weights." and (key not in stored or key not in current):
             continue  # another model is more work, not other settings
+        if not prefix and key == "noise" and key not in stored:
+            continue  # a database from before noise tunnels holds no results that depend on it
         before, now = stored.get(key), current.get(key)
         if isinstance(before, dict) and isinstance(now, dict):
             found += _differences(before, now, f"{name}.")
@@ -356,7 +361,7 @@ def map_path(maps: Path, model: str, method: str, steps: int, idgi: int, count: 
     return (
         maps
         / model
-        / method
+        / method.replace(":", "__")
         / f"steps{steps}"
         / f"{'idgi' if idgi else 'base'}_n{count}"
         / f"{image.replace('/', '__')}.npy"
@@ -405,17 +410,18 @@ def _explain_and_score(
     wanted: set | None = None,
 ) -> list[ImageResult]:
     """One explain (base + IDGI, every count) and the metrics of each variant and count."""
+    chosen = recipe(method)
 
     def explain_batch(x: torch.Tensor):
         return explain(
             model,
             x,
             target=labels,
-            method=method,
             steps=steps,
             idgi=True,
-            compute_at=counts if method_spec(method).supports_compute_at else None,
+            compute_at=counts if chosen.spec.supports_compute_at else None,
             backend=config.backend,
+            **chosen.explain_options(config.noise, ids),
         )
 
     result = explain_batch(images)
@@ -445,10 +451,14 @@ def _explain_and_score(
 
 
 def _image_results(ids: list[str], scored: dict, result) -> list[ImageResult]:
-    """Rows of each image from the evaluations of one batch, keyed (idgi, count)."""
+    """Rows of each image from the evaluations of one batch, keyed (idgi, count). With samples
+    (noisy copies, several baselines) the completeness gap is the largest of the samples'."""
     rows = [ImageResult(image) for image in ids]
     for (idgi, count), evaluation in scored.items():
-        gaps = result.completeness_gap(idgi=bool(idgi), steps=count).cpu()
+        if result.sample_sums is None:
+            gaps = result.completeness_gap(idgi=bool(idgi), steps=count).cpu()
+        else:
+            gaps = result.sample_completeness_gap(idgi=bool(idgi), steps=count).amax(dim=1).cpu()
         for i, row in enumerate(rows):
             row.scores.append((idgi, count, "completeness_gap", float(gaps[i])))
             for metric, values in evaluation.per_image.items():

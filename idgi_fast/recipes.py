@@ -1,0 +1,111 @@
+"""Study method names (docs/semantics.md §9): a registered path method, optionally under a noise
+tunnel ("smoothgrad:ig") or averaged over the black and white baselines ("black_white:ig").
+
+`idgi-fast run --methods` and the report take these names; each maps to one `explain` call per
+batch (its method plus `noise=` or `baselines=`), with base and IDGI from the same model calls as
+for the plain methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from .methods import METHOD_NAMES, METHODS, MethodSpec
+from .noise import NOISE_TYPES, NoiseTunnel
+
+TUNNEL_TITLES = {"smoothgrad": "SmoothGrad", "smoothgrad_sq": "SmoothGrad²", "vargrad": "VarGrad"}
+# several baselines by name, in the study's [0, 1] pixel units
+BASELINE_SETS = {"black_white": (0.0, 1.0)}
+BASELINE_TITLES = {"black_white": "black + white"}
+DEFAULT_NOISE = {"samples": 16, "stdev": 0.15, "seed": 0}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One study method: `method` (a registry name), under the noise tunnel `tunnel` or over the
+    baseline set `baselines` (at most one of them)."""
+
+    name: str
+    method: str
+    tunnel: str | None = None
+    baselines: str | None = None
+
+    @property
+    def spec(self) -> MethodSpec:
+        return METHODS[self.method]
+
+    @property
+    def title(self) -> str:
+        """ "IG", "SmoothGrad IG", "IG (black + white)": how tables and figures name it."""
+        title = self.spec.title
+        if self.tunnel is not None:
+            return f"{TUNNEL_TITLES[self.tunnel]} {title}"
+        if self.baselines is not None:
+            return f"{title} ({BASELINE_TITLES[self.baselines]})"
+        return title
+
+    def variant_title(self, idgi: bool) -> str:
+        return self.title + (" + IDGI" if idgi else "")
+
+    def explain_options(self, noise: dict[str, Any], image_ids: list[str]) -> dict[str, Any]:
+        """`explain`'s method, noise and baselines for a batch of images named `image_ids`:
+        each image's noise keyed by its id, so that it does not depend on its batch."""
+        options: dict[str, Any] = {"method": self.method}
+        if self.tunnel is not None:
+            options["noise"] = NoiseTunnel(self.tunnel, image_keys=[image_key(i) for i in image_ids], **noise)
+        if self.baselines is not None:
+            options["baselines"] = list(BASELINE_SETS[self.baselines])
+        return options
+
+
+def image_key(image_id: str) -> int:
+    """A noise key in [0, 2**63) from an image's id (docs/semantics.md §9)."""
+    return int.from_bytes(hashlib.sha256(image_id.encode()).digest()[:8], "big") >> 1
+
+
+def _all_recipes() -> dict[str, Recipe]:
+    found = {m: Recipe(m, m) for m in METHOD_NAMES}
+    for tunnel in NOISE_TYPES:
+        found.update({f"{tunnel}:{m}": Recipe(f"{tunnel}:{m}", m, tunnel=tunnel) for m in METHOD_NAMES})
+    for name in BASELINE_SETS:
+        takers = [m for m in METHOD_NAMES if METHODS[m].takes_baselines]
+        found.update({f"{name}:{m}": Recipe(f"{name}:{m}", m, baselines=name) for m in takers})
+    return found
+
+
+RECIPES = _all_recipes()
+RECIPE_NAMES = tuple(RECIPES)  # the plain methods first, then each tunnel's, then the baseline sets'
+
+
+def recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown study method {name!r}; {RECIPES_HELP}") from None
+
+
+def uses_noise(names) -> bool:
+    return any(recipe(name).tunnel is not None for name in names)
+
+
+RECIPES_HELP = (
+    f"a method is one of {', '.join(METHOD_NAMES)}, optionally under a noise tunnel "
+    f"({', '.join(t + ':' for t in NOISE_TYPES)} e.g. smoothgrad:ig) or averaged over the black and "
+    f"white baselines (black_white: before "
+    f"{' or '.join(m for m in METHOD_NAMES if METHODS[m].takes_baselines)})"
+)
+
+
+def check_noise_settings(noise: object) -> dict[str, Any]:
+    """The study's noise settings ("samples", "stdev", "seed"; defaults DEFAULT_NOISE), checked
+    as a tunnel's."""
+    if not isinstance(noise, dict):
+        raise TypeError(f"noise must be a dict of samples, stdev and seed, got {type(noise).__name__}")
+    unknown = sorted(set(noise) - set(DEFAULT_NOISE))
+    if unknown:
+        raise ValueError(f"unknown noise setting(s) {unknown}; the settings are {list(DEFAULT_NOISE)}")
+    settings = {**DEFAULT_NOISE, **noise}
+    checked = NoiseTunnel(**settings)
+    return {key: getattr(checked, key) for key in DEFAULT_NOISE}
