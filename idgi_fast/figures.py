@@ -66,6 +66,18 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
+def _wrapped(title: str, font, width: int) -> list[str]:
+    """The title in lines of whole words no wider than `width` (a single longer word stands alone)."""
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines: list[str] = []
+    for word in title.split():
+        if lines and measure.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def grid_figure(
     rows: list[list[np.ndarray]],
     column_titles: list[str],
@@ -74,22 +86,30 @@ def grid_figure(
     pad: int = 4,
     header: int = 28,
 ) -> Image.Image:
-    """One row per image; every cell an (H, W, 3) uint8 array resized to `cell`."""
+    """One row per image; every cell an (H, W, 3) uint8 array resized to `cell`; column titles
+    wrap to the cell's width (the header grows to hold them)."""
     n_cols = len(column_titles)
     margin = 0 if row_titles is None else 90
+    font = _font(16)
+    titles = [_wrapped(title, font, cell - 8) for title in column_titles]
+    line = 20
+    header = max(header, max((len(lines) for lines in titles), default=1) * line + 8)
     figure = Image.new(
         "RGB", (margin + n_cols * (cell + pad) + pad, header + len(rows) * (cell + pad) + pad), "white"
     )
     draw = ImageDraw.Draw(figure)
-    font = _font(16)
-    for c, title in enumerate(column_titles):
-        draw.text(
-            (margin + pad + c * (cell + pad) + cell // 2, header // 2),
-            title,
-            fill="black",
-            font=font,
-            anchor="mm",
-        )
+    for c, lines in enumerate(titles):
+        for k, text in enumerate(lines):
+            draw.text(
+                (
+                    margin + pad + c * (cell + pad) + cell // 2,
+                    header // 2 + (k - (len(lines) - 1) / 2) * line,
+                ),
+                text,
+                fill="black",
+                font=font,
+                anchor="mm",
+            )
     for r, cells in enumerate(rows):
         top = header + pad + r * (cell + pad)
         if row_titles is not None:

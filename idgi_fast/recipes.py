@@ -1,15 +1,16 @@
-"""Study method names (docs/semantics.md §9): a registered path method, optionally under a noise
-tunnel ("smoothgrad:ig") or averaged over the black and white baselines ("black_white:ig").
+"""Study method names (docs/semantics.md §9, §10): a registered path method, optionally under a
+noise tunnel ("smoothgrad:ig") or averaged over the black and white baselines ("black_white:ig"),
+and optionally turned into XRAI regions ("xrai:ig", "xrai:black_white:ig").
 
 `idgi-fast run --methods` and the report take these names; each maps to one `explain` call per
 batch (its method plus `noise=` or `baselines=`), with base and IDGI from the same model calls as
-for the plain methods.
+for the plain methods; XRAI then maps every attribution to its regions.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .methods import METHOD_NAMES, METHODS, MethodSpec
@@ -25,12 +26,13 @@ DEFAULT_NOISE = {"samples": 16, "stdev": 0.15, "seed": 0}
 @dataclass(frozen=True)
 class Recipe:
     """One study method: `method` (a registry name), under the noise tunnel `tunnel` or over the
-    baseline set `baselines` (at most one of them)."""
+    baseline set `baselines` (at most one of them), its maps XRAI's regions when `xrai`."""
 
     name: str
     method: str
     tunnel: str | None = None
     baselines: str | None = None
+    xrai: bool = False  # the attributions turned into XRAI region maps
 
     @property
     def spec(self) -> MethodSpec:
@@ -38,13 +40,14 @@ class Recipe:
 
     @property
     def title(self) -> str:
-        """ "IG", "SmoothGrad IG", "IG (black + white)": how tables and figures name it."""
+        """ "IG", "SmoothGrad IG", "IG (black + white)", "XRAI over IG": how tables and figures
+        name it."""
         title = self.spec.title
         if self.tunnel is not None:
-            return f"{TUNNEL_TITLES[self.tunnel]} {title}"
+            title = f"{TUNNEL_TITLES[self.tunnel]} {title}"
         if self.baselines is not None:
-            return f"{title} ({BASELINE_TITLES[self.baselines]})"
-        return title
+            title = f"{title} ({BASELINE_TITLES[self.baselines]})"
+        return f"XRAI over {title}" if self.xrai else title
 
     def variant_title(self, idgi: bool) -> str:
         return self.title + (" + IDGI" if idgi else "")
@@ -72,11 +75,13 @@ def _all_recipes() -> dict[str, Recipe]:
     for name in BASELINE_SETS:
         takers = [m for m in METHOD_NAMES if METHODS[m].takes_baselines]
         found.update({f"{name}:{m}": Recipe(f"{name}:{m}", m, baselines=name) for m in takers})
+    found.update({f"xrai:{n}": replace(r, name=f"xrai:{n}", xrai=True) for n, r in found.items()})
     return found
 
 
 RECIPES = _all_recipes()
-RECIPE_NAMES = tuple(RECIPES)  # the plain methods first, then each tunnel's, then the baseline sets'
+# the plain methods first, then each tunnel's, then the baseline sets', then all of them under XRAI
+RECIPE_NAMES = tuple(RECIPES)
 
 
 def recipe(name: str) -> Recipe:
@@ -86,15 +91,12 @@ def recipe(name: str) -> Recipe:
         raise ValueError(f"unknown study method {name!r}; {RECIPES_HELP}") from None
 
 
-def uses_noise(names) -> bool:
-    return any(recipe(name).tunnel is not None for name in names)
-
-
 RECIPES_HELP = (
     f"a method is one of {', '.join(METHOD_NAMES)}, optionally under a noise tunnel "
     f"({', '.join(t + ':' for t in NOISE_TYPES)} e.g. smoothgrad:ig) or averaged over the black and "
     f"white baselines (black_white: before "
-    f"{' or '.join(m for m in METHOD_NAMES if METHODS[m].takes_baselines)})"
+    f"{' or '.join(m for m in METHOD_NAMES if METHODS[m].takes_baselines)}); xrai: before any of these "
+    "maps it to XRAI regions (e.g. xrai:black_white:ig, PAIR's default; needs pip install 'idgi-fast[xrai]')"
 )
 
 

@@ -28,6 +28,11 @@ MIN_SEGMENT_SIZE = 150
 SEGMENTATION_SIDE = 224  # images are segmented at 224×224, values rescaled to [-1, 1]
 
 
+def check_xrai_available() -> None:
+    """Raise ImportError naming the extra to install when scikit-image is missing."""
+    _skimage()
+
+
 def _skimage():
     try:
         import skimage.segmentation
@@ -147,11 +152,14 @@ def xrai(
     area_threshold: float = 1.0,
     min_pixel_diff: int = 50,
     dilation_radius: int = 5,
+    segments: list[torch.Tensor] | None = None,
     **explain_options,
 ) -> XraiResult:
     """XRAI of images (B, C, H, W). attributions (B, C, H, W) (any method's map; channels are
     merged by their maximum) or None: IG from a black and a white baseline, averaged (PAIR's
-    default), with `model`, `target`, `steps` and explain's other options."""
+    default), with `model`, `target`, `steps` and explain's other options. segments: each
+    image's segment_masks(image, dilation_radius), when already made (several attributions of
+    the same images share them)."""
     if images.ndim != 4:
         raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
     if attributions is None:
@@ -167,11 +175,13 @@ def xrai(
         )
     if not 0.0 <= area_threshold <= 1.0:
         raise ValueError(f"area_threshold must be in [0, 1], got {area_threshold!r}")
+    if segments is not None and len(segments) != images.shape[0]:
+        raise ValueError(f"segments holds {len(segments)} images' masks for {images.shape[0]} images")
     maps, ranks = [], []
-    for image, attribution in zip(images, attributions):
+    for i, (image, attribution) in enumerate(zip(images, attributions)):
         found = xrai_regions(
             attribution.max(dim=0).values,
-            segment_masks(image, dilation_radius),
+            segment_masks(image, dilation_radius) if segments is None else segments[i],
             area_threshold,
             min_pixel_diff,
         )

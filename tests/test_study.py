@@ -167,6 +167,56 @@ def test_noise_tunnels_and_baseline_sets_run_whatever_the_batching(tmp_path):
     assert "VarGrad IG + IDGI" in tables and "Guided IG (black + white)" in tables
 
 
+def test_an_xrai_method_scores_the_region_maps_of_its_attributions(tmp_path):
+    """xrai:black_white:ig stores the scores of XRAI's maps over IG (black + white) ± IDGI, as
+    computed directly (insertion by evaluate, stability as the map change on the JPEG round
+    trip), and the completeness of the attributions underneath."""
+    pytest.importorskip("skimage")
+    from idgi_fast import evaluate, explain
+    from idgi_fast.metrics.stability import jpeg_round_trip, map_mse
+    from idgi_fast.study.runner import ImageSource, load_model
+    from idgi_fast.xrai import xrai
+
+    config = replace(SMALL, methods=("xrai:black_white:ig",), steps=(2,), images=2, metrics=("insertion",))
+    path = tmp_path / "xrai.sqlite"
+    run_study(config, path, show_progress=False)
+    model = load_model("scenenet", device="cpu")
+    loaded = ImageSource(config).load([0, 1])
+
+    def regions(images):
+        found = explain(model, images, target=loaded.labels, steps=2, idgi=True, baselines=[0.0, 1.0])
+        return xrai(images, found.idgi).maps[:, None].float()
+
+    maps = regions(loaded.images)
+    insertion = evaluate(
+        model,
+        loaded.images,
+        maps[:, 0],
+        loaded.labels,
+        ["insertion"],
+        show_progress=False,
+        **config.metric_options,
+    ).per_image["insertion/probability"]
+    stability = map_mse(maps, regions(jpeg_round_trip(loaded.images)))
+    stored = {key: value for key, value in _scores(path).items() if key[3] == 1}
+    for i, image in enumerate(loaded.ids):
+        key = ("scenenet", "xrai:black_white:ig", 2, 1, 2, image)
+        assert stored[(*key, "insertion/probability")] == pytest.approx(float(insertion[i]), rel=1e-4)
+        assert stored[(*key, "stability/mse")] == pytest.approx(float(stability[i]), rel=1e-3)
+        assert stored[(*key, "completeness_gap")] < 1e-5
+
+
+def test_an_xrai_method_without_scikit_image_stops_before_any_work(tmp_path, monkeypatch):
+    import sys
+
+    for name in ("skimage", "skimage.segmentation", "skimage.transform"):
+        monkeypatch.setitem(sys.modules, name, None)
+    path = tmp_path / "none.sqlite"
+    with pytest.raises(ValueError, match=r"xrai:ig: XRAI segments .* pip install 'idgi-fast\[xrai\]'"):
+        run_study(replace(SMALL, methods=("ig", "xrai:ig")), path, show_progress=False)
+    assert not path.exists()
+
+
 def study_tables_of(path) -> str:
     from idgi_fast.study.report import study_tables
 

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from ..ops.backends import BACKENDS
 from ..progress import progress
 from ..recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP, check_noise_settings, recipe
 from ..saliency import saliency_map
+from ..xrai import check_xrai_available, segment_masks, xrai
 from .store import ImageResult, IncompatibleDatabase, Store
 
 SCENE_SEED = 1  # the embedded model's held-out scenes (it was trained on seed 0)
@@ -190,8 +191,14 @@ class ImageSource:
 
 
 def check_models(config: StudyConfig) -> None:
-    """Fail before any work if a model cannot be built: torchvision missing, a weights file
-    absent or unreadable."""
+    """Fail before any work if a model cannot be built (torchvision missing, a weights file
+    absent or unreadable) or an XRAI method lacks scikit-image."""
+    regions = [m for m in config.methods if recipe(m).xrai]
+    if regions:
+        try:
+            check_xrai_available()
+        except ImportError as error:
+            raise ValueError(f"{', '.join(regions)}: {error}") from None
     if any(m in ZOO for m in config.models):
         check_zoo_available()
     for model, weights in config.weights.items():
@@ -409,7 +416,8 @@ def _explain_and_score(
     maps: Path | None = None,
     wanted: set | None = None,
 ) -> list[ImageResult]:
-    """One explain (base + IDGI, every count) and the metrics of each variant and count."""
+    """One explain (base + IDGI, every count) and the metrics of each variant and count; an
+    XRAI method scores (and saves, and checks the stability of) the region maps of each."""
     chosen = recipe(method)
 
     def explain_batch(x: torch.Tensor):
@@ -424,14 +432,18 @@ def _explain_and_score(
             **chosen.explain_options(config.noise, ids),
         )
 
+    def maps_of(found, x: torch.Tensor):
+        return _xrai_maps(found, x) if chosen.xrai else found
+
     result = explain_batch(images)
+    mapped = maps_of(result, images)
     if maps is not None:
-        _save_maps(maps, model_name, method, steps, result, images, ids, counts, wanted)
+        _save_maps(maps, model_name, method, steps, mapped, images, ids, counts, wanted)
     scored = {
         (idgi, count): evaluate(
             model,
             images,
-            result.attribution(idgi=bool(idgi), steps=count),
+            _scored_map(mapped.attribution(idgi=bool(idgi), steps=count), chosen.xrai),
             labels,
             config.metrics,
             backend=config.backend,
@@ -444,10 +456,33 @@ def _explain_and_score(
     rows = _image_results(ids, scored, result)
     if config.stability:
         # the images are 8-bit (quantised scenes, decoded files), so the unperturbed maps are the ones above
-        for (idgi, count), found in result_stability(explain_batch, images, result).items():
+        again = lambda x: maps_of(explain_batch(x), x)  # noqa: E731
+        for (idgi, count), found in result_stability(again, images, mapped).items():
             for row, value in zip(rows, found.mse.tolist()):
                 row.scores.append((int(idgi), count, "stability/mse", value))
     return rows
+
+
+def _scored_map(attribution: torch.Tensor, regions: bool) -> torch.Tensor:
+    """What evaluate scores: an attribution, or an XRAI region map (B, 1, H, W) as the saliency
+    map it is (no channel reduction applies to it)."""
+    return attribution[:, 0] if regions else attribution
+
+
+def _xrai_maps(result, images: torch.Tensor):
+    """The result with every attribution replaced by its XRAI region map, (B, 1, H, W) in the
+    images' dtype (docs/semantics.md §10); each image segmented once for all of them."""
+    segments = [segment_masks(image) for image in images]
+
+    def regions(attribution: torch.Tensor) -> torch.Tensor:
+        return xrai(images, attribution, segments=segments).maps[:, None].to(images.dtype)
+
+    def mapped(found):
+        if found is None:
+            return None
+        return {n: regions(a) for n, a in found.items()} if isinstance(found, dict) else regions(found)
+
+    return replace(result, base=mapped(result.base), idgi=mapped(result.idgi))
 
 
 def _image_results(ids: list[str], scored: dict, result) -> list[ImageResult]:
