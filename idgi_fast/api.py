@@ -112,7 +112,7 @@ def _over_samples(
     batch, shape = inputs.shape[0], inputs.shape[1:]
     group = max(1, min(samples, batch_size // batch))
     variants = [False, True] if idgi else [False]
-    sums = {(v, c): SampleSums() for v in variants for c in counts}
+    sums = {(v, c): SampleSums(kind) for v in variants for c in counts}
     totals = {key: torch.empty(batch, samples, dtype=torch.float64) for key in sums}
     sample_outputs, evaluations = [], 0
     for start in range(0, samples, group):
@@ -136,7 +136,7 @@ def _over_samples(
             )
         sample_outputs.append(outputs.view(batch, len(chosen), -1))
     sample_outputs = torch.cat(sample_outputs, dim=1)
-    reduced = {key: running.reduce(kind, samples, inputs.dtype) for key, running in sums.items()}
+    reduced = {key: running.reduce(samples, inputs.dtype) for key, running in sums.items()}
     base = {c: reduced[(False, c)] for c in counts}
     important = {c: reduced[(True, c)] for c in counts} if idgi else None
     mean_outputs = sample_outputs.to(torch.float64).mean(dim=1).to(sample_outputs.dtype)
@@ -349,7 +349,7 @@ def gradient_shap(
                     image, f"sample {start + column}", int(targets[image]), int((~finite).sum())
                 )
             sums.add(gradients.view_as(points) * (noisy - drawn))
-        return sums.reduce("smoothgrad", samples, inputs.dtype)
+        return sums.reduce(samples, inputs.dtype)
 
 
 def _parameters_doc(method: str) -> str:
