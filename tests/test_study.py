@@ -130,8 +130,8 @@ def _scores(path) -> dict:
 def test_noise_tunnels_and_baseline_sets_run_whatever_the_batching(tmp_path):
     """smoothgrad:ig and black_white:guided_ig: each image's noise keyed by its id, so batches of 3
     and of 2 give the same scores (to the model's float rounding between batch shapes); every
-    sample's IDGI is complete; the report names them; an older database without noise settings
-    takes them."""
+    sample's IDGI is complete; the report names them; noise settings bind a database once a
+    tunnel has run in it."""
     config = replace(
         SMALL,
         methods=("vargrad:ig", "black_white:guided_ig"),
@@ -155,14 +155,13 @@ def test_noise_tunnels_and_baseline_sets_run_whatever_the_batching(tmp_path):
     # another seed is another study
     with pytest.raises(IncompatibleDatabase, match="noise.seed is 0 there and 1 now"):
         run_study(replace(config, noise={"samples": 2, "stdev": 0.1, "seed": 1}), whole, show_progress=False)
-    store = Store(whole, "test")
-    try:
-        settings = store.settings()
-        del settings["noise"]
-        store.record_settings(settings)
-    finally:
-        store.close()
-    assert run_study(config, whole, show_progress=False)["images_skipped_as_done"] == 6
+    # noise settings bind a database only once a tunnel has run in it: without one, others are taken
+    plain = tmp_path / "plain.sqlite"
+    run_study(replace(config, methods=("ig",), noise={"samples": 5}), plain, show_progress=False)
+    run_study(replace(config, methods=("vargrad:ig",)), plain, show_progress=False)
+    run_study(replace(config, methods=("ig",), noise={"samples": 7}), plain, show_progress=False)
+    with pytest.raises(IncompatibleDatabase, match="noise.samples is 2 there and 7 now"):
+        run_study(replace(config, methods=("vargrad:ig",), noise={"samples": 7}), plain, show_progress=False)
     tables = study_tables_of(whole)
     assert "VarGrad IG + IDGI" in tables and "Guided IG (black + white)" in tables
 

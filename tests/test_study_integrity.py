@@ -54,9 +54,8 @@ def finished(tmp_path_factory):
         (dict(backend="reference"), "backend is 'auto' there and 'reference' now"),
         (dict(stability=True), "stability is False there and True now"),
         (dict(only_correct=False), "only_correct"),
-        (dict(noise={"stdev": 0.3}), "noise.stdev is 0.15 there and 0.3 now"),
     ],
-    ids=["a metric option", "the metrics", "the backend", "stability", "the image filter", "the noise"],
+    ids=["a metric option", "the metrics", "the backend", "stability", "the image filter"],
 )
 def test_other_settings_stop_with_what_differs_and_write_nothing(finished, tmp_path, change, named):
     path = tmp_path / "study.sqlite"

@@ -235,7 +235,7 @@ def weights_identity(model: str, weights) -> str:
 def study_settings(config: StudyConfig) -> dict:
     """The study's identity: every setting that decides a stored value. Models, methods, step
     counts and images are not in it (they name the work; more of them is more work); each
-    model's weights are, per model."""
+    model's weights are, per model, and the noise settings once a noise tunnel is run."""
     if config.data_root is None:
         data = {"images": "synthetic scenes", "seed": SCENE_SEED}
     else:
@@ -246,23 +246,19 @@ def study_settings(config: StudyConfig) -> dict:
             "resize": config.resize,
             "crop": config.crop,
         }
-    return json.loads(
-        json.dumps(
-            {
-                "data": data,
-                "only_correct": config.only_correct,
-                "backend": config.backend,
-                "metrics": sorted(config.metrics),
-                "metric_options": config.metric_options,
-                "stability": config.stability,
-                "noise": config.noise,
-                "weights": {
-                    model: weights_identity(model, config.weights.get(model)) for model in config.models
-                },
-            },
-            sort_keys=True,
-        )
-    )  # through JSON: tuples become lists, as they come back from the database
+    settings = {
+        "data": data,
+        "only_correct": config.only_correct,
+        "backend": config.backend,
+        "metrics": sorted(config.metrics),
+        "metric_options": config.metric_options,
+        "stability": config.stability,
+        "weights": {model: weights_identity(model, config.weights.get(model)) for model in config.models},
+    }
+    if any(recipe(method).tunnel is not None for method in config.methods):
+        settings["noise"] = config.noise  # decides only the noise tunnels' values
+    # through JSON: tuples become lists, as they come back from the database
+    return json.loads(json.dumps(settings, sort_keys=True))
 
 
 def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
@@ -271,8 +267,8 @@ def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
         name = f"{prefix}{key}"
         if prefix == "weights." and (key not in stored or key not in current):
             continue  # another model is more work, not other settings
-        if not prefix and key == "noise" and key not in stored:
-            continue  # a database from before noise tunnels holds no results that depend on it
+        if not prefix and key == "noise" and (key not in stored or key not in current):
+            continue  # without a noise tunnel on one side, no stored value depends on it
         before, now = stored.get(key), current.get(key)
         if isinstance(before, dict) and isinstance(now, dict):
             found += _differences(before, now, f"{name}.")
@@ -296,6 +292,8 @@ def check_settings(store: Store, config: StudyConfig) -> None:
                 "(other models, methods, step counts or images are added to it), or write to a new --db file."
             )
         current["weights"] = {**stored["weights"], **current["weights"]}
+        if "noise" in stored:
+            current["noise"] = stored["noise"]
     store.record_settings(current)
 
 
