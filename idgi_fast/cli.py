@@ -284,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--out", type=Path, default=None, help="output folder (default: the database's folder)"
     )
+    report.add_argument(
+        "--resamples",
+        type=_positive_int,
+        default=1000,
+        help="bootstrap resamples of the images for the claims table's intervals (default 1000)",
+    )
 
     train = commands.add_parser("train-toy", help="retrain the embedded SceneNet reproducibly")
     train.add_argument(
@@ -396,7 +402,7 @@ def _main(argv: list[str] | None) -> int:
     elif args.command == "report":
         from .study.report import build_report
 
-        report = build_report(args.db)
+        report = build_report(args.db, resamples=args.resamples)
         written = report.write(args.out or args.db.parent)
         figures = [path.name for path in written if path.suffix == ".png"]
         print(

@@ -34,7 +34,8 @@ METRIC_COLUMNS = [
     "AIC MS-SSIM",
     "energy-in-mask",
     "pointing game",
-    "JPEG stability",
+    "JPEG stability L1",
+    "JPEG stability sum",
 ]
 METRIC_KEYS = {
     "Ins prob": "insertion/probability",
@@ -92,7 +93,7 @@ def run_demo(
     print(
         f"metrics: insertion/deletion on a {insertion_canvas} canvas (K=20); SIC/AIC with the {pic_profile} "
         f"profile (L=25), entropy = lossless WebP q100 size (method {webp_method}), MS-SSIM raw; "
-        "JPEG stability at quality 75, L1-normalised maps"
+        "JPEG stability at quality 75, L1- and sum-normalised maps"
     )
     for i, (label, guess) in enumerate(zip(scenes.labels.tolist(), predicted.tolist())):
         status = "" if label == guess else f"  (model predicts {SHAPE_CLASSES[guess]})"
@@ -113,7 +114,9 @@ def run_demo(
         started = time.perf_counter()
         result = explain(model, inputs, **options)
         seconds = time.perf_counter() - started
-        stability = result_stability(lambda x, o=options: explain(model, x, **o), inputs, result)
+        stability = result_stability(
+            lambda x, o=options: explain(model, x, **o), inputs, result, norms=("l1", "sum")
+        )
         delta = result.output_change()
         for use_idgi in (False, True):
             title = variant_title(method, use_idgi)
@@ -144,7 +147,8 @@ def run_demo(
                 "sum_attribution": total.tolist(),
                 "output_difference": delta.tolist(),
                 **{key: values.tolist() for key, values in scores.per_image.items()},
-                "jpeg_stability": stable.per_image.tolist(),
+                "jpeg_stability": stable["l1"].per_image.tolist(),
+                "jpeg_stability_sum": stable["sum"].per_image.tolist(),
             }
             attribution_rows.append(
                 {
@@ -161,7 +165,8 @@ def run_demo(
                 {
                     "method": title,
                     **{column: scores.aggregate[key] for column, key in METRIC_KEYS.items()},
-                    "JPEG stability": stable.score,
+                    "JPEG stability L1": stable["l1"].score,
+                    "JPEG stability sum": stable["sum"].score,
                 }
             )
 

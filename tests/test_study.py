@@ -272,9 +272,27 @@ def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
         rel_tol=1e-12,
         abs_tol=1e-15,
     )
-    written = write_report(path, tmp_path / "report")
-    assert (tmp_path / "report" / "report.md").read_text().count("### ") == len(tables)
+    written = write_report(path, tmp_path / "report", resamples=200)
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert markdown.count("### ") == len(tables) and "## The study's claims" in markdown
     assert all(p.exists() for p in written)
+    # the claims: per method, insertion and SIC at each count and their step sensitivity, stability
+    # under both normalisations at each count; the insertion claim is the difference of the cells
+    import csv
+
+    with open(tmp_path / "report" / "claims.csv") as handle:
+        claims = list(csv.DictReader(handle))
+    assert len(claims) == 2 * (2 + 1 + 2 + 1 + 2 * 2)
+    insertion = next(
+        row
+        for row in claims
+        if row["method"] == "ig"
+        and row["steps"] == "4"
+        and row["claim"] == "IDGI improves Insertion (probability)"
+    )
+    cells = tables["insertion_probability_steps4"].rows[0]
+    assert math.isclose(float(insertion["IDGI − base"]), cells["IG + IDGI"] - cells["IG"], rel_tol=1e-9)
+    assert float(insertion["95% low"]) <= float(insertion["IDGI − base"]) <= float(insertion["95% high"])
     with Image.open(tmp_path / "report" / "scores_vs_steps.png") as figure:
         # insertion, deletion and SIC (entropy): one row of three 380×300 panels over a 2-row legend
         assert figure.size == (3 * 380, 300 + 12 + 2 * 22)
@@ -459,7 +477,7 @@ def test_saved_maps_are_the_attributions_and_feed_the_report_grid(tmp_path):
 
 def test_stability_scores_match_evaluate(uninterrupted):
     """The runner's JPEG stability (one explain of the JPEG round trip per batch) equals what
-    evaluate's stability metric computes per image."""
+    evaluate's stability metric computes per image, under both normalisations."""
     import math
 
     from idgi_fast import evaluate, explain
@@ -472,27 +490,30 @@ def test_stability_scores_match_evaluate(uninterrupted):
     attributions = explain(
         model, loaded.images, target=loaded.labels, method="ig", steps=4, idgi=True
     ).attribution(idgi=True)
-    want = evaluate(
-        model,
-        loaded.images,
-        attributions,
-        loaded.labels,
-        ["stability"],
-        show_progress=False,
-        explain_fn=attribution_function(model, method="ig", steps=4, idgi=True),
-    ).per_image["stability"]
-    store = Store(path, "test")
-    try:
-        got = dict(
-            store.connection.execute(
-                "SELECT image, value FROM scores WHERE method = 'ig' AND idgi = 1 AND count = 4 "
-                "AND metric = 'stability/mse'"
-            ).fetchall()
-        )
-    finally:
-        store.close()
-    for image, value in zip(loaded.ids, want.tolist()):
-        assert math.isclose(-math.log10(got[image]), value, rel_tol=1e-4)
+    for norm, metric in (("l1", "stability/mse"), ("sum", "stability/mse_sum")):
+        want = evaluate(
+            model,
+            loaded.images,
+            attributions,
+            loaded.labels,
+            ["stability"],
+            show_progress=False,
+            explain_fn=attribution_function(model, method="ig", steps=4, idgi=True),
+            stability_norm=norm,
+        ).per_image["stability"]
+        store = Store(path, "test")
+        try:
+            got = dict(
+                store.connection.execute(
+                    "SELECT image, value FROM scores WHERE method = 'ig' AND idgi = 1 AND count = 4 "
+                    "AND metric = ?",
+                    (metric,),
+                ).fetchall()
+            )
+        finally:
+            store.close()
+        for image, value in zip(loaded.ids, want.tolist()):
+            assert math.isclose(-math.log10(got[image]), value, rel_tol=1e-4), (norm, image)
 
 
 @pytest.mark.parametrize(

@@ -138,9 +138,10 @@ def jpeg_stability(
 
 
 def result_stability(
-    explain_again, images: torch.Tensor, result, quality: int = 75, norm: str = "l1"
-) -> dict[tuple[bool, int], StabilityResult]:
+    explain_again, images: torch.Tensor, result, quality: int = 75, norms: tuple[str, ...] = ("l1",)
+) -> dict[tuple[bool, int], dict[str, StabilityResult]]:
     """The same metric for every attribution an ExplainResult holds, keyed (idgi, step count),
+    then by normalisation (each of `norms`: the same maps, so every norm costs nothing more),
     from one more explain: `explain_again(images)` must rerun the explain that gave `result`
     (same model, targets and options). Base and IDGI maps of every `compute_at` count are
     compared with their counterparts on the JPEG round trip."""
@@ -149,12 +150,15 @@ def result_stability(
     counts = sorted(result.base) if isinstance(result.base, dict) else [result.steps]
     variants = [False, True] if result.idgi is not None else [False]
     return {
-        (idgi, count): _stability(
-            unperturbed.attribution(idgi=idgi, steps=count),
-            perturbed.attribution(idgi=idgi, steps=count),
-            norm,
-            reference,
-        )
+        (idgi, count): {
+            norm: _stability(
+                unperturbed.attribution(idgi=idgi, steps=count),
+                perturbed.attribution(idgi=idgi, steps=count),
+                norm,
+                reference,
+            )
+            for norm in norms
+        }
         for idgi in variants
         for count in counts
     }

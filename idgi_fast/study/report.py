@@ -29,6 +29,7 @@ from ..geometry import blur_sigmas, gaussian_blur
 from ..recipes import RECIPE_NAMES, recipe
 from ..reference.metrics.pic import aggregate_curves, curve_auc
 from ..tables import markdown_table
+from .claims import LEVEL, RESAMPLES, SEED, study_claims
 from .runner import (
     ImageSource,
     StudyConfig,
@@ -46,6 +47,8 @@ MEAN_METRICS = {
     "deletion/probability": "Deletion (probability)",
     "completeness_gap": "|Σ attribution − (F(x) − F(x′))|",
     "stability/mse": "JPEG stability, −log10 of the mean squared difference of L1-normalised maps",
+    "stability/mse_sum": "JPEG stability, −log10 of the mean squared difference of sum-normalised maps (the "
+    "study's)",
 }
 CURVE_METRICS = {
     "sic/entropy": ("SIC, entropy axis", "median"),
@@ -107,7 +110,7 @@ def _score(store: Store, key: tuple, steps: int, metric: str) -> float:
     ).fetchone()[0]
     if value is None:
         return math.nan
-    if metric == "stability/mse":  # the study's score: −log10 of the mean over pixels and images
+    if metric.startswith("stability/"):  # the study's score: −log10 of the mean over pixels and images
         return math.inf if value == 0 else -math.log10(value)
     return float(value)
 
@@ -329,12 +332,15 @@ class Report:
     example: torch.Tensor | None
     incomplete: str | None
     unchecked: str | None = None
+    claims: Table | None = None
+    claims_resamples: int = RESAMPLES
 
     def write(self, out: str | Path) -> list[Path]:
         """Every table as CSV, all of them in report.md and the figures as PNG under `out`;
         returns the files written, report.md last."""
         out = Path(out)
-        written = [atomic_write_text(out / f"{table.name}.csv", table.csv()) for table in self.tables]
+        tables = self.tables + ([self.claims] if self.claims is not None else [])
+        written = [atomic_write_text(out / f"{table.name}.csv", table.csv()) for table in tables]
         if self.figure is not None:
             written.append(save_png(self.figure, out / "scores_vs_steps.png"))
         if self.grid is not None:
@@ -368,6 +374,7 @@ class Report:
                 else ""
             )
             + "\n\n"
+            + (self._claims_markdown() if self.claims is not None else "")
             + "\n".join(sections["scores"])
             + (
                 "\n## Step sensitivity\n\n" + "\n".join(sections["sensitivity"])
@@ -376,8 +383,28 @@ class Report:
             )
         )
 
+    def _claims_markdown(self) -> str:
+        verdicts = defaultdict(int)
+        for row in self.claims.rows:
+            verdicts[row["verdict"]] += 1
+        counts = ", ".join(f"{verdicts[v]} {v}" for v in ("holds", "fails", "undecided"))
+        return (
+            "## The study's claims\n\n"
+            f"{len(self.claims.rows)} checks: {counts}. Each row is IDGI − base of the aggregate "
+            f"score (positive: the claim holds on this estimate) with a {LEVEL:.0%} percentile bootstrap "
+            f"interval over images ({self.claims_resamples} resamples of the images, paired, seed {SEED}); "
+            "the verdict is *holds* when the whole interval is above 0, *fails* when it is below, else "
+            "*undecided* (docs/semantics.md §11). JPEG stability comes under two normalisations: dividing "
+            "each map by its signed sum (the study's) rescales an IDGI map, whose sum is exactly "
+            "F(x) − F(x′), differently from a base map, whose sum also carries its completeness gap and can "
+            "be near 0; dividing by the L1 norm compares the maps' shapes alone. The two can disagree on "
+            "which is more stable.\n\n" + markdown_table(self.claims.rows, list(self.claims.rows[0])) + "\n\n"
+            if self.claims.rows
+            else ""
+        )
 
-def build_report(db: str | Path) -> Report:
+
+def build_report(db: str | Path, resamples: int = RESAMPLES) -> Report:
     db = Path(db)
     if not db.exists():
         raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
@@ -393,11 +420,17 @@ def build_report(db: str | Path) -> Report:
             example=_first_image(store),
             incomplete=incomplete,
             unchecked=unchecked,
+            claims=Table(
+                "claims",
+                "The study's claims: IDGI − base with bootstrap intervals",
+                study_claims(store, _cells(store), resamples=resamples),
+            ),
+            claims_resamples=resamples,
         )
     finally:
         store.close()
 
 
-def write_report(db: str | Path, out: str | Path) -> list[Path]:
-    """build_report(db).write(out): the files written, report.md last."""
-    return build_report(db).write(out)
+def write_report(db: str | Path, out: str | Path, resamples: int = RESAMPLES) -> list[Path]:
+    """build_report(db, resamples).write(out): the files written, report.md last."""
+    return build_report(db, resamples).write(out)

@@ -47,6 +47,9 @@ from ..xrai import check_xrai_available, segment_masks, xrai
 from .store import ImageResult, IncompatibleDatabase, Store
 
 SCENE_SEED = 1  # the embedded model's held-out scenes (it was trained on seed 0)
+# JPEG stability's per-image mean squared difference under each normalisation (docs/semantics.md §6):
+# L1-normalised maps, and the IDGI study's signed-sum normalisation
+STABILITY_METRICS = {"l1": "stability/mse", "sum": "stability/mse_sum"}
 
 
 @dataclass(frozen=True)
@@ -455,9 +458,10 @@ def _explain_and_score(
     if config.stability:
         # the images are 8-bit (quantised scenes, decoded files), so the unperturbed maps are the ones above
         again = lambda x: maps_of(explain_batch(x), x)  # noqa: E731
-        for (idgi, count), found in result_stability(again, images, mapped).items():
-            for row, value in zip(rows, found.mse.tolist()):
-                row.scores.append((int(idgi), count, "stability/mse", value))
+        for (idgi, count), by_norm in result_stability(again, images, mapped, norms=("l1", "sum")).items():
+            for norm, metric in STABILITY_METRICS.items():
+                for row, value in zip(rows, by_norm[norm].mse.tolist()):
+                    row.scores.append((int(idgi), count, metric, value))
     return rows
 
 
