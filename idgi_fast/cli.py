@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--models",
         type=_models,
-        default=["scenenet"],
+        default=None,
         help="comma-separated: scenenet (the embedded model, default) or torchvision's densenet121, "
         "densenet169, densenet201, inception_v3, mobilenet_v2, resnet50, resnet101, resnet152, "
         "vgg16, vgg19 (need --data and pip install 'idgi-fast[zoo]')",
@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--methods",
         type=_study_methods,
-        default=list(METHOD_NAMES),
+        default=None,
         help=f"comma-separated (default {','.join(METHOD_NAMES)}); {RECIPES_HELP}",
     )
     run.add_argument(
@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--steps",
         type=_step_counts,
-        default=[8, 32],
+        default=None,
         help="comma-separated step counts (default 8,32); for IG and Blur IG each must divide the largest",
     )
     run.add_argument(
@@ -275,8 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--information",
         type=_subset("information axes", INFORMATION_AXES),
-        default=list(INFORMATION_AXES),
+        default=None,
         help="SIC/AIC axes: entropy,msssim (default both)",
+    )
+    run.add_argument(
+        "--preset",
+        choices=["paper"],
+        default=None,
+        help="paper: the IDGI reproducibility study's grid — the ten zoo models, three methods ± IDGI, "
+        "steps 8,16,32,64,128, insertion, SIC and AIC on both axes, JPEG stability, every image each model "
+        "classifies correctly (needs --data); flags given beside it override it",
     )
 
     report = commands.add_parser("report", help="the study's tables from its database, as Markdown and CSV")
@@ -338,6 +346,42 @@ def _disk_full(error: Exception) -> bool:
     return getattr(error, "errno", None) == errno.ENOSPC
 
 
+def _study_config(args):
+    """`idgi-fast run`'s StudyConfig: the preset's settings (else StudyConfig's defaults, with
+    the CLI's metric options), every flag the user gave on top."""
+    from .study.runner import PRESETS, StudyConfig
+
+    fields = dict(PRESETS[args.preset]) if args.preset else {}
+    fields.setdefault(
+        "metric_options", {"insertion_canvas": "blur", "information": INFORMATION_AXES, "webp_method": 0}
+    )
+    fields["metric_options"] = dict(fields["metric_options"])
+    if args.information:
+        fields["metric_options"]["information"] = tuple(args.information)
+    given = {"models": args.models, "methods": args.methods, "steps": args.steps, "images": args.images}
+    fields.update({name: tuple(value) for name, value in given.items() if value and name != "images"})
+    if args.images is not None:
+        fields["images"] = args.images
+    elif "images" not in fields:
+        fields["images"] = 64 if args.data is None else None
+    if args.keep_misclassified:
+        fields["only_correct"] = False
+    models = list(fields.get("models", StudyConfig.models))
+    return StudyConfig(
+        **fields,
+        weights=_weights(args.weights, models),
+        noise={"samples": args.noise_samples, "stdev": args.noise_stdev, "seed": args.noise_seed},
+        images_per_batch=args.images_per_batch,
+        backend=args.backend,
+        data_root=None if args.data is None else str(args.data),
+        labels_file=None if args.labels is None else str(args.labels),
+        wnids_file=None if args.wnids is None else str(args.wnids),
+        resize=args.resize,
+        crop=args.crop,
+        save_maps=args.save_maps,
+    )
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
@@ -357,28 +401,9 @@ def _main(argv: list[str] | None) -> int:
             webp_method=args.webp_method,
         )
     elif args.command == "run":
-        from .study import StudyConfig, run_study
+        from .study import run_study
 
-        information = tuple(args.information)
-        images = args.images if args.images is not None else (64 if args.data is None else None)
-        config = StudyConfig(
-            models=tuple(args.models),
-            weights=_weights(args.weights, args.models),
-            methods=tuple(args.methods),
-            noise={"samples": args.noise_samples, "stdev": args.noise_stdev, "seed": args.noise_seed},
-            steps=tuple(args.steps),
-            images=images,
-            images_per_batch=args.images_per_batch,
-            backend=args.backend,
-            data_root=None if args.data is None else str(args.data),
-            labels_file=None if args.labels is None else str(args.labels),
-            wnids_file=None if args.wnids is None else str(args.wnids),
-            resize=args.resize,
-            crop=args.crop,
-            only_correct=not args.keep_misclassified,
-            save_maps=args.save_maps,
-            metric_options={"insertion_canvas": "blur", "information": information, "webp_method": 0},
-        )
+        config = _study_config(args)
         summary = run_study(config, args.db)
         missing = summary.get("missing", [])
         if missing:

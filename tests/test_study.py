@@ -216,6 +216,31 @@ def test_an_xrai_method_without_scikit_image_stops_before_any_work(tmp_path, mon
     assert not path.exists()
 
 
+def test_the_paper_preset_runs_with_overrides_and_needs_an_image_folder(tmp_path, capsys):
+    """--preset paper: the study's metrics and options; flags beside it (models, images, steps)
+    override it; its zoo models without --data stop with the fix."""
+    from idgi_fast.cli import main
+    from idgi_fast.study.runner import PRESETS
+
+    db = tmp_path / "paper.sqlite"
+    argv = ["run", "--preset", "paper", "--db", str(db)]
+    assert main(argv) == 2 and "give the ImageNet validation folder (--data)" in capsys.readouterr().err
+    assert main([*argv, "--models", "scenenet", "--images", "2", "--steps", "2,4", "--methods", "ig"]) == 0
+    store = Store(db, "test")
+    try:
+        settings = store.settings()
+        keys = set(store.connection.execute("SELECT DISTINCT steps, count, metric FROM scores").fetchall())
+    finally:
+        store.close()
+    paper = PRESETS["paper"]
+    assert settings["metrics"] == sorted(paper["metrics"]) and settings["stability"] is True
+    assert settings["metric_options"] == {**paper["metric_options"], "information": ["entropy", "msssim"]}
+    assert {(steps, count) for steps, count, _ in keys} == {(4, 2), (4, 4)}
+    assert {metric for *_, metric in keys} >= {"sic/msssim", "aic/entropy", "stability/mse_sum"}
+    assert not any(metric.startswith("deletion") for *_, metric in keys)  # not a score the study reports
+    assert paper["steps"] == (8, 16, 32, 64, 128) and len(paper["models"]) == 10
+
+
 def study_tables_of(path) -> str:
     from idgi_fast.study.report import study_tables
 

@@ -147,6 +147,39 @@ class StudyConfig:
         }
 
 
+# The IDGI reproducibility study's grid (../shared/study, §4.1): the ten zoo models, the three
+# methods ± IDGI (IG and Guided IG from a black baseline, every parameter at its default), step
+# counts 8 … 128, the ImageNet validation images each model classifies correctly, and the scores it
+# reports: insertion, SIC and AIC on the normalised-entropy and the MS-SSIM axes (raw MS-SSIM),
+# JPEG stability at quality 75. What its text does not fix is ours: the blur bokeh and insertion
+# canvas (docs/semantics.md §6), WebP method 0 for the entropy axis.
+PRESETS = {
+    "paper": {
+        "models": tuple(ZOO),
+        "methods": METHOD_NAMES,
+        "steps": (8, 16, 32, 64, 128),
+        "images": None,
+        "only_correct": True,
+        "stability": True,
+        "metrics": ("insertion", "sic", "aic"),
+        "metric_options": {
+            "insertion_canvas": "blur",
+            "information": ("entropy", "msssim"),
+            "msssim_norm": "none",
+            "pic_profile": "blur",
+            "webp_method": 0,
+        },
+    }
+}
+
+
+def preset_config(name: str, **overrides) -> StudyConfig:
+    """The StudyConfig of a preset (PRESETS), with `overrides` (any StudyConfig field) on top."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+    return StudyConfig(**{**PRESETS[name], **overrides})
+
+
 class ImageSource:
     """The study's images by index: the synthetic scenes (held in memory) or an image folder
     (decoded batch by batch, so a 50 000-image folder never sits in memory)."""
