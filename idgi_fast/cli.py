@@ -279,6 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="SIC/AIC axes: entropy,msssim (default both)",
     )
     run.add_argument(
+        "--estimate",
+        type=_positive_int,
+        nargs="?",
+        const=4,
+        default=None,
+        metavar="IMAGES",
+        help="project the run's wall time and database size from its first IMAGES images (default 4) "
+        "through every model, method and step count on this device, print it and exit; the database "
+        "is only read",
+    )
+    run.add_argument(
         "--preset",
         choices=["paper"],
         default=None,
@@ -382,6 +393,31 @@ def _study_config(args):
     )
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def _print_estimate(config, db: Path, probe: int) -> int:
+    from .study.estimate import estimate_study
+    from .tables import markdown_table
+
+    found = estimate_study(config, db, probe)
+    print(
+        f"estimate on {found.device} from the first {found.probe_images} image(s) through every model, "
+        f"method and step count (the probe took {_duration(found.probe_seconds)}):\n"
+    )
+    print(markdown_table(found.rows, list(found.rows[0])) if found.rows else "(no work)")
+    print(
+        f"\nprojected: {_duration(found.seconds)} wall time ({_duration(found.overhead_seconds)} of it "
+        f"loading models and outside batches), database {found.database_bytes / 1e6:.1f} MB. "
+        f"Nothing was written to {db}."
+    )
+    return 0
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
@@ -404,6 +440,8 @@ def _main(argv: list[str] | None) -> int:
         from .study import run_study
 
         config = _study_config(args)
+        if args.estimate is not None:
+            return _print_estimate(config, args.db, args.estimate)
         summary = run_study(config, args.db)
         missing = summary.get("missing", [])
         if missing:

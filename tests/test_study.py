@@ -4,6 +4,7 @@ uninterrupted run, finished work is never redone, and a database of another sche
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import replace
 
 import pytest
@@ -239,6 +240,44 @@ def test_the_paper_preset_runs_with_overrides_and_needs_an_image_folder(tmp_path
     assert {metric for *_, metric in keys} >= {"sic/msssim", "aic/entropy", "stability/mse_sum"}
     assert not any(metric.startswith("deletion") for *_, metric in keys)  # not a score the study reports
     assert paper["steps"] == (8, 16, 32, 64, 128) and len(paper["models"]) == 10
+
+
+def test_an_estimate_projects_the_run_without_writing_it(tmp_path):
+    """--estimate on 2 of 4 images: the projection is of the order of the measured run (loose
+    bounds: timings on a shared machine; bench/RESULTS.md has the measured ratio), the database
+    size too, and the database is not created; for a finished database nothing is left to do."""
+    from idgi_fast.study.estimate import estimate_study
+
+    config = replace(SMALL, images=4, images_per_batch=4)
+    db = tmp_path / "estimated.sqlite"
+    found = estimate_study(config, db, probe=2)
+    assert not db.exists() and found.probe_images == 2
+    assert {(row["method"], row["steps"]) for row in found.rows} == {
+        ("ig", 4),
+        ("guided_ig", 2),
+        ("guided_ig", 4),
+    }
+    assert all(row["images"] == 4 and row["s/image"] > 0 for row in found.rows)
+    started = time.perf_counter()
+    run_study(config, db, show_progress=False)
+    measured = time.perf_counter() - started
+    assert 0.33 < found.seconds / measured < 3.0, (found.seconds, measured)
+    assert 0.5 < found.database_bytes / db.stat().st_size < 2.0
+    done = estimate_study(config, db, probe=1)
+    assert all(row["images"] == 0 for row in done.rows) and done.seconds < found.seconds
+
+
+def test_the_estimate_command_prints_the_projection(tmp_path, capsys):
+    from idgi_fast.cli import main
+
+    db = tmp_path / "e.sqlite"
+    assert (
+        main(["run", "--db", str(db), "--images", "2", "--steps", "2", "--methods", "ig", "--estimate", "1"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "estimate on cpu from the first 1 image(s)" in out and "projected:" in out and "database" in out
+    assert not db.exists()
 
 
 def study_tables_of(path) -> str:
