@@ -283,3 +283,69 @@ def test_pair_profile_through_evaluate():
         result.skipped["sic/entropy"]["images"] + int(torch.isfinite(result.per_image["sic/entropy"]).sum())
         == 2
     )
+
+
+def test_the_pair_profile_gives_pairs_compute_pic_metric(monkeypatch):
+    """Given PAIR's random mask, SIC and AIC on the entropy axis equal the saliency package's
+    compute_pic_metric per image to 1e-9 (its 8-bit interpolated images, its ⌊1 %·H·W⌋ mask, its
+    WebP sizes, its curve with ties at x = 0 resolved as its interp1d does). A float64 model, so
+    that scoring images in batches or one at a time differs by no more than rounding."""
+    numpy = pytest.importorskip("numpy")
+    pytest.importorskip("scipy")
+    pic = pytest.importorskip("saliency.metrics.pic")
+    if not hasattr(numpy, "trapz"):  # the saliency package calls np.trapz, gone in numpy 2
+        monkeypatch.setattr(numpy, "trapz", numpy.trapezoid, raising=False)
+    from idgi_fast import explain
+    from idgi_fast.data.scenes import generate_scenes
+    from idgi_fast.metrics.stability import quantised
+    from idgi_fast.models.toy import load_scenenet
+
+    model = load_scenenet(dtype=torch.float64)
+    scenes = generate_scenes(6, seed=1, size=64)
+    images = quantised(scenes.images.to(torch.float64))  # k/255 in float64, as PAIR's pred_func sees
+    with torch.no_grad():
+        targets = model(images).argmax(dim=1)  # the predicted classes: AIC's input level is then 1
+    saliency = explain(model, images, target=targets, steps=8).idgi.sum(dim=1)
+    numpy.random.seed(0)
+    mask = pic.generate_random_mask(64, 64, 0.01)
+    assert mask.sum() == int(0.01 * 64 * 64)
+    thresholds = [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.10, 0.13, 0.21, 0.34, 0.5, 0.75]
+    found = evaluate(
+        model,
+        images,
+        saliency,
+        targets,
+        ["sic", "aic"],
+        pic_profile="pair",
+        information=["entropy"],
+        webp_method=4,
+        pair_random_mask=mask,
+        pair_thresholds=thresholds,
+        min_pred=0.0,
+        show_progress=False,
+    )
+    compared = 0
+    for i in range(6):
+        pixels = (images[i].permute(1, 2, 0).numpy() * 255).round().astype(numpy.uint8)
+
+        def probability(batch, i=i):
+            x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(torch.float64) / 255
+            with torch.no_grad():
+                return torch.softmax(model(x), dim=1)[:, int(targets[i])].tolist()
+
+        def correct(batch, i=i):
+            x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(torch.float64) / 255
+            with torch.no_grad():
+                return (model(x).argmax(dim=1) == int(targets[i])).to(torch.float64).tolist()
+
+        for key, pred_func in (("sic/entropy", probability), ("aic/entropy", correct)):
+            try:
+                want = pic.compute_pic_metric(
+                    pixels, saliency[i].numpy(), mask, pred_func, thresholds, min_pred_value=0.0
+                ).auc
+            except pic.ComputePicMetricError:
+                assert math.isnan(float(found.per_image[key][i])), (key, i)
+                continue
+            assert float(found.per_image[key][i]) == pytest.approx(want, abs=1e-9), (key, i)
+            compared += 1
+    assert compared >= 6

@@ -56,6 +56,7 @@ class EvaluationOptions:
     pair_thresholds: tuple[float, ...] = PAIR_THRESHOLDS
     pair_random_fraction: float = 0.01
     pair_seed: int = 0
+    pair_random_mask: Any = None  # (H, W) bool: the pair profile's random pixels (else from the seed)
     # JPEG stability
     jpeg_quality: int = 75
     stability_norm: str = "l1"  # l1 | sum (the study's signed sum)
@@ -303,6 +304,7 @@ def evaluate(
                 pair_thresholds=settings.pair_thresholds,
                 pair_random_fraction=settings.pair_random_fraction,
                 pair_seed=settings.pair_seed,
+                pair_random_mask=settings.pair_random_mask,
                 batch_size=settings.batch_size,
                 backend=backend,
                 encode_workers=settings.encode_workers,

@@ -56,6 +56,7 @@ def pic_curves(
     pair_thresholds=PAIR_THRESHOLDS,
     pair_random_fraction: float = 0.01,
     pair_seed: int = 0,
+    pair_random_mask=None,
     batch_size: int | None = None,
     backend: str = "reference",
     encode_workers: int | None = None,
@@ -97,7 +98,14 @@ def pic_curves(
         )
     else:
         bokeh_of = bokeh_maker(
-            profile, images.shape[-2:], sigma, levels, pair_thresholds, pair_random_fraction, pair_seed
+            profile,
+            images.shape[-2:],
+            sigma,
+            levels,
+            pair_thresholds,
+            pair_random_fraction,
+            pair_seed,
+            pair_random_mask,
         )
         levels_data, original_data = pic_levels(model, images, saliency, targets, bokeh_of, **options)
     return curves_from_levels(
@@ -111,6 +119,7 @@ def pic_curves(
         {"sic": sic_aggregate, "aic": aic_aggregate},
         backend=backend,
         device=images.device,
+        zero_last=profile == "pair",
     )
 
 

@@ -51,15 +51,21 @@ def target_probabilities(logits: torch.Tensor, targets: torch.Tensor, backend: s
     return target_probabilities_torch(logits, targets)
 
 
-def normalised_curves_torch(x: torch.Tensor, y: torch.Tensor, points: int):
+def normalised_curves_torch(x: torch.Tensor, y: torch.Tensor, points: int, zero_last: bool = False):
     """Curves (N, points + 1) and AUCs (N,) from float64 levels already normalised to [0, 1]:
     the running maximum of y, (0, 0) and (1, 1) added, a stable sort by x (ties keep level
-    order), linear interpolation on the grid (the later point wins at a tie) and the trapezoid."""
+    order), linear interpolation on the grid (the later point wins at a tie) and the trapezoid.
+    (0, 0) comes before the levels, or after them when `zero_last` (PAIR's order: it decides
+    which point wins a tie at x = 0)."""
     y = torch.cummax(y, dim=1).values
     rows = x.shape[0]
     zeros = torch.zeros((rows, 1), dtype=torch.float64, device=x.device)
-    x = torch.cat([zeros, x, zeros + 1.0], dim=1)
-    y = torch.cat([zeros, y, zeros + 1.0], dim=1)
+    if zero_last:
+        x = torch.cat([x, zeros, zeros + 1.0], dim=1)
+        y = torch.cat([y, zeros, zeros + 1.0], dim=1)
+    else:
+        x = torch.cat([zeros, x, zeros + 1.0], dim=1)
+        y = torch.cat([zeros, y, zeros + 1.0], dim=1)
     order = torch.sort(x, dim=1, stable=True).indices  # ties in x keep level order
     x, y = x.gather(1, order), y.gather(1, order)
     grid = (torch.arange(points, dtype=torch.float64, device=x.device) / points).expand(rows, -1).contiguous()
@@ -85,13 +91,14 @@ def information_curves_torch(
     y_input: torch.Tensor,
     normalise_x: bool,
     points: int,
+    zero_last: bool = False,
 ):
     def normalised(values, ends):
         first = values[:, 0]
         return ((values - first[:, None]) / (ends - first)[:, None]).clamp(0.0, 1.0)
 
     x = normalised(x_levels, x_input) if normalise_x else x_levels.clamp(0.0, 1.0)
-    return normalised_curves_torch(x, normalised(y_levels, y_input), points)
+    return normalised_curves_torch(x, normalised(y_levels, y_input), points, zero_last)
 
 
 def information_curves_triton(
@@ -130,11 +137,14 @@ def information_curves(
     normalise_x: bool,
     points: int,
     backend: str = "torch",
+    zero_last: bool = False,
 ):
     """Curves (N, points + 1) on q = 0, 1/points, …, 1 and their AUCs (N,), float64, from (N, L)
     information values x and scores y of the levels (level 0 = the canvas) and the inputs' (N,).
-    x is normalised between canvas and input when normalise_x, else only clipped to [0, 1]."""
-    if backend == "triton":
+    x is normalised between canvas and input when normalise_x, else only clipped to [0, 1].
+    zero_last: PAIR's point order (normalised_curves_torch), on the torch path on every backend
+    (only the pair profile, whose few curves per image cost nothing beside its interpolations)."""
+    if backend == "triton" and not zero_last:
         return information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x, points)
     return information_curves_torch(
         x_levels.to(torch.float64),
@@ -143,4 +153,5 @@ def information_curves(
         y_input.to(torch.float64),
         normalise_x,
         points,
+        zero_last,
     )

@@ -19,7 +19,7 @@ import torch
 from ...geometry import gaussian_blur
 from ...ops.rescore import information_curves, normalised_curves_torch
 from ...profiling import annotate
-from .common import Scorer, level_counts, pixel_ranks, reveal_stack, trapezoid
+from .common import Scorer, level_counts, pixel_ranks, reveal_stack, to_uint8, trapezoid
 from .information import compressed_sizes, ms_ssim
 
 PROFILES = ("blur", "pair")
@@ -51,50 +51,71 @@ def blur_bokeh(image: torch.Tensor, saliency: torch.Tensor, sigma: float, levels
 
 
 def pair_always_revealed(height: int, width: int, fraction: float = 0.01, seed: int = 0) -> torch.Tensor:
-    """(H, W) bool: round(fraction·H·W) pixels drawn without replacement from `seed`, and the four corners.
+    """(H, W) bool: ⌊fraction·H·W⌋ pixels drawn without replacement from `seed` (as many as
+    PAIR's generate_random_mask draws), and the four corners.
 
     The draw depends only on (height, width, fraction, seed), so every image of a size gets the
     same mask whatever the batch.
     """
-    n_random = int(round(fraction * height * width))
+    n_random = int(fraction * height * width)
     chosen = np.random.default_rng(seed).choice(height * width, size=n_random, replace=False)
     mask = torch.zeros(height * width, dtype=torch.bool)
     mask[torch.from_numpy(chosen)] = True
-    mask = mask.view(height, width)
+    return with_corners(mask.view(height, width))
+
+
+def check_random_mask(mask: object, size) -> torch.Tensor:
+    """The pair profile's given random mask: an (H, W) bool tensor or array of the images' size."""
+    if isinstance(mask, np.ndarray):
+        mask = torch.from_numpy(mask)
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != tuple(size):
+        shape = tuple(mask.shape) if hasattr(mask, "shape") else type(mask).__name__
+        raise ValueError(
+            f"pair_random_mask must be an (H, W) = {tuple(size)} bool tensor or array (PAIR's "
+            f"generate_random_mask), got {shape} {getattr(mask, 'dtype', '')}"
+        )
+    return mask.cpu()
+
+
+def with_corners(mask: torch.Tensor) -> torch.Tensor:
+    """A copy of an (H, W) bool mask with its four corners set, as PAIR's interpolation sets them."""
+    mask = mask.to(torch.bool).clone()
     mask[0, 0] = mask[0, -1] = mask[-1, 0] = mask[-1, -1] = True
     return mask
 
 
 def interpolate_from_revealed(image: torch.Tensor, revealed: torch.Tensor) -> torch.Tensor:
-    """(C, H, W): revealed pixels kept, every other pixel linearly interpolated on their Delaunay
-    triangulation."""
+    """(C, H, W) in [0, 1], on the 8-bit grid: PAIR's create_blurred_image of the image's 8-bit
+    values — revealed pixels kept, every other pixel linearly interpolated on the Delaunay
+    triangulation of the revealed ones (in float64, stored in float32), rounded to 8 bits."""
     try:
         from scipy.interpolate import LinearNDInterpolator
     except ImportError:  # pragma: no cover - depends on the install
         raise ImportError("the 'pair' bokeh profile needs scipy: pip install 'idgi-fast[pair]'") from None
     height, width = revealed.shape
+    pixels = to_uint8(image.detach()[None])[0].cpu().numpy()  # (C, H, W) uint8
     rows, cols = torch.nonzero(revealed.cpu(), as_tuple=True)
     known = np.stack([rows.numpy(), cols.numpy()], axis=1).astype(np.float64)
-    values = image.detach().cpu().to(torch.float64)[:, rows, cols].T.numpy()  # (n, C)
-    grid_r, grid_c = np.meshgrid(
-        np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64), indexing="ij"
-    )
-    filled = LinearNDInterpolator(known, values)(grid_r, grid_c)  # (H, W, C)
-    filled = torch.from_numpy(np.ascontiguousarray(filled.transpose(2, 0, 1))).to(
-        device=image.device, dtype=image.dtype
-    )
-    return torch.where(revealed.to(image.device)[None], image, filled)
+    values = pixels[:, rows.numpy(), cols.numpy()].T.astype(np.float64)  # (n, C)
+    hidden = ~revealed.cpu().numpy()
+    filled = pixels.astype(np.float32)
+    if hidden.any():
+        unknown = np.argwhere(hidden).astype(np.float64)
+        found = LinearNDInterpolator(known, values, fill_value=np.nan)(unknown)  # (m, C) float64
+        filled[:, hidden] = found.T.astype(np.float32)
+    levels = np.round(filled).astype(np.uint8)
+    return torch.from_numpy(levels).to(device=image.device, dtype=image.dtype) / 255
 
 
 def pair_bokeh(
     image: torch.Tensor, saliency: torch.Tensor, always: torch.Tensor, thresholds=PAIR_THRESHOLDS
 ) -> torch.Tensor:
     """(T + 1, C, H, W): the canvas (only `always` revealed), then one image per saliency threshold t,
-    revealing s ≥ quantile(s, 1 − t) as well."""
-    flat = saliency.flatten().cpu()
+    revealing s ≥ quantile(s, 1 − t) (numpy's, linear) as well; every level on the 8-bit grid."""
+    values = saliency.detach().cpu().to(torch.float64).numpy()
     stack = [interpolate_from_revealed(image, always)]
     for t in thresholds:
-        revealed = (saliency.cpu() >= torch.quantile(flat, 1.0 - t)) | always
+        revealed = torch.from_numpy(values >= np.quantile(values, 1.0 - t)) | always.cpu()
         stack.append(interpolate_from_revealed(image, revealed))
     return torch.stack(stack)
 
@@ -104,7 +125,9 @@ def normalise(values: torch.Tensor, canvas: torch.Tensor, original: torch.Tensor
     return ((values - canvas[:, None]) / (original - canvas)[:, None]).clamp(0.0, 1.0)
 
 
-def pic_curve(information: torch.Tensor, score: torch.Tensor, points: int = CURVE_POINTS) -> torch.Tensor:
+def pic_curve(
+    information: torch.Tensor, score: torch.Tensor, points: int = CURVE_POINTS, zero_last: bool = False
+) -> torch.Tensor:
     """(points + 1,) curve on x = 0, 1/points, …, 1 from one image's (L,) normalised levels.
 
     The score's running maximum over levels, with (0, 0) and (1, 1) added, sorted by x (ties
@@ -112,7 +135,7 @@ def pic_curve(information: torch.Tensor, score: torch.Tensor, points: int = CURV
     rescoring op's torch implementation, on one image.
     """
     as_row = lambda t: t.cpu().to(torch.float64)[None]  # noqa: E731
-    return normalised_curves_torch(as_row(information), as_row(score), points)[0][0]
+    return normalised_curves_torch(as_row(information), as_row(score), points, zero_last)[0][0]
 
 
 def curve_auc(curves: torch.Tensor) -> torch.Tensor:
@@ -180,11 +203,25 @@ def check_pic_options(
         raise ValueError(f"min_pred must be a probability in [0, 1], got {min_pred!r}")
 
 
-def bokeh_maker(profile: str, size, sigma: float, levels: int, thresholds, random_fraction: float, seed: int):
-    """f(image, saliency) → that image's bokeh levels under `profile`."""
+def bokeh_maker(
+    profile: str,
+    size,
+    sigma: float,
+    levels: int,
+    thresholds,
+    random_fraction: float,
+    seed: int,
+    random_mask=None,
+):
+    """f(image, saliency) → that image's bokeh levels under `profile`; the pair profile's random
+    pixels are `random_mask` when given (PAIR's generate_random_mask's, say), else drawn from
+    (random_fraction, seed)."""
     if profile == "blur":
         return lambda image, saliency: blur_bokeh(image, saliency, sigma, levels)
-    always = pair_always_revealed(*size, random_fraction, seed)
+    if random_mask is not None:
+        always = with_corners(check_random_mask(random_mask, size))
+    else:
+        always = pair_always_revealed(*size, random_fraction, seed)
     return lambda image, saliency: pair_bokeh(image, saliency, always, thresholds)
 
 
@@ -245,6 +282,7 @@ def curves_from_levels(
     aggregate_how,
     backend: str = "reference",
     device="cpu",
+    zero_last: bool = False,
 ) -> PicCurves:
     """Normalisation, skip rules, curves, AUCs and aggregates from the per-level values: one image
     at a time for the reference, else the kept images' curves at once by the rescoring op on `device`."""
@@ -282,7 +320,7 @@ def curves_from_levels(
             if backend == "reference":
                 for i in torch.nonzero(kept).flatten().tolist():
                     y_normalised = normalise(y_levels[i : i + 1], y_canvas[i : i + 1], y_input[i : i + 1])[0]
-                    curves[i] = pic_curve(x_normalised[i], y_normalised)
+                    curves[i] = pic_curve(x_normalised[i], y_normalised, zero_last=zero_last)
                 auc = curve_auc(curves)
             else:
                 auc = torch.full((batch,), float("nan"), dtype=torch.float64)
@@ -293,6 +331,7 @@ def curves_from_levels(
                             normalise_x=not (axis == "msssim" and msssim_norm == "none"),
                             points=CURVE_POINTS,
                             backend=backend,
+                            zero_last=zero_last,
                         )
                     curves[kept], auc[kept] = found[0].cpu(), found[1].cpu()
             aggregate = aggregate_curves(curves[kept], aggregate_how[name])
