@@ -11,6 +11,7 @@ from torch import nn
 
 from idgi_fast.geometry import gaussian_blur
 from idgi_fast.metrics import evaluate
+from idgi_fast.metrics.stability import quantised
 from idgi_fast.reference.metrics.information import composed_ms_ssim, compressed_sizes, ms_ssim
 from idgi_fast.reference.metrics.pic import (
     CURVE_POINTS,
@@ -251,20 +252,24 @@ def test_pair_mask_is_seeded_sized_and_holds_the_corners():
 
 
 def test_pair_interpolation_is_exact_on_a_linear_image_and_keeps_revealed_pixels():
+    """An 8-bit ramp with whole-number gradients is interpolated exactly; every level lies on the
+    8-bit grid and keeps the revealed pixels' 8-bit values."""
     rows = torch.arange(20, dtype=torch.float64).view(1, 20, 1)
     cols = torch.arange(24, dtype=torch.float64).view(1, 1, 24)
-    ramp = 0.1 + torch.tensor([0.01, 0.02, 0.005], dtype=torch.float64).view(3, 1, 1) * rows + 0.02 * cols
+    ramp = (10 + torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).view(3, 1, 1) * rows + 2 * cols) / 255
     always = pair_always_revealed(20, 24, seed=0)
     assert torch.allclose(interpolate_from_revealed(ramp, always), ramp, atol=1e-12)
 
     image, saliency = noise_images(1, size=24)[0], random_saliency(1, size=24)[0]
     stack = pair_bokeh(image, saliency, pair_always_revealed(24, 24))
     assert stack.shape == (len(PAIR_THRESHOLDS) + 1, 3, 24, 24)
+    assert torch.equal(stack * 255, (stack * 255).round())
+    eight_bit = quantised(image)
     for level, t in enumerate((0.0, *PAIR_THRESHOLDS)):
         revealed = pair_always_revealed(24, 24)
         if t:
             revealed = revealed | (saliency >= torch.quantile(saliency.flatten(), 1 - t))
-        assert torch.equal(stack[level][:, revealed], image[:, revealed])
+        assert torch.equal(stack[level][:, revealed], eight_bit[:, revealed])
 
 
 def test_pair_profile_through_evaluate():
@@ -297,7 +302,6 @@ def test_the_pair_profile_gives_pairs_compute_pic_metric(monkeypatch):
         monkeypatch.setattr(numpy, "trapz", numpy.trapezoid, raising=False)
     from idgi_fast import explain
     from idgi_fast.data.scenes import generate_scenes
-    from idgi_fast.metrics.stability import quantised
     from idgi_fast.models.toy import load_scenenet
 
     model = load_scenenet(dtype=torch.float64)
@@ -349,3 +353,19 @@ def test_the_pair_profile_gives_pairs_compute_pic_metric(monkeypatch):
             assert float(found.per_image[key][i]) == pytest.approx(want, abs=1e-9), (key, i)
             compared += 1
     assert compared >= 6
+
+
+def test_a_pair_random_mask_of_the_wrong_shape_is_named():
+    images, saliency = noise_images(1, size=24), random_saliency(1, size=24)
+    with pytest.raises(ValueError, match=r"pair_random_mask must be an \(H, W\) = \(24, 24\) bool"):
+        evaluate(
+            Brightness(CONFIDENT).double(),
+            images,
+            saliency,
+            0,
+            ["sic"],
+            pic_profile="pair",
+            information=["entropy"],
+            pair_random_mask=torch.zeros(20, 24, dtype=torch.bool),
+            show_progress=False,
+        )
