@@ -173,13 +173,6 @@ PRESETS = {
 }
 
 
-def preset_config(name: str, **overrides) -> StudyConfig:
-    """The StudyConfig of a preset (PRESETS), with `overrides` (any StudyConfig field) on top."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
-    return StudyConfig(**{**PRESETS[name], **overrides})
-
-
 class ImageSource:
     """The study's images by index: the synthetic scenes (held in memory) or an image folder
     (decoded batch by batch, so a 50 000-image folder never sits in memory)."""
