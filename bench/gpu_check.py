@@ -250,7 +250,7 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
 
         def step(implementation):
             x, attribution = x_start.clone(), torch.zeros_like(x_start)
-            implementation(x, attribution, x_in, x_base, gradient, distance, 3, 16, 0.25, 0.02)
+            implementation(x, attribution, x_in, x_base, gradient, distance, 4 / 16, 0.25, 0.02)
             return x, attribution
 
         want_x, want_a = step(guided.guided_step_torch)

@@ -12,9 +12,16 @@ import math
 import torch
 
 
-def blur_sigmas(steps: int, max_sigma: float, sqrt: bool) -> list[float]:
-    """σ_i = i·max_sigma/m (or its square root), i = 0…m, as Python floats (float64)."""
-    values = [i * max_sigma / steps for i in range(steps + 1)]
+def blur_sigmas(
+    steps: int, max_sigma: float, sqrt: bool, positions: torch.Tensor | None = None
+) -> list[float]:
+    """σ_i = i·max_sigma/m (or its square root), i = 0…m, as Python floats (float64); with a
+    schedule's positions α_j (§4), σ_i = max_sigma·(1 − α_(m−i)), so that σ falls from max_sigma
+    at α = 0 to 0 at α = 1."""
+    if positions is None:
+        values = [i * max_sigma / steps for i in range(steps + 1)]
+    else:
+        values = [max_sigma * (1.0 - float(positions[steps - i])) for i in range(steps + 1)]
     return [math.sqrt(v) for v in values] if sqrt else values
 
 

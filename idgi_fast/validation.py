@@ -151,6 +151,49 @@ def check_steps(steps: object) -> int:
     return steps
 
 
+DEFAULT_STEPS = 128
+
+
+def resolve_schedule(schedule: object, steps: object) -> tuple[torch.Tensor | None, int]:
+    """(positions, m): a schedule's float64 CPU positions 0 = α_0 < … < α_m = 1 and m, or
+    (None, steps) for the uniform path (no schedule, or one whose positions are exactly k/m, so
+    that it runs the default path bit for bit). `steps`, when given beside a schedule, must be m.
+    A schedule is a sequence of numbers, a 1-D tensor or array, or an object with `positions`."""
+    if schedule is None:
+        return None, check_steps(DEFAULT_STEPS if steps is None else steps)
+    values = getattr(schedule, "positions", schedule)
+    try:
+        given = torch.as_tensor(values)
+        positions = given.detach().to(device="cpu", dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            "schedule must be a 1-D sequence of path positions 0 = α_0 < … < α_m = 1, got "
+            f"{type(values).__name__}"
+        ) from None
+    if given.ndim != 1 or positions.numel() < 2:
+        raise ValueError(
+            f"schedule must be a 1-D sequence of at least two positions, got shape {tuple(given.shape)}"
+        )
+    if not bool(torch.isfinite(positions).all()):
+        raise ValueError("schedule holds NaN or Inf; positions must be finite numbers from 0 to 1")
+    if positions[0] != 0 or positions[-1] != 1:
+        raise ValueError(
+            "schedule must start at 0 (the baseline) and end at 1 (the input), got "
+            f"{float(positions[0])!r} … {float(positions[-1])!r}"
+        )
+    if not bool((positions[1:] > positions[:-1]).all()):
+        where = int(torch.nonzero(positions[1:] <= positions[:-1])[0])
+        raise ValueError(
+            f"schedule must be strictly increasing; α_{where + 1} = {float(positions[where + 1])!r} does not "
+            f"exceed α_{where} = {float(positions[where])!r}"
+        )
+    m = positions.numel() - 1
+    if steps is not None and check_steps(steps) != m:
+        raise ValueError(f"steps={steps} but the schedule has m = {m} intervals; leave steps out or give {m}")
+    uniform = torch.arange(m + 1, dtype=torch.float64) / m
+    return (None if torch.equal(positions, uniform) else positions), m
+
+
 def resolve_compute_at(compute_at: object, steps: int, spec: MethodSpec) -> list[int] | None:
     """Sorted step counts whose results are reported; always includes `steps` itself."""
     if compute_at is None:

@@ -47,6 +47,7 @@ def guided_ig_stream(
     backend,
     fraction: float,
     max_dist: float,
+    positions: torch.Tensor | None = None,
 ):
     batch = inputs.shape[0]
     x_in = inputs.to(torch.float64).flatten(1).contiguous()
@@ -78,8 +79,7 @@ def guided_ig_stream(
             x_base,
             gradients.to(torch.float64).flatten(1).contiguous(),
             distance,
-            k,
-            steps,
+            (k + 1) / steps if positions is None else float(positions[k + 1]),
             fraction,
             max_dist,
             backend,

@@ -83,8 +83,7 @@ def selection_threshold_triton(
     return prefix.view(torch.float64)
 
 
-def _bounds(k: int, steps: int, max_dist: float) -> tuple[float, float, float]:
-    alpha = (k + 1) / steps
+def _bounds(alpha: float, max_dist: float) -> tuple[float, float, float]:
     return alpha, max(alpha - max_dist, 0.0), min(alpha + max_dist, 1.0)
 
 
@@ -95,8 +94,8 @@ def _bounds(k: int, steps: int, max_dist: float) -> tuple[float, float, float]:
 GROUP_ELEMENTS = 1 << 18
 
 
-def guided_step_torch(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist) -> None:
-    alpha, lo, hi = _bounds(k, steps, max_dist)
+def guided_step_torch(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist) -> None:
+    alpha, lo, hi = _bounds(alpha, max_dist)
     moving_images = torch.nonzero(distance != 0).flatten()
     group = max(1, GROUP_ELEMENTS // x.shape[1]) if x.device.type == "cpu" else max(1, len(moving_images))
     for start in range(0, len(moving_images), group):
@@ -162,8 +161,7 @@ def guided_step_triton(
     x_base,
     gradient,
     distance,
-    k,
-    steps,
+    alpha,
     fraction,
     max_dist,
     block: int = 1024,
@@ -182,7 +180,7 @@ def guided_step_triton(
     ):
         if t.dtype != torch.float64 or not t.is_contiguous():
             raise ValueError(f"{name} must be a contiguous float64 (B, n) tensor for the Guided IG kernels")
-    alpha, lo, hi = _bounds(k, steps, max_dist)
+    alpha, lo, hi = _bounds(alpha, max_dist)
     batch, n = x.shape
     block = min(block, max(16, triton.next_power_of_2(n)))
     blocks = triton.cdiv(n, block)
@@ -239,18 +237,18 @@ def guided_step(
     x_base: torch.Tensor,
     gradient: torch.Tensor,
     distance: torch.Tensor,
-    k: int,
-    steps: int,
+    alpha: float,
     fraction: float,
     max_dist: float,
     backend: str = "torch",
 ) -> None:
-    """Step k of every image, in place: flat (B, n) float64 x and attribution (updated), x_in,
-    x_base, gradient G at x; (B,) float64 L1 distances. Images with distance 0 do not move."""
+    """One step of every image towards path position `alpha` (α_(k+1): (k + 1)/m, or a
+    schedule's), in place: flat (B, n) float64 x and attribution (updated), x_in, x_base,
+    gradient G at x; (B,) float64 L1 distances. Images with distance 0 do not move."""
     if backend == "triton":
-        guided_step_triton(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)
+        guided_step_triton(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist)
     elif backend == "native":
-        alpha, lo, hi = _bounds(k, steps, max_dist)
+        alpha, lo, hi = _bounds(alpha, max_dist)
         native.guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction)
     else:
-        guided_step_torch(x, attribution, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)
+        guided_step_torch(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist)

@@ -24,13 +24,12 @@ def guided_step(
     x_base: torch.Tensor,
     gradient: torch.Tensor,
     distance: float,
-    k: int,
-    steps: int,
+    alpha: float,
     fraction: float,
     max_dist: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One step k of one image (flat float64 tensors): the new point and the attribution added."""
-    alpha = (k + 1) / steps
+    """One step of one image (flat float64 tensors) towards path position `alpha` (α_(k+1)):
+    the new point and the attribution added."""
     lo, hi = max(alpha - max_dist, 0.0), min(alpha + max_dist, 1.0)
     span = x_in - x_base
     x_lo, x_hi = x_base + span * lo, x_base + span * hi
@@ -77,6 +76,7 @@ def guided_ig(
     idgi: bool,
     fraction: float,
     max_dist: float,
+    positions: torch.Tensor | None = None,
 ):
     batch = inputs.shape[0]
     x_in = inputs.to(torch.float64).flatten(1)
@@ -87,6 +87,7 @@ def guided_ig(
     outputs = torch.full((batch, steps + 1), float("nan"), dtype=inputs.dtype, device=inputs.device)
     gradients = []
     for k in range(steps):
+        alpha = (k + 1) / steps if positions is None else float(positions[k + 1])
         f, g = evaluator.gradient(x.to(inputs.dtype).view_as(inputs), k)
         outputs[:, k] = f
         gradients.append(g)
@@ -95,7 +96,7 @@ def guided_ig(
             if distances[b] == 0:
                 continue
             x[b], added = guided_step(
-                x[b], x_in[b], x_base[b], g64[b], distances[b], k, steps, fraction, max_dist
+                x[b], x_in[b], x_base[b], g64[b], distances[b], alpha, fraction, max_dist
             )
             attribution[b] += added
     if idgi:

@@ -63,10 +63,10 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
     for b in range(shape[0]):
         if distance[b] != 0:
             want_x[b], want_attr[b] = reference_guided_step(
-                x[b], x_in[b], x_base[b], gradient[b], float(distance[b]), k, steps, 0.25, max_dist
+                x[b], x_in[b], x_base[b], gradient[b], float(distance[b]), (k + 1) / steps, 0.25, max_dist
             )
     got_x, got_attr = x.clone(), torch.zeros_like(x)
-    guided_step_torch(got_x, got_attr, x_in, x_base, gradient, distance, k, steps, 0.25, max_dist)
+    guided_step_torch(got_x, got_attr, x_in, x_base, gradient, distance, (k + 1) / steps, 0.25, max_dist)
     torch.testing.assert_close(got_x, want_x, rtol=0, atol=0)
     torch.testing.assert_close(got_attr, want_attr, rtol=0, atol=0)
     for radix_select in (False, True):  # kthvalue (the default) and the radix-select kernel
@@ -78,8 +78,7 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
             x_base,
             gradient,
             distance,
-            k,
-            steps,
+            (k + 1) / steps,
             0.25,
             max_dist,
             block=32,
@@ -108,10 +107,11 @@ def test_the_native_step_is_bit_identical_to_the_torch_path(shape, k, steps, max
     bits."""
     x, x_in, x_base, gradient, distance = guided_state(*shape, seed=k + steps)
     want_x, want_attr = x.clone(), torch.zeros_like(x)
-    guided_step_torch(want_x, want_attr, x_in, x_base, gradient, distance, k, steps, fraction, max_dist)
+    alpha = (k + 1) / steps
+    guided_step_torch(want_x, want_attr, x_in, x_base, gradient, distance, alpha, fraction, max_dist)
     got_x, got_attr = x.clone(), torch.zeros_like(x)
     guided_step(
-        got_x, got_attr, x_in, x_base, gradient, distance, k, steps, fraction, max_dist, backend="native"
+        got_x, got_attr, x_in, x_base, gradient, distance, alpha, fraction, max_dist, backend="native"
     )
     assert torch.equal(got_x, want_x) and torch.equal(got_attr, want_attr)
     assert not torch.equal(want_x, x), "the case must move the path"
