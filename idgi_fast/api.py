@@ -51,6 +51,7 @@ class ExplainResult:
     noise: dict[str, Any] | None = None
     sample_outputs: torch.Tensor | None = None
     sample_sums: dict[tuple[bool, int], torch.Tensor] | None = None
+    positions: torch.Tensor | None = None  # a non-uniform schedule's α_0 … α_m; None: k/m
 
     def attribution(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
         """One attribution tensor: the base or IDGI map, at `steps` when compute_at was used."""
@@ -148,7 +149,7 @@ def explain(
     inputs: torch.Tensor,
     target=None,
     method: str = "ig",
-    steps: int = 128,
+    steps: int | None = None,
     idgi: bool = True,
     baselines=None,
     output: str = "probability",
@@ -156,6 +157,7 @@ def explain(
     compute_at=None,
     backend: str = "auto",
     noise=None,
+    schedule=None,
     **method_params,
 ) -> ExplainResult:
     """Attribute `model`'s explained output for `target` to `inputs` along a path.
@@ -176,6 +178,12 @@ def explain(
     stdev in input units; the seed fixes the noise of every (image, sample) on every backend;
     "image_keys" (one int per image, e.g. its dataset index) keys each image's noise instead of its
     position in the call, so that it does not depend on how a dataset is batched.
+    steps: path intervals m (default 128; with a schedule, its own m).
+    schedule: the path positions 0 = α_0 < … < α_m = 1 (a sequence, a 1-D tensor, or an object
+    with `positions`) instead of k/m (docs/semantics.md §1, §3–§5): IG by a Riemann rule over
+    them (rule "left", "right" or "trapezoid"), Blur IG's σ = max_sigma·(1 − α), Guided IG's
+    step k ending at α_(k+1); IDGI as always. One count (no compute_at); positions equal to k/m
+    (to their dtype's rounding) run the default path.
     """
     spec = method_spec(method)
     noise = check_noise(noise)
@@ -184,11 +192,22 @@ def explain(
     if noise is not None:
         noise.check_batch(inputs.shape[0])
     validation.check_model(model, inputs)
-    steps = validation.check_steps(steps)
+    positions, steps = validation.resolve_schedule(schedule, steps)
     idgi = check_flag("idgi", idgi)
     output = validation.check_output(output)
     batch_size = validation.resolve_batch_size(batch_size, inputs.device)
     counts = validation.resolve_compute_at(compute_at, steps, spec)
+    if positions is not None:
+        if counts not in (None, [steps]):
+            raise ValueError(
+                "compute_at needs the uniform path (its counts are sub-paths of k/m); a non-uniform schedule "
+                "yields its own m only: explain each schedule separately"
+            )
+        if params.get("rule") == "pair":
+            raise ValueError(
+                "rule='pair' averages g over evenly spaced points and has no schedule form; with a schedule "
+                "pass rule='left' (RiemannOpt's), 'right' or 'trapezoid' (docs/semantics.md §3)"
+            )
     if not spec.takes_baselines and baselines is not None:
         raise ValueError(
             f"{method} has no baselines argument: its baseline is the input blurred at max_sigma"
@@ -208,7 +227,7 @@ def explain(
 
     with full_float32():
         targets = validation.resolve_targets(target, model, inputs, batch_size)
-        options = dict(spec=spec, steps=steps, output=output, params=params)
+        options = dict(spec=spec, steps=steps, output=output, params=params, positions=positions)
         sample_outputs = sample_sums = None
         if noise is None and not several_baselines:
             base, important, outputs, evaluations = run(
@@ -264,6 +283,7 @@ def explain(
         noise=noise.as_dict() if noise is not None else None,
         sample_outputs=sample_outputs,
         sample_sums=sample_sums,
+        positions=positions,
     )
 
 

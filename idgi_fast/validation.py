@@ -156,14 +156,20 @@ DEFAULT_STEPS = 128
 
 def resolve_schedule(schedule: object, steps: object) -> tuple[torch.Tensor | None, int]:
     """(positions, m): a schedule's float64 CPU positions 0 = α_0 < … < α_m = 1 and m, or
-    (None, steps) for the uniform path (no schedule, or one whose positions are exactly k/m, so
-    that it runs the default path bit for bit). `steps`, when given beside a schedule, must be m.
-    A schedule is a sequence of numbers, a 1-D tensor or array, or an object with `positions`."""
+    (None, steps) for the uniform path (no schedule, or one whose positions are k/m to four
+    units of their dtype's rounding, so that it runs the default path bit for bit). `steps`,
+    when given beside a schedule, must be m. A schedule is a sequence of numbers, a 1-D tensor
+    or array, or an object with `positions`."""
     if schedule is None:
         return None, check_steps(DEFAULT_STEPS if steps is None else steps)
     values = getattr(schedule, "positions", schedule)
     try:
-        given = torch.as_tensor(values)
+        # numbers stay float64 (torch would make a list float32); tensors and arrays keep their dtype
+        given = (
+            torch.as_tensor(values)
+            if hasattr(values, "dtype")
+            else torch.as_tensor(values, dtype=torch.float64)
+        )
         positions = given.detach().to(device="cpu", dtype=torch.float64).flatten()
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(
@@ -191,7 +197,9 @@ def resolve_schedule(schedule: object, steps: object) -> tuple[torch.Tensor | No
     if steps is not None and check_steps(steps) != m:
         raise ValueError(f"steps={steps} but the schedule has m = {m} intervals; leave steps out or give {m}")
     uniform = torch.arange(m + 1, dtype=torch.float64) / m
-    return (None if torch.equal(positions, uniform) else positions), m
+    # k/m to the given dtype's rounding (a list of k/m, torch.linspace) is the uniform path itself
+    tolerance = 4 * torch.finfo(given.dtype if given.is_floating_point() else torch.float64).eps
+    return (None if bool(((positions - uniform).abs() <= tolerance).all()) else positions), m
 
 
 def resolve_compute_at(compute_at: object, steps: int, spec: MethodSpec) -> list[int] | None:

@@ -8,23 +8,40 @@ from .paths import BlurPath, StraightPath
 from .stream import model_evaluator, stream_path
 
 
-def _ig(model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend):
-    path = StraightPath.uniform(inputs, baselines, steps, params["rule"])
+def _ig(
+    model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend, positions
+):
+    if positions is None:
+        path = StraightPath.uniform(inputs, baselines, steps, params["rule"])
+    else:
+        path = StraightPath.scheduled(inputs, baselines, positions, params["rule"])
     evaluate = model_evaluator(model, targets, output)
     return stream_path(path, evaluate, counts, idgi, batch_size, backend, targets)
 
 
-def _blur_ig(model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend):
-    path = BlurPath(inputs, steps, idgi, backend=backend, **params)
+def _blur_ig(
+    model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend, positions
+):
+    path = BlurPath(inputs, steps, idgi, backend=backend, positions=positions, **params)
     evaluate = model_evaluator(model, targets, output)
     return stream_path(path, evaluate, counts, idgi, batch_size, backend, targets)
 
 
 def _guided_ig(
-    model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend
+    model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend, positions
 ):
     return guided_ig_stream(
-        model, inputs, baselines, targets, steps, idgi, output, batch_size, backend, **params
+        model,
+        inputs,
+        baselines,
+        targets,
+        steps,
+        idgi,
+        output,
+        batch_size,
+        backend,
+        **params,
+        positions=positions,
     )
 
 
@@ -32,9 +49,24 @@ def _guided_ig(
 IMPLEMENTATIONS = {"ig": _ig, "blur_ig": _blur_ig, "guided_ig": _guided_ig}
 
 
-def run(model, inputs, baselines, targets, *, spec, steps, counts, idgi, output, batch_size, params, backend):
+def run(
+    model,
+    inputs,
+    baselines,
+    targets,
+    *,
+    spec,
+    steps,
+    counts,
+    idgi,
+    output,
+    batch_size,
+    params,
+    backend,
+    positions=None,
+):
     """The fast backends' entry point, for a registered method `spec` and a resolved op
-    `backend`; same contract as reference.run."""
+    `backend`; same contract as reference.run (positions: a step schedule's, or None)."""
     return IMPLEMENTATIONS[spec.name](
         model,
         inputs,
@@ -47,6 +79,7 @@ def run(model, inputs, baselines, targets, *, spec, steps, counts, idgi, output,
         batch_size=batch_size,
         params=params,
         backend=backend,
+        positions=positions,
     )
 
 

@@ -69,6 +69,30 @@ class StraightPath:
 
         return cls(inputs, baselines, straight_positions(steps), weights)
 
+    @classmethod
+    def scheduled(
+        cls, inputs: torch.Tensor, baselines: torch.Tensor, positions: torch.Tensor, rule: str
+    ) -> StraightPath:
+        """IG over a step schedule α_0 … α_m (§3): one count, each point's weight from its
+        neighbouring widths Δ_k = α_(k+1) − α_k by `rule` (left Δ_k, right Δ_(k−1), trapezoid
+        their mean; 0 past either end)."""
+        widths = positions[1:] - positions[:-1]
+        zero = torch.zeros(1, dtype=torch.float64)
+        before, after = torch.cat([zero, widths]), torch.cat([widths, zero])
+        if rule == "left":
+            table = after
+        elif rule == "right":
+            table = before
+        elif rule == "trapezoid":
+            table = (before + after) / 2
+        else:
+            raise ValueError(f"the {rule!r} rule has no schedule form")
+
+        def weights(js: torch.Tensor, stride: int) -> torch.Tensor:
+            return table.to(js.device)[js]
+
+        return cls(inputs, baselines, positions, weights)
+
     def points(self, images: torch.Tensor, js: torch.Tensor):
         alpha = self.alphas[js]
         batch = self.inputs.shape[0]
@@ -103,6 +127,7 @@ class BlurPath:
         sqrt: bool,
         padding: str,
         backend: str = "torch",
+        positions: torch.Tensor | None = None,
     ):
         self.inputs, self.steps, self.grad_step, self.padding, self.backend = (
             inputs,
@@ -111,7 +136,7 @@ class BlurPath:
             padding,
             backend,
         )
-        self.sigmas = torch.tensor(blur_sigmas(steps, max_sigma, sqrt), dtype=torch.float64)
+        self.sigmas = torch.tensor(blur_sigmas(steps, max_sigma, sqrt, positions), dtype=torch.float64)
         # the baseline G_max(x) (j = 0) is evaluated only for IDGI's most blurred interval
         self.needed = list(range(0 if idgi else 1, steps + 1))
 

@@ -15,26 +15,41 @@ from .idgi import idgi_from_path
 from .ig import integrated_gradients
 
 
-def _ig(evaluator, inputs, baselines, steps, counts, idgi, params):
-    return integrated_gradients(evaluator, inputs, baselines, steps, counts, idgi, params["rule"])
+def _ig(evaluator, inputs, baselines, steps, counts, idgi, params, positions):
+    return integrated_gradients(evaluator, inputs, baselines, steps, counts, idgi, params["rule"], positions)
 
 
-def _blur_ig(evaluator, inputs, baselines, steps, counts, idgi, params):
-    return blur_ig(evaluator, inputs, steps, counts, idgi, **params)
+def _blur_ig(evaluator, inputs, baselines, steps, counts, idgi, params, positions):
+    return blur_ig(evaluator, inputs, steps, counts, idgi, **params, positions=positions)
 
 
-def _guided_ig(evaluator, inputs, baselines, steps, counts, idgi, params):
-    return guided_ig(evaluator, inputs, baselines, steps, idgi, **params)
+def _guided_ig(evaluator, inputs, baselines, steps, counts, idgi, params, positions):
+    return guided_ig(evaluator, inputs, baselines, steps, idgi, **params, positions=positions)
 
 
 # one implementation per registered method (idgi_fast.methods); tests check that none is missing
 IMPLEMENTATIONS = {"ig": _ig, "blur_ig": _blur_ig, "guided_ig": _guided_ig}
 
 
-def run(model, inputs, baselines, targets, *, spec, steps, counts, idgi, output, batch_size, params):
-    """(base by count, IDGI by count or None, outputs (B, m+1), points evaluated per image)."""
+def run(
+    model,
+    inputs,
+    baselines,
+    targets,
+    *,
+    spec,
+    steps,
+    counts,
+    idgi,
+    output,
+    batch_size,
+    params,
+    positions=None,
+):
+    """(base by count, IDGI by count or None, outputs (B, m+1), points evaluated per image).
+    positions: a step schedule's α_0 … α_m (float64), or None for the uniform path."""
     evaluator = PointEvaluator(model, targets, output, batch_size, steps)
-    result = IMPLEMENTATIONS[spec.name](evaluator, inputs, baselines, steps, counts, idgi, params)
+    result = IMPLEMENTATIONS[spec.name](evaluator, inputs, baselines, steps, counts, idgi, params, positions)
     return (*result, evaluator.points_per_image)
 
 

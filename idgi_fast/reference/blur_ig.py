@@ -19,8 +19,9 @@ def blur_ig(
     grad_step: float,
     sqrt: bool,
     padding: str,
+    positions: torch.Tensor | None = None,
 ):
-    sigmas = blur_sigmas(steps, max_sigma, sqrt)
+    sigmas = blur_sigmas(steps, max_sigma, sqrt, positions)
     # σ_m (the baseline) is only needed for IDGI's gradient at the most blurred point.
     evaluated = range(steps + 1) if idgi else range(steps)
     outputs = torch.full((inputs.shape[0], steps + 1), float("nan"), dtype=inputs.dtype, device=inputs.device)

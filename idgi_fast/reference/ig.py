@@ -24,6 +24,27 @@ def ig_from_gradients(gradients: list[torch.Tensor], difference: torch.Tensor, r
     return difference / n * total
 
 
+def scheduled_ig(
+    gradients: list[torch.Tensor], difference: torch.Tensor, positions, rule: str
+) -> torch.Tensor:
+    """The IG estimate over a schedule's points α_0 … α_m (§3): the left rule Σ_(k<m) g_k Δ_k, the
+    right rule Σ_(k≥1) g_k Δ_(k−1), the trapezoid Σ_(k<m) (g_k + g_(k+1))/2 Δ_k, Δ_k = α_(k+1) − α_k."""
+    alphas = [float(a) for a in positions]
+    m = len(alphas) - 1
+    total = torch.zeros_like(gradients[0])
+    for k in range(m):
+        width = alphas[k + 1] - alphas[k]
+        if rule == "left":
+            total += gradients[k] * width
+        elif rule == "right":
+            total += gradients[k + 1] * width
+        elif rule == "trapezoid":
+            total += (gradients[k] + gradients[k + 1]) * (width / 2)
+        else:
+            raise ValueError(f"the {rule!r} rule has no schedule form")
+    return difference * total
+
+
 def integrated_gradients(
     evaluator: PointEvaluator,
     inputs: torch.Tensor,
@@ -32,15 +53,21 @@ def integrated_gradients(
     counts: list[int],
     idgi: bool,
     rule: str,
+    positions: torch.Tensor | None = None,
 ):
     difference = inputs - baselines
     outputs, gradients = [], []
     for k in range(steps + 1):
-        point = baselines + (k / steps) * difference
+        alpha = k / steps if positions is None else float(positions[k])
+        point = baselines + alpha * difference
         f, g = evaluator.gradient(point, k)
         outputs.append(f)
         gradients.append(g)
     outputs_path = torch.stack(outputs, dim=1)
+    if positions is not None:  # one count: a schedule has no sub-paths
+        base = {steps: scheduled_ig(gradients, difference, positions, rule)}
+        important = {steps: idgi_from_path(gradients[:-1], outputs_path)} if idgi else None
+        return base, important, outputs_path
 
     base, important = {}, {}
     for n in counts:
