@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || { $(INSTALL_TORCH); }
-	$(BIN)/python -m pip install -q -e '.[dev,pair,xrai]'
+	$(BIN)/python -m pip install -q -e '.[dev,pair,xrai,schedules]'
 	$(BIN)/python -c "import torch, sys; sys.exit('a CUDA build of torch was installed; reinstall the CPU build' if torch.version.cuda and not torch.cuda.is_available() else 0)"
 	touch $@
 

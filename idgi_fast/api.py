@@ -192,6 +192,12 @@ def explain(
     if noise is not None:
         noise.check_batch(inputs.shape[0])
     validation.check_model(model, inputs)
+    fitted_for = getattr(schedule, "method", None)
+    if fitted_for is not None and fitted_for != method:
+        raise ValueError(
+            f"this schedule was fitted for {fitted_for}, not {method}: fit one for {method} "
+            "(idgi_fast.schedules.fit) or explain with method={fitted_for!r}"
+        )
     positions, steps = validation.resolve_schedule(schedule, steps)
     idgi = check_flag("idgi", idgi)
     output = validation.check_output(output)
