@@ -279,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="SIC/AIC axes: entropy,msssim (default both)",
     )
     run.add_argument(
+        "--schedule",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a fitted step schedule (`idgi-fast schedule fit`): its method runs over it as "
+        "<method>@<file stem> beside the uniform step counts, on the model it was fitted for; repeatable",
+    )
+    run.add_argument(
         "--estimate",
         type=_positive_int,
         nargs="?",
@@ -297,6 +306,37 @@ def build_parser() -> argparse.ArgumentParser:
         "steps 8,16,32,64,128, insertion, SIC and AIC on both axes, JPEG stability, every image each model "
         "classifies correctly (needs --data); flags given beside it override it",
     )
+
+    schedule = commands.add_parser("schedule", help="step schedules fitted once per model and method")
+    actions = schedule.add_subparsers(dest="action", required=True)
+    fitting = actions.add_parser(
+        "fit",
+        help="fit a schedule of --steps intervals for --method on --model from a few images, as JSON "
+        "(needs pip install 'idgi-fast[schedules]')",
+    )
+    fitting.add_argument("--method", choices=METHOD_NAMES, required=True)
+    fitting.add_argument("--steps", type=_positive_int, required=True, help="intervals m of the schedule")
+    fitting.add_argument("--model", choices=MODEL_NAMES, default="scenenet")
+    fitting.add_argument(
+        "--weights", default=None, help="as for run (a state-dict file or a torchvision name)"
+    )
+    fitting.add_argument(
+        "--images",
+        type=_positive_int,
+        default=16,
+        help="images to fit on (default 16): synthetic scenes of seed 2 (the study scores seed 1), or the "
+        "first of --data from --first-image; keep them apart from the images you score",
+    )
+    fitting.add_argument("--data", type=Path, default=None, help="an image folder, as for run")
+    fitting.add_argument("--first-image", type=_non_negative_int, default=0)
+    fitting.add_argument(
+        "--grid-steps", type=_positive_int, default=128, help="the dense uniform grid (default 128)"
+    )
+    fitting.add_argument(
+        "--rule", choices=("left", "right", "trapezoid"), default="left", help="IG's rule (default left)"
+    )
+    fitting.add_argument("--output", choices=OUTPUTS, default="probability")
+    fitting.add_argument("--out", type=Path, required=True, help="the schedule file to write (JSON)")
 
     report = commands.add_parser("report", help="the study's tables from its database, as Markdown and CSV")
     report.add_argument("db", type=Path, help="the database `idgi-fast run` wrote")
@@ -378,6 +418,25 @@ def _study_config(args):
     if args.keep_misclassified:
         fields["only_correct"] = False
     models = list(fields.get("models", StudyConfig.models))
+    if args.schedule:
+        from .schedules import Schedule
+
+        fields["schedules"] = {}
+        methods = list(fields.get("methods", METHOD_NAMES))
+        for path in args.schedule:
+            fitted = Schedule.load(path)
+            if fitted.model and fitted.model not in models:
+                raise ValueError(
+                    f"--schedule {path} was fitted for {fitted.model}, which is not among {models}"
+                )
+            fields["schedules"][path.stem] = {
+                "method": fitted.method,
+                "positions": list(fitted.positions),
+                "params": fitted.params,
+                "model": fitted.model,
+            }
+            methods.append(f"{fitted.method}@{path.stem}")
+        fields["methods"] = tuple(methods)
     return StudyConfig(
         **fields,
         weights=_weights(args.weights, models),
@@ -414,6 +473,49 @@ def _print_estimate(config, db: Path, probe: int) -> int:
         f"\nprojected: {_duration(found.seconds)} wall time ({_duration(found.overhead_seconds)} of it "
         f"loading models and outside batches), database {found.database_bytes / 1e6:.1f} MB. "
         f"Nothing was written to {db}."
+    )
+    return 0
+
+
+def _fit_schedule(args) -> int:
+    from .models import load_model
+    from .schedules import fit
+    from .study.runner import ImageSource, StudyConfig
+
+    model = load_model(args.model, args.weights, "cpu")
+    if args.data is None:
+        from .data.scenes import generate_scenes
+        from .metrics.stability import quantised
+
+        if args.model != "scenenet":
+            raise ValueError(f"{args.model} classifies ImageNet images: give an image folder with --data")
+        scenes = generate_scenes(args.images, seed=2, start=args.first_image)
+        images, targets = quantised(scenes.images), scenes.labels
+    else:
+        config = StudyConfig(
+            models=(args.model,), data_root=str(args.data), images=args.images, first_image=args.first_image
+        )
+        source = ImageSource(config)
+        loaded = source.load(list(range(len(source.ids))), args.model)
+        images, targets = loaded.images, loaded.labels
+    params = {"rule": args.rule} if args.method == "ig" else {}
+    schedule = fit(
+        model,
+        images,
+        targets,
+        args.method,
+        args.steps,
+        grid_steps=args.grid_steps,
+        output=args.output,
+        model_name=args.model,
+        **params,
+    )
+    schedule.save(args.out)
+    bound, fitted = schedule.fit["bound_uniform"], schedule.fit["bound_fitted"]
+    print(
+        f"{args.out}: {args.method} on {args.model}, m = {args.steps}, fitted on {images.shape[0]} images; "
+        f"error bound {bound:.4g} uniform → {fitted:.4g} fitted; positions "
+        + ", ".join(f"{a:.3f}" for a in schedule.positions)
     )
     return 0
 
@@ -462,6 +564,8 @@ def _main(argv: list[str] | None) -> int:
             flush=True,
         )
         return 130 if summary["stopped"] else 0
+    elif args.command == "schedule":
+        return _fit_schedule(args)
     elif args.command == "report":
         from .study.report import build_report
 

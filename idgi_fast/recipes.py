@@ -10,6 +10,7 @@ for the plain methods; XRAI then maps every attribution to its regions.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,6 +34,7 @@ class Recipe:
     tunnel: str | None = None
     baselines: str | None = None
     xrai: bool = False  # the attributions turned into XRAI region maps
+    schedule: str | None = None  # the tag of a fitted step schedule (StudyConfig.schedules)
 
     @property
     def spec(self) -> MethodSpec:
@@ -47,15 +49,22 @@ class Recipe:
             title = f"{TUNNEL_TITLES[self.tunnel]} {title}"
         if self.baselines is not None:
             title = f"{title} ({BASELINE_TITLES[self.baselines]})"
-        return f"XRAI over {title}" if self.xrai else title
+        title = f"XRAI over {title}" if self.xrai else title
+        return f"{title} (schedule {self.schedule})" if self.schedule else title
 
     def variant_title(self, idgi: bool) -> str:
         return self.title + (" + IDGI" if idgi else "")
 
-    def explain_options(self, noise: dict[str, Any], image_ids: list[str]) -> dict[str, Any]:
-        """`explain`'s method, noise and baselines for a batch of images named `image_ids`:
-        each image's noise keyed by its id, so that it does not depend on its batch."""
+    def explain_options(
+        self, noise: dict[str, Any], image_ids: list[str], schedules: dict | None = None
+    ) -> dict[str, Any]:
+        """`explain`'s method, noise, baselines and schedule (with the parameters it was fitted
+        with) for a batch of images named `image_ids`: each image's noise keyed by its id, so
+        that it does not depend on its batch."""
         options: dict[str, Any] = {"method": self.method}
+        if self.schedule is not None:
+            fitted = (schedules or {})[self.schedule]
+            options.update(fitted.get("params", {}), schedule=fitted["positions"])
         if self.tunnel is not None:
             options["noise"] = NoiseTunnel(self.tunnel, image_keys=[image_key(i) for i in image_ids], **noise)
         if self.baselines is not None:
@@ -84,11 +93,28 @@ RECIPES = _all_recipes()
 RECIPE_NAMES = tuple(RECIPES)
 
 
+SCHEDULE_TAG = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def recipe(name: str) -> Recipe:
+    """The study method of a name; "<name>@<tag>" runs <name> over the fitted schedule `tag`."""
+    base, _, tag = name.partition("@") if isinstance(name, str) else (name, "", "")
     try:
-        return RECIPES[name]
+        found = RECIPES[base]
     except (KeyError, TypeError):
         raise ValueError(f"unknown study method {name!r}; {RECIPES_HELP}") from None
+    if not tag:
+        return found
+    if not SCHEDULE_TAG.fullmatch(tag):
+        raise ValueError(f"schedule tag {tag!r} of {name!r} must be letters, digits, '_', '.' or '-'")
+    return replace(found, name=name, schedule=tag)
+
+
+def ordered(names) -> list[str]:
+    """Study method names in RECIPE_NAMES order, each scheduled variant after its method."""
+    rank = {name: i for i, name in enumerate(RECIPE_NAMES)}
+    known = [n for n in dict.fromkeys(names) if n.partition("@")[0] in rank]
+    return sorted(known, key=lambda n: (rank[n.partition("@")[0]], n.partition("@")[2]))
 
 
 RECIPES_HELP = (

@@ -280,6 +280,51 @@ def test_the_estimate_command_prints_the_projection(tmp_path, capsys):
     assert not db.exists()
 
 
+def test_a_fitted_schedule_runs_beside_the_uniform_counts(tmp_path, capsys):
+    """schedule fit → run --schedule: <method>@<stem> at the schedule's m beside the uniform runs,
+    IDGI complete, in the report; a re-run does nothing; a schedule for another model or method
+    is refused."""
+    pytest.importorskip("scipy")
+    from idgi_fast.cli import main
+    from idgi_fast.schedules import Schedule
+
+    fitted = tmp_path / "s4.json"
+    argv = ["schedule", "fit", "--method", "ig", "--steps", "4", "--images", "2", "--grid-steps", "16"]
+    assert main([*argv, "--out", str(fitted)]) == 0
+    schedule = Schedule.load(fitted)
+    assert schedule.method == "ig" and schedule.steps == 4 and schedule.params == {"rule": "left"}
+    db = tmp_path / "s.sqlite"
+    run = [
+        "run",
+        "--db",
+        str(db),
+        "--images",
+        "2",
+        "--steps",
+        "4",
+        "--methods",
+        "ig",
+        "--schedule",
+        str(fitted),
+    ]
+    assert main(run) == 0
+    found = _scores(db)
+    assert {(key[1], key[2], key[4]) for key in found} == {("ig", 4, 4), ("ig@s4", 4, 4)}
+    gaps = [v for k, v in found.items() if k[1] == "ig@s4" and k[3] == 1 and k[6] == "completeness_gap"]
+    assert len(gaps) == 2 and max(gaps) < 1e-5
+    assert "IG (schedule s4) + IDGI" in study_tables_of(db)
+    capsys.readouterr()
+    assert main(run) == 0 and "0 image runs done now" in capsys.readouterr().out
+    other = Schedule((0.0, 0.5, 1.0), method="blur_ig", model="resnet50")
+    other.save(tmp_path / "other.json")
+    assert main([*run[:-1], str(tmp_path / "other.json")]) == 2
+    assert "was fitted for resnet50" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="schedule 's4' was fitted for ig, not blur_ig"):
+        StudyConfig(
+            methods=("blur_ig@s4",), schedules={"s4": {"method": "ig", "positions": [0, 1], "params": {}}}
+        )
+
+
 def study_tables_of(path) -> str:
     from idgi_fast.study.report import study_tables
 

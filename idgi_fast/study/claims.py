@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..recipes import RECIPE_NAMES
+from ..recipes import ordered
 from .store import Store
 
 RESAMPLES = 1000
@@ -164,7 +164,7 @@ def study_claims(store: Store, cells: dict, resamples: int = RESAMPLES, seed: in
     count give the same resamples, so the claims stay paired."""
     fetch = _Values(store, cells)
     models = sorted({key[0] for key in cells})
-    methods = [m for m in RECIPE_NAMES if any(key[1] == m for key in cells)]
+    methods = ordered(key[1] for key in cells)
     present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
     fetched, resampled = {}, {}
     rows = []

@@ -46,6 +46,8 @@ def _remaining(config: StudyConfig, db: Path, ids: list[str]) -> dict:
         for model in config.models:
             decisions = store.image_decisions(model) if store else {}
             for method in config.methods:
+                if not config.applies(model, method):
+                    continue
                 for steps, counts in config.runs(method):
                     done = store.finished_images(model, method, steps, counts) if store else set()
                     left = [image for image in ids if image not in done]

@@ -26,7 +26,7 @@ from .. import __version__
 from ..atomic import atomic_write_text
 from ..figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image, variant_colour
 from ..geometry import blur_sigmas, gaussian_blur
-from ..recipes import RECIPE_NAMES, recipe
+from ..recipes import ordered, recipe
 from ..reference.metrics.pic import aggregate_curves, curve_auc
 from ..tables import markdown_table
 from .claims import LEVEL, RESAMPLES, SEED, study_claims
@@ -120,7 +120,7 @@ def study_tables(store: Store) -> list[Table]:
     if not cells:
         raise ValueError(f"{store.path} holds no scores yet: run `idgi-fast run --db {store.path}` first")
     models = sorted({key[0] for key in cells})
-    methods = [m for m in RECIPE_NAMES if any(key[1] == m for key in cells)]
+    methods = ordered(key[1] for key in cells)
     counts = sorted({key[3] for key in cells})
     present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
     metrics = [m for m in (*MEAN_METRICS, *CURVE_METRICS) if m in present]
@@ -190,7 +190,7 @@ def scores_vs_steps(store: Store) -> Image.Image | None:
     if len(counts) < 2:
         return None
     models = sorted({key[0] for key in cells})
-    methods = [m for m in RECIPE_NAMES if any(key[1] == m for key in cells)]
+    methods = ordered(key[1] for key in cells)
     present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
     low, high = math.log2(counts[0]), math.log2(counts[-1])
     xs = np.array([(math.log2(n) - low) / (high - low) for n in counts])
@@ -237,7 +237,7 @@ def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None
     cells = _cells(store)
     model = sorted({key[0] for key in cells})[0]
     columns = []
-    for method in RECIPE_NAMES:
+    for method in ordered(key[1] for key in cells):
         for idgi in (0, 1):
             found = [key for key in cells if key[:3] == (model, method, idgi)]
             if found:

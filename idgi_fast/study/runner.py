@@ -78,6 +78,9 @@ class StudyConfig:
     backend: str = "auto"
     # the noise tunnels' samples, stdev (pixel units) and seed (docs/semantics.md §9)
     noise: dict = field(default_factory=lambda: dict(DEFAULT_NOISE))
+    # fitted step schedules by tag: {"method", "positions", "params", "model"} (schedules.Schedule);
+    # a method "<name>@<tag>" runs over one (docs/semantics.md §12)
+    schedules: dict = field(default_factory=dict)
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")
     metric_options: dict = field(
         default_factory=lambda: {
@@ -88,9 +91,21 @@ class StudyConfig:
     )
 
     def __post_init__(self):
-        unknown = [m for m in self.methods if m not in RECIPES]
+        unknown = [m for m in self.methods if m.partition("@")[0] not in RECIPES]
         if unknown or not self.methods:
             raise ValueError(f"methods must name study methods; {unknown or 'none'} given: {RECIPES_HELP}")
+        for name in self.methods:
+            chosen = recipe(name)
+            if chosen.schedule is None:
+                continue
+            fitted = self.schedules.get(chosen.schedule)
+            if fitted is None:
+                raise ValueError(f"{name}: no schedule {chosen.schedule!r} given (--schedule FILE)")
+            if fitted["method"] != chosen.method:
+                raise ValueError(
+                    f"{name}: schedule {chosen.schedule!r} was fitted for {fitted['method']}, "
+                    f"not {chosen.method}"
+                )
         object.__setattr__(self, "noise", check_noise_settings(self.noise))
         if not self.steps or any(not isinstance(s, int) or s < 1 for s in self.steps):
             raise ValueError(f"steps must be positive step counts; got {list(self.steps)}")
@@ -127,8 +142,19 @@ class StudyConfig:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         check_evaluation_settings(self.metrics, self.metric_options)  # a bad option stops before any work
 
+    def applies(self, model: str, method: str) -> bool:
+        """Whether `method` runs on `model`: a scheduled method only on the model it was fitted
+        for (any model when the schedule names none)."""
+        tag = recipe(method).schedule
+        return tag is None or self.schedules[tag].get("model", "") in ("", model)
+
     def runs(self, method: str) -> list[tuple[int, list[int]]]:
-        """(run step count m, the counts it yields) for a method."""
+        """(run step count m, the counts it yields) for a method; a scheduled method has its
+        schedule's m only."""
+        tag = recipe(method).schedule
+        if tag is not None:
+            m = len(self.schedules[tag]["positions"]) - 1
+            return [(m, [m])]
         counts = sorted(set(self.steps))
         if not recipe(method).spec.supports_compute_at:
             return [(n, [n]) for n in counts]
@@ -286,6 +312,9 @@ def study_settings(config: StudyConfig) -> dict:
     }
     if any(recipe(method).tunnel is not None for method in config.methods):
         settings["noise"] = config.noise  # decides only the noise tunnels' values
+    tags = {recipe(method).schedule for method in config.methods} - {None}
+    if tags:  # each schedule by its positions and parameters: the tag names the work
+        settings["schedules"] = {tag: config.schedules[tag] for tag in sorted(tags)}
     # through JSON: tuples become lists, as they come back from the database
     return json.loads(json.dumps(settings, sort_keys=True))
 
@@ -294,8 +323,10 @@ def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
     found = []
     for key in sorted(set(stored) | set(current)):
         name = f"{prefix}{key}"
-        if prefix == "weights." and (key not in stored or key not in current):
-            continue  # another model is more work, not other settings
+        if prefix in ("weights.", "schedules.") and (key not in stored or key not in current):
+            continue  # another model or schedule is more work, not other settings
+        if not prefix and key == "schedules" and (key not in stored or key not in current):
+            continue
         if not prefix and key == "noise" and (key not in stored or key not in current):
             continue  # without a noise tunnel on one side, no stored value depends on it
         before, now = stored.get(key), current.get(key)
@@ -323,6 +354,8 @@ def check_settings(store: Store, config: StudyConfig) -> None:
         current["weights"] = {**stored["weights"], **current["weights"]}
         if "noise" in stored:
             current["noise"] = stored["noise"]
+        if "schedules" in stored:
+            current["schedules"] = {**stored["schedules"], **current.get("schedules", {})}
     store.record_settings(current)
 
 
@@ -335,6 +368,8 @@ def missing_work(store: Store, config: StudyConfig, ids: list[str]) -> list[dict
         decisions = store.image_decisions(model)
         needed = [image for image in ids if decisions.get(image, "used") == "used"]
         for method in config.methods:
+            if not config.applies(model, method):
+                continue
             for steps, counts in config.runs(method):
                 done = store.finished_images(model, method, steps, counts)
                 absent = sum(image not in done for image in needed)
@@ -456,7 +491,7 @@ def _explain_and_score(
             idgi=True,
             compute_at=counts if chosen.spec.supports_compute_at else None,
             backend=config.backend,
-            **chosen.explain_options(config.noise, ids),
+            **chosen.explain_options(config.noise, ids, config.schedules),
         )
 
     def maps_of(found, x: torch.Tensor):
@@ -685,6 +720,7 @@ def _work_keys(config: StudyConfig):
         (model, method, steps, tuple(counts))
         for model in config.models
         for method in config.methods
+        if config.applies(model, method)
         for steps, counts in config.runs(method)
     ]
 
@@ -727,6 +763,8 @@ def _run(
                 decisions = {**already.get(model_name, {}), **store.image_decisions(model_name)}
                 mine = range(ranks.rank, len(source.ids), ranks.world)
                 for method in config.methods:
+                    if not config.applies(model_name, method):
+                        continue
                     for steps, counts in config.runs(method):
                         done = store.finished_images(model_name, method, steps, counts) | already.get(
                             (model_name, method, steps, tuple(counts)), set()
