@@ -117,38 +117,18 @@ def _aggregate(kind: str, data: np.ndarray, indices: np.ndarray) -> np.ndarray:
 
 
 class _Values:
-    """Per-image values and curves of one database, fetched once per (model, method, count)."""
+    """Per-image values (or kept curves) of one database's cells, by (model, method, idgi, count)."""
 
     def __init__(self, store: Store, cells: dict):
         self.store, self.cells = store, cells
 
-    def values(self, model, method, idgi, count, metric) -> dict[str, float]:
-        steps = self.cells.get((model, method, idgi, count))
-        if steps is None:
-            return {}
-        rows = self.store.connection.execute(
-            "SELECT image, value FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? "
-            "AND count = ? AND metric = ? AND value IS NOT NULL",
-            (model, method, steps, idgi, count, metric),
-        )
-        return dict(rows.fetchall())
-
-    def curves(self, model, method, idgi, count, metric) -> dict[str, np.ndarray]:
-        steps = self.cells.get((model, method, idgi, count))
-        if steps is None:
-            return {}
-        rows = self.store.connection.execute(
-            "SELECT c.image, c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, "
-            "image) WHERE c.model = ? AND c.method = ? AND c.steps = ? AND c.idgi = ? AND c.count = ? "
-            "AND c.curve = ? AND s.metric = ? AND s.value IS NOT NULL",
-            (model, method, steps, idgi, count, metric, metric),
-        )
-        return {image: np.frombuffer(points, dtype=np.float64) for image, points in rows.fetchall()}
-
     def data(self, kind, model, method, idgi, count, metric):
+        steps = self.cells.get((model, method, idgi, count))
+        if steps is None:
+            return {}
         if kind == "median_curve":
-            return self.curves(model, method, idgi, count, metric)
-        return self.values(model, method, idgi, count, metric)
+            return self.store.kept_curves(model, method, steps, idgi, count, metric)
+        return self.store.image_scores(model, method, steps, idgi, count, metric)
 
 
 def _chunk(n: int, points: int) -> int:

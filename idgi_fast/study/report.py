@@ -91,16 +91,10 @@ def _score(store: Store, key: tuple, steps: int, metric: str) -> float:
     model, method, idgi, count = key
     if metric in CURVE_METRICS:
         how = CURVE_METRICS[metric][1]
-        rows = store.connection.execute(
-            "SELECT c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, image) "
-            "WHERE c.model = ? AND c.method = ? AND c.steps = ? AND c.idgi = ? AND c.count = ? AND c.curve "
-            "= ? "
-            "AND s.metric = ? AND s.value IS NOT NULL ORDER BY c.image",
-            (model, method, steps, idgi, count, metric, metric),
-        ).fetchall()
-        if not rows:
+        kept = store.kept_curves(model, method, steps, idgi, count, metric)
+        if not kept:
             return math.nan
-        curves = torch.from_numpy(np.stack([np.frombuffer(points, dtype=np.float64) for (points,) in rows]))
+        curves = torch.from_numpy(np.stack(list(kept.values())))
         return float(curve_auc(aggregate_curves(curves, how)))
     value = store.connection.execute(
         "SELECT AVG(value) FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? AND count "

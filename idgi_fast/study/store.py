@@ -319,6 +319,26 @@ class Store:
             self.connection.execute("DETACH DATABASE shard")
         return len(done)
 
+    def image_scores(self, model, method, steps, idgi, count, metric) -> dict[str, float]:
+        """Each image's value of `metric` for one (model, method, steps, idgi, count), NULLs left out."""
+        rows = self.connection.execute(
+            "SELECT image, value FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? "
+            "AND count = ? AND metric = ? AND value IS NOT NULL ORDER BY image",
+            (model, method, steps, idgi, count, metric),
+        )
+        return dict(rows.fetchall())
+
+    def kept_curves(self, model, method, steps, idgi, count, metric) -> dict[str, np.ndarray]:
+        """Each image's SIC/AIC curve of `metric`, for the images no skip rule dropped (its score
+        is not NULL), in image order."""
+        rows = self.connection.execute(
+            "SELECT c.image, c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, "
+            "image) WHERE c.model = ? AND c.method = ? AND c.steps = ? AND c.idgi = ? AND c.count = ? "
+            "AND c.curve = ? AND s.metric = ? AND s.value IS NOT NULL ORDER BY c.image",
+            (model, method, steps, idgi, count, metric, metric),
+        )
+        return {image: np.frombuffer(points, dtype=np.float64) for image, points in rows.fetchall()}
+
     def results(self, table: str) -> list[tuple]:
         """Every row of a result table in key order, without the per-run columns: what two runs
         of the same study must agree on."""
