@@ -9,17 +9,22 @@ from typing import Any
 import torch
 
 from . import engine, reference, validation
+from .graphs import resolve_graphs
 from .methods import METHODS, check_flag, method_spec
 from .noise import NoiseTunnel, SampleSums, check_noise, draw_noise, draw_shap
 from .ops.backends import resolve_backend
-from .outputs import full_float32, nonfinite_error, point_finite
+from .outputs import check_precision, full_float32, nonfinite_error, numerics, point_finite, with_precision
 
 
-def backend_runner(backend: str, inputs: torch.Tensor):
-    """The attribution runner of a user's backend choice, resolved once here: the reference
-    (the oracle), or the engine with the op backend ("torch" or "triton") every op receives."""
+def backend_runner(backend: str, inputs: torch.Tensor, graphs=None):
+    """The attribution runner of a user's backend and graphs choices, resolved once here, and
+    its graphs mode: the reference (the oracle), or the engine with the op backend ("torch",
+    "triton" or "native") every op receives and graphs.GRAPH_MODES' "capture" or "off"."""
     backend = resolve_backend(backend, inputs)
-    return reference.run if backend == "reference" else partial(engine.run, backend=backend)
+    mode = resolve_graphs(graphs, inputs.device, backend)
+    if backend == "reference":
+        return reference.run, mode
+    return partial(engine.run, backend=backend, graphs=mode), mode
 
 
 @dataclass
@@ -52,6 +57,7 @@ class ExplainResult:
     sample_outputs: torch.Tensor | None = None
     sample_sums: dict[tuple[bool, int], torch.Tensor] | None = None
     positions: torch.Tensor | None = None  # a non-uniform schedule's α_0 … α_m; None: k/m
+    precision: str = "fp32"  # how the model was evaluated (explain's precision)
 
     def attribution(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
         """One attribution tensor: the base or IDGI map, at `steps` when compute_at was used."""
@@ -158,6 +164,8 @@ def explain(
     backend: str = "auto",
     noise=None,
     schedule=None,
+    graphs=None,
+    precision: str = "fp32",
     **method_params,
 ) -> ExplainResult:
     """Attribute `model`'s explained output for `target` to `inputs` along a path.
@@ -184,6 +192,16 @@ def explain(
     them (rule "left", "right" or "trapezoid"), Blur IG's σ = max_sigma·(1 − α), Guided IG's
     step k ending at α_(k+1); IDGI as always. One count (no compute_at); positions equal to k/m
     (to their dtype's rounding) run the default path.
+    graphs: None (default) replays each fixed-shape chunk of path points — forward, backward and
+    accumulation — as one CUDA graph on CUDA tensors with the fast backends (Guided IG: its
+    per-step model call), captured once per model, shape and chunk and cached for later calls;
+    True asks for it, False turns it off. A model that cannot be captured (host syncs) runs
+    without graphs after one warning. Results equal the uncaptured path's (docs/semantics.md §13).
+    precision: how the model is evaluated along the path: "fp32" (default: exact float32, TF32
+    off, deterministic cuDNN), "tf32" (TF32 matmuls and convolutions on CUDA, cuDNN's fastest
+    algorithms) or "bf16" (the model under bfloat16 autocast; F and gradients come back in
+    float32). Path points, IDGI and accumulation stay float32/float64; targets come from the
+    model at float32. The README lists each one's measured error against "fp32" per method.
     """
     spec = method_spec(method)
     noise = check_noise(noise)
@@ -201,6 +219,7 @@ def explain(
     positions, steps = validation.resolve_schedule(schedule, steps)
     idgi = check_flag("idgi", idgi)
     output = validation.check_output(output)
+    precision = check_precision(precision)
     batch_size = validation.resolve_batch_size(batch_size, inputs.device)
     counts = validation.resolve_compute_at(compute_at, steps, spec)
     if positions is not None:
@@ -229,15 +248,18 @@ def explain(
         baselines = [validation.resolve_baselines(b, inputs) for b in baselines]
     else:
         baselines = validation.resolve_baselines(baselines, inputs)
-    run = backend_runner(backend, inputs)
+    run, graphs = backend_runner(backend, inputs, graphs)
 
     with full_float32():
-        targets = validation.resolve_targets(target, model, inputs, batch_size)
+        # captured work skips the per-chunk target check (a host sync): check them once here
+        targets = validation.resolve_targets(target, model, inputs, batch_size, check_outputs=graphs != "off")
+    path_model = with_precision(model, precision, inputs.device)
+    with numerics(precision):
         options = dict(spec=spec, steps=steps, output=output, params=params, positions=positions)
         sample_outputs = sample_sums = None
         if noise is None and not several_baselines:
             base, important, outputs, evaluations = run(
-                model,
+                path_model,
                 inputs,
                 baselines,
                 targets,
@@ -262,7 +284,7 @@ def explain(
 
             base, important, outputs, evaluations, sample_outputs, sample_sums = _over_samples(
                 run,
-                model,
+                path_model,
                 inputs,
                 targets,
                 samples,
@@ -290,6 +312,7 @@ def explain(
         sample_outputs=sample_outputs,
         sample_sums=sample_sums,
         positions=positions,
+        precision=precision,
     )
 
 
@@ -387,16 +410,27 @@ class _PathAttribution:
     """Captum-shaped access to `explain`: `attribute` returns one attribution tensor.
 
     Method parameters go as keywords to `attribute`; their defaults and checks are the
-    registry's (idgi_fast.methods), listed below.
+    registry's (idgi_fast.methods), listed below. output, backend, graphs and precision are
+    explain's.
     """
 
     method = ""
 
-    def __init__(self, model, *, output: str = "probability", backend: str = "auto"):
+    def __init__(
+        self,
+        model,
+        *,
+        output: str = "probability",
+        backend: str = "auto",
+        graphs: bool | None = None,
+        precision: str = "fp32",
+    ):
         validation.check_model(model)
         self.model = model
         self.output = output
         self.backend = backend
+        self.graphs = graphs
+        self.precision = check_precision(precision)
 
     def attribute(
         self,
@@ -421,6 +455,8 @@ class _PathAttribution:
             output=self.output,
             batch_size=batch_size,
             backend=self.backend,
+            graphs=self.graphs,
+            precision=self.precision,
             **params,
         )
         return result.attribution(idgi=idgi)

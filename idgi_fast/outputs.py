@@ -14,23 +14,41 @@ import torch
 OUTPUTS = ("probability", "logit")
 
 
-@contextmanager
-def full_float32():
-    """Inside the block: TF32 off for cuDNN convolutions and CUDA matmuls, and cuDNN's
-    deterministic algorithms; the caller's flags are restored after.
+# how the model is evaluated (docs/semantics.md §13); the attribution's own arithmetic (path
+# points, IDGI, accumulation) is float32/float64 under every one
+PRECISIONS = ("fp32", "tf32", "bf16")
 
-    torch enables TF32 convolutions by default, and Guided IG's path depends on the ranking
-    of every gradient: TF32 moved it far outside docs/semantics.md §7, and cuDNN's
+
+def check_precision(precision: object) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {PRECISIONS} (fp32: exact float32, the default; tf32: TF32 matmuls and "
+            f"convolutions on CUDA; bf16: the model under bfloat16 autocast), got {precision!r}"
+        )
+    return precision
+
+
+@contextmanager
+def numerics(precision: str = "fp32"):
+    """Inside the block, the CUDA flags of a `precision` (PRECISIONS); the caller's flags are
+    restored after.
+
+    "fp32": TF32 off for cuDNN convolutions and CUDA matmuls, and cuDNN's deterministic
+    algorithms. torch enables TF32 convolutions by default, and Guided IG's path depends on the
+    ranking of every gradient: TF32 moved it far outside docs/semantics.md §7, and cuDNN's
     non-deterministic backward algorithms made two identical runs differ (bench/RESULTS.md,
     first H100 entry). Deterministic float32 makes every run the same.
+    "tf32" and "bf16": TF32 on and cuDNN free to pick its fastest algorithms (the bf16 autocast
+    itself wraps the model: with_precision).
     """
     saved = (
         torch.backends.cudnn.allow_tf32,
         torch.backends.cuda.matmul.allow_tf32,
         torch.backends.cudnn.deterministic,
     )
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.deterministic = True
+    exact = precision == "fp32"
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = not exact
+    torch.backends.cudnn.deterministic = exact
     try:
         yield
     finally:
@@ -39,6 +57,33 @@ def full_float32():
             torch.backends.cuda.matmul.allow_tf32,
             torch.backends.cudnn.deterministic,
         ) = saved
+
+
+def full_float32():
+    """numerics("fp32"): what every check, metric and reference evaluation runs under."""
+    return numerics("fp32")
+
+
+class Autocast:
+    """`wrapped` (a model) under torch.autocast to `dtype`; its logits come back in the points'
+    dtype, so F and the input gradient are float32 while the model's matmuls and convolutions run
+    in `dtype`. The wrapped model is not modified."""
+
+    def __init__(self, wrapped, dtype: torch.dtype, device_type: str):
+        self.wrapped, self.dtype, self.device_type = wrapped, dtype, device_type
+        self.tag = ("autocast", dtype, device_type)
+
+    def __call__(self, points: torch.Tensor):
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            logits = self.wrapped(points)
+        if isinstance(logits, torch.Tensor) and logits.is_floating_point():
+            return logits.to(points.dtype)
+        return logits
+
+
+def with_precision(model, precision: str, device: torch.device):
+    """The model as a `precision` evaluates it: itself, or under bf16 autocast."""
+    return Autocast(model, torch.bfloat16, device.type) if precision == "bf16" else model
 
 
 class NonFiniteOutput(ValueError):
@@ -122,11 +167,16 @@ def explained_output(logits: torch.Tensor, targets: torch.Tensor, output: str) -
     return scores.gather(1, targets.view(-1, 1)).squeeze(1)
 
 
-def output_and_gradient(model, points: torch.Tensor, targets: torch.Tensor, output: str):
-    """F at each point (N,) and ∂F/∂point (shaped like points), from one forward+backward."""
+def output_and_gradient(
+    model, points: torch.Tensor, targets: torch.Tensor, output: str, check_targets: bool = True
+):
+    """F at each point (N,) and ∂F/∂point (shaped like points), from one forward+backward.
+    check_targets=False skips the range check of the targets, a host sync (for work captured as
+    a CUDA graph, whose caller checked them once)."""
     with torch.enable_grad():
         leaf = points.detach().requires_grad_(True)
-        logits = check_logits(model(leaf), leaf.shape[0], targets, leaf.device)
+        checked = targets if check_targets else targets[:0]
+        logits = check_logits(model(leaf), leaf.shape[0], checked, leaf.device)
         values = explained_output(logits, targets, output)
         gradient = None
         if values.requires_grad:

@@ -5,30 +5,79 @@ from __future__ import annotations
 
 from .guided import evaluate_points, guided_ig_stream
 from .paths import BlurPath, StraightPath
-from .stream import model_evaluator, stream_path
+from .stream import model_evaluator, stream_path, stream_path_static
+
+
+def _stream(path, model, targets, output, counts, idgi, batch_size, backend, graphs):
+    """A known path through the streaming loop: in fixed-shape chunks replayed as one CUDA graph
+    (graphs "capture", where the path's points can be captured), in fixed-shape chunks run
+    eagerly ("static", the CPU tests' view of the captured form), or chunk by chunk ("off")."""
+    if graphs == "static" or (graphs == "capture" and path.capturable):
+        return stream_path_static(
+            path, model, targets, output, counts, idgi, batch_size, backend, capture=graphs == "capture"
+        )
+    evaluate = model_evaluator(model, targets, output)
+    return stream_path(path, evaluate, counts, idgi, batch_size, backend, targets)
 
 
 def _ig(
-    model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend, positions
+    model,
+    inputs,
+    baselines,
+    targets,
+    *,
+    steps,
+    counts,
+    idgi,
+    output,
+    batch_size,
+    params,
+    backend,
+    positions,
+    graphs,
 ):
     if positions is None:
         path = StraightPath.uniform(inputs, baselines, steps, params["rule"])
     else:
         path = StraightPath.scheduled(inputs, baselines, positions, params["rule"])
-    evaluate = model_evaluator(model, targets, output)
-    return stream_path(path, evaluate, counts, idgi, batch_size, backend, targets)
+    return _stream(path, model, targets, output, counts, idgi, batch_size, backend, graphs)
 
 
 def _blur_ig(
-    model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend, positions
+    model,
+    inputs,
+    baselines,
+    targets,
+    *,
+    steps,
+    counts,
+    idgi,
+    output,
+    batch_size,
+    params,
+    backend,
+    positions,
+    graphs,
 ):
     path = BlurPath(inputs, steps, idgi, backend=backend, positions=positions, **params)
-    evaluate = model_evaluator(model, targets, output)
-    return stream_path(path, evaluate, counts, idgi, batch_size, backend, targets)
+    return _stream(path, model, targets, output, counts, idgi, batch_size, backend, graphs)
 
 
 def _guided_ig(
-    model, inputs, baselines, targets, *, steps, counts, idgi, output, batch_size, params, backend, positions
+    model,
+    inputs,
+    baselines,
+    targets,
+    *,
+    steps,
+    counts,
+    idgi,
+    output,
+    batch_size,
+    params,
+    backend,
+    positions,
+    graphs,
 ):
     return guided_ig_stream(
         model,
@@ -42,6 +91,7 @@ def _guided_ig(
         backend,
         **params,
         positions=positions,
+        graphs=graphs,
     )
 
 
@@ -64,9 +114,11 @@ def run(
     params,
     backend,
     positions=None,
+    graphs="off",
 ):
     """The fast backends' entry point, for a registered method `spec` and a resolved op
-    `backend`; same contract as reference.run (positions: a step schedule's, or None)."""
+    `backend`; same contract as reference.run (positions: a step schedule's, or None;
+    graphs: graphs.GRAPH_MODES, resolved by graphs.resolve_graphs)."""
     return IMPLEMENTATIONS[spec.name](
         model,
         inputs,
@@ -80,12 +132,14 @@ def run(
         params=params,
         backend=backend,
         positions=positions,
+        graphs=graphs,
     )
 
 
 __all__ = [
     "run",
     "stream_path",
+    "stream_path_static",
     "model_evaluator",
     "StraightPath",
     "BlurPath",

@@ -9,25 +9,65 @@ from __future__ import annotations
 
 import torch
 
+from ..graphs import CACHE, StaticCall, model_fingerprint
 from ..ops.accumulate import idgi_scales, squared_norms
 from ..ops.guided_step import guided_step
 from ..outputs import check_path_finite, output_and_gradient, output_only, point_finite
 from ..profiling import annotate
 
 
-def evaluate_points(model, points, targets, output, batch_size: int, gradient=True):
+def evaluate_points(model, points, targets, output, batch_size: int, gradient=True, check_targets=True):
     """F (N,) and, when `gradient`, ∂F/∂point of N points with their own targets, `batch_size`
-    points per model call."""
+    points per model call (check_targets: outputs.output_and_gradient's)."""
     values, grads = [], []
     for start in range(0, points.shape[0], batch_size):
         part = slice(start, start + batch_size)
         if gradient:
-            f, g = output_and_gradient(model, points[part], targets[part], output)
+            f, g = output_and_gradient(model, points[part], targets[part], output, check_targets)
             grads.append(g)
         else:
             f = output_only(model, points[part], targets[part], output)
         values.append(f.detach())
     return torch.cat(values), (torch.cat(grads) if gradient else None)
+
+
+class StaticEvaluation:
+    """evaluate_points of one fixed batch of points as a StaticCall (a CUDA graph when
+    `capture`): Guided IG's model call, the same shape at every step."""
+
+    def __init__(self, model, like: torch.Tensor, targets, output, batch_size: int, capture: bool):
+        self.points, self.targets = torch.empty_like(like), targets.clone()
+
+        def body():
+            return evaluate_points(model, self.points, self.targets, output, batch_size, check_targets=False)
+
+        self.call = StaticCall(body, capture, "Guided IG's model call (forward, backward)")
+
+    def __call__(self, points: torch.Tensor, targets: torch.Tensor):
+        self.points.copy_(points)
+        self.targets.copy_(targets)
+        values, gradients = self.call()
+        return values.clone(), gradients  # F is kept across steps; the gradient is used up in its step
+
+
+def step_evaluator(model, inputs, targets, output, batch_size: int, graphs: str):
+    """Guided IG's per-step model call: evaluate_points, or its cached StaticEvaluation."""
+    if graphs == "off":
+        return lambda points: evaluate_points(model, points, targets, output, batch_size)
+    key = (
+        "guided call",
+        model_fingerprint(model),
+        tuple(inputs.shape),
+        inputs.dtype,
+        str(inputs.device),
+        batch_size,
+        output,
+        graphs,
+    )
+    evaluation = CACHE.get(
+        key, model, lambda: StaticEvaluation(model, inputs, targets, output, batch_size, graphs == "capture")
+    )
+    return lambda points: evaluation(points, targets)
 
 
 def _idgi_update(accumulator, squared, norm, change):
@@ -48,8 +88,10 @@ def guided_ig_stream(
     fraction: float,
     max_dist: float,
     positions: torch.Tensor | None = None,
+    graphs: str = "off",
 ):
     batch = inputs.shape[0]
+    evaluate = step_evaluator(model, inputs, targets, output, batch_size, graphs)
     x_in = inputs.to(torch.float64).flatten(1).contiguous()
     x_base = baselines.to(torch.float64).expand_as(inputs).flatten(1).contiguous()
     distance = (x_in - x_base).abs().sum(dim=1)
@@ -61,9 +103,7 @@ def guided_ig_stream(
     waiting = None  # (g², Σg², F) of the previous step, until F of the next point is known
     for k in range(steps):
         with annotate("forward+backward"):
-            values, gradients = evaluate_points(
-                model, x.to(inputs.dtype).view_as(inputs), targets, output, batch_size
-            )
+            values, gradients = evaluate(x.to(inputs.dtype).view_as(inputs))
         outputs[:, k] = values
         finite[:, k] = point_finite(values, gradients)
         check_path_finite(finite, targets, steps)  # at once: a NaN gradient would corrupt the ranking

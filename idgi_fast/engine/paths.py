@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from ..geometry import blur_sigmas, straight_positions
-from ..ops.blur_path import blur_path
+from ..ops.blur_path import blur_path, blur_path_triton_taps, blur_taps
 
 
 def ig_rule_weights(positions: torch.Tensor, n: int, rule: str) -> torch.Tensor:
@@ -108,6 +108,28 @@ class StraightPath:
     def base_coefficients(self, js: torch.Tensor, stride: int) -> torch.Tensor:
         return self.weights(js, stride)
 
+    # the fixed-shape form (engine/stream.py's stream_path_static): points read only the tensors
+    # of static_tensors, which a cached path takes over from a later call's with load
+    capturable = True
+
+    def static_key(self) -> tuple:
+        return (self.steps, self.multiply)
+
+    def static_tensors(self) -> list[torch.Tensor]:
+        return [self.baselines, self.difference, self.alphas]
+
+    def static_points(self, images: torch.Tensor, js: torch.Tensor):
+        shape = (-1,) + (1,) * (self.inputs.ndim - 1)
+        return self.baselines[images] + self.alphas[js].view(shape) * self.difference[images], None
+
+    def own(self) -> None:
+        """Clone the static tensors, so that later loads never write into a caller's tensors."""
+        self.baselines, self.difference, self.alphas = (t.clone() for t in self.static_tensors())
+
+    def load(self, other: StraightPath) -> None:
+        for mine, theirs in zip(self.static_tensors(), other.static_tensors()):
+            mine.copy_(theirs)
+
     def finish(self, accumulated: torch.Tensor) -> torch.Tensor:
         return self.difference * accumulated if self.multiply else accumulated
 
@@ -143,6 +165,46 @@ class BlurPath:
     def points(self, images: torch.Tensor, js: torch.Tensor):
         sigmas = self.sigmas[(self.steps - js).cpu()]
         return blur_path(self.inputs[images], sigmas, self.grad_step, self.padding, backend=self.backend)
+
+    @property
+    def capturable(self) -> bool:
+        """The Triton blur takes every point's taps as device tensors; the torch and native
+        blurs build per-σ matrices on the host, which a CUDA graph cannot capture."""
+        return self.backend == "triton"
+
+    def _taps(self):
+        if not hasattr(self, "tap_table"):
+            # by path index j: the taps of σ_(m−j), every row as wide as the widest of the path
+            by_j = self.sigmas.flip(0)
+            radii, table, self.max_radius = blur_taps(by_j, self.grad_step)
+            self.tap_radii = radii.to(self.inputs.device)
+            self.tap_table = table.to(self.inputs.device)
+        return self.tap_radii, self.tap_table, self.max_radius
+
+    def static_key(self) -> tuple:
+        return (self.steps, self.grad_step, self.padding, self.backend, len(self.needed), self._taps()[2])
+
+    def static_tensors(self) -> list[torch.Tensor]:
+        radii, table, _ = self._taps()
+        return [self.inputs, radii, table]
+
+    def static_points(self, images: torch.Tensor, js: torch.Tensor):
+        if not self.capturable:
+            return self.points(images, js)
+        radii, table, max_radius = self._taps()
+        return blur_path_triton_taps(
+            self.inputs[images], radii[js], table[:, js], max_radius, self.padding, slopes=True
+        )
+
+    def own(self) -> None:
+        """As StraightPath.own: the inputs are the caller's."""
+        self.inputs = self.inputs.clone()
+        self._taps()
+
+    def load(self, other: BlurPath) -> None:
+        self.sigmas = other.sigmas
+        for mine, theirs in zip(self.static_tensors(), other.static_tensors()):
+            mine.copy_(theirs)
 
     def base_coefficients(self, js: torch.Tensor, stride: int) -> torch.Tensor:
         i = (self.steps - js).cpu()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..graphs import CACHE, StaticCall, model_fingerprint
 from ..ops.accumulate import accumulate, idgi_scales, squared_norms
 from ..outputs import check_path_finite, output_and_gradient, point_finite
 from ..profiling import annotate
@@ -25,6 +26,79 @@ ChunkEvaluator = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torc
 def model_evaluator(model, targets: torch.Tensor, output: str) -> ChunkEvaluator:
     """The explained output of `model` (docs/semantics.md notation) at each point, for its image's target."""
     return lambda points, images: output_and_gradient(model, points, targets[images], output)
+
+
+class Accumulators:
+    """What a path's chunks fold into: base and IDGI sums (counts, B, …), F of every point
+    (B, m + 2) and whether it was finite; column m + 1 takes the padded rows of fixed-shape
+    chunks, which are never read."""
+
+    def __init__(self, inputs: torch.Tensor, steps: int, counts: list[int], idgi: bool, backend: str):
+        batch, device = inputs.shape[0], inputs.device
+        self.steps, self.counts, self.idgi, self.backend = steps, counts, idgi, backend
+        self.strides = [steps // n if n else 1 for n in counts]  # a one-point path (steps 0) has one count, 0
+        self.base = torch.zeros((len(counts), *inputs.shape), dtype=inputs.dtype, device=device)
+        self.important = torch.zeros_like(self.base) if idgi else None
+        self.outputs = torch.empty((batch, steps + 2), dtype=inputs.dtype, device=device)
+        self.finite = torch.empty((batch, steps + 2), dtype=torch.bool, device=device)
+        self.reset()
+
+    def reset(self) -> None:
+        self.base.zero_()
+        if self.important is not None:
+            self.important.zero_()
+        self.outputs.fill_(float("nan"))
+        self.finite.fill_(True)
+
+    def coefficients(self, path, js: torch.Tensor) -> torch.Tensor:
+        """(N, counts) each point's weight in every count's base estimate, in the inputs' dtype."""
+        weights = [path.base_coefficients(js, s) for s in self.strides]
+        return torch.stack(weights, dim=1).to(self.base.dtype)
+
+    def finish(self, path, targets: torch.Tensor | None):
+        """The stream's result (stream_path's contract); raises on a NaN or Inf F or gradient."""
+        outputs, finite = self.outputs[:, : self.steps + 1], self.finite[:, : self.steps + 1]
+        check_path_finite(finite, targets, self.steps)
+        base_by_count = {n: path.finish(self.base[c]) for c, n in enumerate(self.counts)}
+        idgi_by_count = {n: self.important[c] for c, n in enumerate(self.counts)} if self.idgi else None
+        return base_by_count, idgi_by_count, outputs, len(path.needed)
+
+
+def fold_chunk(
+    state: Accumulators,
+    values: torch.Tensor,
+    gradients: torch.Tensor,
+    multiplier: torch.Tensor | None,
+    images: torch.Tensor,
+    js: torch.Tensor,
+    write_js: torch.Tensor,
+    base_coef: torch.Tensor,
+    valid: torch.Tensor | None,
+) -> None:
+    """Fold one chunk's F and gradients into `state`, without waiting for the host.
+
+    write_js: the column each row's F goes to (js, or m + 1 for a padded row); base_coef (N,
+    counts) is 0 on padded rows and `valid` (N,) marks the real rows (None: all are).
+    """
+    steps = state.steps
+    values = values.detach()
+    state.outputs[images, write_js] = values
+    state.finite[images, write_js] = point_finite(values, gradients)
+    idgi_coef = None
+    if state.idgi:
+        norms = squared_norms(gradients, state.backend).to(torch.float64)
+        scales = []
+        for s in state.strides:
+            interval = (js % s == 0) & (js < steps)
+            if valid is not None:
+                interval &= valid
+            later = state.outputs[images, (js + s).clamp(max=steps)].to(torch.float64)
+            change = later - values.to(torch.float64)
+            scales.append(torch.where(interval, idgi_scales(change, norms), 0.0))
+        idgi_coef = torch.stack(scales, dim=1).to(state.base.dtype)
+    accumulate(
+        gradients, multiplier, base_coef, idgi_coef, images, state.base, state.important, state.backend
+    )
 
 
 def stream_path(
@@ -47,11 +121,7 @@ def stream_path(
     batch, device = inputs.shape[0], inputs.device
     js = torch.tensor(sorted(path.needed, reverse=True), device=device).repeat_interleave(batch)
     images = torch.arange(batch, device=device).repeat(len(path.needed))
-    strides = [steps // n if n else 1 for n in counts]  # a one-point path (steps 0) has one count, 0
-    base = torch.zeros((len(counts), *inputs.shape), dtype=inputs.dtype, device=device)
-    important = torch.zeros_like(base) if idgi else None
-    outputs = torch.full((batch, steps + 1), float("nan"), dtype=inputs.dtype, device=device)
-    finite = torch.ones((batch, steps + 1), dtype=torch.bool, device=device)
+    state = Accumulators(inputs, steps, counts, idgi, backend)
 
     chunk = batch_size
     start = 0
@@ -71,26 +141,115 @@ def stream_path(
             chunk //= 2  # nothing of this chunk was accumulated yet: retry it at half the size
             continue
         with annotate("accumulate"):
-            values = values.detach()
-            outputs[chunk_images, chunk_js] = values
-            finite[chunk_images, chunk_js] = point_finite(values, gradients)
-            base_coef = torch.stack([path.base_coefficients(chunk_js, s) for s in strides], dim=1).to(
-                inputs.dtype
+            coefficients = state.coefficients(path, chunk_js)
+            fold_chunk(
+                state, values, gradients, multiplier, chunk_images, chunk_js, chunk_js, coefficients, None
             )
-            idgi_coef = None
-            if idgi:
-                norms = squared_norms(gradients, backend).to(torch.float64)
-                scales = []
-                for s in strides:
-                    interval = (chunk_js % s == 0) & (chunk_js < steps)
-                    later = outputs[chunk_images, (chunk_js + s).clamp(max=steps)].to(torch.float64)
-                    change = later - values.to(torch.float64)
-                    scales.append(torch.where(interval, idgi_scales(change, norms), 0.0))
-                idgi_coef = torch.stack(scales, dim=1).to(inputs.dtype)
-            accumulate(gradients, multiplier, base_coef, idgi_coef, chunk_images, base, important, backend)
         start = rows.stop
 
-    check_path_finite(finite, targets, steps)
-    base_by_count = {n: path.finish(base[c]) for c, n in enumerate(counts)}
-    idgi_by_count = {n: important[c] for c, n in enumerate(counts)} if idgi else None
-    return base_by_count, idgi_by_count, outputs, len(path.needed)
+    return state.finish(path, targets)
+
+
+class StaticStream:
+    """The cached state of one fixed-shape stream: the first call's path (whose tensors later
+    calls copy theirs into), the targets, the accumulators, one chunk's row buffers and the
+    StaticCall that evaluates and folds a chunk."""
+
+    def __init__(self, path, model, targets, output, counts, idgi, batch_size, backend, capture):
+        inputs = path.inputs
+        path.own()
+        self.path, self.chunk = path, batch_size
+        self.targets = targets.clone()
+        self.state = Accumulators(inputs, path.steps, counts, idgi, backend)
+        device = inputs.device
+        self.images = torch.zeros(batch_size, dtype=torch.long, device=device)
+        self.js = torch.zeros(batch_size, dtype=torch.long, device=device)
+        self.write_js = torch.zeros(batch_size, dtype=torch.long, device=device)
+        self.valid = torch.zeros(batch_size, dtype=torch.bool, device=device)
+        self.coefficients = torch.zeros((batch_size, len(counts)), dtype=inputs.dtype, device=device)
+
+        def body():
+            points, multiplier = self.path.static_points(self.images, self.js)
+            values, gradients = output_and_gradient(
+                model, points, self.targets[self.images], output, check_targets=False
+            )
+            fold_chunk(
+                self.state,
+                values,
+                gradients,
+                multiplier,
+                self.images,
+                self.js,
+                self.write_js,
+                self.coefficients,
+                self.valid,
+            )
+
+        self.call = StaticCall(body, capture, "a chunk of path points (forward, backward, accumulate)")
+
+    def run(self, path, targets):
+        self.path.load(path)
+        self.targets.copy_(targets)
+        self.state.reset()
+        batch, steps = path.inputs.shape[0], path.steps
+        device = path.inputs.device
+        js = torch.tensor(sorted(path.needed, reverse=True), device=device).repeat_interleave(batch)
+        images = torch.arange(batch, device=device).repeat(len(path.needed))
+        rows = len(js)
+        padded = -(-rows // self.chunk) * self.chunk
+        # padded rows repeat the last real point with no weight and write F to the unread column m + 1
+        js = torch.cat([js, js[-1:].expand(padded - rows)])
+        images = torch.cat([images, images[-1:].expand(padded - rows)])
+        valid = torch.arange(padded, device=device) < rows
+        write_js = torch.where(valid, js, steps + 1)
+        coefficients = self.state.coefficients(path, js) * valid[:, None]
+        for start in range(0, padded, self.chunk):
+            part = slice(start, start + self.chunk)
+            self.images.copy_(images[part])
+            self.js.copy_(js[part])
+            self.write_js.copy_(write_js[part])
+            self.valid.copy_(valid[part])
+            self.coefficients.copy_(coefficients[part])
+            with annotate("chunk (static)"):
+                self.call(reset=self.state.reset)
+        base, important, outputs, evaluations = self.state.finish(path, targets)
+        # the accumulators are reused by the next call: hand out copies
+        base = {n: b.clone() for n, b in base.items()}
+        important = {n: i.clone() for n, i in important.items()} if important is not None else None
+        return base, important, outputs.clone(), evaluations
+
+
+def stream_path_static(path, model, targets, output, counts, idgi, batch_size, backend, capture: bool):
+    """stream_path's result with every chunk of one shape, `batch_size` points, the last padded
+    with weightless repeats of a real point, so that one CUDA graph (when `capture`) replays
+    every chunk; the graph and its buffers are cached for later calls of the same shapes.
+    Falls back to stream_path when the padded chunk does not fit in memory."""
+    inputs = path.inputs
+    key = (
+        "stream",
+        type(path).__name__,
+        path.static_key(),
+        model_fingerprint(model),
+        tuple(inputs.shape),
+        inputs.dtype,
+        str(inputs.device),
+        batch_size,
+        tuple(counts),
+        idgi,
+        output,
+        backend,
+        capture,
+    )
+    try:
+        stream = CACHE.get(
+            key,
+            model,
+            lambda: StaticStream(path, model, targets, output, counts, idgi, batch_size, backend, capture),
+        )
+        return stream.run(path, targets)
+    except torch.cuda.OutOfMemoryError:
+        CACHE.drop(key)
+        torch.cuda.empty_cache()
+        return stream_path(
+            path, model_evaluator(model, targets, output), counts, idgi, batch_size, backend, targets
+        )

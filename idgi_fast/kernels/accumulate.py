@@ -51,7 +51,8 @@ def accumulate_kernel(
 
     for every count c at once, summed in ACC (the inputs' float type): g is read once, the
     COUNTS × BLOCK sums stay in registers, and each accumulator element is read and written once
-    per chunk. Points of a segment are order[segment_start[s] : segment_start[s + 1]].
+    per chunk. Points of a segment are order[segment_start[s] : segment_start[s + 1]]; an
+    empty segment reads and writes nothing.
     """
     segment = tl.program_id(0)
     block = tl.program_id(1)
@@ -79,7 +80,9 @@ def accumulate_kernel(
     image = tl.load(segment_image_ptr + segment).to(tl.int64)
     rows = (counts.to(tl.int64)[:, None] * n_images + image) * n_features
     where = rows + offsets[None, :]
-    both = count_mask[:, None] & mask[None, :]
+    # a segment without points (an image absent from this chunk) leaves its accumulators untouched
+    filled = offsets < tl.where(last > first, n_features, 0)
+    both = count_mask[:, None] & filled[None, :]
     old = tl.load(base_ptr + where, mask=both, other=0.0)
     tl.store(base_ptr + where, (old.to(ACC) + base_sum).to(old.dtype), mask=both)
     if HAS_IDGI:

@@ -40,7 +40,8 @@ def accumulate_torch(
     flat = g.flatten(1)
     weighted = flat if multiplier is None else flat * multiplier.flatten(1)
     # one (N × counts·B) matrix of coefficients per accumulator: a single GEMM folds every count
-    owner = torch.nn.functional.one_hot(images, batch).to(g.dtype)  # (N, B)
+    # (N, B) ownership by comparison, not one_hot, which checks its indices on the host
+    owner = (images[:, None] == torch.arange(batch, device=images.device)).to(g.dtype)
     spread = (base_coef[:, :, None] * owner[:, None, :]).reshape(len(images), counts * batch)
     base.view(counts * batch, -1).add_(spread.T @ weighted)
     if idgi is not None:
@@ -81,14 +82,18 @@ def accumulate_triton(
     counts, batch = base.shape[0], base.shape[1]
     if not (base.is_contiguous() and (idgi is None or idgi.is_contiguous())):
         raise ValueError("accumulators must be contiguous")
-    # points of one image form one segment; the kernel visits them through `order`, so g is never copied
+    # points of image b form segment b (empty when b has none in this chunk); the kernel visits
+    # them through `order`, so g is never copied. One segment per image, whatever the chunk holds,
+    # keeps the launch free of host syncs (a CUDA graph captures it).
     order = torch.sort(images, stable=True).indices
-    segment_images, sizes = torch.unique_consecutive(images[order], return_counts=True)
-    segment_start = torch.zeros(len(sizes) + 1, dtype=torch.int64, device=g.device)
+    sizes = torch.zeros(batch, dtype=torch.int64, device=g.device)
+    sizes.index_add_(0, images, torch.ones_like(images))
+    segment_start = torch.zeros(batch + 1, dtype=torch.int64, device=g.device)
     segment_start[1:] = torch.cumsum(sizes, 0)
+    segment_images = torch.arange(batch, device=g.device)
     mult = flat if multiplier is None else multiplier.reshape(n_points, -1).contiguous()
     idgi_coef_ = base_coef if idgi_coef is None else idgi_coef
-    grid = (len(sizes), triton.cdiv(n_features, block))
+    grid = (batch, triton.cdiv(n_features, block))
     accumulate_kernel[grid](
         flat,
         mult,

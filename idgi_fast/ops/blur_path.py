@@ -103,7 +103,25 @@ def blur_taps(sigmas: torch.Tensor, grad_step: float):
     return torch.tensor(radii, dtype=torch.int32), table, max_radius
 
 
-def blur_path_triton(images, sigmas, grad_step, padding, slopes=True, block_h: int = 16, block_w: int = 64):
+def blur_path_triton(images, sigmas, grad_step, padding, slopes=True, **tiles):
+    radii, table, max_radius = blur_taps(sigmas.cpu(), grad_step)
+    device = images.device
+    return blur_path_triton_taps(
+        images,
+        radii.to(device),
+        table.to(device=device, dtype=torch.float64),
+        max_radius,
+        padding,
+        slopes,
+        **tiles,
+    )
+
+
+def blur_path_triton_taps(
+    images, radii, table, max_radius: int, padding, slopes=True, block_h: int = 16, block_w: int = 64
+):
+    """blur_path_triton with each point's taps given (blur_taps' radii and table, on the device):
+    no host work, so a CUDA graph can capture it (engine/stream.py's fixed-shape chunks)."""
     import triton
     import triton.language as tl
 
@@ -116,8 +134,6 @@ def blur_path_triton(images, sigmas, grad_step, padding, slopes=True, block_h: i
     # float64 sums rounded once, as the reference: IDGI divides differences of F between
     # neighbouring blur levels, which float32 rounding of the points would visibly move
     acc_dtype = torch.float64
-    radii, table, max_radius = blur_taps(sigmas.cpu(), grad_step)
-    radii, table = radii.to(device), table.to(device=device, dtype=acc_dtype)
     source = images.contiguous()
     rows = torch.arange(n_points, device=device)  # each point blurs its own image plane
     along_h = torch.empty((n_points, channels, height, width), dtype=acc_dtype, device=device)
