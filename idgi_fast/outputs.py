@@ -22,8 +22,8 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 def check_precision(precision: object) -> str:
     if precision not in PRECISIONS:
         raise ValueError(
-            f"precision must be one of {PRECISIONS} (fp32: exact float32, the default; tf32: TF32 matmuls and "
-            f"convolutions on CUDA; bf16: the model under bfloat16 autocast), got {precision!r}"
+            f"precision must be one of {PRECISIONS} (fp32: exact float32, the default; tf32: TF32 "
+            f"matmuls and convolutions on CUDA; bf16: the model under bfloat16 autocast), got {precision!r}"
         )
     return precision
 
