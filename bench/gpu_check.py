@@ -25,7 +25,13 @@ It prints a Markdown report (tee it to a file) and writes gpu_check.json under -
   6. the rest of the family (section "family"): a noise tunnel (SmoothGrad² over IG ± IDGI) and
      the seeded GradientSHAP on CUDA against the same seed on the CPU (relative L2 ≤ 1e-3, every
      sample's IDGI complete), XRAI's region selection on CUDA against the CPU for the same
-     attribution (scikit-image permitting), each timed against its floor.
+     attribution (scikit-image permitting), each timed against its floor;
+  7. CUDA graphs (section "graphs"): explain and evaluate with graphs on against off (equal
+     results, the graph captured and replayed from the cache), each timed against the eager
+     floor and the floor replayed as one graph per chunk; tests/test_graphs.py on the card;
+  8. precision= (section "precision"): tf32 and bf16 against fp32 per method, error and time.
+Kernel rows also give the device time alone (the launch replayed from a CUDA graph), which
+the bandwidth targets are about; the wall time adds Python's per-launch overhead.
 Timings are medians of several rounds after a warm-up, measured side by side in one run.
 """
 
@@ -68,6 +74,37 @@ def timed(fn, rounds: int) -> float:
         synchronize()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def graphed_seconds(fn, reps: int = 20) -> float:
+    """Device time of one fn() call: `reps` calls captured in one CUDA graph, replayed and timed
+    with events, so that Python's launch overhead (tens of µs per Triton launch) is left out.
+    NaN when fn cannot be captured (a host sync in its launcher)."""
+    try:
+        fn()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(reps):
+                fn()
+        graph.replay()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        samples = []
+        for _ in range(5):
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            samples.append(start.elapsed_time(end) / 1e3 / reps)
+        return statistics.median(samples)
+    except Exception as error:  # report, do not stop the check
+        print(f"(could not capture for device timing: {str(error).splitlines()[0]})")
+        torch.cuda.synchronize()
+        return float("nan")
 
 
 def copy_bandwidth(device: str, gigabytes: float = 1.0) -> float:
@@ -116,6 +153,12 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
             }
         )
 
+    def add_device_time(fn, nbytes):
+        """The last row's kernel again, timed on the device alone (graphed_seconds)."""
+        seconds = graphed_seconds(fn)
+        rows[-1]["device ms"] = seconds * 1e3
+        rows[-1]["% of copy (device)"] = 100 * nbytes / seconds / 1e9 / copy_gbps
+
     for dtype in (torch.float32, torch.float64):
         n_points, feature_shape, counts, batch = 67, (3, 37, 53), 3, 9
         g = torch.randn(n_points, *feature_shape, generator=gen, device=device, dtype=dtype)
@@ -162,15 +205,25 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
                 ),
                 rounds * 10,
             )
+            nbytes = g.numel() * 4 + 2 * 2 * base.numel() * 4
             add(
                 f"accumulate float32, BLOCK {block}, {warps} warps",
                 "64 points → 16 images, 3×224²",
                 0.0,
                 1.0,
                 seconds,
-                g.numel() * 4 + 2 * 2 * base.numel() * 4,
+                nbytes,
             )
             rows[-1]["torch ms"] = torch_ms
+            add_device_time(
+                lambda: acc.accumulate_triton(
+                    g, None, coef, coef, images, base, idgi, block=block, num_warps=warps
+                ),
+                nbytes,
+            )
+            rows[-1]["torch device ms"] = (
+                graphed_seconds(lambda: acc.accumulate_torch(g, None, coef, coef, images, base, idgi)) * 1e3
+            )
         torch_ms = timed(lambda: acc.squared_norms_torch(g), rounds * 10) * 1e3
         for block, warps in ((4096, 4), (4096, 8), (8192, 8), (1024, 4)):
             seconds = timed(lambda: acc.squared_norms_triton(g, block=block, num_warps=warps), rounds * 10)
@@ -183,6 +236,8 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
                 g.numel() * 4,
             )
             rows[-1]["torch ms"] = torch_ms
+            add_device_time(lambda: acc.squared_norms_triton(g, block=block, num_warps=warps), g.numel() * 4)
+            rows[-1]["torch device ms"] = graphed_seconds(lambda: acc.squared_norms_torch(g)) * 1e3
 
     for padding in ("zeros", "reflect"):
         for shape, sigmas in (
@@ -416,7 +471,21 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
     )
     print(
         markdown_table(
-            rows, ["kernel", "shape", "max error", "limit", "pass", "ms", "torch ms", "GB/s", "% of copy"]
+            rows,
+            [
+                "kernel",
+                "shape",
+                "max error",
+                "limit",
+                "pass",
+                "ms",
+                "torch ms",
+                "GB/s",
+                "% of copy",
+                "device ms",
+                "torch device ms",
+                "% of copy (device)",
+            ],
         )
     )
     return sum(not row["pass"] for row in rows)
@@ -573,6 +642,7 @@ def time_methods(report: dict, device: str, rounds: int, methods=METHODS) -> Non
                             idgi=use_idgi,
                             backend=backend,
                             batch_size=CHUNK,
+                            graphs=False if backend != "reference" else None,
                         ),
                         rounds,
                     )
@@ -755,6 +825,149 @@ def check_family(report: dict, device: str, rounds: int) -> int:
     return failures
 
 
+def largest_difference(got: torch.Tensor, want: torch.Tensor) -> float:
+    """max |got − want| / max |want| (docs/semantics.md §7's form), NaN counted as failure."""
+    got, want = got.double().cpu(), want.double().cpu()
+    return float((got - want).abs().max() / want.abs().max().clamp(min=1e-300))
+
+
+def check_graphs(report: dict, device: str, rounds: int) -> int:
+    """CUDA graphs (explain(graphs=...), evaluate(graphs=...)): equal results, captured, timed."""
+    from floor import graphed_floor, scoring_floor
+
+    from idgi_fast.graphs import CACHE, clear_graphs
+
+    rows, failures = [], 0
+    workloads = list(end_to_end_workloads(device))
+    for name, model, x, labels, steps in workloads:
+        clear_graphs()
+        floor = timed(lambda: model_only_floor(model, x, labels, steps + 1, CHUNK), rounds)
+        graphed = graphed_floor(model, x, labels, steps + 1, CHUNK)
+        floor_graphed = timed(graphed, rounds)
+        rows.append({"workload": name, "entry": "floor / floor as one graph per chunk", "off s": floor})
+        rows[-1]["on s"] = floor_graphed
+        for method in METHODS:
+            options = dict(target=labels, method=method, steps=steps, idgi=True, batch_size=CHUNK)
+            off = explain(model, x, graphs=False, **options)
+            on = explain(model, x, graphs=True, **options)
+            again = explain(model, x, graphs=True, **options)  # replayed from the cache
+            captured = any(
+                getattr(state, "call", None) is not None and state.call.captured
+                for _, state in CACHE.entries.values()
+            )
+            error = max(
+                largest_difference(result.attribution(idgi=idgi), off.attribution(idgi=idgi))
+                for result in (on, again)
+                for idgi in (False, True)
+            )
+            limit = 1e-3 if method == "guided_ig" else 1e-5
+            passed = captured and error <= limit
+            failures += not passed
+            seconds_off = timed(lambda: explain(model, x, graphs=False, **options), rounds)
+            seconds_on = timed(lambda: explain(model, x, graphs=True, **options), rounds)
+            rows.append(
+                {
+                    "workload": name,
+                    "entry": f"{method} + IDGI [triton]",
+                    "off s": seconds_off,
+                    "on s": seconds_on,
+                    "off × floor": seconds_off / floor,
+                    "on × floor": seconds_on / floor,
+                    "on × graphed floor": seconds_on / floor_graphed,
+                    "max diff": error,
+                    "captured": captured,
+                    "pass": passed,
+                }
+            )
+    name, model, x, labels, _ = workloads[-1]
+    saliency = torch.rand(x.shape[0], *x.shape[-2:], generator=torch.Generator().manual_seed(0)).to(device)
+    for group in ("insertion + deletion", "SIC + AIC, MS-SSIM"):
+        options, per_image = METRIC_GROUPS[group]
+        found = {
+            graphs: evaluate(model, x, saliency, labels, graphs=graphs, show_progress=False, **options)
+            for graphs in (False, True)
+        }
+        error = max(
+            float((found[True].per_image[key] - found[False].per_image[key]).abs().nan_to_num(0).max())
+            for key in found[False].per_image
+        )
+        passed = error <= 1e-6
+        failures += not passed
+        floor = timed(lambda: scoring_floor(model, x, labels, per_image, CHUNK), rounds)
+        seconds = {
+            graphs: timed(
+                lambda: evaluate(model, x, saliency, labels, graphs=graphs, show_progress=False, **options),
+                rounds,
+            )
+            for graphs in (False, True)
+        }
+        rows.append(
+            {
+                "workload": name,
+                "entry": f"metrics: {group} (× scoring floor)",
+                "off s": seconds[False],
+                "on s": seconds[True],
+                "off × floor": seconds[False] / floor,
+                "on × floor": seconds[True] / floor,
+                "max diff": error,
+                "pass": passed,
+            }
+        )
+    try:
+        import subprocess
+
+        import pytest  # noqa: F401
+
+        tests = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_graphs.py"],
+            capture_output=True,
+            text=True,
+        )
+        summary = tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else tests.stderr[-300:]
+        rows.append(
+            {"workload": "tests/test_graphs.py on CUDA", "entry": summary, "pass": tests.returncode == 0}
+        )
+        failures += tests.returncode != 0
+        if tests.returncode:
+            print(tests.stdout[-3000:])
+    except ImportError:
+        rows.append({"workload": "tests/test_graphs.py on CUDA", "entry": "pytest is not installed here"})
+    report["graphs"] = rows
+    print(f"\n## CUDA graphs off / on (median of {rounds}; the floors: eager and one graph per chunk)\n")
+    print(markdown_table(rows, list(dict.fromkeys(k for row in rows for k in row))))
+    return failures
+
+
+def check_precision(report: dict, device: str, rounds: int) -> int:
+    """explain(precision=...): each fast precision's error against fp32, per method, and its time."""
+    rows = []
+    for name, model, x, labels, steps in end_to_end_workloads(device):
+        steps = min(steps, 32)
+        for method in METHODS:
+            options = dict(target=labels, method=method, steps=steps, idgi=True, batch_size=CHUNK)
+            exact = explain(model, x, **options)
+            exact_seconds = timed(lambda: explain(model, x, **options), rounds)
+            for precision in ("tf32", "bf16"):
+                got = explain(model, x, precision=precision, **options)
+                seconds = timed(lambda: explain(model, x, precision=precision, **options), rounds)
+                rows.append(
+                    {
+                        "workload": f"{name.split(',')[0]}, steps={steps}",
+                        "method": method,
+                        "precision": precision,
+                        "rel. L2 base": relative_l2(got.base, exact.base),
+                        "rel. L2 IDGI": relative_l2(got.idgi, exact.idgi),
+                        "IDGI gap": float(got.completeness_gap(idgi=True).max()),
+                        "s": seconds,
+                        "× fp32 time": seconds / exact_seconds,
+                    }
+                )
+    report["precision"] = rows
+    print(f"\n## precision= against fp32 (relative L2 of the attribution; median of {rounds})\n")
+    print(markdown_table(rows, list(rows[0])))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commit", default="unknown")
@@ -763,8 +976,8 @@ def main(argv=None) -> int:
     parser.add_argument("--metric-images", type=int, default=8, help="scenes for the metrics section")
     parser.add_argument(
         "--sections",
-        default="kernels,reference,backends,e2e,metrics,family",
-        help="comma-separated subset of kernels,reference,backends,e2e,metrics,family",
+        default="kernels,graphs,precision,reference,backends,e2e,metrics,family",
+        help="comma-separated subset of kernels,graphs,precision,reference,backends,e2e,metrics,family",
     )
     parser.add_argument("--methods", default=",".join(METHODS), help="methods the e2e section times")
     parser.add_argument(
@@ -808,6 +1021,10 @@ def main(argv=None) -> int:
         failures += check_metrics(report, args.device, images=args.metric_images, rounds=args.rounds)
     if "family" in sections:
         failures += check_family(report, args.device, rounds=args.rounds)
+    if "graphs" in sections:
+        failures += check_graphs(report, args.device, rounds=args.rounds)
+    if "precision" in sections:
+        failures += check_precision(report, args.device, rounds=args.rounds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{failures} check(s) failed" if failures else "\nall checks passed")

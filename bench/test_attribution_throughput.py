@@ -3,7 +3,8 @@
 
 Workloads: the embedded SceneNet at 224×224 (8 images, steps = 32) everywhere; torchvision's
 ResNet-50 with random weights (16 images, steps = 128) on CUDA when torchvision is installed.
-The triton backend runs on CUDA only, native on the CPU where it is built.
+The triton backend runs on CUDA only, native on the CPU where it is built. On CUDA every fast
+entry runs with CUDA graphs off and on, beside the floor replayed as one graph per chunk.
 Run: `.venv/bin/python -m pytest bench/ --benchmark-group-by=group`.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from floor import model_only_floor
+from floor import graphed_floor, model_only_floor
 from workloads import SLOW_REFERENCE, Workloads, random_resnet50, synchronised
 
 from idgi_fast import explain
@@ -64,13 +65,28 @@ def test_floor(benchmark, record_median, name):
     record_median(name, "floor", benchmark)
 
 
+@pytest.mark.parametrize("name", WORKLOADS.names())
+def test_graphed_floor(benchmark, record_median, name):
+    """The floor's chunk replayed as one CUDA graph: what launch overhead leaves of it."""
+    if not CUDA:
+        pytest.skip("CUDA graphs need CUDA")
+    model, images, labels, steps = WORKLOADS[name]
+    benchmark.group = name
+    run = graphed_floor(model, images, labels, steps + 1, CHUNK)
+    benchmark.pedantic(synchronised(run), rounds=3, iterations=1, warmup_rounds=1)
+    record_median(name, "floor (one CUDA graph per chunk)", benchmark)
+
+
+@pytest.mark.parametrize("graphs", [False, True], ids=["graphs off", "graphs on"])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("method,idgi", METHODS)
 @pytest.mark.parametrize("name", WORKLOADS.names())
-def test_explain(benchmark, record_median, name, method, idgi, backend):
+def test_explain(benchmark, record_median, name, method, idgi, backend, graphs):
     model, images, labels, steps = WORKLOADS[name]
     if backend == "reference" and name.startswith("ResNet") and method in SLOW_REFERENCE:
         pytest.skip("the reference's per-image Guided IG loop takes minutes here")
+    if graphs and (not CUDA or backend == "reference"):
+        pytest.skip("CUDA graphs run on CUDA with the fast backends")
     benchmark.group = name
     run = synchronised(
         lambda: explain(
@@ -82,10 +98,12 @@ def test_explain(benchmark, record_median, name, method, idgi, backend):
             idgi=idgi,
             backend=backend,
             batch_size=CHUNK,
+            graphs=graphs if backend != "reference" else None,
         )
     )
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
-    record_median(name, f"{method}{' + IDGI' if idgi else ''} [{backend}]", benchmark)
+    shown = f"{backend}, graphs" if graphs else backend
+    record_median(name, f"{method}{' + IDGI' if idgi else ''} [{shown}]", benchmark)
 
 
 @pytest.mark.parametrize("implementation", ["captum", "idgi_fast.captum"])

@@ -191,3 +191,43 @@ def test_a_bound_forward_finds_its_cached_state_again():
         got = run_engine(model.forward, x, torch.tensor([0, 1]), "ig", "static")
     assert len(graphs.CACHE.entries) == 1
     assert_same(got, run_engine(model, x, torch.tensor([0, 1]), "ig", "off"))
+
+
+def test_the_metrics_fixed_shape_scoring_equals_the_chunked_one():
+    from idgi_fast.metrics.insertion import insertion_deletion_batched
+    from idgi_fast.metrics.pic import pic_curves
+
+    model = TinyCNN().double().eval()
+    images = torch.rand(3, 3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(10))
+    saliency = torch.rand(3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(11))
+    targets = torch.tensor([0, 2, 4])
+    # 5 images per call: the 3 × 6 insertion images leave a padded last chunk
+    found = {
+        mode: insertion_deletion_batched(
+            model, images, saliency, targets, levels=5, batch_size=5, graphs=mode
+        )
+        for mode in ("off", "static")
+    }
+    for name in ("insertion", "deletion"):
+        assert torch.equal(found["static"].curves[name], found["off"].curves[name])
+    curves = {
+        mode: pic_curves(
+            model,
+            images,
+            saliency,
+            targets,
+            levels=6,
+            information=("msssim",),
+            msssim_win_size=3,
+            msssim_scales=2,
+            min_pred=0.0,
+            batch_size=4,
+            backend="torch",
+            graphs=mode,
+        )
+        for mode in ("off", "static")
+    }
+    for key in curves["off"].curves:
+        torch.testing.assert_close(
+            curves["static"].auc[key], curves["off"].auc[key], rtol=0, atol=0, equal_nan=True
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from ..graphs import CACHE, StaticCall, model_fingerprint
 from ..ops.rescore import target_probabilities
 from ..outputs import check_logits, full_float32
 from ..profiling import annotate
@@ -63,18 +64,69 @@ def check_levels(levels: object, name: str) -> int:
 
 
 def score_targets(
-    model, images: torch.Tensor, targets: torch.Tensor, batch_size: int | None, backend: str = "torch"
+    model,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    batch_size: int | None,
+    backend: str = "torch",
+    graphs: str = "off",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Like the oracle's Scorer, with one target per image and the rescoring op: (N,) float64 probabilities
-    and (N,) argmax classes on the images' device, at most batch_size images per model call."""
+    and (N,) argmax classes on the images' device, at most batch_size images per model call.
+
+    graphs "capture" (graphs.GRAPH_MODES) replays every call as one CUDA graph of `batch_size`
+    images (the last chunk padded with repeats of its last image, whose scores are dropped),
+    cached per model and shape; the targets must have been checked (evaluate checks them)."""
     step = batch_size or default_batch_size(images.device)
     probabilities, classes = [], []
+    scorer = None if graphs == "off" else _static_scorer(model, images, step, backend, graphs)
     with torch.no_grad(), full_float32():
         for start in range(0, images.shape[0], step):
             chunk, chunk_targets = images[start : start + step], targets[start : start + step]
-            logits = check_logits(model(chunk), chunk.shape[0], chunk_targets)
-            with annotate("rescoring"):
-                found = target_probabilities(logits, chunk_targets, backend)
+            if scorer is not None:
+                found = scorer(chunk, chunk_targets)
+            else:
+                logits = check_logits(model(chunk), chunk.shape[0], chunk_targets)
+                with annotate("rescoring"):
+                    found = target_probabilities(logits, chunk_targets, backend)
             probabilities.append(found[0])
             classes.append(found[1])
     return torch.cat(probabilities), torch.cat(classes)
+
+
+class StaticScorer:
+    """score_targets' model call on a fixed chunk of images, as a StaticCall."""
+
+    def __init__(self, model, like: torch.Tensor, step: int, backend: str, capture: bool):
+        self.images = torch.zeros((step, *like.shape[1:]), dtype=like.dtype, device=like.device)
+        self.targets = torch.zeros(step, dtype=torch.long, device=like.device)
+
+        def body():
+            logits = check_logits(model(self.images), step, self.targets[:0])
+            return target_probabilities(logits, self.targets, backend)
+
+        self.call = StaticCall(body, capture, "the metrics' scoring forward pass")
+
+    def __call__(self, chunk: torch.Tensor, targets: torch.Tensor):
+        size = chunk.shape[0]
+        self.images[:size].copy_(chunk)
+        self.targets[:size].copy_(targets)
+        if size < self.images.shape[0]:  # pad with the last image: its scores are dropped
+            self.images[size:].copy_(chunk[-1:].expand(self.images.shape[0] - size, *chunk.shape[1:]))
+            self.targets[size:].copy_(targets[-1:].expand(self.images.shape[0] - size))
+        with annotate("rescoring"):
+            probabilities, classes = self.call()
+        return probabilities[:size].clone(), classes[:size].clone()
+
+
+def _static_scorer(model, images: torch.Tensor, step: int, backend: str, graphs: str) -> StaticScorer:
+    key = (
+        "score",
+        model_fingerprint(model),
+        (step, *images.shape[1:]),
+        images.dtype,
+        str(images.device),
+        backend,
+        graphs,
+    )
+    return CACHE.get(key, model, lambda: StaticScorer(model, images, step, backend, graphs == "capture"))

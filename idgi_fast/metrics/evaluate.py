@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ..graphs import resolve_graphs
 from ..methods import check_flag, check_positive_float
 from ..ops.backends import resolve_backend
 from ..progress import progress
@@ -189,12 +190,12 @@ def _check_images_for(options: EvaluationOptions, metrics: tuple[str, ...], imag
         check_unit_range(images, "the JPEG stability metric")
 
 
-def _insertion_deletion_runner(backend: str):
+def _insertion_deletion_runner(backend: str, graphs: str):
     """The oracle for "reference", else the batched path with the op backend every op receives
-    (resolved once, as explain does)."""
-    return (
-        insertion_deletion if backend == "reference" else partial(insertion_deletion_batched, backend=backend)
-    )
+    (resolved once, as explain does) and the graphs mode."""
+    if backend == "reference":
+        return insertion_deletion
+    return partial(insertion_deletion_batched, backend=backend, graphs=graphs)
 
 
 def evaluate(
@@ -208,6 +209,7 @@ def evaluate(
     explain_fn=None,
     show_progress: bool | None = None,
     backend: str = "auto",
+    graphs: bool | None = None,
     **options,
 ) -> Evaluation:
     """Score one batch of attributions (docs/semantics.md §6).
@@ -223,6 +225,8 @@ def evaluate(
     image at a time, plain PyTorch). The fast backends
     batch insertion, deletion and SIC/AIC with the blur profile; the pair profile,
     localization and stability run the same code on every backend.
+    graphs: None (default) replays the fast backends' scoring forward passes as CUDA graphs on CUDA
+    tensors (docs/semantics.md §13); True asks for it, False turns it off.
     options: the fields of EvaluationOptions.
     """
     metrics, settings = check_evaluation_settings(metrics, options)
@@ -230,6 +234,7 @@ def evaluate(
         check_flag("show_progress", show_progress)
     images = check_images(images)
     backend = resolve_backend(backend, images)
+    graphs = resolve_graphs(graphs, images.device, backend)
     check_model(model, images)
     settings = replace(
         settings,
@@ -274,7 +279,7 @@ def evaluate(
                 settings.insertion_levels,
                 settings.batch_size,
             )
-            found = _insertion_deletion_runner(backend)(*arguments, progress_bar=bar)
+            found = _insertion_deletion_runner(backend, graphs)(*arguments, progress_bar=bar)
             result.details["input_probability"] = found.original
             for mode in modes:
                 result.curves[mode] = found.curves[mode]
@@ -307,6 +312,7 @@ def evaluate(
                 pair_random_mask=settings.pair_random_mask,
                 batch_size=settings.batch_size,
                 backend=backend,
+                graphs=graphs,
                 encode_workers=settings.encode_workers,
                 overlap_encoding=settings.overlap_encoding,
                 progress_bar=bar,

@@ -24,16 +24,18 @@ def insertion_deletion_batched(
     batch_size: int | None = None,
     backend: str = "torch",
     progress_bar=None,
+    graphs: str = "off",
 ) -> InsertionCurves:
     """The curves of insertion_deletion from the fast ops: every map ranked at once on the
     device, the K + 1 images of several inputs composited in one launch and scored together
-    (about batch_size images per model call), probabilities from the rescoring op."""
+    (about batch_size images per model call), probabilities from the rescoring op; graphs:
+    score_targets'."""
     batch, _, height, width = images.shape
     ranks = pixel_ranks(saliency)
     counts = torch.tensor(level_counts(height * width, levels), device=images.device)
     # per image, as the reference builds them, so that every metric image is bit-identical
     backgrounds = torch.stack([insertion_canvas(image, canvas, sigma) for image in images])
-    original, _ = score_targets(model, images, targets, batch_size, backend)
+    original, _ = score_targets(model, images, targets, batch_size, backend, graphs)
     batch_size = batch_size or default_batch_size(images.device)
     per_call = max(1, batch_size // (levels + 1))
     curves = {mode: [] for mode in modes}
@@ -54,6 +56,7 @@ def insertion_deletion_batched(
                     targets[rows].repeat_interleave(levels + 1),
                     max(batch_size, levels + 1),
                     backend,
+                    graphs,
                 )
             curves[mode].append(found.view(-1, levels + 1))
         if progress_bar is not None:

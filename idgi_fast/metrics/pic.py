@@ -62,6 +62,7 @@ def pic_curves(
     encode_workers: int | None = None,
     overlap_encoding: bool | None = None,
     progress_bar=None,
+    graphs: str = "off",
 ) -> PicCurves:
     """SIC and/or AIC of every image on every requested information axis.
 
@@ -69,7 +70,8 @@ def pic_curves(
     profile always runs the reference): the bokeh levels of several images composited in one
     launch and scored together, MS-SSIM batched over them, and the compressed sizes encoded on
     a pool of `encode_workers` threads, while the model scores the same images when
-    `overlap_encoding` (default: off the CPU only, where the two would share the cores).
+    `overlap_encoding` (default: off the CPU only, where the two would share the cores);
+    graphs: score_targets' (the batched path only).
     """
     check_pic_options(profile, information, scores, msssim_norm, min_pred, sic_aggregate, aic_aggregate)
     if "entropy" in information:
@@ -94,6 +96,7 @@ def pic_curves(
             backend=backend,
             encode_workers=encode_workers,
             overlap_encoding=overlap_encoding,
+            graphs=graphs,
             **options,
         )
     else:
@@ -141,6 +144,7 @@ def _levels_batched(
     backend,
     encode_workers,
     overlap_encoding,
+    graphs,
 ):
     """The same values as _levels_per_image for the blur profile, from the fast ops."""
     if overlap_encoding is None:
@@ -153,7 +157,7 @@ def _levels_batched(
         # per image, as the reference blurs, so that every bokeh image is bit-identical
         canvases = torch.stack([gaussian_blur(image[None], sigma, padding="zeros")[0] for image in images])
     with annotate("forward"):
-        p_input, c_input = score_targets(model, images, targets, batch_size, backend)
+        p_input, c_input = score_targets(model, images, targets, batch_size, backend, graphs)
     batch_size = batch_size or default_batch_size(images.device)
     per_call = max(1, batch_size // levels)
     rows = {name: [] for name in ("probability", "predicted", "msssim")}
@@ -180,6 +184,7 @@ def _levels_batched(
                     targets[part].repeat_interleave(levels),
                     max(batch_size, levels),
                     backend,
+                    graphs,
                 )
             rows["probability"].append(found[0].view(-1, levels))
             rows["predicted"].append(found[1].view(-1, levels))

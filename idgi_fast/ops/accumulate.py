@@ -13,6 +13,8 @@ engine from the norms and the path's outputs, so the op itself is pure arithmeti
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -55,6 +57,32 @@ def _triton_float(dtype: torch.dtype):
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
+# (BLOCK, num_warps) tried by triton.autotune for the accumulate kernel, the former hand-picked
+# tile first (the only one under the interpreter, which cannot time configurations). Each
+# element's sum runs over the same points in the same order whatever the tile, so the choice
+# never changes a result. The squared norms keep one tile: their reduction order follows the
+# tile, and a per-process timing choice would make two runs differ in the last bits.
+ACCUMULATE_TILES = ((1024, 4), (2048, 8), (4096, 8), (512, 4), (256, 2))
+
+
+@functools.cache
+def _tuned_accumulate_kernel():
+    import triton
+
+    from ..kernels.accumulate import accumulate_kernel
+    from .backends import interpreting
+
+    def first_when_interpreting(configs, named_args, **kwargs):
+        return configs[:1] if interpreting() else configs
+
+    return triton.autotune(
+        [triton.Config({"BLOCK": block}, num_warps=warps) for block, warps in ACCUMULATE_TILES],
+        key=["n_features", "n_counts", "n_images"],
+        restore_value=["base_ptr", "idgi_ptr"],  # timing runs add into them: put them back
+        prune_configs_by={"early_config_prune": first_when_interpreting},
+    )(accumulate_kernel)
+
+
 def squared_norms_triton(g: torch.Tensor, block: int = 4096, num_warps: int = 4) -> torch.Tensor:
     import triton
 
@@ -71,8 +99,9 @@ def squared_norms_triton(g: torch.Tensor, block: int = 4096, num_warps: int = 4)
 
 
 def accumulate_triton(
-    g, multiplier, base_coef, idgi_coef, images, base, idgi, block: int = 1024, num_warps: int = 4
+    g, multiplier, base_coef, idgi_coef, images, base, idgi, block: int | None = None, num_warps: int = 4
 ) -> None:
+    """block None: autotuned over ACCUMULATE_TILES per (feature count, counts); else that tile."""
     import triton
 
     from ..kernels.accumulate import accumulate_kernel
@@ -93,8 +122,13 @@ def accumulate_triton(
     segment_images = torch.arange(batch, device=g.device)
     mult = flat if multiplier is None else multiplier.reshape(n_points, -1).contiguous()
     idgi_coef_ = base_coef if idgi_coef is None else idgi_coef
-    grid = (batch, triton.cdiv(n_features, block))
-    accumulate_kernel[grid](
+    if block is None:
+        kernel, tile = _tuned_accumulate_kernel(), {}
+        grid = lambda meta: (batch, triton.cdiv(n_features, meta["BLOCK"]))  # noqa: E731
+    else:
+        kernel, tile = accumulate_kernel, dict(BLOCK=block, num_warps=num_warps)
+        grid = (batch, triton.cdiv(n_features, block))
+    kernel[grid](
         flat,
         mult,
         base_coef.contiguous(),
@@ -111,8 +145,7 @@ def accumulate_triton(
         HAS_IDGI=idgi is not None,
         COUNTS=triton.next_power_of_2(counts),
         ACC=_triton_float(g.dtype),
-        BLOCK=block,
-        num_warps=num_warps,
+        **tile,
     )
 
 
