@@ -947,9 +947,24 @@ def check_precision(report: dict, device: str, rounds: int) -> int:
             options = dict(target=labels, method=method, steps=steps, idgi=True, batch_size=CHUNK)
             exact = explain(model, x, **options)
             exact_seconds = timed(lambda: explain(model, x, **options), rounds)
+
+            def insertion(result):
+                scored = evaluate(
+                    model,
+                    x,
+                    result.idgi,
+                    labels,
+                    metrics=["insertion"],
+                    show_progress=False,
+                    batch_size=CHUNK,
+                )
+                return scored.per_image["insertion/probability"]
+
+            exact_auc = insertion(exact)
             for precision in ("tf32", "bf16"):
                 got = explain(model, x, precision=precision, **options)
                 seconds = timed(lambda: explain(model, x, precision=precision, **options), rounds)
+                auc_change = float((insertion(got) - exact_auc).abs().mean())
                 rows.append(
                     {
                         "workload": f"{name.split(',')[0]}, steps={steps}",
@@ -958,6 +973,8 @@ def check_precision(report: dict, device: str, rounds: int) -> int:
                         "rel. L2 base": relative_l2(got.base, exact.base),
                         "rel. L2 IDGI": relative_l2(got.idgi, exact.idgi),
                         "IDGI gap": float(got.completeness_gap(idgi=True).max()),
+                        "mean |Δ insertion AUC|": auc_change,
+                        "fp32 insertion AUC": float(exact_auc.mean()),
                         "s": seconds,
                         "× fp32 time": seconds / exact_seconds,
                     }

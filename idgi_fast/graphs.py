@@ -110,6 +110,8 @@ class StaticCall:
         except Exception as error:  # any failure to capture falls back to the eager body
             torch.cuda.synchronize()
             self.graph = self.outputs = None
+            if isinstance(error, torch.cuda.OutOfMemoryError):
+                clear_graphs()  # other captures' pools hold memory the eager work needs
             text = str(error).strip()
             reason = text.splitlines()[0] if text else type(error).__name__
             warn_once(
@@ -169,9 +171,6 @@ class GraphCache:
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
         return state
-
-    def drop(self, key: Hashable) -> None:
-        self.entries.pop(key, None)
 
     def clear(self) -> None:
         self.entries.clear()

@@ -231,3 +231,14 @@ def test_the_metrics_fixed_shape_scoring_equals_the_chunked_one():
         torch.testing.assert_close(
             curves["static"].auc[key], curves["off"].auc[key], rtol=0, atol=0, equal_nan=True
         )
+
+
+def test_a_fixed_chunk_that_does_not_fit_falls_back_to_the_halving_stream():
+    from test_engine import RunsOutOfMemory
+
+    x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(12))
+    model = RunsOutOfMemory(limit=5).eval()
+    got = run_engine(model, x, torch.tensor([1, 1, 1]), "ig", "static", batch_size=16, steps=6)
+    assert graphs.CACHE.entries == {}  # the failed state is not kept
+    want = run_engine(TinyCNN().eval(), x, torch.tensor([1, 1, 1]), "ig", "off", batch_size=4, steps=6)
+    torch.testing.assert_close(got[1][6], want[1][6], rtol=1e-5, atol=1e-7)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..graphs import CACHE, StaticCall, model_fingerprint
+from ..graphs import CACHE, StaticCall, clear_graphs, model_fingerprint
 from ..ops.accumulate import accumulate, idgi_scales, squared_norms
 from ..outputs import check_path_finite, output_and_gradient, point_finite
 from ..profiling import annotate
@@ -248,8 +248,8 @@ def stream_path_static(path, model, targets, output, counts, idgi, batch_size, b
         )
         return stream.run(path, targets)
     except torch.cuda.OutOfMemoryError:
-        CACHE.drop(key)
-        torch.cuda.empty_cache()
+        clear_graphs()  # every capture's pool: the eager stream below halves its chunk as it needs
+
         return stream_path(
             path, model_evaluator(model, targets, output), counts, idgi, batch_size, backend, targets
         )
