@@ -25,7 +25,7 @@ ZOO_VENV ?= .venv-zoo
 ZOO_TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ZOO_STAMP := $(ZOO_VENV)/.installed
 
-.PHONY: study demo lint test test-core test-zoo bench train-toy clean
+.PHONY: study demo lint test test-core test-zoo bench train-toy device-bundle clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,13 @@ bench: $(STAMP)
 
 train-toy: $(STAMP)
 	$(BIN)/idgi-fast train-toy
+
+# the pure-Python packages a lent GPU lacks (its own torch and triton stay), copied into the ignored
+# .whl/ that the device tool carries: PYTHONPATH=.:.whl python3 bench/gpu_check.py ...
+DEVICE_PACKAGES = pytorch_msssim pytest _pytest pluggy iniconfig packaging py.py
+device-bundle: $(STAMP)
+	rm -rf .whl && mkdir -p .whl
+	cd $(VENV)/lib/python3*/site-packages && cp -r $(DEVICE_PACKAGES) $(CURDIR)/.whl/
 
 clean:
 	rm -rf $(VENV) $(ZOO_VENV) build *.egg-info

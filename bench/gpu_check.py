@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -328,6 +330,27 @@ def check_kernels(report: dict, device: str, rounds: int, copy_gbps: float) -> i
         )
         if seconds:
             rows[-1]["torch ms"] = timed(lambda: step(guided.guided_step_torch), rounds * 3) * 1e3
+        for selection in ("sort", "radix"):  # the other selections: same element, so the same path
+
+            def other(*args, selection=selection):
+                return guided.guided_step_triton(*args, selection=selection)
+
+            got_x, got_a = step(other)
+            error = float(
+                torch.maximum(
+                    (got_x - want_x).abs().max() / want_x.abs().max(),
+                    (got_a - want_a).abs().max() / want_a.abs().max().clamp(min=1e-300),
+                )
+            )
+            seconds = timed(lambda: step(other), rounds * 3) if n > 10000 else 0
+            add(
+                f"guided step, selection {selection}",
+                f"{n_rows}×{n}",
+                error,
+                1e-9,
+                seconds or float("nan"),
+                0,
+            )
     from idgi_fast.metrics.information import ms_ssim_levels
     from idgi_fast.ops import composite as comp
     from idgi_fast.ops import rescore
@@ -914,14 +937,13 @@ def check_graphs(report: dict, device: str, rounds: int) -> int:
             }
         )
     try:
-        import subprocess
-
         import pytest  # noqa: F401
 
         tests = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_graphs.py"],
             capture_output=True,
             text=True,
+            env={**os.environ, "TRITON_INTERPRET": "0"},  # compiled kernels: conftest would interpret
         )
         summary = tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else tests.stderr[-300:]
         rows.append(

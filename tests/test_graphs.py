@@ -104,7 +104,20 @@ def test_the_cache_recaptures_when_the_model_changes_shape_or_parameters():
     assert_same(got, run_engine(model, x, targets, "ig", "off"))
 
 
-def test_triton_blur_points_from_device_taps_equal_the_host_built_ones():
+def test_triton_blur_points_from_the_paths_device_taps_equal_per_chunk_host_built_ones():
+    from idgi_fast.engine.paths import BlurPath
+    from idgi_fast.ops.blur_path import blur_path_triton
+
+    x = torch.rand(2, 1, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    options = dict(max_sigma=20.0, grad_step=0.01, sqrt=False, padding="reflect", backend="triton")
+    path = BlurPath(x, 4, True, **options)
+    images, js = torch.tensor([0, 1, 1, 0]), torch.tensor([4, 3, 1, 0])  # σ = 0 (identity) … 20
+    want = blur_path_triton(x[images], path.sigmas[4 - js], 0.01, "reflect")
+    got = path.points(images, js)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+
+def test_the_static_triton_blur_stream_equals_the_chunked_one():
     model = TinyCNN(channels=1).double().eval()
     x = torch.rand(2, 1, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     targets = torch.tensor([2, 3])

@@ -163,6 +163,8 @@ class BlurPath:
         self.needed = list(range(0 if idgi else 1, steps + 1))
 
     def points(self, images: torch.Tensor, js: torch.Tensor):
+        if self.capturable:  # the path's taps, built once on the device, not per chunk on the host
+            return self.static_points(images, js)
         sigmas = self.sigmas[(self.steps - js).cpu()]
         return blur_path(self.inputs[images], sigmas, self.grad_step, self.padding, backend=self.backend)
 
@@ -191,6 +193,7 @@ class BlurPath:
     def static_points(self, images: torch.Tensor, js: torch.Tensor):
         if not self.capturable:
             return self.points(images, js)
+        # each point loops over its own radius; rows only sit in a table as wide as the path's widest
         radii, table, max_radius = self._taps()
         return blur_path_triton_taps(
             self.inputs[images], radii[js], table[:, js], max_radius, self.padding, slopes=True

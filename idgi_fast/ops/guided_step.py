@@ -14,8 +14,9 @@ Three implementations:
   reference.
 - triton: three fused kernels (kernels/guided.py) over the whole batch — the jump, the room
   of the selected features, and the masked update of x, attribution and scores — plus the
-  selection: torch.kthvalue by default, which beat the radix-select kernel on an H100
-  (bench/RESULTS.md), or that kernel (`radix_select=True`); finished rows are masked off.
+  selection: torch.kthvalue per pass by default, which beat the radix-select kernel on an H100
+  (bench/RESULTS.md); that kernel (`selection="radix"`); or one sort per step and a gather per
+  pass (`selection="sort"`, not yet timed on a card); finished rows are masked off.
   Attribution increments are added pass by pass, so its last bits may differ from the
   reference's (the path itself does not depend on them).
 - native: the whole inner loop of each image in C++ (csrc/guided_step.cpp), images in
@@ -165,8 +166,11 @@ def guided_step_triton(
     fraction,
     max_dist,
     block: int = 1024,
-    radix_select: bool = False,
+    selection: str = "kthvalue",
 ) -> None:
+    """selection: how each pass finds its threshold — "kthvalue" (torch.kthvalue per pass),
+    "sort" (one sort per step, then a gather per pass: the same element, see below) or "radix"
+    (the radix-select kernel per pass)."""
     import triton
 
     from ..kernels.guided import guided_jump_kernel, guided_move_kernel, guided_room_kernel
@@ -196,11 +200,25 @@ def guided_step_triton(
     guided_jump_kernel[grid](
         x, attribution, x_in, x_base, gradient, score, partial_current, flag(active), bounds, n, BLOCK=block
     )
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
+    rank = selection_rank(n, fraction)
+    if selection == "sort":
+        # A row that passes again moved every selected feature (a prefix of its sorted scores,
+        # ties included) to x_hi, where its score is ∞: the next pass's rank-th smallest score is
+        # the one `taken` places further along the same sorted row, or ∞ past its end.
+        with annotate("guided selection"):
+            ordered = torch.sort(score, dim=1).values
+        taken = torch.zeros((batch, 1), dtype=torch.int64, device=x.device)
     while bool(active.any()):
         current = partial_current.sum(dim=1)
         going = active & ~_isclose(current, target)
         with annotate("guided selection"):
-            if radix_select:
+            if selection == "sort":
+                position = taken + (rank - 1)
+                found = ordered.gather(1, position.clamp(max=n - 1)).squeeze(1)
+                threshold = torch.where(position.squeeze(1) < n, found, math.inf)
+            elif selection == "radix":
                 threshold = selection_threshold_triton(score, fraction)
             else:
                 threshold = selection_threshold_torch(score, fraction)
@@ -228,6 +246,12 @@ def guided_step_triton(
             BLOCK=block,
         )
         active = can_move & full
+        if selection == "sort":
+            largest = torch.finfo(torch.float64).max
+            taken = torch.searchsorted(ordered, threshold.clamp(max=largest)[:, None], right=True)
+
+
+SELECTIONS = ("kthvalue", "sort", "radix")
 
 
 def guided_step(

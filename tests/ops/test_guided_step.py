@@ -69,7 +69,7 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
     guided_step_torch(got_x, got_attr, x_in, x_base, gradient, distance, (k + 1) / steps, 0.25, max_dist)
     torch.testing.assert_close(got_x, want_x, rtol=0, atol=0)
     torch.testing.assert_close(got_attr, want_attr, rtol=0, atol=0)
-    for radix_select in (False, True):  # kthvalue (the default) and the radix-select kernel
+    for selection in ("kthvalue", "sort", "radix"):  # every way of finding each pass's threshold
         kernel_x, kernel_attr = x.clone(), torch.zeros_like(x)
         guided_step_triton(
             kernel_x,
@@ -82,7 +82,7 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
             0.25,
             max_dist,
             block=32,
-            radix_select=radix_select,
+            selection=selection,
         )
         torch.testing.assert_close(kernel_x, want_x, rtol=1e-12, atol=1e-15)
         torch.testing.assert_close(kernel_attr, want_attr, rtol=1e-10, atol=1e-15)
