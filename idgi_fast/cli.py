@@ -273,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--backend", choices=BACKENDS, default="auto")
     run.add_argument(
+        "--no-graphs",
+        dest="graphs",
+        action="store_const",
+        const=False,
+        default=None,
+        help="run without CUDA graphs (default: on CUDA each fixed-shape chunk is captured once and replayed)",
+    )
+    run.add_argument(
         "--information",
         type=_subset("information axes", INFORMATION_AXES),
         default=None,
@@ -443,6 +451,7 @@ def _study_config(args):
         noise={"samples": args.noise_samples, "stdev": args.noise_stdev, "seed": args.noise_seed},
         images_per_batch=args.images_per_batch,
         backend=args.backend,
+        graphs=args.graphs,
         data_root=None if args.data is None else str(args.data),
         labels_file=None if args.labels is None else str(args.labels),
         wnids_file=None if args.wnids is None else str(args.wnids),

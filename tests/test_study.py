@@ -769,3 +769,14 @@ def test_the_run_command_names_what_a_zoo_model_lacks(tmp_path, capsys):
         assert "pip install 'idgi-fast[zoo]'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", "--models", "resnet18"])
+
+
+def test_no_graphs_reaches_the_config_and_leaves_the_identity_alone():
+    from idgi_fast.cli import _study_config, build_parser
+    from idgi_fast.study.runner import study_settings
+
+    base = ["run", "--db", "x.sqlite", "--images", "2", "--steps", "2", "--methods", "ig"]
+    default = _study_config(build_parser().parse_args(base))
+    off = _study_config(build_parser().parse_args([*base, "--no-graphs"]))
+    assert default.graphs is None and off.graphs is False
+    assert study_settings(default) == study_settings(off)

@@ -76,6 +76,9 @@ class StudyConfig:
     preview_images: int = 8
     stability: bool = True  # JPEG stability: one more explain per batch, of the JPEG round trip (quality 75)
     backend: str = "auto"
+    # CUDA graphs for explain and evaluate (None: on CUDA; False: off). Not part of the identity:
+    # the results equal the uncaptured ones (docs/semantics.md §13)
+    graphs: bool | None = None
     # the noise tunnels' samples, stdev (pixel units) and seed (docs/semantics.md §9)
     noise: dict = field(default_factory=lambda: dict(DEFAULT_NOISE))
     # fitted step schedules by tag: {"method", "positions", "params", "model"} (schedules.Schedule);
@@ -491,6 +494,7 @@ def _explain_and_score(
             idgi=True,
             compute_at=counts if chosen.spec.supports_compute_at else None,
             backend=config.backend,
+            graphs=config.graphs,
             **chosen.explain_options(config.noise, ids, config.schedules),
         )
 
@@ -509,6 +513,7 @@ def _explain_and_score(
             labels,
             config.metrics,
             backend=config.backend,
+            graphs=config.graphs,
             show_progress=False,
             **config.metric_options,
         )
