@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_const",
         const=False,
         default=None,
-        help="run without CUDA graphs (default: on CUDA each fixed-shape chunk is captured once and replayed)",
+        help="run without CUDA graphs (default: on CUDA each fixed-shape chunk is captured, then replayed)",
     )
     run.add_argument(
         "--information",
