@@ -61,7 +61,7 @@ class Accumulators:
         check_path_finite(finite, targets, self.steps)
         base_by_count = {n: path.finish(self.base[c]) for c, n in enumerate(self.counts)}
         idgi_by_count = {n: self.important[c] for c, n in enumerate(self.counts)} if self.idgi else None
-        return base_by_count, idgi_by_count, outputs, len(path.needed)
+        return base_by_count, idgi_by_count, outputs.contiguous(), len(path.needed)
 
 
 def fold_chunk(
