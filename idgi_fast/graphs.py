@@ -103,10 +103,7 @@ class StaticCall:
                 finally:
                     torch.cuda.set_sync_debug_mode(previous)
             torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                self.outputs = self.body()
-            self.graph = graph
+            self.graph, self.outputs = self._record()
         except Exception as error:  # any failure to capture falls back to the eager body
             torch.cuda.synchronize()
             self.graph = self.outputs = None
@@ -120,6 +117,14 @@ class StaticCall:
                 "cannot be captured; pass graphs=False to skip the attempt."
             )
         torch.cuda.current_stream().wait_stream(side)
+
+
+    def _record(self):
+        """The capture itself: the graph and the body's outputs, which every replay rewrites."""
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            outputs = self.body()
+        return graph, outputs
 
 
 def model_owner(model) -> tuple[object, tuple]:

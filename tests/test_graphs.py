@@ -8,6 +8,8 @@ captured form itself runs where CUDA is present.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from conftest import TinyCNN
@@ -136,6 +138,94 @@ def test_graphs_argument_is_checked():
     off = idgi_fast.explain(model, x, target=0, steps=4, graphs=False)
     auto = idgi_fast.explain(model, x, target=0, steps=4)
     assert torch.equal(off.idgi, auto.idgi)
+
+
+class FakeGraph:
+    """Stands in for a captured CUDA graph on the CPU: a replay runs the body again and writes
+    its results into the outputs of the capture, as a real replay rewrites that memory."""
+
+    def __init__(self, body, outputs, counts):
+        self.body, self.outputs, self.counts = body, outputs, counts
+
+    def replay(self):
+        self.counts["replays"] += 1
+        found = self.body()
+        if self.outputs is not None:
+            for kept, new in zip(self.outputs, found):
+                kept.copy_(new)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """torch.cuda's stream, sync-debug and capture calls faked, so that StaticCall's capture path
+    (warm-ups, the sync check, the reset, replays, the fallback) runs on the CPU; the capture
+    itself (StaticCall._record) records the body instead of the kernels."""
+    counts = {"mode": 0, "captures": 0, "replays": 0}
+
+    class FakeStream:
+        def wait_stream(self, other):
+            pass
+
+    def record(call):
+        counts["captures"] += 1
+        outputs = call.body()
+        return FakeGraph(call.body, outputs, counts), outputs
+
+    monkeypatch.setattr(torch.cuda, "Stream", FakeStream)
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda: FakeStream())
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: counts["mode"])
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", lambda mode: counts.__setitem__("mode", mode))
+    monkeypatch.setattr(graphs.StaticCall, "_record", record)
+    monkeypatch.setattr(graphs, "_warned", set())
+    return counts
+
+
+# Blur IG's points are capturable with the Triton blur only (its taps on the device)
+@pytest.mark.parametrize("method,backend", [("ig", "torch"), ("blur_ig", "triton"), ("guided_ig", "torch")])
+def test_the_capture_path_warms_up_resets_and_replays_to_the_uncaptured_result(fake_cuda, method, backend):
+    model = TinyCNN().double().eval()
+    x = torch.rand(3, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(13))
+    targets = torch.tensor([0, 3, 4])
+    params = {"max_sigma": 2.0} if method == "blur_ig" else {}  # few taps: the interpreter is slow
+    want = run_engine(model, x, targets, method, "off", backend=backend, steps=8, **params)
+    first = run_engine(model, x, targets, method, "capture", backend=backend, steps=8, **params)
+    replays = fake_cuda["replays"]
+    second = run_engine(model, x, targets, method, "capture", backend=backend, steps=8, **params)
+    assert fake_cuda["captures"] == 1 and fake_cuda["mode"] == 0  # captured once; the debug mode restored
+    # every chunk (IG, Blur IG: 27 rows in chunks of 7) or step (Guided IG: 8) was a replay, both calls
+    assert fake_cuda["replays"] == 2 * replays == 2 * (4 if method != "guided_ig" else 8)
+    assert_same(first, want)
+    assert_same(second, want)
+
+
+def test_a_model_that_syncs_with_the_host_falls_back_with_one_warning(fake_cuda):
+    class Syncing(TinyCNN):
+        def forward(self, x):
+            if fake_cuda["mode"] == "error":  # what torch raises for .item() under the sync check
+                raise RuntimeError("called a synchronizing CUDA operation")
+            return super().forward(x)
+
+    model = Syncing().double().eval()
+    x = torch.rand(2, 3, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(14))
+    targets = torch.tensor([1, 2])
+    with pytest.warns(UserWarning, match="could not be captured as a CUDA graph \\(called a synchronizing"):
+        got = run_engine(model, x, targets, "ig", "capture")
+    assert fake_cuda["captures"] == 0 and fake_cuda["replays"] == 0 and fake_cuda["mode"] == 0
+    assert_same(got, run_engine(model, x, targets, "ig", "off"))
+
+
+def test_the_metrics_capture_path_scores_as_the_chunked_one(fake_cuda):
+    from idgi_fast.metrics.common import score_targets
+
+    model = TinyCNN().double().eval()
+    images = torch.rand(11, 3, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(15))
+    targets = torch.randint(0, 5, (11,), generator=torch.Generator().manual_seed(16))
+    want = score_targets(model, images, targets, 4)
+    got = score_targets(model, images, targets, 4, graphs="capture")  # chunks of 4, 4 and 3 (padded)
+    assert fake_cuda["captures"] == 1 and fake_cuda["replays"] == 3
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
 
 
 @cuda
