@@ -118,7 +118,6 @@ class StaticCall:
             )
         torch.cuda.current_stream().wait_stream(side)
 
-
     def _record(self):
         """The capture itself: the graph and the body's outputs, which every replay rewrites."""
         graph = torch.cuda.CUDAGraph()
