@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from idgi_fast.graphs import StaticCall
 from idgi_fast.outputs import full_float32
 
 
@@ -28,34 +29,26 @@ def model_only_floor(
 
 
 def graphed_floor(model, images: torch.Tensor, labels: torch.Tensor, points_per_image: int, chunk: int):
-    """model_only_floor with its chunk captured once as a CUDA graph and replayed for every chunk
-    (the last one padded to the chunk): a callable running the whole floor. Launch overhead is
-    what this floor leaves out and the eager floor keeps."""
+    """model_only_floor with its chunk captured once as a CUDA graph (idgi_fast.graphs.StaticCall)
+    and replayed for every chunk (the last one padded to the chunk): a callable running the whole
+    floor. Launch overhead is what this floor leaves out and the eager floor keeps."""
     total = images.shape[0] * points_per_image
     index = torch.arange(total, device=images.device) % images.shape[0]
     static_rows = index[:chunk].clone()
 
     def body():
-        leaf = images[static_rows].detach().requires_grad_(True)
-        scores = torch.softmax(model(leaf), dim=1).gather(1, labels[static_rows].view(-1, 1)).sum()
-        return torch.autograd.grad(scores, leaf)
+        with full_float32():
+            leaf = images[static_rows].detach().requires_grad_(True)
+            scores = torch.softmax(model(leaf), dim=1).gather(1, labels[static_rows].view(-1, 1)).sum()
+            return torch.autograd.grad(scores, leaf)
 
-    with full_float32():
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            body()
-            body()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            body()
+    call = StaticCall(body, capture=True, what="the floor's chunk")
 
     def run():
         for start in range(0, total, chunk):
             rows = index[start : start + chunk]
             static_rows[: len(rows)].copy_(rows)
-            graph.replay()
+            call()
 
     return run
 

@@ -52,6 +52,7 @@ from workloads import SLOW_REFERENCE
 
 from idgi_fast import evaluate, explain, gradient_shap
 from idgi_fast.data.scenes import generate_scenes
+from idgi_fast.graphs import StaticCall
 from idgi_fast.methods import METHOD_NAMES, method_spec
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.models.toy import load_scenenet
@@ -79,34 +80,22 @@ def timed(fn, rounds: int) -> float:
 
 
 def graphed_seconds(fn, reps: int = 20) -> float:
-    """Device time of one fn() call: `reps` calls captured in one CUDA graph, replayed and timed
-    with events, so that Python's launch overhead (tens of µs per Triton launch) is left out.
-    NaN when fn cannot be captured (a host sync in its launcher)."""
-    try:
-        fn()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            fn()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            for _ in range(reps):
-                fn()
-        graph.replay()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        samples = []
-        for _ in range(5):
-            start.record()
-            graph.replay()
-            end.record()
-            end.synchronize()
-            samples.append(start.elapsed_time(end) / 1e3 / reps)
-        return statistics.median(samples)
-    except Exception as error:  # report, do not stop the check
-        print(f"(could not capture for device timing: {str(error).splitlines()[0]})")
-        torch.cuda.synchronize()
+    """Device time of one fn() call: `reps` calls captured in one CUDA graph (StaticCall),
+    replayed and timed with events, so that Python's launch overhead (tens of µs per Triton
+    launch) is left out. NaN when fn cannot be captured (a host sync in its launcher)."""
+    call = StaticCall(lambda: [fn() for _ in range(reps)], capture=True, what="a timed kernel")
+    call()
+    if not call.captured:
         return float("nan")
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    samples = []
+    for _ in range(5):
+        start.record()
+        call()
+        end.record()
+        end.synchronize()
+        samples.append(start.elapsed_time(end) / 1e3 / reps)
+    return statistics.median(samples)
 
 
 def copy_bandwidth(device: str, gigabytes: float = 1.0) -> float:

@@ -164,7 +164,11 @@ class GraphCache:
         self.size = size
         self.entries: OrderedDict[Hashable, tuple[Any, Any]] = OrderedDict()
 
-    def get(self, key: Hashable, model, build: Callable[[], Any]):
+    def get(self, kind: str, model, like: torch.Tensor, settings: tuple, build: Callable[[], Any]):
+        """The cached state of `kind` work of `model` on tensors shaped like `like` (its shape,
+        dtype and device) under `settings` (everything else the capture depends on), built by
+        `build` when absent."""
+        key = (kind, model_fingerprint(model), tuple(like.shape), like.dtype, str(like.device), settings)
         owner, _ = model_owner(model)
         found = self.entries.get(key)
         if found is not None and found[0] is owner:

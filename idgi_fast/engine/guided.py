@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..graphs import CACHE, StaticCall, model_fingerprint
+from ..graphs import CACHE, StaticCall
 from ..ops.accumulate import idgi_scales, squared_norms
 from ..ops.guided_step import guided_step
 from ..outputs import check_path_finite, output_and_gradient, output_only, point_finite
@@ -54,18 +54,12 @@ def step_evaluator(model, inputs, targets, output, batch_size: int, graphs: str)
     """Guided IG's per-step model call: evaluate_points, or its cached StaticEvaluation."""
     if graphs == "off":
         return lambda points: evaluate_points(model, points, targets, output, batch_size)
-    key = (
-        "guided call",
-        model_fingerprint(model),
-        tuple(inputs.shape),
-        inputs.dtype,
-        str(inputs.device),
-        batch_size,
-        output,
-        graphs,
-    )
     evaluation = CACHE.get(
-        key, model, lambda: StaticEvaluation(model, inputs, targets, output, batch_size, graphs == "capture")
+        "guided call",
+        model,
+        inputs,
+        (batch_size, output, graphs),
+        lambda: StaticEvaluation(model, inputs, targets, output, batch_size, graphs == "capture"),
     )
     return lambda points: evaluation(points, targets)
 

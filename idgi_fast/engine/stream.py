@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..graphs import CACHE, StaticCall, clear_graphs, model_fingerprint
+from ..graphs import CACHE, StaticCall, clear_graphs
 from ..ops.accumulate import accumulate, idgi_scales, squared_norms
 from ..outputs import check_path_finite, output_and_gradient, point_finite
 from ..profiling import annotate
@@ -101,6 +101,14 @@ def fold_chunk(
     )
 
 
+def path_rows(path) -> tuple[torch.Tensor, torch.Tensor]:
+    """(path index j, image) of every point the path needs, in the streaming order: j = m … 0,
+    all images of a path index before the next."""
+    batch, device = path.inputs.shape[0], path.inputs.device
+    js = torch.tensor(sorted(path.needed, reverse=True), device=device).repeat_interleave(batch)
+    return js, torch.arange(batch, device=device).repeat(len(path.needed))
+
+
 def stream_path(
     path,
     evaluate: ChunkEvaluator,
@@ -117,11 +125,8 @@ def stream_path(
     checked once at the end so that no chunk waits for the host; `targets` (B,) name the
     explained classes in that message (None: not named).
     """
-    inputs, steps = path.inputs, path.steps
-    batch, device = inputs.shape[0], inputs.device
-    js = torch.tensor(sorted(path.needed, reverse=True), device=device).repeat_interleave(batch)
-    images = torch.arange(batch, device=device).repeat(len(path.needed))
-    state = Accumulators(inputs, steps, counts, idgi, backend)
+    js, images = path_rows(path)
+    state = Accumulators(path.inputs, path.steps, counts, idgi, backend)
 
     chunk = batch_size
     start = 0
@@ -191,10 +196,8 @@ class StaticStream:
         self.path.load(path)
         self.targets.copy_(targets)
         self.state.reset()
-        batch, steps = path.inputs.shape[0], path.steps
-        device = path.inputs.device
-        js = torch.tensor(sorted(path.needed, reverse=True), device=device).repeat_interleave(batch)
-        images = torch.arange(batch, device=device).repeat(len(path.needed))
+        steps, device = path.steps, path.inputs.device
+        js, images = path_rows(path)
         rows = len(js)
         padded = -(-rows // self.chunk) * self.chunk
         # padded rows repeat the last real point with no weight and write F to the unread column m + 1
@@ -225,14 +228,9 @@ def stream_path_static(path, model, targets, output, counts, idgi, batch_size, b
     every chunk; the graph and its buffers are cached for later calls of the same shapes.
     Falls back to stream_path when the padded chunk does not fit in memory."""
     inputs = path.inputs
-    key = (
-        "stream",
+    settings = (
         type(path).__name__,
         path.static_key(),
-        model_fingerprint(model),
-        tuple(inputs.shape),
-        inputs.dtype,
-        str(inputs.device),
         batch_size,
         tuple(counts),
         idgi,
@@ -242,8 +240,10 @@ def stream_path_static(path, model, targets, output, counts, idgi, batch_size, b
     )
     try:
         stream = CACHE.get(
-            key,
+            "stream",
             model,
+            inputs,
+            settings,
             lambda: StaticStream(path, model, targets, output, counts, idgi, batch_size, backend, capture),
         )
         return stream.run(path, targets)

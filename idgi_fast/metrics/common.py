@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..graphs import CACHE, StaticCall, model_fingerprint
+from ..graphs import CACHE, StaticCall
 from ..ops.rescore import target_probabilities
 from ..outputs import check_logits, full_float32
 from ..profiling import annotate
@@ -120,13 +120,10 @@ class StaticScorer:
 
 
 def _static_scorer(model, images: torch.Tensor, step: int, backend: str, graphs: str) -> StaticScorer:
-    key = (
+    return CACHE.get(
         "score",
-        model_fingerprint(model),
-        (step, *images.shape[1:]),
-        images.dtype,
-        str(images.device),
-        backend,
-        graphs,
+        model,
+        images[0],  # one image: the captured call's shape is `step` of them
+        (step, backend, graphs),
+        lambda: StaticScorer(model, images, step, backend, graphs == "capture"),
     )
-    return CACHE.get(key, model, lambda: StaticScorer(model, images, step, backend, graphs == "capture"))

@@ -18,7 +18,8 @@ from idgi_fast.ops.accumulate import (
 @pytest.mark.parametrize("with_multiplier", [False, True])
 @pytest.mark.parametrize("with_idgi", [False, True])
 @pytest.mark.parametrize("counts", [1, 3])
-def test_accumulate_matches_torch(dtype, with_multiplier, with_idgi, counts):
+@pytest.mark.parametrize("block", [64, None])  # a given tile, and the autotuned launch (its first tile here)
+def test_accumulate_matches_torch(dtype, with_multiplier, with_idgi, counts, block):
     generator = torch.Generator().manual_seed(counts)
     g = torch.randn(7, 3, 5, 9, generator=generator, dtype=dtype)
     multiplier = torch.randn(7, 3, 5, 9, generator=generator, dtype=dtype) if with_multiplier else None
@@ -29,7 +30,7 @@ def test_accumulate_matches_torch(dtype, with_multiplier, with_idgi, counts):
     idgi = torch.randn_like(base) if with_idgi else None
     want_base, want_idgi = base.clone(), (idgi.clone() if with_idgi else None)
     accumulate_torch(g, multiplier, base_coef, idgi_coef, images, want_base, want_idgi)
-    accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, block=64)
+    accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi, block=block)
     torch.testing.assert_close(base, want_base, **tolerance(dtype))
     if with_idgi:
         torch.testing.assert_close(idgi, want_idgi, **tolerance(dtype))
