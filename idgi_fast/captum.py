@@ -14,6 +14,7 @@ explained output is the forward function's raw output at the target, as in Captu
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -354,7 +355,7 @@ def _stdevs(stdevs, n_inputs: int) -> tuple[float, ...]:
     """Captum's `stdevs`: one number for every input or a tuple of one per input, each ≥ 0."""
     stdevs = stdevs if isinstance(stdevs, tuple) else (stdevs,) * n_inputs
     if len(stdevs) != n_inputs or any(
-        isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= float(s) < np.inf for s in stdevs
+        isinstance(s, bool) or not isinstance(s, numbers.Real) or not 0 <= float(s) < np.inf for s in stdevs
     ):
         raise ValueError(
             f"stdevs must be a finite number ≥ 0 or a tuple of one per input ({n_inputs}); got {stdevs!r}"
@@ -417,6 +418,8 @@ class NoiseTunnel:
                 "do not do; give the baselines"
             )
         tensors, is_tuple = _as_tuple(inputs)
+        for tensor in tensors:
+            check_finite(tensor, "inputs")  # before the noise copies it
         stdevs = _stdevs(stdevs, len(tensors))
         n_examples = tensors[0].shape[0]
         per_batch = nt_samples if nt_samples_batch_size is None else min(nt_samples, nt_samples_batch_size)
@@ -507,6 +510,9 @@ class GradientShap(_GradientAttribution):
             )
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise ValueError(f"n_samples must be an int ≥ 1, got {n_samples!r}")
+        for name, group in (("inputs", tensors), ("baselines", baselines)):
+            for tensor in group:
+                check_finite(tensor, name)
         stdevs = _stdevs(stdevs, len(tensors))
         n_examples, rows = tensors[0].shape[0], tensors[0].shape[0] * n_samples
         with torch.no_grad():

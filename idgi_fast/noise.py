@@ -13,6 +13,7 @@ its noise independent of the batch it comes in.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,17 +36,27 @@ class NoiseTunnel:
     def __post_init__(self):
         if self.type not in NOISE_TYPES:
             raise ValueError(f"noise type must be one of {NOISE_TYPES}, got {self.type!r}")
-        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+        if (
+            isinstance(self.samples, bool)
+            or not isinstance(self.samples, numbers.Integral)
+            or self.samples < 1
+        ):
             raise ValueError(f"noise samples must be an int ≥ 1, got {self.samples!r}")
+        object.__setattr__(self, "samples", int(self.samples))
         stdev = self.stdev
-        if isinstance(stdev, bool) or not isinstance(stdev, (int, float)) or not 0 <= float(stdev) < math.inf:
+        if isinstance(stdev, bool) or not isinstance(stdev, numbers.Real) or not 0 <= float(stdev) < math.inf:
             raise ValueError(
                 f"noise stdev must be a finite number ≥ 0 (the noise's standard deviation in input "
                 f"units), got {stdev!r}"
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, numbers.Integral)
+            or not 0 <= self.seed < 2**63
+        ):
             raise ValueError(f"noise seed must be an int in [0, 2**63), got {self.seed!r}")
         object.__setattr__(self, "stdev", float(stdev))
+        object.__setattr__(self, "seed", int(self.seed))
         if self.image_keys is not None:
             keys = self.image_keys
             if isinstance(keys, torch.Tensor):
@@ -53,13 +64,21 @@ class NoiseTunnel:
             if (
                 isinstance(keys, (str, bytes))
                 or not hasattr(keys, "__len__")
-                or any(isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 2**63 for k in keys)
+                or any(
+                    isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k < 2**63
+                    for k in keys
+                )
             ):
                 raise ValueError(
                     f"noise image_keys must be a list of ints in [0, 2**63), one per input image (e.g. its "
                     f"index in the dataset), got {self.image_keys!r}"
                 )
-            object.__setattr__(self, "image_keys", tuple(keys))
+            if len(set(keys)) != len(keys):
+                raise ValueError(
+                    "noise image_keys must be distinct: two images with one key would get the same noise; "
+                    "key each image by its own id (e.g. its index in the dataset)"
+                )
+            object.__setattr__(self, "image_keys", tuple(int(k) for k in keys))
 
     def check_batch(self, batch: int) -> None:
         """image_keys, when given, name every image of a batch of `batch` inputs."""

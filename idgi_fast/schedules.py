@@ -13,7 +13,7 @@ Powell method. The result is a `Schedule`: pass it to
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +49,43 @@ class Schedule:
 
     @classmethod
     def load(cls, path: str | Path) -> Schedule:
+        """A schedule file written by `save` (or `idgi-fast schedule fit`), checked as a schedule
+        given in code is; any fault names the file and what is wrong with it (ValueError)."""
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"{path} is not a readable schedule file: {error}") from None
         if not isinstance(data, dict) or data.get("format") != SCHEDULE_FORMAT:
             raise ValueError(
                 f"{path} is not a schedule file of format {SCHEDULE_FORMAT} (`idgi-fast schedule fit`)"
             )
-        data.pop("format")
+        try:
+            return cls._checked({key: value for key, value in data.items() if key != "format"})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path} is not a valid schedule file: {error}") from None
+
+    @classmethod
+    def _checked(cls, data: dict[str, Any]) -> Schedule:
+        known = {f.name for f in fields(cls)}
+        unknown, missing = sorted(set(data) - known), sorted({"positions", "method"} - set(data))
+        if unknown or missing:
+            raise ValueError(
+                f"its keys must be among {sorted(known)} with positions and method present; "
+                + (f"unknown {unknown}" if unknown else f"missing {missing}")
+            )
+        for name, kind in (("model", str), ("params", dict), ("fit", dict)):
+            if name in data and not isinstance(data[name], kind):
+                raise TypeError(f"{name} must be a {kind.__name__}, got {type(data[name]).__name__}")
+        if not isinstance(data["positions"], list):
+            raise TypeError(f"positions must be a list of numbers, got {type(data['positions']).__name__}")
         schedule = cls(**{**data, "positions": tuple(data["positions"])})
-        resolve_schedule(schedule, None)  # a hand-edited file is checked as any schedule
-        method_spec(schedule.method)
+        positions, _ = resolve_schedule(schedule, None)  # a hand-edited file is checked as any schedule
+        params = method_spec(schedule.method).resolve_params(schedule.params)
+        if positions is not None and params.get("rule") == "pair":
+            raise ValueError(
+                "its IG rule is 'pair' (the default where params names none), which has no schedule form; "
+                'set params to {"rule": "left"} (or "right", "trapezoid")'
+            )
         return schedule
 
 

@@ -170,12 +170,14 @@ def resolve_schedule(schedule: object, steps: object) -> tuple[torch.Tensor | No
             if hasattr(values, "dtype")
             else torch.as_tensor(values, dtype=torch.float64)
         )
-        positions = given.detach().to(device="cpu", dtype=torch.float64).flatten()
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(
             "schedule must be a 1-D sequence of path positions 0 = α_0 < … < α_m = 1, got "
             f"{type(values).__name__}"
         ) from None
+    if given.dtype == torch.bool or given.is_complex():
+        raise TypeError(f"schedule must hold real path positions from 0 to 1, got dtype {given.dtype}")
+    positions = given.detach().to(device="cpu", dtype=torch.float64).flatten()
     if given.ndim != 1 or positions.numel() < 2:
         raise ValueError(
             f"schedule must be a 1-D sequence of at least two positions, got shape {tuple(given.shape)}"

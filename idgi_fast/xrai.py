@@ -21,6 +21,7 @@ import torch
 
 from .api import explain
 from .geometry import reflect_index
+from .validation import check_finite
 
 SCALES = (50, 100, 150, 250, 500, 1200)  # Felzenszwalb's scale parameter, one segmentation each
 SIGMA = 0.8
@@ -160,23 +161,14 @@ def xrai(
     default), with `model`, `target`, `steps` and explain's other options. segments: each
     image's segment_masks(image, dilation_radius), when already made (several attributions of
     the same images share them)."""
-    if images.ndim != 4:
-        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
+    _check_images(images)
     if attributions is None:
         if model is None:
             raise ValueError("give attributions, or a model (and target) for XRAI's default IG attributions")
         attributions = explain(
             model, images, target=target, steps=steps, idgi=False, baselines=[0.0, 1.0], **explain_options
         ).base
-    if attributions.shape != images.shape:
-        raise ValueError(
-            f"attributions must be shaped like the images {tuple(images.shape)}, "
-            f"got {tuple(attributions.shape)}"
-        )
-    if not 0.0 <= area_threshold <= 1.0:
-        raise ValueError(f"area_threshold must be in [0, 1], got {area_threshold!r}")
-    if segments is not None and len(segments) != images.shape[0]:
-        raise ValueError(f"segments holds {len(segments)} images' masks for {images.shape[0]} images")
+    _check_options(images, attributions, area_threshold, min_pixel_diff, dilation_radius, segments)
     maps, ranks = [], []
     for i, (image, attribution) in enumerate(zip(images, attributions)):
         found = xrai_regions(
@@ -188,3 +180,51 @@ def xrai(
         maps.append(found[0])
         ranks.append(found[1])
     return XraiResult(torch.stack(maps), torch.stack(ranks))
+
+
+def _check_images(images: object) -> None:
+    """A non-empty float (B, C, H, W) batch in [0, 1]: the package's image convention, and what
+    the default IG's black (0) and white (1) baselines assume."""
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        kind = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
+        raise TypeError(f"images must be a floating-point torch.Tensor (B, C, H, W) in [0, 1], got {kind}")
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty (B, C, H, W) batch, got shape {tuple(images.shape)}")
+    check_finite(images, "images")
+    low, high = float(images.min()), float(images.max())
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"images must lie in [0, 1] (XRAI's default baselines are black 0 and white 1), got values "
+            f"in [{low:.4g}, {high:.4g}]; divide 8-bit images by 255, and undo any normalisation"
+        )
+
+
+def _check_options(images, attributions, area_threshold, min_pixel_diff, dilation_radius, segments) -> None:
+    if not isinstance(attributions, torch.Tensor) or not attributions.is_floating_point():
+        kind = attributions.dtype if isinstance(attributions, torch.Tensor) else type(attributions).__name__
+        raise TypeError(
+            f"attributions must be a floating-point torch.Tensor shaped like the images, got {kind}"
+        )
+    if attributions.shape != images.shape:
+        raise ValueError(
+            f"attributions must be shaped like the images {tuple(images.shape)}, "
+            f"got {tuple(attributions.shape)}"
+        )
+    check_finite(attributions, "attributions")
+    if isinstance(area_threshold, bool) or not isinstance(area_threshold, (int, float)):
+        raise TypeError(f"area_threshold must be a number in [0, 1], got {type(area_threshold).__name__}")
+    if not 0.0 <= area_threshold <= 1.0:
+        raise ValueError(f"area_threshold must be in [0, 1], got {area_threshold!r}")
+    for name, value in (("min_pixel_diff", min_pixel_diff), ("dilation_radius", dilation_radius)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an int ≥ 0, got {value!r}")
+    if segments is None:
+        return
+    if len(segments) != images.shape[0]:
+        raise ValueError(f"segments holds {len(segments)} images' masks for {images.shape[0]} images")
+    side = tuple(images.shape[2:])
+    for i, masks in enumerate(segments):
+        if not isinstance(masks, torch.Tensor) or masks.dtype != torch.bool or masks.ndim != 3:
+            raise ValueError(f"segments[{i}] must be an (M, H, W) bool tensor (segment_masks' result)")
+        if tuple(masks.shape[1:]) != side:
+            raise ValueError(f"segments[{i}] has masks of {tuple(masks.shape[1:])}, the images are {side}")

@@ -74,23 +74,6 @@ def test_peak_memory_does_not_grow_with_samples():
     assert large <= 1.10 * small, (small, large)
 
 
-@pytest.mark.parametrize(
-    "arguments,error,match",
-    [
-        ({"samples": 0}, ValueError, "^samples must be an int ≥ 1"),
-        ({"stdev": -0.5}, ValueError, "^stdev must be a finite number ≥ 0"),
-        ({"baselines": torch.zeros(2, 3, 4, 4)}, ValueError, r"\(K, …\) rows shaped like one input"),
-        ({"baselines": []}, TypeError, "non-empty list of baselines"),
-        ({"baselines": [torch.zeros(3, 3, 8, 8)]}, ValueError, "baselines has batch size 3"),
-        ({"image_keys": [1, 2]}, ValueError, "image_keys holds 2 keys for 1 input images"),
-    ],
-)
-def test_bad_arguments_get_clear_errors(arguments, error, match):
-    arguments = {"baselines": [0.0], **arguments}
-    with pytest.raises(error, match=match):
-        idgi_fast.gradient_shap(TinyCNN().eval(), torch.rand(1, 3, 8, 8), target=0, **arguments)
-
-
 def test_a_nan_gradient_names_the_image_and_sample():
     class NanAbove(torch.nn.Module):
         def forward(self, x):

@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import TinyCNN
 
+import idgi_fast
 from idgi_fast.xrai import segment_masks, xrai
 
 pair = pytest.importorskip("saliency.core")
@@ -54,17 +55,15 @@ def test_xrai_equals_pairs_given_the_same_attribution(seed, height, width, area_
     assert np.array_equal(mine.ranks[0].numpy(), theirs.segments)
 
 
-def test_default_attributions_and_clear_errors():
+def test_default_attributions_are_the_black_and_white_ig():
     model = TinyCNN().double().eval()
     images = torch.stack([smooth_image(4, 40, 40), smooth_image(5, 40, 40)])
     result = xrai(images, model=model, target=1, steps=4, batch_size=16)
     assert result.maps.shape == (2, 40, 40) and result.ranks.min() >= 1
-    with pytest.raises(ValueError, match="give attributions, or a model"):
-        xrai(images)
-    with pytest.raises(ValueError, match="attributions must be shaped like the images"):
-        xrai(images, images[:, :1])
-    with pytest.raises(ValueError, match="area_threshold must be in"):
-        xrai(images, images, area_threshold=1.5)
+    ig = idgi_fast.explain(model, images, target=1, steps=4, idgi=False, baselines=[0.0, 1.0], batch_size=16)
+    given = xrai(images, ig.base)
+    torch.testing.assert_close(result.maps, given.maps, rtol=0, atol=0)  # one computation, by construction
+    assert torch.equal(result.ranks, given.ranks)
 
 
 def test_without_scikit_image_xrai_names_the_extra(monkeypatch):

@@ -15,7 +15,7 @@ from ..ops.backends import resolve_backend
 from ..progress import progress
 from ..reference.metrics.information import check_msssim_options
 from ..reference.metrics.insertion import CANVASES, insertion_deletion
-from ..reference.metrics.pic import PAIR_THRESHOLDS, check_pic_options
+from ..reference.metrics.pic import PAIR_THRESHOLDS, check_pic_options, check_random_mask
 from ..serialize import plain_data
 from ..tables import markdown_table
 from ..validation import check_model, resolve_batch_size, resolve_targets
@@ -176,6 +176,11 @@ def _check_options(options: EvaluationOptions) -> None:
         raise ValueError("pair_thresholds must hold at least one saliency fraction in (0, 1)")
     if options.stability_norm not in STABILITY_NORMS:
         raise ValueError(f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}")
+    if options.pair_random_mask is not None and options.pic_profile != "pair":
+        raise ValueError(
+            f"pair_random_mask sets the pair profile's random pixels, but pic_profile is "
+            f"{options.pic_profile!r}; pass pic_profile='pair' or leave the mask out"
+        )
 
 
 def _check_images_for(options: EvaluationOptions, metrics: tuple[str, ...], images: torch.Tensor) -> None:
@@ -186,6 +191,8 @@ def _check_images_for(options: EvaluationOptions, metrics: tuple[str, ...], imag
             )
         if "entropy" in options.information:
             check_unit_range(images, "the entropy information axis")
+        if options.pair_random_mask is not None:
+            check_random_mask(options.pair_random_mask, images.shape[-2:])
     if "stability" in metrics:
         check_unit_range(images, "the JPEG stability metric")
 
