@@ -432,6 +432,11 @@ def _study_config(args):
         fields["schedules"] = {}
         methods = list(fields.get("methods", METHOD_NAMES))
         for path in args.schedule:
+            if path.stem in fields["schedules"]:
+                raise ValueError(
+                    f"--schedule {path}: another schedule file is also named {path.stem!r}, and a "
+                    f"schedule's method runs as <method>@<file stem>; rename one of them"
+                )
             fitted = Schedule.load(path)
             if fitted.model and fitted.model not in models:
                 raise ValueError(
@@ -491,6 +496,8 @@ def _fit_schedule(args) -> int:
     from .schedules import fit
     from .study.runner import ImageSource, StudyConfig
 
+    if args.out.is_dir() or not args.out.parent.is_dir():
+        raise ValueError(f"--out {args.out}: give a file path in an existing folder for the schedule (JSON)")
     model = load_model(args.model, args.weights, "cpu")
     if args.data is None:
         from .data.scenes import generate_scenes

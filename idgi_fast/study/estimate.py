@@ -41,7 +41,7 @@ def _database_bytes(path: Path) -> int:
 def _remaining(config: StudyConfig, db: Path, ids: list[str]) -> dict:
     """(model, method, steps) → (images decided 'used' and not done, images not decided yet)."""
     work = {}
-    store = Store(db, __version__) if db.exists() else None
+    store = Store(db, __version__) if db.exists() and db.stat().st_size else None  # an empty file stays empty
     try:
         for model in config.models:
             decisions = store.image_decisions(model) if store else {}

@@ -402,6 +402,8 @@ def build_report(db: str | Path, resamples: int = RESAMPLES) -> Report:
     db = Path(db)
     if not db.exists():
         raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
+    if db.is_file() and db.stat().st_size == 0:  # refused before the Store would write its tables into it
+        raise ValueError(f"{db} is an empty file, not a study yet: run `idgi-fast run --db {db}` first")
     store = Store(db, __version__)
     try:
         incomplete, unchecked = incomplete_work(store)

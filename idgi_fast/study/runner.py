@@ -44,6 +44,7 @@ from ..progress import progress
 from ..recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP, check_noise_settings, recipe
 from ..saliency import saliency_map
 from ..xrai import check_xrai_available, segment_masks, xrai
+from .lock import exclusive_run
 from .store import ImageResult, IncompatibleDatabase, Store
 
 SCENE_SEED = 1  # the embedded model's held-out scenes (it was trained on seed 0)
@@ -133,7 +134,8 @@ class StudyConfig:
             raise ValueError(f"weights given for {stray}, which are not among the models {list(self.models)}")
         if self.images is None and self.data_root is None:
             raise ValueError(
-                "images must be a number of synthetic scenes (None means all, for an image folder)"
+                "images is None (every image of an image folder, as --preset paper has it) but no image "
+                "folder is given: pass --data FOLDER, or --images N for N synthetic scenes"
             )
         for name in ("images", "images_per_batch", "resize", "crop"):
             value = getattr(self, name)
@@ -144,6 +146,8 @@ class StudyConfig:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         check_evaluation_settings(self.metrics, self.metric_options)  # a bad option stops before any work
+        for method in self.methods:
+            self.runs(method)  # step counts that one compute_at run cannot yield stop here too
 
     def applies(self, model: str, method: str) -> bool:
         """Whether `method` runs on `model`: a scheduled method only on the model it was fitted
@@ -678,46 +682,54 @@ def run_study(
     if device is None:
         device = f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
+    # one run per database: rank 0 (or a single process) holds the database's lock, rank r its shard's
     try:
-        if ranks.rank == 0:
-            _merge_shards(db)
-            # create it, or refuse a damaged, foreign or other-settings one, before the others read it
-            store = Store(db, __version__)
-            try:
-                check_settings(store, config)
-            finally:
-                store.close()
-        ranks.barrier()
-        if ranks.world > 1:
-            main = Store(db, __version__)
-            try:
-                already = {key: main.finished_images(*key) for key in _work_keys(config)}
-                already.update({model: main.image_decisions(model) for model in config.models})
-            finally:
-                main.close()
-            store = Store(shard_path(db, ranks.rank), __version__)
-        else:
-            already = {}
-            store = Store(db, __version__)
-        try:
-            summary = _run(
-                config, source, store, already, ranks, device, show_progress, should_stop, maps_folder(db)
-            )
-        finally:
-            store.close()
-        ranks.barrier()
-        if ranks.rank == 0 and ranks.world > 1:
-            _merge_shards(db)
-        if ranks.rank == 0 and not summary["stopped"]:
-            store = Store(db, __version__)
-            try:
-                summary["missing"] = missing_work(store, config, source.ids)
-            finally:
-                store.close()
-        ranks.barrier()
-        return summary
+        with exclusive_run(db if ranks.rank == 0 else shard_path(db, ranks.rank)):
+            return _run_ranked(config, db, source, ranks, device, show_progress, should_stop)
     finally:
         ranks.close()
+
+
+def _run_ranked(config, db: Path, source, ranks: Ranks, device, show_progress, should_stop) -> dict:
+    """run_study's work on this rank: the database checked (rank 0), this rank's images run into
+    the database or its shard, the shards merged and what is missing counted (rank 0)."""
+    if ranks.rank == 0:
+        _merge_shards(db)
+        # create it, or refuse a damaged, foreign or other-settings one, before the others read it
+        store = Store(db, __version__)
+        try:
+            check_settings(store, config)
+        finally:
+            store.close()
+    ranks.barrier()
+    if ranks.world > 1:
+        main = Store(db, __version__)
+        try:
+            already = {key: main.finished_images(*key) for key in _work_keys(config)}
+            already.update({model: main.image_decisions(model) for model in config.models})
+        finally:
+            main.close()
+        store = Store(shard_path(db, ranks.rank), __version__)
+    else:
+        already = {}
+        store = Store(db, __version__)
+    try:
+        summary = _run(
+            config, source, store, already, ranks, device, show_progress, should_stop, maps_folder(db)
+        )
+    finally:
+        store.close()
+    ranks.barrier()
+    if ranks.rank == 0 and ranks.world > 1:
+        _merge_shards(db)
+    if ranks.rank == 0 and not summary["stopped"]:
+        store = Store(db, __version__)
+        try:
+            summary["missing"] = missing_work(store, config, source.ids)
+        finally:
+            store.close()
+    ranks.barrier()
+    return summary
 
 
 def _work_keys(config: StudyConfig):

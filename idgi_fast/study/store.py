@@ -70,7 +70,7 @@ class IncompatibleDatabase(RuntimeError):
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _check_file(path: Path) -> None:
+def check_database_file(path: Path) -> None:
     """Refuse, before SQLite touches it, a path that is a folder or a file that is not SQLite."""
     if path.is_dir():
         raise IncompatibleDatabase(
@@ -115,7 +115,7 @@ class Store:
 
     def __init__(self, path: str | Path, package_version: str):
         self.path = Path(path)
-        _check_file(self.path)
+        check_database_file(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.connection = sqlite3.connect(self.path, timeout=60.0)
