@@ -54,6 +54,18 @@ def assert_same(got, want):
         torch.testing.assert_close(important[n], important_w[n], rtol=1e-12, atol=1e-14)
 
 
+# a fixed-shape (padded) chunk against the chunk-by-chunk stream in float64: the model runs at
+# another batch size, so results agree to float64 rounding, far inside docs/semantics.md §7's
+# float32 tolerance, and never bit for bit unless the code makes them (it does not)
+FLOAT64_ROUNDING = dict(rtol=1e-12, atol=1e-15)
+
+
+def assert_same_scores(got, want):
+    """score_targets' (probabilities, predicted classes) of a padded and an unpadded run."""
+    torch.testing.assert_close(got[0], want[0], **FLOAT64_ROUNDING)
+    assert torch.equal(got[1], want[1])  # argmax: equal where no two logits tie within rounding
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     graphs.clear_graphs()
@@ -222,10 +234,14 @@ def test_the_metrics_capture_path_scores_as_the_chunked_one(fake_cuda):
     model = TinyCNN().double().eval()
     images = torch.rand(11, 3, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(15))
     targets = torch.randint(0, 5, (11,), generator=torch.Generator().manual_seed(16))
+    top_two = model(images).detach().topk(2, dim=1).values
+    assert float((top_two[:, 0] - top_two[:, 1]).min()) > 1e-6  # argmax cannot flip with rounding
     want = score_targets(model, images, targets, 4)
     got = score_targets(model, images, targets, 4, graphs="capture")  # chunks of 4, 4 and 3 (padded)
     assert fake_cuda["captures"] == 1 and fake_cuda["replays"] == 3
-    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    # the padded chunk runs the model at batch 4, the unpadded one at 3: which conv/BLAS kernel the
+    # CPU picks for each may round differently, so float64 rounding (far inside §7), not bits
+    assert_same_scores(got, want)
 
 
 @cuda
@@ -311,8 +327,10 @@ def test_the_metrics_fixed_shape_scoring_equals_the_chunked_one():
         )
         for mode in ("off", "static")
     }
-    for name in ("insertion", "deletion"):
-        assert torch.equal(found["static"].curves[name], found["off"].curves[name])
+    for name in ("insertion", "deletion"):  # padded vs unpadded last chunk: float64 rounding, not bits
+        torch.testing.assert_close(
+            found["static"].curves[name], found["off"].curves[name], **FLOAT64_ROUNDING
+        )
     curves = {
         mode: pic_curves(
             model,
@@ -332,7 +350,7 @@ def test_the_metrics_fixed_shape_scoring_equals_the_chunked_one():
     }
     for key in curves["off"].curves:
         torch.testing.assert_close(
-            curves["static"].auc[key], curves["off"].auc[key], rtol=0, atol=0, equal_nan=True
+            curves["static"].auc[key], curves["off"].auc[key], equal_nan=True, **FLOAT64_ROUNDING
         )
 
 

@@ -87,6 +87,8 @@ def test_a_killed_run_resumes_to_the_uninterrupted_database(uninterrupted, tmp_p
     second = run_study(SMALL, path, show_progress=False)
     assert second["images_skipped_as_done"] == first["images_done"]
     assert first["images_done"] + second["images_done"] == 15
+    # exact: the run stops between batches and resumes at the next, so every image is computed in
+    # the same batch, of the same shape, as in the uninterrupted run
     assert results(path) == results(whole)
     again = run_study(SMALL, path, show_progress=False)  # nothing left: only the check
     assert again == {
