@@ -17,6 +17,7 @@ import hashlib
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -74,17 +75,46 @@ def _build() -> None:
     if not _is_built(name):
         print("idgi_fast: building the native CPU ops (once per torch version)", file=sys.stderr, flush=True)
     try:
-        load(
-            name=name,
-            sources=[str(path) for path in SOURCES],
-            # the C++ standard is left to torch (torch 2.14 needs C++20)
-            # no FMA contraction: a·b + c rounded once would break Guided IG's bit-identity
-            extra_cflags=["-O3", "-ffp-contract=off", *(["-march=native"] if _cpu_flags() else [])],
-            is_python_module=False,
-            verbose=False,
-        )
+        with _one_builder(name):
+            load(
+                name=name,
+                sources=[str(path) for path in SOURCES],
+                # the C++ standard is left to torch (torch 2.14 needs C++20)
+                # no FMA contraction: a·b + c rounded once would break Guided IG's bit-identity
+                extra_cflags=["-O3", "-ffp-contract=off", *(["-march=native"] if _cpu_flags() else [])],
+                is_python_module=False,
+                verbose=False,
+            )
     finally:
         os.environ["PATH"] = saved_path
+
+
+@contextmanager
+def _one_builder(name: str):
+    """torch's extension loader marks a build with a `lock` file in the build folder and waits,
+    forever, while another process's file is there; a build killed half-way (Ctrl-C on the first
+    import) leaves it behind, and every later process hangs. Every process of ours first takes an
+    flock on a file of its own there (dropped by the system however the holder ends), so while we
+    hold it a `lock` file left in the folder is stale and is removed."""
+    try:
+        import fcntl
+
+        from torch.utils.cpp_extension import _get_build_directory
+
+        folder = Path(_get_build_directory(name, verbose=False))
+        handle = open(folder / "idgi_fast_build.flock", "a")
+    except Exception:  # no flock (Windows) or torch's private helper moved: torch's own lock alone
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # waits for a live build of another of our processes
+        stale = folder / "lock"
+        if stale.exists():
+            print(f"idgi_fast: removing {stale}, left by a build that was stopped", file=sys.stderr)
+            stale.unlink(missing_ok=True)
+        yield
+    finally:
+        handle.close()
 
 
 def native_error() -> str | None:

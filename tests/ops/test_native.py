@@ -113,3 +113,25 @@ def test_the_environment_can_switch_the_native_ops_off():
         text=True,
     )
     assert found.stdout.strip() == "RuntimeError: IDGI_FAST_NATIVE=0 is set", found.stderr
+
+
+@built
+def test_a_build_lock_left_by_a_killed_build_does_not_hang_the_next_process():
+    """torch's loader waits forever on a `lock` file a stopped build left; ours clears it (under
+    an flock of our own, so never a live build's)."""
+    from torch.utils.cpp_extension import _get_build_directory
+
+    stale = native.Path(_get_build_directory(native._extension_name(), verbose=False)) / "lock"
+    stale.touch()
+    try:
+        loaded = subprocess.run(
+            [sys.executable, "-c", "from idgi_fast.ops.native import native_error; print(native_error())"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        left = stale.exists()
+        stale.unlink(missing_ok=True)
+    assert loaded.stdout.strip() == "None" and not left, loaded.stderr
+    assert "left by a build that was stopped" in loaded.stderr
