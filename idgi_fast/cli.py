@@ -16,7 +16,7 @@ from .models import MODEL_NAMES
 from .models.zoo import ZooUnavailable
 from .ops.backends import BACKENDS
 from .outputs import OUTPUTS
-from .recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP
+from .recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP, recipe
 from .reference.metrics.insertion import CANVASES
 from .reference.metrics.pic import INFORMATION_AXES, PROFILES
 from .study.store import IncompatibleDatabase
@@ -208,19 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--noise-samples",
         type=_positive_int,
-        default=DEFAULT_NOISE["samples"],
+        default=None,
         help=f"noise tunnels: noisy copies per image (default {DEFAULT_NOISE['samples']})",
     )
     run.add_argument(
         "--noise-stdev",
         type=_non_negative_float,
-        default=DEFAULT_NOISE["stdev"],
+        default=None,
         help=f"noise tunnels: the noise's standard deviation, pixel units (default {DEFAULT_NOISE['stdev']})",
     )
     run.add_argument(
         "--noise-seed",
         type=_non_negative_int,
-        default=DEFAULT_NOISE["seed"],
+        default=None,
         help="noise tunnels: the seed (each image's noise is keyed by its id; default 0)",
     )
     run.add_argument(
@@ -453,7 +453,7 @@ def _study_config(args):
     return StudyConfig(
         **fields,
         weights=_weights(args.weights, models),
-        noise={"samples": args.noise_samples, "stdev": args.noise_stdev, "seed": args.noise_seed},
+        noise=_noise_settings(args, fields.get("methods", METHOD_NAMES)),
         images_per_batch=args.images_per_batch,
         backend=args.backend,
         graphs=args.graphs,
@@ -464,6 +464,20 @@ def _study_config(args):
         crop=args.crop,
         save_maps=args.save_maps,
     )
+
+
+def _noise_settings(args, methods) -> dict:
+    """--noise-* over DEFAULT_NOISE; given without a noise-tunnel method they would change
+    nothing, so they are refused rather than ignored."""
+    given = {"samples": args.noise_samples, "stdev": args.noise_stdev, "seed": args.noise_seed}
+    given = {key: value for key, value in given.items() if value is not None}
+    if given and not any(recipe(name.partition("@")[0]).tunnel for name in methods):
+        flags = ", ".join(f"--noise-{key}" for key in given)
+        raise ValueError(
+            f"{flags} set the noise tunnels, but no method runs under one; add one to --methods "
+            "(e.g. smoothgrad:ig) or leave the noise flags out"
+        )
+    return {**DEFAULT_NOISE, **given}
 
 
 def _duration(seconds: float) -> str:

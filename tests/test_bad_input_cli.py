@@ -105,8 +105,13 @@ CASES = [
     ("noise seed -1", lambda t: run(t, "--noise-seed", "-1"), r"--noise-seed: must be an integer ≥ 0"),
     (
         "noise seed 2**64",
-        lambda t: run(t, "--noise-seed", str(2**64)),
+        lambda t: run(t, "--noise-seed", str(2**64), "--methods", "smoothgrad:ig"),
         r"noise seed must be an int in \[0, 2",
+    ),
+    (
+        "noise flags without a tunnel",
+        lambda t: run(t, "--noise-stdev", "0.3", "--noise-seed", "4"),
+        r"--noise-stdev, --noise-seed set the noise tunnels, but no method runs under one",
     ),
     ("preset unknown", lambda t: run(t, "--preset", "full"), r"--preset: invalid choice: 'full'"),
     (
