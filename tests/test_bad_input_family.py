@@ -61,44 +61,34 @@ NOISE = [
     ("image_keys repeated", noisy(image_keys=[4, 4]), ValueError, r"image_keys must be distinct"),
 ]
 
+
+def several(baselines, **options):
+    return lambda: explain(MODEL, X, steps=2, baselines=baselines, **options)
+
+
 BASELINES = [
-    ("none in the list", lambda: explain(MODEL, X, baselines=[]), ValueError, r"baselines is an empty list"),
+    ("none in the list", several([]), ValueError, r"baselines is an empty list"),
     (
         "one of the wrong shape",
-        lambda: explain(MODEL, X, steps=2, baselines=[0.0, torch.zeros(1, 3, 7, 8)]),
+        several([0.0, torch.zeros(1, 3, 7, 8)]),
         ValueError,
         r"baselines of shape \(1, 3, 7, 8\) cannot be broadcast to inputs of shape \(2, 3, 8, 8\)",
     ),
     (
-        "one of another batch size",
-        lambda: explain(MODEL, X, steps=2, baselines=[torch.zeros(3, 3, 8, 8)]),
+        "one of another batch",
+        several([torch.zeros(3, 3, 8, 8)]),
         ValueError,
-        r"baselines has batch size 3 but inputs has 2",
+        r"batch size 3 but inputs has 2",
     ),
+    ("a string among them", several([0.0, "white"]), TypeError, r"None, a number or a torch.Tensor; got str"),
+    ("a NaN among them", several([0.0, NAN]), ValueError, r"baselines contains 384 NaN or Inf"),
     (
-        "a string among them",
-        lambda: explain(MODEL, X, steps=2, baselines=[0.0, "white"]),
-        TypeError,
-        r"baselines must be None, a number or a torch.Tensor; got str",
-    ),
-    (
-        "a NaN among them",
-        lambda: explain(MODEL, X, steps=2, baselines=[0.0, NAN]),
+        "and a noise tunnel",
+        several([0.0, 1.0], noise={"samples": 2}),
         ValueError,
-        r"baselines contains 384 NaN or Inf",
+        r"either several baselines",
     ),
-    (
-        "several and a noise tunnel",
-        lambda: explain(MODEL, X, steps=2, baselines=[0.0, 1.0], noise={"samples": 2}),
-        ValueError,
-        r"either several baselines or a noise tunnel",
-    ),
-    (
-        "several for Blur IG",
-        lambda: explain(MODEL, X, method="blur_ig", steps=2, baselines=[0.0, 1.0]),
-        ValueError,
-        r"blur_ig has no baselines argument",
-    ),
+    ("for Blur IG", several([0.0, 1.0], method="blur_ig"), ValueError, r"blur_ig has no baselines argument"),
 ]
 
 SCHEDULES = [
