@@ -15,7 +15,7 @@ from conftest import LinearLogit, Quadratic, SinSum, TinyCNN
 
 import idgi_fast
 from idgi_fast.geometry import gaussian_blur
-from idgi_fast.methods import METHODS
+from idgi_fast.methods import METHODS, method_spec
 from idgi_fast.ops.native import native_error
 from idgi_fast.outputs import output_only
 
@@ -33,6 +33,19 @@ def backend(request, monkeypatch):
 
 def close(a, b, rtol=1e-10, atol=1e-12):
     torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+
+
+def close_across_batches(method: str, a, b):
+    """One method's results computed in other batch shapes (float64): to rounding for IG and Blur
+    IG; for a `batch_sensitive` method (Guided IG, docs/semantics.md §8: it ranks every gradient,
+    so the model's last-bit differences between batch shapes can reorder near-tied features) to
+    §7's Guided IG tolerance, relative L2 ≤ 1e-3 (ATEN_CPU_CAPABILITY=default moves one image of
+    test_guided_ig_images_are_independent by 2e-6, where this CPU's own kernels move none)."""
+    if not method_spec(method).batch_sensitive:
+        close(a, b)
+        return
+    error = float((a - b).norm() / b.norm())
+    assert error <= 1e-3, error
 
 
 def endpoint_outputs(model, inputs, baselines, targets, output="probability"):
@@ -161,9 +174,10 @@ def test_results_do_not_depend_on_batch_size(method, params, tiny_cnn64):
     x = torch.rand(3, 3, 10, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     whole = explain(tiny_cnn64, x, method=method, steps=6, **params)
     single = explain(tiny_cnn64, x, method=method, steps=6, batch_size=1, **params)
-    close(whole.base, single.base)
-    close(whole.idgi, single.idgi)
-    close(whole.outputs, single.outputs, rtol=1e-12, atol=1e-15)
+    close_across_batches(method, whole.base, single.base)
+    close_across_batches(method, whole.idgi, single.idgi)
+    if not method_spec(method).batch_sensitive:  # Guided IG's points themselves may move
+        close(whole.outputs, single.outputs, rtol=1e-12, atol=1e-15)
 
 
 def test_guided_ig_images_are_independent(tiny_cnn64):
@@ -171,8 +185,8 @@ def test_guided_ig_images_are_independent(tiny_cnn64):
     together = explain(tiny_cnn64, x, target=[0, 1, 2], method="guided_ig", steps=5)
     for b in range(3):
         alone = explain(tiny_cnn64, x[b : b + 1], target=b, method="guided_ig", steps=5)
-        close(together.base[b : b + 1], alone.base)
-        close(together.idgi[b : b + 1], alone.idgi)
+        close_across_batches("guided_ig", together.base[b : b + 1], alone.base)
+        close_across_batches("guided_ig", together.idgi[b : b + 1], alone.idgi)
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@
 
 Two `idgi-fast run` processes on one database would explain the same images twice and race to
 mark them done. A run therefore holds an exclusive advisory lock on `<db>.lock` beside the
-database (under torchrun, each rank on its own shard's) from before its first write to after
-its last. The operating system drops the lock when the process ends, however it ends, so a
-killed run never leaves the database locked; the file itself stays, empty, and is harmless.
+database (under torchrun, rank 0 for the launch) from before its first write to after its last.
+The operating system drops the lock when the process ends, however it ends, so a killed run never
+leaves the database locked; the file itself stays, empty, and is harmless.
 """
 
 from __future__ import annotations

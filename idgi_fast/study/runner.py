@@ -11,6 +11,7 @@ one transaction with its done-marks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import signal
@@ -682,9 +683,11 @@ def run_study(
     if device is None:
         device = f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
-    # one run per database: rank 0 (or a single process) holds the database's lock, rank r its shard's
+    # one run per database: rank 0 (or a single process) holds its lock for the whole launch; the
+    # other ranks write nothing before rank 0 has it (they wait at its first barrier), and a second
+    # launch whose rank 0 is refused is ended by torchrun
     try:
-        with exclusive_run(db if ranks.rank == 0 else shard_path(db, ranks.rank)):
+        with exclusive_run(db) if ranks.rank == 0 else contextlib.nullcontext():
             return _run_ranked(config, db, source, ranks, device, show_progress, should_stop)
     finally:
         ranks.close()
