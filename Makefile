@@ -69,13 +69,14 @@ test-zoo: $(ZOO_STAMP)
 	$(ZOO_VENV)/bin/python -m pytest tests -m zoo
 
 # the suite under other thread counts and CPU kernels (ATen's dispatch emulating an older CPU): results
-# that hold only for one BLAS/conv choice fail here. Four runs of test-core's suite, about 35 minutes on
-# 2 cores, so not part of `make test`; run it before changing a tolerance or an exact comparison.
+# that hold only for one BLAS/conv choice fail here. Four runs of both suites, about 45 minutes on 2
+# cores, so not part of `make test`; run it before changing a tolerance or an exact comparison.
 PORTABILITY = OMP_NUM_THREADS=1 OMP_NUM_THREADS=2 ATEN_CPU_CAPABILITY=default ATEN_CPU_CAPABILITY=avx2
-test-portability: $(STAMP)
+test-portability: $(STAMP) $(ZOO_STAMP)
 	@failed=""; for setting in $(PORTABILITY); do \
 		echo "== $$setting"; \
 		env $$setting $(BIN)/python -m pytest tests -m "not zoo" -q -p no:cacheprovider || failed="$$failed $$setting"; \
+		env $$setting $(ZOO_VENV)/bin/python -m pytest tests -m zoo -q -p no:cacheprovider || failed="$$failed $$setting(zoo)"; \
 	done; test -z "$$failed" || { echo "failed under:$$failed" >&2; exit 1; }
 
 bench: $(STAMP)
