@@ -102,6 +102,7 @@ def _one_builder(name: str):
         from torch.utils.cpp_extension import _get_build_directory
 
         folder = Path(_get_build_directory(name, verbose=False))
+        folder.mkdir(parents=True, exist_ok=True)
         handle = open(folder / "idgi_fast_build.flock", "a")
     except Exception:  # no flock (Windows) or torch's private helper moved: torch's own lock alone
         yield
