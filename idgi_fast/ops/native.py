@@ -91,11 +91,17 @@ def _build() -> None:
 
 @contextmanager
 def _one_builder(name: str):
-    """torch's extension loader marks a build with a `lock` file in the build folder and waits,
-    forever, while another process's file is there; a build killed half-way (Ctrl-C on the first
-    import) leaves it behind, and every later process hangs. Every process of ours first takes an
-    flock on a file of its own there (dropped by the system however the holder ends), so while we
-    hold it a `lock` file left in the folder is stale and is removed."""
+    """torch's extension loader (up to 2.13: its FileBaton) marks a build with a `lock` file in the
+    build folder and waits, forever, while another process's file is there; a build killed
+    half-way (Ctrl-C on the first import) leaves it behind, and every later process hangs. Every
+    process of ours first takes an flock on a file of its own there (dropped by the system however
+    the holder ends), so while we hold it a `lock` file left in the folder is stale and is removed.
+    torch 2.14 holds an OS lock on that file instead, which dies with its holder: nothing to do."""
+    from torch.utils import cpp_extension
+
+    if not hasattr(cpp_extension, "FileBaton"):
+        yield
+        return
     try:
         import fcntl
 
