@@ -69,7 +69,7 @@ test-zoo: $(ZOO_STAMP)
 	$(ZOO_VENV)/bin/python -m pytest tests -m zoo
 
 # the suite under other thread counts and CPU kernels (ATen's dispatch emulating an older CPU): results
-# that hold only for one BLAS/conv choice fail here. Four runs of both suites, about 45 minutes on 2
+# that hold only for one BLAS/conv choice fail here. Four runs of both suites, about 30 minutes on 2
 # cores, so not part of `make test`; run it before changing a tolerance or an exact comparison.
 PORTABILITY = OMP_NUM_THREADS=1 OMP_NUM_THREADS=2 ATEN_CPU_CAPABILITY=default ATEN_CPU_CAPABILITY=avx2
 test-portability: $(STAMP) $(ZOO_STAMP)
