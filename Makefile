@@ -55,7 +55,7 @@ $(ZOO_STAMP): pyproject.toml Makefile
 	test -x $(ZOO_VENV)/bin/python || $(PYTHON) -m venv $(ZOO_VENV)
 	$(ZOO_VENV)/bin/python -m pip install -q --upgrade pip
 	$(ZOO_VENV)/bin/python -m pip install -q $(ZOO_TORCH_SPEC)
-	$(ZOO_VENV)/bin/python -m pip install -q -e '.[zoo,dev]'
+	$(ZOO_VENV)/bin/python -m pip install -q -e '.[zoo,timm,dev]'
 	$(ZOO_VENV)/bin/python -c "import torchvision.models"
 	touch $@
 

@@ -35,7 +35,8 @@ from gpu_check import synchronize  # bench/ is on sys.path when this file runs a
 from idgi_fast import evaluate, explain
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.models.zoo import ZOO, build_model
-from idgi_fast.study.runner import StudyConfig, _explain_and_score
+from idgi_fast.study.batches import explain_and_score
+from idgi_fast.study.config import StudyConfig
 from idgi_fast.tables import markdown_table
 
 STEP_COUNTS = (8, 16, 32, 64, 128)
@@ -105,7 +106,7 @@ def model_cost(name: str, device: str, images: int, full: bool) -> dict:
         for method in ("ig", "blur_ig", "guided_ig"):
             for steps, counts in config.runs(method):
                 total += clock(
-                    lambda m=method, s=steps, c=counts: _explain_and_score(
+                    lambda m=method, s=steps, c=counts: explain_and_score(
                         config, model, x, labels, m, s, c, ids, model_name=name
                     )
                 )

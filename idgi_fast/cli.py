@@ -90,6 +90,27 @@ def _step_counts(text: str) -> list[int]:
 
 
 _models = _subset("models", MODEL_NAMES)
+STUDY_METRICS = ("insertion", "deletion", "sic", "aic", "localization")
+
+
+def _study_metrics(text: str) -> list[str]:
+    if text.strip() == "none":
+        return []
+    return _subset("metrics", STUDY_METRICS)(text)
+
+
+def _device(text: str):
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: no CUDA device is available here; use cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device
 
 
 def _weights(values: list[str] | None, models: list[str]) -> dict:
@@ -102,7 +123,7 @@ def _weights(values: list[str] | None, models: list[str]) -> dict:
     chosen, for_all = {}, None
     for value in values or []:
         model, sep, spec = value.partition("=")
-        if sep and model in MODEL_NAMES:
+        if sep and (model in MODEL_NAMES or model in models):
             if model not in models:
                 raise ValueError(
                     f"--weights {value}: {model} is not among the models being run ({','.join(models)})"
@@ -111,7 +132,11 @@ def _weights(values: list[str] | None, models: list[str]) -> dict:
         else:
             for_all = value
     if for_all is not None:
-        takers = [m for m in models if is_weights_file(for_all) or m in ZOO]
+        takers = [
+            m
+            for m in models
+            if is_weights_file(for_all) or m in ZOO or m.startswith(("torchvision:", "timm:"))
+        ]
         if not takers:
             raise ValueError(
                 f"--weights {for_all}: {','.join(models)} take a weights file (a path such as "
@@ -189,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: scenenet (the embedded model, default) or torchvision's densenet121, "
         "densenet169, densenet201, inception_v3, mobilenet_v2, resnet50, resnet101, resnet152, "
         "vgg16, vgg19 (need --data and pip install 'idgi-fast[zoo]')",
+    )
+    run.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        metavar="SPEC",
+        help="a model by import spec, beside --models: torchvision:NAME (any torchvision classifier, with "
+        "its weights' evaluation transform), timm:NAME (pip install 'idgi-fast[timm]'), "
+        "file.py:factory or package.module:factory (docs/own-model.md); repeatable",
     )
     run.add_argument(
         "--weights",
@@ -272,6 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="images explained and scored together, written in one transaction (default 16)",
     )
     run.add_argument("--backend", choices=BACKENDS, default="auto")
+    run.add_argument(
+        "--metrics",
+        type=_study_metrics,
+        default=None,
+        help=f"comma-separated: {','.join(STUDY_METRICS)} (default insertion,deletion,sic,aic; localization "
+        "needs object masks: the synthetic scenes have them), or none (attributions only; add --save-maps)",
+    )
+    run.add_argument(
+        "--device",
+        type=_device,
+        default=None,
+        help="cpu, cuda or cuda:N (default: cuda:LOCAL_RANK when CUDA is available, else cpu)",
+    )
     run.add_argument(
         "--no-graphs",
         dest="graphs",
@@ -408,7 +455,7 @@ def _disk_full(error: Exception) -> bool:
 def _study_config(args):
     """`idgi-fast run`'s StudyConfig: the preset's settings (else StudyConfig's defaults, with
     the CLI's metric options), every flag the user gave on top."""
-    from .study.runner import PRESETS, StudyConfig
+    from .study.config import PRESETS, StudyConfig
 
     fields = dict(PRESETS[args.preset]) if args.preset else {}
     fields.setdefault(
@@ -417,7 +464,8 @@ def _study_config(args):
     fields["metric_options"] = dict(fields["metric_options"])
     if args.information:
         fields["metric_options"]["information"] = tuple(args.information)
-    given = {"models": args.models, "methods": args.methods, "steps": args.steps, "images": args.images}
+    specs = list(dict.fromkeys((args.models or []) + (args.model or [])))
+    given = {"models": specs, "methods": args.methods, "steps": args.steps, "images": args.images}
     fields.update({name: tuple(value) for name, value in given.items() if value and name != "images"})
     if args.images is not None:
         fields["images"] = args.images
@@ -425,6 +473,8 @@ def _study_config(args):
         fields["images"] = 64 if args.data is None else None
     if args.keep_misclassified:
         fields["only_correct"] = False
+    if args.metrics is not None:
+        fields["metrics"] = tuple(args.metrics)
     models = list(fields.get("models", StudyConfig.models))
     if args.schedule:
         from .schedules import Schedule
@@ -487,11 +537,11 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
-def _print_estimate(config, db: Path, probe: int) -> int:
+def _print_estimate(config, db: Path, probe: int, device=None) -> int:
     from .study.estimate import estimate_study
     from .tables import markdown_table
 
-    found = estimate_study(config, db, probe)
+    found = estimate_study(config, db, probe, device)
     print(
         f"estimate on {found.device} from the first {found.probe_images} image(s) through every model, "
         f"method and step count (the probe took {_duration(found.probe_seconds)}):\n"
@@ -508,7 +558,8 @@ def _print_estimate(config, db: Path, probe: int) -> int:
 def _fit_schedule(args) -> int:
     from .models import load_model
     from .schedules import fit
-    from .study.runner import ImageSource, StudyConfig
+    from .study.config import StudyConfig
+    from .study.named import ImageSource
 
     if args.out.is_dir() or not args.out.parent.is_dir():
         raise ValueError(f"--out {args.out}: give a file path in an existing folder for the schedule (JSON)")
@@ -573,11 +624,11 @@ def _main(argv: list[str] | None) -> int:
 
         config = _study_config(args)
         if args.estimate is not None:
-            return _print_estimate(config, args.db, args.estimate)
-        summary = run_study(config, args.db)
+            return _print_estimate(config, args.db, args.estimate, args.device)
+        summary = run_study(config, args.db, device=args.device)
         missing = summary.get("missing", [])
         if missing:
-            from .study.runner import describe_missing
+            from .study.work import describe_missing
 
             print(
                 f"idgi-fast: error: the run ended but work is missing from {args.db}: "

@@ -176,7 +176,8 @@ def test_an_xrai_method_scores_the_region_maps_of_its_attributions(tmp_path):
     pytest.importorskip("skimage")
     from idgi_fast import evaluate, explain
     from idgi_fast.metrics.stability import jpeg_round_trip, map_mse
-    from idgi_fast.study.runner import ImageSource, load_model
+    from idgi_fast.models import load_model
+    from idgi_fast.study.named import ImageSource
     from idgi_fast.xrai import xrai
 
     config = replace(SMALL, methods=("xrai:black_white:ig",), steps=(2,), images=2, metrics=("insertion",))
@@ -223,7 +224,7 @@ def test_the_paper_preset_runs_with_overrides_and_needs_an_image_folder(tmp_path
     """--preset paper: the study's metrics and options; flags beside it (models, images, steps)
     override it; its zoo models without --data stop with the fix."""
     from idgi_fast.cli import main
-    from idgi_fast.study.runner import PRESETS
+    from idgi_fast.study.config import PRESETS
 
     db = tmp_path / "paper.sqlite"
     argv = ["run", "--preset", "paper", "--db", str(db)]
@@ -555,8 +556,10 @@ def test_saved_maps_are_the_attributions_and_feed_the_report_grid(tmp_path):
     import numpy as np
 
     from idgi_fast import explain
+    from idgi_fast.models import load_model
+    from idgi_fast.study.batches import map_path, maps_folder
+    from idgi_fast.study.named import ImageSource
     from idgi_fast.study.report import write_report
-    from idgi_fast.study.runner import ImageSource, load_model, map_path, maps_folder
 
     config = replace(SMALL, methods=("ig",), images=2, save_maps=True)
     path = tmp_path / "maps.sqlite"
@@ -593,7 +596,8 @@ def test_stability_scores_match_evaluate(uninterrupted):
 
     from idgi_fast import evaluate, explain
     from idgi_fast.metrics import attribution_function
-    from idgi_fast.study.runner import ImageSource, load_model
+    from idgi_fast.models import load_model
+    from idgi_fast.study.named import ImageSource
 
     path, _ = uninterrupted
     model = load_model("scenenet", device="cpu")
@@ -691,7 +695,7 @@ def test_a_zoo_model_runs_on_its_own_input_size(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from idgi_fast.study.runner import map_path, maps_folder
+    from idgi_fast.study.batches import map_path, maps_folder
 
     root = tmp_path / "val" / "n01440764"
     root.mkdir(parents=True)
@@ -729,8 +733,9 @@ def test_without_save_maps_only_the_preview_images_maps_are_written(tmp_path):
     `preview_images` images only."""
     from dataclasses import replace
 
+    from idgi_fast.study.batches import maps_folder
+    from idgi_fast.study.named import ImageSource
     from idgi_fast.study.report import write_report
-    from idgi_fast.study.runner import ImageSource, maps_folder
 
     config = replace(SMALL, methods=("ig",), images=3, preview_images=1, stability=False)
     path = tmp_path / "preview.sqlite"
@@ -775,10 +780,13 @@ def test_the_run_command_names_what_a_zoo_model_lacks(tmp_path, capsys):
 
 def test_no_graphs_reaches_the_config_and_leaves_the_identity_alone():
     from idgi_fast.cli import _study_config, build_parser
-    from idgi_fast.study.runner import study_settings
+    from idgi_fast.study.identity import study_settings
+    from idgi_fast.study.named import data_identity, named_subjects
 
     base = ["run", "--db", "x.sqlite", "--images", "2", "--steps", "2", "--methods", "ig"]
     default = _study_config(build_parser().parse_args(base))
     off = _study_config(build_parser().parse_args([*base, "--no-graphs"]))
     assert default.graphs is None and off.graphs is False
-    assert study_settings(default) == study_settings(off)
+    assert study_settings(default, named_subjects(default)[0], data_identity(default)) == study_settings(
+        off, named_subjects(off)[0], data_identity(off)
+    )

@@ -36,6 +36,7 @@ class LoadedImages:
     images: torch.Tensor  # (N, 3, crop, crop) float32 in [0, 1]
     labels: torch.Tensor  # (N,) int64
     unreadable: dict[str, str] = field(default_factory=dict)  # id → why
+    masks: torch.Tensor | None = None  # (N, H, W) bool object masks, when the data set has them
 
 
 def imagenet_wnids() -> list[str]:
@@ -138,26 +139,28 @@ def folder_records(
     return sorted(records, key=lambda r: r.id)
 
 
-def load_image(path: Path, resize: int, crop: int) -> torch.Tensor:
-    """(3, crop, crop) float32 in [0, 1]: shorter side to `resize` (bilinear), centre crop."""
+def load_image(path: Path, resize: int, crop: int, interpolation: str = "bilinear") -> torch.Tensor:
+    """(3, crop, crop) float32 in [0, 1]: shorter side to `resize` (bilinear or bicubic), centre crop."""
     with Image.open(path) as image:
         image = image.convert("RGB")
         width, height = image.size
         scale = resize / min(width, height)
         size = (max(crop, round(width * scale)), max(crop, round(height * scale)))
-        image = image.resize(size, Image.BILINEAR)
+        image = image.resize(size, Image.BICUBIC if interpolation == "bicubic" else Image.BILINEAR)
         left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
         image = image.crop((left, top, left + crop, top + crop))
         array = np.asarray(image, dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).to(torch.float32) / 255.0
 
 
-def load_records(records: list[ImageRecord], resize: int, crop: int) -> LoadedImages:
+def load_records(
+    records: list[ImageRecord], resize: int, crop: int, interpolation: str = "bilinear"
+) -> LoadedImages:
     """Decode every record; a file that is missing or cannot be decoded is left out and reported."""
     ids, images, labels, unreadable = [], [], [], {}
     for record in records:
         try:
-            images.append(load_image(record.path, resize, crop))
+            images.append(load_image(record.path, resize, crop, interpolation))
         except (OSError, UnidentifiedImageError, ValueError) as error:
             unreadable[record.id] = f"{type(error).__name__}: {error}"
             continue

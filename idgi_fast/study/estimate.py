@@ -19,7 +19,9 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from .runner import ImageSource, StudyConfig, check_models, run_study
+from .config import StudyConfig
+from .named import ImageSource, check_models
+from .runner import run_study
 from .store import Store
 
 

@@ -29,23 +29,20 @@ from ..geometry import blur_sigmas, gaussian_blur
 from ..recipes import ordered, recipe
 from ..reference.metrics.pic import aggregate_curves, curve_auc
 from ..tables import markdown_table
+from .batches import input_path, map_path, maps_folder
 from .claims import LEVEL, RESAMPLES, SEED, study_claims
-from .runner import (
-    ImageSource,
-    StudyConfig,
-    describe_missing,
-    input_path,
-    map_path,
-    maps_folder,
-    missing_work,
-)
+from .config import StudyConfig, StudySettings
+from .named import ImageSource
 from .store import Store
+from .work import describe_missing, missing_work
 
 MEAN_METRICS = {
     "insertion/probability": "Insertion (probability)",
     "insertion/probability_ratio": "Insertion (probability ratio)",
     "deletion/probability": "Deletion (probability)",
     "completeness_gap": "|Σ attribution − (F(x) − F(x′))|",
+    "energy_in_mask": "Localization: share of the attribution's energy inside the object mask",
+    "pointing_game": "Localization: pointing game (the map's peak inside the object mask)",
     "stability/mse": "JPEG stability, −log10 of the mean squared difference of L1-normalised maps",
     "stability/mse_sum": "JPEG stability, −log10 of the mean squared difference of sum-normalised maps (the "
     "study's)",
@@ -275,15 +272,21 @@ def path_images(image: torch.Tensor, points: int = 8, max_sigma: float = 50.0) -
     return grid_figure([ig_row, blur_row], titles, row_titles=["IG", "Blur IG"], cell=160)
 
 
-def _latest_source(store: Store) -> tuple[StudyConfig, ImageSource] | str:
-    """The latest run's configuration and its images, or why they cannot be rebuilt."""
+def _latest_source(store: Store) -> tuple[StudySettings, ImageSource | int] | str:
+    """The latest run's configuration and its images — for a study of the user's own data only
+    their number (the database does not list them) — or why they cannot be rebuilt."""
     row = store.connection.execute("SELECT config FROM runs ORDER BY run DESC LIMIT 1").fetchone()
     if row is None:
         return "no run is recorded in it"
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(row[0]).items()}
     try:
+        if "data" in config:  # idgi_fast.study.run: the run config holds the data set's identity
+            items = config.pop("data")["items"]
+            config.pop("classes", None)
+            return StudySettings(**config), items
+        classes = config.pop("classes", None)  # a model given by import spec: its class ids
         config = StudyConfig(**config)
-        return config, ImageSource(config)
+        return config, ImageSource(config, classes)
     except (OSError, ValueError, TypeError) as error:  # the images have moved, or an older configuration
         return f"its images cannot be listed ({error})"
 
@@ -295,7 +298,7 @@ def incomplete_work(store: Store) -> tuple[str | None, str | None]:
     if isinstance(found, str):
         return None, found
     config, source = found
-    missing = missing_work(store, config, source.ids)
+    missing = missing_work(store, config, source if isinstance(source, int) else source.ids)
     return (describe_missing(missing) if missing else None), None
 
 
@@ -306,6 +309,13 @@ def _first_image(store: Store) -> torch.Tensor | None:
     if first is None or isinstance(found, str):
         return None
     _, source = found
+    if isinstance(source, int):  # the user's own data: its preview input, saved beside the database
+        saved = input_path(maps_folder(store.path), first[1], first[0])
+        return (
+            torch.from_numpy(np.array(Image.open(saved).convert("RGB"))).permute(2, 0, 1) / 255
+            if saved.is_file()
+            else None
+        )
     if first[0] not in source.ids:
         return None
     loaded = source.load([source.ids.index(first[0])], first[1])

@@ -1,0 +1,169 @@
+"""The named models (models.MODEL_NAMES) and their images — the synthetic scenes or an image
+folder — as `idgi-fast run` gives them to the study's loop (runner.execute)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from ..data.folders import LoadedImages, folder_records, load_records, read_wnids
+from ..data.scenes import generate_scenes
+from ..metrics.stability import quantised
+from ..models import EMBEDDED_MODEL, ZOO, input_sizes, load_model, model_classes
+from ..models.specs import is_spec, resolve_spec
+from ..models.toy import weights_path
+from ..models.weights import read_state_file
+from ..models.zoo import DEFAULT_WEIGHTS, check_zoo_available, is_weights_file
+from ..recipes import recipe
+from ..xrai import check_xrai_available
+from .config import StudyConfig
+from .subjects import Subject, parameter_digest
+
+SCENE_SEED = 1  # the embedded model's held-out scenes (it was trained on seed 0)
+
+
+class ImageSource:
+    """The study's images by index: the synthetic scenes (held in memory) or an image folder
+    (decoded batch by batch, so a 50 000-image folder never sits in memory)."""
+
+    def __init__(self, config: StudyConfig, classes: list[str] | None = None):
+        """`classes`: the class ids of a model given by import spec (None: the folder's names);
+        a named model's are its own."""
+        self.config = config
+        self._scenes = None
+        if config.data_root is None:
+            self.ids = [f"scene-{SCENE_SEED}-{config.first_image + i:06d}" for i in range(config.images)]
+        else:
+            if not is_spec(config.models[0]):
+                classes = model_classes(config.models[0])
+            if config.wnids_file is not None and classes is not None:
+                listed = read_wnids(config.wnids_file)
+                if len(listed) != len(classes):
+                    raise ValueError(
+                        f"the wnid list {config.wnids_file} names {len(listed)} classes but "
+                        f"{config.models[0]} has {len(classes)} outputs; give one class id per output, in "
+                        "output order"
+                    )
+            records = folder_records(config.data_root, config.labels_file, config.wnids_file, classes)
+            records = records[config.first_image :]
+            self.records = records if config.images is None else records[: config.images]
+            self.ids = [record.id for record in self.records]
+        self.resize, self.crop = config.resize, config.crop
+
+    @property
+    def scenes(self) -> LoadedImages:
+        """The synthetic scenes, generated on first use (listing the ids needs none)."""
+        if self._scenes is None:
+            config = self.config
+            scenes = generate_scenes(config.images, seed=SCENE_SEED, start=config.first_image)
+            # object masks only when scored: the default study's batches stay what they were
+            masks = scenes.masks if "localization" in config.metrics else None
+            self._scenes = LoadedImages(self.ids, quantised(scenes.images), scenes.labels, masks=masks)
+        return self._scenes
+
+    def identity(self) -> dict:
+        return data_identity(self.config)
+
+    def load(self, indices: list[int], model: torch.nn.Module | str | None = None) -> LoadedImages:
+        """The images at `indices`; folder images get the config's sizes, else `model`'s own
+        (a model or its name)."""
+        if self.config.data_root is None:
+            scenes = self.scenes
+            masks = None if scenes.masks is None else scenes.masks[indices]
+            return LoadedImages(
+                [self.ids[i] for i in indices], scenes.images[indices], scenes.labels[indices], masks=masks
+            )
+        resize, crop = input_sizes(model)
+        interpolation = getattr(model, "interpolation", "bilinear")
+        chosen = [self.records[i] for i in indices]
+        return load_records(chosen, self.resize or resize, self.crop or crop, interpolation)
+
+
+def check_models(config: StudyConfig) -> None:
+    """Fail before any work if a model cannot be built (torchvision missing, a weights file
+    absent or unreadable) or an XRAI method lacks scikit-image."""
+    if "localization" in config.metrics and config.data_root is not None:
+        raise ValueError(
+            "localization scores attributions against object masks, which an image folder does not have (the "
+            "synthetic scenes do); leave it out of --metrics, or give masks from a Dataset through "
+            "idgi_fast.study.run (docs/own-model.md)"
+        )
+    regions = [m for m in config.methods if recipe(m).xrai]
+    if regions:
+        try:
+            check_xrai_available()
+        except ImportError as error:
+            raise ValueError(f"{', '.join(regions)}: {error}") from None
+    if any(m in ZOO for m in config.models):
+        check_zoo_available()
+    for model, weights in config.weights.items():
+        if model == EMBEDDED_MODEL and weights is not None and not is_weights_file(weights):
+            raise ValueError(
+                f"weights {weights!r} for {model}: it takes a weights file (a path such as ./scenenet.pt)"
+            )
+        if weights is not None and is_weights_file(weights):
+            if not Path(weights).is_file():
+                raise FileNotFoundError(f"weights file {weights} for {model} not found")
+            read_state_file(weights)  # an unreadable file stops here, before the database is touched
+
+
+def file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def weights_identity(model: str, weights) -> str:
+    """What a model's weights are, for the study identity: a file by its content's hash, a
+    torchvision name by itself, the defaults by what they resolve to."""
+    if weights is None and model == EMBEDDED_MODEL:
+        return file_digest(weights_path())
+    if weights is None:
+        return DEFAULT_WEIGHTS
+    if is_weights_file(weights):
+        return file_digest(weights)
+    return str(weights)
+
+
+def data_identity(config: StudyConfig) -> dict:
+    """What the images are, for the study identity: the scenes' seed, or the folder, its label
+    files' contents and the sizes its images get."""
+    if config.data_root is None:
+        return {"images": "synthetic scenes", "seed": SCENE_SEED}
+    return {
+        "folder": str(Path(config.data_root).resolve()),
+        "labels": None if config.labels_file is None else file_digest(config.labels_file),
+        "wnids": None if config.wnids_file is None else file_digest(config.wnids_file),
+        "resize": config.resize,
+        "crop": config.crop,
+    }
+
+
+def named_subjects(config: StudyConfig) -> tuple[list[Subject], list[str] | None]:
+    """Each model of `config` as the study's loop takes it, and the class ids of the first when
+    it is given by import spec. A named model is built when its turn comes; a spec's is built
+    here (its weights' digest is its identity), so that a bad one stops before any work."""
+    subjects, classes = [], None
+    for position, name in enumerate(config.models):
+        weights = config.weights.get(name)
+        if not is_spec(name):
+            build = lambda device, name=name, weights=weights: load_model(name, weights, device)  # noqa: E731
+            subjects.append(
+                Subject(name, build, weights_identity(name, weights), "torchvision" if name in ZOO else None)
+            )
+            continue
+        resolved = resolve_spec(name, weights)
+        identity = (
+            f"{parameter_digest(resolved.model.model)} {json.dumps(resolved.preprocessing, sort_keys=True)}"
+        )
+        subjects.append(
+            Subject(name, lambda device, m=resolved.model: m.to(device), identity, resolved.package)
+        )
+        if position == 0:
+            classes = resolved.classes
+    return subjects, classes
