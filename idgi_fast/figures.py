@@ -55,7 +55,9 @@ def heatmap(saliency: torch.Tensor, percentile: float = 99.5) -> np.ndarray:
 
 
 def to_uint8_image(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] → (H, W, 3) uint8."""
+    """(3, H, W) or (1, H, W) in [0, 1] → (H, W, 3) uint8 (a grey image as its three equal channels)."""
+    if image.shape[0] == 1:
+        image = image.expand(3, -1, -1)
     return (image.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 

@@ -108,6 +108,11 @@ BAD = [
     (dict(model=42), TypeError, "give an nn.Module or a callable"),
     (dict(metrics=("localization",), data=Items(lambda i: (_image(i), 0))), ValueError, "localization needs"),
     (dict(steps=0), ValueError, "steps must be positive"),
+    (
+        dict(metrics=("sic",), metric_options={"information": ("msssim",)}),
+        ValueError,
+        "images of 32×32 are too small for MS-SSIM",
+    ),
 ]
 
 
@@ -169,6 +174,12 @@ def good():
     layers = [nn.Conv2d(3, 4, 5, stride=4), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 6)]
     return {"model": nn.Sequential(*layers), "crop": 224}
 
+def four():
+    return nn.Sequential(nn.Conv2d(3, 4, 5, stride=4), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+def flat():
+    return nn.Sequential(nn.Conv2d(3, 1, 5, stride=4), nn.AdaptiveAvgPool2d(1), nn.Flatten(0))
+
 def not_a_module():
     return "a model"
 
@@ -182,6 +193,8 @@ def broken():
     [
         ("{dir}/factory.py:not_a_module", "the factory returned str; it must return an nn.Module"),
         ("{dir}/factory.py:broken", "the factory failed: RuntimeError: no checkpoint"),
+        ("{dir}/factory.py:four", "has 4 outputs, but the images' labels go up to 5"),
+        ("{dir}/factory.py:flat", r"returned shape \(1,\) for 1 image; the study needs logits"),
         ("{dir}/factory.py:absent", "has no callable 'absent'"),
         ("{dir}/missing.py:good", "no file"),
         ("{dir}/syntax.py:good", "importing .*syntax.py failed: SyntaxError"),

@@ -268,6 +268,28 @@ def test_localization_scores_the_items_masks(model, tmp_path):
         assert energy[f"img-{i}"] == pytest.approx(float(want.per_image["energy_in_mask"][i]), rel=1e-5)
 
 
+def test_grey_images_of_one_channel_get_every_metric_and_the_report(tmp_path):
+    """Nothing assumes three channels: a one-channel model through SIC/AIC, JPEG stability, the
+    saved previews and the report's figures."""
+    from idgi_fast.study.report import write_report
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)
+    )
+    images = (torch.rand(4, 1, SIZE, SIZE) * 255).round() / 255
+    path = tmp_path / "grey.sqlite"
+    settings = {**SETTINGS, "methods": ("ig",), "metrics": ("insertion", "deletion", "sic", "aic")}
+    summary = run(
+        model.eval(), (images, torch.tensor([0, 1, 2, 0])), path, normalize=((0.5,), (0.2,)), **settings
+    )
+    assert summary["images_done"] == 4 and not summary["missing"]
+    metrics = {row[6] for row in results(path)["scores"]}
+    assert {"sic/entropy", "aic/entropy", "stability/mse", "deletion/probability"} <= metrics
+    written = write_report(path, tmp_path / "report")
+    assert tmp_path / "report" / "saliency_grid.png" in written
+
+
 def _rank_worker(rank: int, world: int, port: int, path: str) -> None:
     import os
 

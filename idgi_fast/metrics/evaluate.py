@@ -183,6 +183,13 @@ def _check_options(options: EvaluationOptions) -> None:
         )
 
 
+def check_evaluation_images(metrics: object, options: dict[str, Any], images: torch.Tensor) -> None:
+    """What the images' size and range must fit under these metrics and options (MS-SSIM's
+    scales, the entropy axis's [0, 1]), so that a study refuses them before any work."""
+    metrics, settings = check_evaluation_settings(metrics, options)
+    _check_images_for(settings, metrics, images)
+
+
 def _check_images_for(options: EvaluationOptions, metrics: tuple[str, ...], images: torch.Tensor) -> None:
     if {"sic", "aic"} & set(metrics):
         if "msssim" in options.information:

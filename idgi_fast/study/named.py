@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 
 from ..data.folders import LoadedImages, folder_records, load_records, read_wnids
-from ..data.scenes import generate_scenes
+from ..data.scenes import SHAPE_CLASSES, generate_scenes
+from ..metrics.evaluate import check_evaluation_images
 from ..metrics.stability import quantised
 from ..models import EMBEDDED_MODEL, ZOO, input_sizes, load_model, model_classes
 from ..models.specs import is_spec, resolve_spec
@@ -167,3 +168,32 @@ def named_subjects(config: StudyConfig) -> tuple[list[Subject], list[str] | None
         if position == 0:
             classes = resolved.classes
     return subjects, classes
+
+
+def check_spec_outputs(config: StudyConfig, subjects: list[Subject], source: ImageSource) -> None:
+    """Each model given by import spec maps the first image to logits (1, classes) with a class
+    for every label of the images; fails before the database is touched."""
+    specs = [subject for subject in subjects if is_spec(subject.name)]
+    if not specs:
+        return
+    if config.data_root is None:
+        top, where = len(SHAPE_CLASSES) - 1, "the synthetic scenes' six classes"
+    else:
+        top, where = max(record.label for record in source.records), f"the classes of {config.data_root}"
+    for subject in specs:
+        model = subject.build(torch.device("cpu"))
+        loaded = source.load([0], model)
+        with torch.no_grad():
+            output = model(loaded.images[:1])
+        if output.dim() != 2 or output.shape[0] != 1:
+            raise ValueError(
+                f"--model {subject.name} returned shape {tuple(output.shape)} for 1 image; the study needs "
+                "logits (B, classes)"
+            )
+        if config.metrics:
+            check_evaluation_images(config.metrics, config.metric_options, loaded.images)
+        if output.shape[1] <= top:
+            raise ValueError(
+                f"--model {subject.name} has {output.shape[1]} outputs, but the images' labels go up to "
+                f"{top} ({where}); give a model with an output per class, or images of its classes (--data)"
+            )

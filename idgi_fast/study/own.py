@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ..methods import METHOD_NAMES
+from ..metrics.evaluate import check_evaluation_images
 from ..models.adapt import logits_of
 from ..recipes import DEFAULT_NOISE
 from .config import StudySettings
@@ -96,7 +97,7 @@ def run(
     source = UserData(data, ids, parameter.dtype if parameter is not None else torch.float32)
     source.normalized = normalize is not None
     subjects = [_cached(user_subject(n, m, normalize)) for n, m in models.items()]
-    width = _check_outputs(subjects, source, target)
+    width = _check_outputs(subjects, source, target, settings)
     if classes is not None and len(classes) != width:
         raise ValueError(
             f"classes names {len(classes)} classes but the model has {width} outputs; give one per output"
@@ -166,7 +167,9 @@ def _cached(subject: Subject) -> Subject:
     return Subject(subject.name, build, subject.identity, subject.package)
 
 
-def _check_outputs(subjects: list[Subject], source: UserData, device: torch.device) -> int:
+def _check_outputs(
+    subjects: list[Subject], source: UserData, device: torch.device, settings: StudySettings
+) -> int:
     """Each model's output on the probe items is logits (B, classes) of one width, whose labels
     it holds; the probe items are checked (sizes, [0, 1]) on the way. Returns the width."""
     widths = {}
@@ -185,6 +188,8 @@ def _check_outputs(subjects: list[Subject], source: UserData, device: torch.devi
         raise ValueError(
             f"the models have different numbers of outputs {widths}; one data set's labels cannot fit all"
         )
+    if settings.metrics:  # e.g. images too small for MS-SSIM's scales
+        check_evaluation_images(settings.metrics, settings.metric_options, loaded.images)
     source.classes = next(iter(widths.values()))
     source.load(source.probes, None)  # the probe items' labels against the width
     return source.classes

@@ -29,7 +29,7 @@ from .batches import explain_and_score, filter_images, maps_folder
 from .config import StudyConfig, StudySettings
 from .identity import check_settings
 from .lock import exclusive_run
-from .named import ImageSource, check_models, named_subjects
+from .named import ImageSource, check_models, check_spec_outputs, named_subjects
 from .store import Store
 from .subjects import Subject
 from .work import missing_work, work_keys
@@ -130,6 +130,7 @@ def run_study(
     check_models(config)
     subjects, classes = named_subjects(config)  # a spec that cannot be built stops here
     source = ImageSource(config, classes)  # so does a missing or empty image folder
+    check_spec_outputs(config, subjects, source)
     run_config = config.to_dict()
     if classes is not None:  # a spec's classes, so that the report can list the folder's images again
         run_config["classes"] = classes

@@ -4,7 +4,7 @@ and a re-run skips everything that is marked done.
 
 Tables (keys in brackets):
   meta     [key] → value                 schema version, package version, and "settings": the
-           study's identity (runner.study_settings: what decides every stored value), JSON
+           study's identity (identity.study_settings: what decides every stored value), JSON
   runs     [run] → started, finished, seconds, config (JSON), versions (JSON), device, rank, world
   done     [model, method, steps, image] → run, seconds (explaining + scoring this image's batch, per image)
   scores   [model, method, steps, idgi, count, image, metric] → value (NULL where a skip rule
