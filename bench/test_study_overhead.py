@@ -12,7 +12,7 @@ def test_the_study_api_costs_at_most_five_percent_over_the_loop(capsys):
     found = study_overhead(scenes=32, rounds=5)
     with capsys.disabled():
         print(
-            f"\nloop {found['loop_s']:.2f} s, study API {found['api_s']:.2f} s (medians of {found['rounds']}), "
-            f"overhead {100 * found['overhead']:+.1f} %"
+            f"\nloop {found['loop_s']:.2f} s, study API {found['api_s']:.2f} s "
+            f"(medians of {found['rounds']}), overhead {100 * found['overhead']:+.1f} %"
         )
     assert found["overhead"] <= 0.05, found
