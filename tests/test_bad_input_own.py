@@ -108,6 +108,8 @@ BAD = [
     (dict(model=42), TypeError, "give an nn.Module or a callable"),
     (dict(metrics=("localization",), data=Items(lambda i: (_image(i), 0))), ValueError, "localization needs"),
     (dict(steps=0), ValueError, "steps must be positive"),
+    (dict(device="gpu7"), ValueError, "device must be cpu, cuda or cuda:N"),
+    (dict(metric_options={"insertion_canvas": "paper"}), ValueError, "insertion_canvas must be one of"),
     (
         dict(metrics=("sic",), metric_options={"information": ("msssim",)}),
         ValueError,

@@ -64,7 +64,8 @@ def run(
     classes: the model's class names in output order (recorded with the run; checked against
         the output's width).
     metrics: any of "insertion", "deletion", "sic", "aic", "localization"; () for attributions only
-        (with `save_maps=True` to keep them).
+        (with `save_maps=True` to keep them). metric_options: `evaluate`'s, over the study's
+        defaults (blur insertion canvas, both information axes, WebP method 0).
 
     The other arguments are `StudySettings`' (idgi_fast.study.config). Returns this process's
     counts: images done now, skipped as done, left out (misclassified), whether it stopped
@@ -84,13 +85,10 @@ def run(
         graphs=graphs,
         noise=dict(DEFAULT_NOISE) if noise is None else {**DEFAULT_NOISE, **noise},
         metrics=tuple(metrics),
-        metric_options=dict(DEFAULT_METRIC_OPTIONS if metric_options is None else metric_options),
+        metric_options={**DEFAULT_METRIC_OPTIONS, **(metric_options or {})},
     )
     first = next(iter(models.values()))
-    if device is None:
-        found = model_device(first)
-        device = found if found is not None and found.type != "cpu" else None
-    target = torch.device(device) if device is not None else _default_device()
+    target = _device(device, first)
     parameter = next(
         (p for p in getattr(first, "parameters", lambda: iter(()))() if p.is_floating_point()), None
     )
@@ -120,18 +118,31 @@ def run(
         db,
         data=identity,
         run_config=run_config,
-        device=device,
+        device=target,
         show_progress=show_progress,
         should_stop=should_stop,
     )
 
 
-def _default_device() -> torch.device:
+def _device(device, model) -> torch.device:
+    """The device asked for; else the model's own when it is on an accelerator; else cuda:LOCAL_RANK
+    when CUDA is available (one GPU per torchrun rank), else the CPU."""
     import os
 
-    if torch.cuda.is_available():
-        return torch.device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}")
-    return torch.device("cpu")
+    if device is None:
+        found = model_device(model)
+        if found is not None and found.type != "cpu":
+            return found
+        if torch.cuda.is_available():
+            return torch.device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}")
+        return torch.device("cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be cpu, cuda or cuda:N; got {device!r}") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: no CUDA device is available here; use device='cpu'")
+    return chosen
 
 
 def _named_models(model, name: str | None) -> dict[str, Callable]:
