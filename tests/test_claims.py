@@ -12,7 +12,7 @@ import pytest
 
 from idgi_fast.study.claims import Interval, bootstrap_interval, study_claims
 from idgi_fast.study.report import _cells
-from idgi_fast.study.store import Store
+from idgi_fast.study.store import ImageResult, Store
 
 
 def test_the_bootstrap_of_a_mean_is_the_exact_resampling_distribution():
@@ -61,19 +61,19 @@ def _database(path, images=12):
     base_insertion = rng.uniform(0.2, 0.6, images)
     base_curves = rng.uniform(0.0, 0.7, (images, 11))
     base_mse = rng.uniform(1e-6, 1e-4, images)
-    rows, curves = [], []
+    results = {}
     for i, count in product(range(images), (4, 8)):
         image = f"img{i:02d}"
         shift = {4: 0.1, 8: 0.3}[count]
+        result = results.setdefault(image, ImageResult(image))
         for idgi in (0, 1):
-            key = ("toy", "ig", 8, idgi, count, image)
-            rows.append((*key, "insertion/probability", base_insertion[i] + idgi * shift))
-            rows.append((*key, "sic/entropy", 0.5))  # a kept image: the value only needs to be set
-            rows.append((*key, "stability/mse", base_mse[i] / (10 if idgi else 1)))
-            curves.append((*key, "sic/entropy", (base_curves[i] + 0.2 * idgi).tobytes()))
-    with store.connection:
-        store.connection.executemany("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        store.connection.executemany("INSERT INTO curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)", curves)
+            result.scores.append((idgi, count, "insertion/probability", base_insertion[i] + idgi * shift))
+            result.scores.append(
+                (idgi, count, "sic/entropy", 0.5)
+            )  # a kept image: the value only needs to be set
+            result.scores.append((idgi, count, "stability/mse", base_mse[i] / (10 if idgi else 1)))
+            result.curves.append((idgi, count, "sic/entropy", base_curves[i] + 0.2 * idgi))
+    store.record(store.start_run({}, {}, "cpu"), "toy", "ig", 8, results.values(), 0.0)
     return store
 
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import needs_torchvision
 
 from idgi_fast.study import IncompatibleDatabase, Store, StudyConfig, run_study
+from idgi_fast.study.curves import decode_curve
 from idgi_fast.study.store import RESULT_TABLES
 
 SMALL = StudyConfig(
@@ -370,9 +371,7 @@ def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
         sum(v for (v,) in rows) / len(rows),
         rel_tol=1e-12,
     )
-    median = aggregate_curves(
-        torch.from_numpy(np.stack([np.frombuffer(p, dtype=np.float64) for (p,) in curves])), "median"
-    )
+    median = aggregate_curves(torch.from_numpy(np.stack([decode_curve(p) for (p,) in curves])), "median")
     assert math.isclose(
         tables["sic_entropy_steps4"].rows[0]["Guided IG"], float(curve_auc(median)), rel_tol=1e-12
     )

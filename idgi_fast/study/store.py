@@ -2,14 +2,15 @@
 together with the row that marks it done, so a killed run loses at most the batch it was on
 and a re-run skips everything that is marked done.
 
-Tables (keys in brackets):
+What it holds, as schema 1's tables read it (schema 2, schema.py, stores them with integer keys
+and views of these names and columns; a schema 1 database is migrated when opened):
   meta     [key] → value                 schema version, package version, and "settings": the
            study's identity (identity.study_settings: what decides every stored value), JSON
   runs     [run] → started, finished, seconds, config (JSON), versions (JSON), device, rank, world
   done     [model, method, steps, image] → run, seconds (explaining + scoring this image's batch, per image)
   scores   [model, method, steps, idgi, count, image, metric] → value (NULL where a skip rule
            dropped the image)
-  curves   [model, method, steps, idgi, count, image, curve] → points (float64 bytes)
+  curves   [model, method, steps, idgi, count, image, curve] → points (encoded, curves.py)
   skips    [model, method, steps, idgi, count, image, metric] → reasons (comma-separated)
   images   [model, image] → label, predicted, probability, status ("used", "misclassified" or
            "unreadable"), why: each image's filtering decision, made once per model (the cache)
@@ -30,29 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL,
-    seconds REAL, config TEXT NOT NULL, versions TEXT NOT NULL, device TEXT NOT NULL, rank INTEGER NOT NULL,
-    world INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS done (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
-    image TEXT NOT NULL, run INTEGER NOT NULL, seconds REAL NOT NULL,
-    PRIMARY KEY (model, method, steps, image));
-CREATE TABLE IF NOT EXISTS scores (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
-    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
-    PRIMARY KEY (model, method, steps, idgi, count, image, metric));
-CREATE TABLE IF NOT EXISTS curves (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
-    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, curve TEXT NOT NULL,
-    points BLOB NOT NULL,
-    PRIMARY KEY (model, method, steps, idgi, count, image, curve));
-CREATE TABLE IF NOT EXISTS skips (model TEXT NOT NULL, method TEXT NOT NULL, steps INTEGER NOT NULL,
-    idgi INTEGER NOT NULL, count INTEGER NOT NULL, image TEXT NOT NULL, metric TEXT NOT NULL,
-    reasons TEXT NOT NULL,
-    PRIMARY KEY (model, method, steps, idgi, count, image, metric));
-CREATE TABLE IF NOT EXISTS images (model TEXT NOT NULL, image TEXT NOT NULL, label INTEGER, predicted INTEGER,
-    probability REAL, status TEXT NOT NULL, why TEXT NOT NULL, PRIMARY KEY (model, image));
-"""
+from . import schema
+from .curves import decode_curve, encode_curve
+
 RESULT_TABLES = (
     "done",
     "scores",
@@ -140,7 +121,12 @@ class Store:
 
     def _open(self, package_version: str) -> None:
         """Integrity first (nothing is written to a damaged file), then ownership, then the schema."""
-        problems = [row[0] for row in self.connection.execute("PRAGMA quick_check").fetchall()]
+        try:
+            problems = [row[0] for row in self.connection.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as error:  # damage where the check itself cannot read
+            if "locked" in str(error) or "busy" in str(error):
+                raise
+            problems = [str(error)]
         if problems != ["ok"]:
             raise IncompatibleDatabase(
                 f"{self.path} is damaged: SQLite's integrity check reports {'; '.join(problems[:3])}. "
@@ -149,8 +135,7 @@ class Store:
         tables = {
             row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-        ours = {"meta", "runs", "done", "scores", "curves", "skips", "images"}
-        foreign = sorted(tables - ours - {"sqlite_sequence"})
+        foreign = sorted(tables - schema.TABLES - schema.VERSION_1_TABLES - {"sqlite_sequence"})
         found = (
             dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
             if "meta" in tables
@@ -163,19 +148,25 @@ class Store:
                 "leaves it alone. Give --db a new file path."
             )
         self.connection.execute("PRAGMA journal_mode=WAL")
+        if found.get("schema_version") == "1":
+            schema.migrate_version_1(self.connection)  # all or nothing; the file keeps its place
+            found["schema_version"] = str(schema.SCHEMA_VERSION)
+        if found and found.get("schema_version") != str(schema.SCHEMA_VERSION):
+            raise IncompatibleDatabase(
+                f"{self.path} was written with database schema {found.get('schema_version')!r} by idgi-fast "
+                f"{found.get('created_by', '?')}; this version reads schemas 1 and "
+                f"{schema.SCHEMA_VERSION}. Write to a new --db file, or report from it with the version that "
+                "wrote it."
+            )
         with self.connection:
-            self.connection.executescript(SCHEMA)
+            schema.create(self.connection, schema.SCHEMA)
+            schema.create(self.connection, schema.VIEWS)
             if not found:
                 self.connection.executemany(
                     "INSERT INTO meta VALUES (?, ?)",
-                    [("schema_version", str(SCHEMA_VERSION)), ("created_by", package_version)],
+                    [("schema_version", str(schema.SCHEMA_VERSION)), ("created_by", package_version)],
                 )
-        if found and found.get("schema_version") != str(SCHEMA_VERSION):
-            raise IncompatibleDatabase(
-                f"{self.path} was written with database schema {found.get('schema_version')!r} by idgi-fast "
-                f"{found.get('created_by', '?')}; this version reads schema {SCHEMA_VERSION}. Write to a new "
-                "--db file, or report from it with the version that wrote it."
-            )
+        self._ids: dict[str, int] = {}
 
     def settings(self) -> dict | None:
         """The study identity recorded by the first run (None before any)."""
@@ -212,31 +203,75 @@ class Store:
                 "UPDATE runs SET finished = ?, seconds = ? WHERE run = ?", (time.time(), seconds, run)
             )
 
+    def _id(self, name: str) -> int:
+        """The integer key of a name (model, method, metric, curve or image), added when new."""
+        found = self._ids.get(name)
+        if found is None:
+            self.connection.execute("INSERT OR IGNORE INTO names (name) VALUES (?)", (name,))
+            found = self.connection.execute("SELECT id FROM names WHERE name = ?", (name,)).fetchone()[0]
+            self._ids[name] = found
+        return found
+
+    def _known(self, name: str) -> int | None:
+        """The integer key of a name already stored; None (and nothing written) otherwise."""
+        if name in self._ids:
+            return self._ids[name]
+        row = self.connection.execute("SELECT id FROM names WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def _map(self, model: int, method: int, steps: int, idgi: int, count: int, image: int) -> int:
+        key = (model, method, steps, idgi, count, image)
+        self.connection.execute(
+            "INSERT OR IGNORE INTO maps (model, method, steps, idgi, count, image) VALUES (?, ?, ?, ?, ?, ?)",
+            key,
+        )
+        return self.connection.execute(
+            "SELECT id FROM maps WHERE model = ? AND method = ? AND steps = ? AND idgi = ? AND count = ? "
+            "AND image = ?",
+            key,
+        ).fetchone()[0]
+
     def finished_images(
         self, model: str, method: str, steps: int, counts: Iterable[int] | None = None
     ) -> set[str]:
         """Images marked done for (model, method, steps) that also hold scores at every one of
         `counts` (a later run may ask a compute_at run for more counts than the first did)."""
-        done = {
-            row[0]
-            for row in self.connection.execute(
-                "SELECT image FROM done WHERE model = ? AND method = ? AND steps = ?", (model, method, steps)
-            )
-        }
+        model_id, method_id = self._known(model), self._known(method)
+        if model_id is None or method_id is None:
+            return set()
+        done = dict(
+            self.connection.execute(
+                "SELECT d.image, n.name FROM done_marks d JOIN names n ON n.id = d.image "
+                "WHERE d.model = ? AND d.method = ? AND d.steps = ?",
+                (model_id, method_id, steps),
+            ).fetchall()
+        )
         counts = sorted(set(counts or ()))
+        gap = self._known("completeness_gap")
         if not counts or not done:
-            return done
+            return set(done.values())
+        if gap is None:
+            return set()
         marks = ", ".join("?" * len(counts))
         complete = self.connection.execute(
-            "SELECT image FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = 0 "
-            f"AND metric = 'completeness_gap' AND count IN ({marks}) GROUP BY image HAVING COUNT(*) = ?",
-            (model, method, steps, *counts, len(counts)),
+            "SELECT m.image FROM maps m JOIN map_scores s ON s.map = m.id WHERE m.model = ? AND m.method = ? "
+            f"AND m.steps = ? AND m.idgi = 0 AND s.metric = ? AND m.count IN ({marks}) GROUP BY m.image "
+            "HAVING COUNT(*) = ?",
+            (model_id, method_id, steps, gap, *counts, len(counts)),
         )
-        return done & {row[0] for row in complete}
+        return {done[row[0]] for row in complete if row[0] in done}
 
     def image_decisions(self, model: str) -> dict[str, str]:
         """image → status of every image already filtered for `model`."""
-        return dict(self.connection.execute("SELECT image, status FROM images WHERE model = ?", (model,)))
+        model_id = self._known(model)
+        if model_id is None:
+            return {}
+        return dict(
+            self.connection.execute(
+                "SELECT n.name, d.status FROM decisions d JOIN names n ON n.id = d.image WHERE d.model = ?",
+                (model_id,),
+            )
+        )
 
     def record(
         self,
@@ -250,98 +285,100 @@ class Store:
     ) -> None:
         """Write a batch's results, its images' filtering decisions (image, label, predicted,
         probability, status, why) and the done-marks, all or nothing."""
-        key = (model, method, steps)
+        try:
+            self._record(run, model, method, steps, results, seconds_per_image, decisions)
+        except BaseException:
+            self._ids.clear()  # names added in the rolled-back transaction are gone
+            raise
+
+    def _record(self, run, model, method, steps, results, seconds_per_image, decisions) -> None:
         with self.connection:
+            model_id, method_id = self._id(model), self._id(method)
             self.connection.executemany(
-                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(model, *decision) for decision in decisions],
+                "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(model_id, self._id(image), *rest) for image, *rest in decisions],
             )
             for result in results:
+                image = self._id(result.image)
+                maps = {}
+
+                def map_of(idgi: int, count: int) -> int:
+                    if (idgi, count) not in maps:
+                        maps[idgi, count] = self._map(model_id, method_id, steps, idgi, count, image)
+                    return maps[idgi, count]
+
                 self.connection.executemany(
-                    "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO map_scores VALUES (?, ?, ?)",
                     [
-                        (*key, idgi, count, result.image, metric, _value(value))
-                        for idgi, count, metric, value in result.scores
+                        (map_of(i, n), self._id(metric), _value(value))
+                        for i, n, metric, value in result.scores
                     ],
                 )
                 self.connection.executemany(
-                    "INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO map_curves VALUES (?, ?, ?)",
                     [
-                        (
-                            *key,
-                            idgi,
-                            count,
-                            result.image,
-                            curve,
-                            np.asarray(points, dtype=np.float64).tobytes(),
-                        )
-                        for idgi, count, curve, points in result.curves
+                        (map_of(i, n), self._id(curve), encode_curve(points))
+                        for i, n, curve, points in result.curves
                     ],
                 )
                 self.connection.executemany(
-                    "INSERT OR REPLACE INTO skips VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO map_skips VALUES (?, ?, ?)",
                     [
-                        (*key, idgi, count, result.image, metric, ",".join(reasons))
-                        for idgi, count, metric, reasons in result.skips
+                        (map_of(i, n), self._id(metric), ",".join(reasons))
+                        for i, n, metric, reasons in result.skips
                         if reasons
                     ],
                 )
                 self.connection.execute(
-                    "INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
-                    (*key, result.image, run, seconds_per_image),
+                    "INSERT OR REPLACE INTO done_marks VALUES (?, ?, ?, ?, ?, ?)",
+                    (model_id, method_id, steps, image, run, seconds_per_image),
                 )
 
     def merge(self, shard: str | Path) -> int:
         """Copy a shard database (one rank's, same schema) into this one in one transaction; its
-        runs get new numbers here. Idempotent: merging the same shard twice changes nothing more.
-        Returns the number of done-marks the shard held."""
-        Store(shard, "merge").close()  # refuses a shard of another schema
+        names and maps are keyed anew here and its runs get new numbers. Idempotent: merging the
+        same shard twice changes nothing more. Returns the number of done-marks the shard held."""
+        Store(shard, "merge").close()  # refuses a shard of another schema, migrates a schema 1 one
         self.connection.execute("ATTACH DATABASE ? AS shard", (str(shard),))
+        self._ids.clear()
         try:
             with self.connection:
-                renumbered = {}
-                for row in self.connection.execute("SELECT * FROM shard.runs ORDER BY run").fetchall():
-                    cursor = self.connection.execute(
-                        "INSERT INTO runs (started, finished, seconds, config, versions, device, rank, "
-                        "world) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        row[1:],
-                    )
-                    renumbered[row[0]] = cursor.lastrowid
-                for table in ("scores", "curves", "skips", "images"):
-                    self.connection.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM shard.{table}")
-                done = self.connection.execute("SELECT * FROM shard.done").fetchall()
-                self.connection.executemany(
-                    "INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
-                    [(*row[:4], renumbered.get(row[4], row[4]), row[5]) for row in done],
-                )
+                schema.merge_attached(self.connection)
+                done = self.connection.execute("SELECT COUNT(*) FROM shard.done_marks").fetchone()[0]
         finally:
+            for table in ("name_keys", "map_keys", "run_keys"):
+                self.connection.execute(f"DROP TABLE IF EXISTS temp.{table}")
             self.connection.execute("DETACH DATABASE shard")
-        return len(done)
+        return done
+
+    def _map_rows(self, model, method, steps, idgi, count, table: str, name: str, column: str) -> list:
+        """(image, column) of one (model, method, steps, idgi, count) and metric or curve `name`."""
+        ids = [self._known(model), self._known(method), self._known(name)]
+        if None in ids:
+            return []
+        key = "curve" if table == "map_curves" else "metric"
+        return self.connection.execute(
+            f"SELECT n.name, t.{column} FROM maps m JOIN {table} t ON t.map = m.id "
+            "JOIN names n ON n.id = m.image WHERE m.model = ? AND m.method = ? AND m.steps = ? "
+            f"AND m.idgi = ? AND m.count = ? AND t.{key} = ? ORDER BY n.name",
+            (ids[0], ids[1], steps, idgi, count, ids[2]),
+        ).fetchall()
 
     def image_scores(self, model, method, steps, idgi, count, metric) -> dict[str, float]:
         """Each image's value of `metric` for one (model, method, steps, idgi, count), NULLs left out."""
-        rows = self.connection.execute(
-            "SELECT image, value FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? "
-            "AND count = ? AND metric = ? AND value IS NOT NULL ORDER BY image",
-            (model, method, steps, idgi, count, metric),
-        )
-        return dict(rows.fetchall())
+        rows = self._map_rows(model, method, steps, idgi, count, "map_scores", metric, "value")
+        return {image: value for image, value in rows if value is not None}
 
     def kept_curves(self, model, method, steps, idgi, count, metric) -> dict[str, np.ndarray]:
         """Each image's SIC/AIC curve of `metric`, for the images no skip rule dropped (its score
         is not NULL), in image order."""
-        rows = self.connection.execute(
-            "SELECT c.image, c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, "
-            "image) WHERE c.model = ? AND c.method = ? AND c.steps = ? AND c.idgi = ? AND c.count = ? "
-            "AND c.curve = ? AND s.metric = ? AND s.value IS NOT NULL ORDER BY c.image",
-            (model, method, steps, idgi, count, metric, metric),
-        )
-        return {image: np.frombuffer(points, dtype=np.float64) for image, points in rows.fetchall()}
+        kept = self.image_scores(model, method, steps, idgi, count, metric)
+        rows = self._map_rows(model, method, steps, idgi, count, "map_curves", metric, "points")
+        return {image: decode_curve(points) for image, points in rows if image in kept}
 
     def results(self, table: str) -> list[tuple]:
         """Every row of a result table in key order, without the per-run columns: what two runs
-        of the same study must agree on."""
+        of the same study must agree on (curves as their float64 points)."""
         if table not in RESULT_TABLES:
             raise ValueError(f"table must be one of {RESULT_TABLES}, got {table!r}")
         if table == "done":
@@ -350,4 +387,7 @@ class Store:
             ).fetchall()
         if table == "images":
             return self.connection.execute("SELECT * FROM images ORDER BY model, image").fetchall()
-        return self.connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6, 7").fetchall()
+        rows = self.connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6, 7").fetchall()
+        if table == "curves":
+            rows = [(*row[:7], decode_curve(row[7]).tobytes()) for row in rows]
+        return rows
