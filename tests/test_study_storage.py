@@ -114,3 +114,28 @@ def test_a_failed_migration_leaves_the_schema_1_database_as_it_was(tmp_path, mon
         version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
         curves = connection.execute("SELECT COUNT(*) FROM curves").fetchone()[0]
     assert version == "1" and {"scores", "curves", "done"} <= tables and "maps" not in tables and curves == 16
+
+
+def test_the_synthetic_study_has_the_paper_presets_shape_and_reports(tmp_path):
+    """bench/synthetic_study.py at a tiny size: every (method, steps, idgi, count) of the paper
+    grid for each image, the report's tables and claims from it, and compact curves."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "synthetic_study", SCHEMA_1.parents[2] / "bench" / "synthetic_study.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = module.synthetic_study(tmp_path / "study.sqlite", models=1, images=3)
+    assert found["maps"] == 3 * 30  # 3 methods × ± IDGI × 5 counts
+    store = Store(tmp_path / "study.sqlite", "test")
+    try:
+        keys = store.connection.execute("SELECT DISTINCT method, steps, idgi, count FROM scores").fetchall()
+        blobs = store.connection.execute(
+            "SELECT AVG(LENGTH(points)) FROM curves WHERE curve LIKE 'sic/%'"
+        ).fetchone()
+    finally:
+        store.close()
+    assert len(keys) == 30 and blobs[0] < 1001 * 8 / 10
+    written = write_report(tmp_path / "study.sqlite", tmp_path / "report", resamples=50)
+    assert tmp_path / "report" / "claims.csv" in written
