@@ -26,7 +26,8 @@ def test_bytes_per_map_stay_flat_and_the_paper_grid_fits(tmp_path, capsys):
         for images, per_map, seconds in rows:
             print(
                 f"\n{images} images: {per_map:.0f} bytes per map "
-                f"(paper grid {per_map * PAPER_MAPS / 1e9:.1f} GB), report {seconds:.1f} s ({seconds / images:.3f} s per image and model)"
+                f"(paper grid {per_map * PAPER_MAPS / 1e9:.1f} GB), report {seconds:.1f} s "
+                f"({seconds / images:.3f} s per image and model)"
             )
     (_, small, _), (_, large, _) = rows
     assert abs(large - small) <= 0.05 * small
