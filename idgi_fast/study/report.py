@@ -338,6 +338,7 @@ class Report:
     unchecked: str | None = None
     claims: Table | None = None
     claims_resamples: int = RESAMPLES
+    claims_stride: int = 1
 
     def write(self, out: str | Path) -> list[Path]:
         """Every table as CSV, all of them in report.md and the figures as PNG under `out`;
@@ -396,7 +397,13 @@ class Report:
             "## The study's claims\n\n"
             f"{len(self.claims.rows)} checks: {counts}. Each row is IDGI − base of the aggregate "
             f"score (positive: the claim holds on this estimate) with a {LEVEL:.0%} percentile bootstrap "
-            f"interval over images ({self.claims_resamples} resamples of the images, paired, seed {SEED}); "
+            f"interval over images ({self.claims_resamples} resamples of the images, paired, seed {SEED}"
+            + (
+                f"; SIC's median curves every {self.claims_stride}th grid point inside the resamples"
+                if self.claims_stride > 1
+                else ""
+            )
+            + "); "
             "the verdict is *holds* when the whole interval is above 0, *fails* when it is below, else "
             "*undecided* (docs/semantics.md §11). JPEG stability comes under two normalisations: dividing "
             "each map by its signed sum (the study's) rescales an IDGI map, whose sum is exactly "
@@ -408,7 +415,7 @@ class Report:
         )
 
 
-def build_report(db: str | Path, resamples: int = RESAMPLES) -> Report:
+def build_report(db: str | Path, resamples: int = RESAMPLES, claims_stride: int = 1) -> Report:
     db = Path(db)
     if not db.exists():
         raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
@@ -429,9 +436,10 @@ def build_report(db: str | Path, resamples: int = RESAMPLES) -> Report:
             claims=Table(
                 "claims",
                 "The study's claims: IDGI − base with bootstrap intervals",
-                study_claims(store, _cells(store), resamples=resamples),
+                study_claims(store, _cells(store), resamples=resamples, stride=claims_stride),
             ),
             claims_resamples=resamples,
+            claims_stride=claims_stride,
         )
     finally:
         store.close()
