@@ -20,7 +20,9 @@ variants).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +36,7 @@ SEED = 0
 LEVEL = 0.95
 # SIC's median curves are bootstrapped this many array elements at a time (resamples × images × points)
 CHUNK_ELEMENTS = 32_000_000
+WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 IMPROVED = {
@@ -144,8 +147,25 @@ def _coarse(kind: str, array: np.ndarray, estimate: float, stride: int) -> tuple
 
 
 def _chunk(n: int, points: int) -> int:
-    """Resamples per chunk: CHUNK_ELEMENTS array elements (resamples × images × curve points)."""
-    return max(1, CHUNK_ELEMENTS // max(1, n * points))
+    """Resamples per chunk: CHUNK_ELEMENTS array elements (resamples × images × curve points)
+    over the threads, so that memory does not grow with them."""
+    return max(1, CHUNK_ELEMENTS // (WORKERS * max(1, n * points)))
+
+
+def _in_threads(work: Callable, items) -> list:
+    """work(item) for each item, in order, on WORKERS threads (numpy's partition and reductions
+    release the GIL), at most WORKERS items in flight; the items are drawn in order from this
+    thread, so the resamples are the same as one thread's."""
+    if WORKERS == 1:
+        return [work(item) for item in items]
+    results, pending = [], []
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= WORKERS:
+                results.append(pending.pop(0).result())
+        results += [future.result() for future in pending]
+    return results
 
 
 def study_claims(
@@ -180,9 +200,8 @@ def study_claims(
             n, points = len(images), array.shape[-1] if array.ndim == 2 else 1
             estimate = float(_aggregate(kind, array, np.arange(n)[None])[0])
             coarse, shift = _coarse(kind, array, estimate, stride)
-            values = np.concatenate(
-                [_aggregate(kind, coarse, idx) for idx in resamples_of(n, resamples, seed, _chunk(n, points))]
-            )
+            chunks = resamples_of(n, resamples, seed, _chunk(n, points))
+            values = np.concatenate(_in_threads(lambda idx: _aggregate(kind, coarse, idx), chunks))
             resampled[key] = (estimate, values + shift)
         return resampled[key]
 
