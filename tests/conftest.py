@@ -107,3 +107,27 @@ def peak_bytes(run) -> int:
         live += event.nbytes()
         peak = max(peak, live)
     return peak
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for a torchrun-style rendezvous in a test."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def as_rank(rank: int, world: int, port: int) -> None:
+    """Make this (spawned) process rank `rank` of `world` as torchrun would: its environment, and
+    one thread so that the ranks do not fight over the cores."""
+    import os
+
+    torch.set_num_threads(1)
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(world),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+    )

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from conftest import needs_torchvision
+from conftest import as_rank, free_port, needs_torchvision
 
 from idgi_fast.study import IncompatibleDatabase, Store, StudyConfig, run_study
 from idgi_fast.study.curves import decode_curve
@@ -420,18 +420,7 @@ def test_report_of_a_missing_or_empty_database_says_what_to_run(tmp_path):
 
 
 def _rank_worker(rank: int, world: int, port: int, path: str) -> None:
-    import os
-
-    import torch
-
-    torch.set_num_threads(1)
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        WORLD_SIZE=str(world),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-    )
+    as_rank(rank, world, port)
     run_study(SMALL, path, show_progress=False)
 
 
@@ -440,13 +429,9 @@ def test_two_gloo_processes_give_the_single_process_database(uninterrupted, tmp_
     rank 0 merges them; the result is the single-process run's database — the same rows, skips
     and done-marks, and values equal to float32 rounding (the ranks batch other images together
     and run 1 thread each, so the model's sums are ordered differently; docs/semantics.md §7)."""
-    import socket
-
     import torch.multiprocessing as mp
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     path = tmp_path / "two.sqlite"
     mp.spawn(_rank_worker, args=(2, port, str(path)), nprocs=2, join=True)
     assert not list(tmp_path.glob("two.rank*")), "the shards are merged and removed"

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import as_rank, free_port
 from torch import nn
 
 from idgi_fast import evaluate, explain
@@ -291,29 +292,16 @@ def test_grey_images_of_one_channel_get_every_metric_and_the_report(tmp_path):
 
 
 def _rank_worker(rank: int, world: int, port: int, path: str) -> None:
-    import os
-
-    torch.set_num_threads(1)
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        WORLD_SIZE=str(world),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-    )
+    as_rank(rank, world, port)
     run(Net().eval(), Shapes(), path, normalize=(MEAN, STD), name="net", **SETTINGS)
 
 
 def test_two_gloo_processes_shard_your_data_set(whole, tmp_path):
     """The named path's sharding on a user's data: 2 ranks, one merged database, the same rows
     (values to float32 rounding: the ranks batch other images together)."""
-    import socket
-
     import torch.multiprocessing as mp
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     path = tmp_path / "two.sqlite"
     mp.spawn(_rank_worker, args=(2, port, str(path)), nprocs=2, join=True)
     merged, single = results(path), results(whole[0])
