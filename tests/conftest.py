@@ -131,3 +131,15 @@ def as_rank(rank: int, world: int, port: int) -> None:
         RANK=str(rank),
         LOCAL_RANK=str(rank),
     )
+
+
+def study_results(path) -> dict:
+    """Every result table of a study database, as `Store.results` gives them (what two runs of
+    the same study must agree on)."""
+    from idgi_fast.study.store import RESULT_TABLES, Store
+
+    store = Store(path, "test")
+    try:
+        return {table: store.results(table) for table in RESULT_TABLES}
+    finally:
+        store.close()

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 from conftest import as_rank, free_port, needs_torchvision
+from conftest import study_results as results
 
 from idgi_fast.study import IncompatibleDatabase, Store, StudyConfig, run_study
 from idgi_fast.study.curves import decode_curve
-from idgi_fast.study.store import RESULT_TABLES
 
 SMALL = StudyConfig(
     methods=("ig", "guided_ig"),
@@ -29,14 +29,6 @@ SMALL = StudyConfig(
         "min_pred": 0.0,
     },
 )
-
-
-def results(path):
-    store = Store(path, "test")
-    try:
-        return {table: store.results(table) for table in RESULT_TABLES}
-    finally:
-        store.close()
 
 
 @pytest.fixture(scope="module")

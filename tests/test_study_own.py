@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import as_rank, free_port
+from conftest import study_results as results
 from torch import nn
 
 from idgi_fast import evaluate, explain
-from idgi_fast.study import IncompatibleDatabase, Store, run
-from idgi_fast.study.store import RESULT_TABLES
+from idgi_fast.study import IncompatibleDatabase, run
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.25, 0.2, 0.3)
 SIZE, CLASSES, ITEMS = 32, 3, 6
@@ -76,14 +76,6 @@ def normalised(model):
     """The user's model as the study calls it, written out: normalise, take the first output."""
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     return lambda x: model((x - mean) / std)[0]
-
-
-def results(path):
-    store = Store(path, "test")
-    try:
-        return {table: store.results(table) for table in RESULT_TABLES}
-    finally:
-        store.close()
 
 
 @pytest.fixture(scope="module")
