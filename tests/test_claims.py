@@ -10,9 +10,9 @@ from itertools import product
 import numpy as np
 import pytest
 
-from idgi_fast.study.claims import Interval, bootstrap_interval, study_claims
-from idgi_fast.study.report import _cells
+from idgi_fast.study.claims import Interval, bootstrap_interval
 from idgi_fast.study.store import ImageResult, Store
+from idgi_fast.study.summary import summarise
 
 
 def test_the_bootstrap_of_a_mean_is_the_exact_resampling_distribution():
@@ -81,7 +81,7 @@ def test_claims_are_paired_differences_of_the_studys_aggregates(tmp_path):
     store = _database(tmp_path / "claims.sqlite")
     try:
         rows = {
-            (row["claim"], row["steps"]): row for row in study_claims(store, _cells(store), resamples=200)
+            (row["claim"], row["steps"]): row for row in summarise(store, resamples=200).claims
         }
     finally:
         store.close()

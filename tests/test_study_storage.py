@@ -147,8 +147,7 @@ def test_a_claims_stride_keeps_the_estimates_and_moves_sic_intervals_by_little(t
     of their width (docs/semantics.md §11 has the default study's measurement)."""
     import importlib.util
 
-    from idgi_fast.study.claims import study_claims
-    from idgi_fast.study.report import _cells
+    from idgi_fast.study.summary import summarise
 
     spec = importlib.util.spec_from_file_location(
         "synthetic_study", SCHEMA_1.parents[2] / "bench" / "synthetic_study.py"
@@ -158,8 +157,8 @@ def test_a_claims_stride_keeps_the_estimates_and_moves_sic_intervals_by_little(t
     module.synthetic_study(tmp_path / "study.sqlite", models=1, images=40)
     store = Store(tmp_path / "study.sqlite", "test")
     try:
-        exact = study_claims(store, _cells(store), resamples=200)
-        coarse = study_claims(store, _cells(store), resamples=200, stride=10)
+        exact = summarise(store, resamples=200).claims
+        coarse = summarise(store, resamples=200, stride=10).claims
     finally:
         store.close()
     moved = []

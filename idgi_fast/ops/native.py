@@ -173,3 +173,17 @@ def blur_path(images, matrices_h, matrices_w, first, second, grad_step: float):
 def quantise_hwc(images: torch.Tensor) -> torch.Tensor:
     """csrc/quantise.cpp: round(255·x) as uint8, (N, C, H, W) → (N, H, W, C)."""
     return _library().quantise_hwc(images)
+
+
+def resampled_medians(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """csrc/resampled_medians.cpp: (R, G) medians of values (N, G) float64 in R resamples given by
+    counts (R, N) int32 (ops/resampled_medians.py's contract)."""
+    return _library().resampled_medians(values, counts)
+
+
+def piecewise_linear(
+    knots: torch.Tensor, values: torch.Tensor, offsets: torch.Tensor, size: int
+) -> torch.Tensor:
+    """csrc/piecewise_linear.cpp: (size, n) points of n curves given by their knots
+    (ops/piecewise_linear.py's contract)."""
+    return _library().piecewise_linear(knots, values, offsets, size)

@@ -20,23 +20,19 @@ variants).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from ..progress import progress
-from ..recipes import ordered
-from .store import Store
+from ..ops.resampled_medians import resampled_medians
 
 RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
-# SIC's median curves are bootstrapped this many array elements at a time (resamples × images × points)
-CHUNK_ELEMENTS = 32_000_000
-WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+# the resamples are drawn this many index arrays at a time (as one (resamples, n) draw would give them)
+DRAW_ELEMENTS = 16_000_000
 
 
 IMPROVED = {
@@ -110,150 +106,125 @@ def _auc(curves: np.ndarray) -> np.ndarray:
     return (curves.sum(axis=-1) - 0.5 * (curves[..., 0] + curves[..., -1])) / (curves.shape[-1] - 1)
 
 
-def _aggregate(kind: str, data: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """(R,) aggregates of R resamples: data (n,) per-image values, or (n, P) curves."""
-    if kind == "mean":
-        return data[indices].mean(axis=1)
-    if kind == "stability":
-        mean = data[indices].mean(axis=1)
-        with np.errstate(divide="ignore"):
-            return -np.log10(mean)
-    return _auc(np.median(data[indices], axis=1))  # median_curve
+def median_curve(curves: np.ndarray) -> np.ndarray:
+    """(P,) the point-wise median of (n, P) curves, the mean of the two middle values for even n
+    (the report's aggregate_curves, exactly: the same two values and the same arithmetic)."""
+    n = curves.shape[0]
+    columns = np.partition(curves.T, sorted({(n - 1) // 2, n // 2}), axis=1)
+    return 0.5 * (columns[:, (n - 1) // 2] + columns[:, n // 2])
 
 
-class _Values:
-    """Per-image values (or kept curves) of one database's cells, by (model, method, idgi, count)."""
+class Resampler:
+    """The claims' bootstrap of a variant's aggregate over n images: the statistic on the images
+    as they are and on each of `resamples` resamples (resamples_of), all computed from how many
+    times each image is drawn — a mean is a matrix-vector product, SIC's median curve the
+    resampled-medians op — so that no resample is materialised. The draw counts of the last n
+    are kept: every variant of a claim resamples the same images.
 
-    def __init__(self, store: Store, cells: dict):
-        self.store, self.cells = store, cells
+    stride > 1 takes SIC's curves every stride-th grid point inside the resamples (semantics
+    §11), the interval shifted by the coarse grid's bias; the estimate keeps the full grid."""
 
-    def data(self, kind, model, method, idgi, count, metric):
-        steps = self.cells.get((model, method, idgi, count))
-        if steps is None:
-            return {}
+    def __init__(self, resamples: int = RESAMPLES, seed: int = SEED, stride: int = 1, backend: str = "torch"):
+        self.resamples, self.seed, self.stride, self.backend = resamples, seed, stride, backend
+        self._counts: tuple[int, torch.Tensor, np.ndarray] | None = None
+
+    def counts(self, n: int) -> tuple[torch.Tensor, np.ndarray]:
+        """((1 + resamples, n) int32 draw counts, the same as float64): row 0 is the images as
+        they are, row r the r-th resample's."""
+        if self._counts is None or self._counts[0] != n:
+            self._counts = None  # the previous n's arrays go before the next are made
+            drawn = np.empty((1 + self.resamples, n), dtype=np.int32)
+            drawn[0] = 1
+            row = 1
+            for indices in resamples_of(n, self.resamples, self.seed, max(1, DRAW_ELEMENTS // n)):
+                offsets = (np.arange(indices.shape[0]) * n)[:, None]
+                flat = np.bincount((indices + offsets).ravel(), minlength=indices.shape[0] * n)
+                drawn[row : row + indices.shape[0]] = flat.reshape(indices.shape[0], n)
+                row += indices.shape[0]
+            self._counts = (n, torch.from_numpy(drawn), drawn.astype(np.float64))
+        return self._counts[1], self._counts[2]
+
+    def aggregate(self, kind: str, data: np.ndarray) -> tuple[float, np.ndarray]:
+        """(the aggregate of the images as they are, its (resamples,) resampled values): data
+        (n,) per-image values (kind "mean" or "stability") or (n, P) curves ("median_curve")."""
+        drawn, weights = self.counts(data.shape[0])
         if kind == "median_curve":
-            return self.store.kept_curves(model, method, steps, idgi, count, metric)
-        return self.store.image_scores(model, method, steps, idgi, count, metric)
+            return self._median_curve(data, drawn)
+        values = weights @ data / data.shape[0]
+        if kind == "stability":
+            with np.errstate(divide="ignore"):
+                values = -np.log10(values)
+        return float(values[0]), values[1:]
+
+    def _median_curve(self, curves: np.ndarray, drawn: torch.Tensor) -> tuple[float, np.ndarray]:
+        points = curves.shape[1]
+        if self.stride == 1 or (points - 1) % self.stride:
+            areas = _auc(resampled_medians(torch.from_numpy(curves), drawn, self.backend).numpy())
+            return float(areas[0]), areas[1:]
+        estimate = float(_auc(median_curve(curves)))
+        coarse = np.ascontiguousarray(curves.T[:: self.stride]).T
+        areas = _auc(resampled_medians(torch.from_numpy(coarse), drawn, self.backend).numpy())
+        return estimate, areas[1:] + (estimate - areas[0])
 
 
-def _coarse(kind: str, array: np.ndarray, estimate: float, stride: int) -> tuple[np.ndarray, float]:
-    """What the resamples use — SIC's curves every `stride`-th grid point (1: all of them, the
-    exact statistic) — and the shift that centres their statistic on the full grid's (the coarse
-    grid's AUC has a bias of its own; the shift removes it from the interval)."""
-    if kind != "median_curve" or stride == 1 or (array.shape[-1] - 1) % stride:
-        return array, 0.0
-    coarse = array[:, ::stride]
-    return coarse, estimate - float(_aggregate(kind, coarse, np.arange(array.shape[0])[None])[0])
+@dataclass(frozen=True)
+class ClaimSpec:
+    """One row of the claims table: its quantities' (idgi, count) variants of one model, method
+    and metric, and how their aggregates combine into the difference."""
+
+    claim: str
+    steps: str
+    parts: tuple[tuple[int, int], ...]
+    metric: str
+    kind: str
+    combine: Callable
 
 
-def _chunk(n: int, points: int) -> int:
-    """Resamples per chunk: CHUNK_ELEMENTS array elements (resamples × images × curve points)
-    over the threads, so that memory does not grow with them."""
-    return max(1, CHUNK_ELEMENTS // (WORKERS * max(1, n * points)))
+def claim_specs(metric: str, counts: list[int]) -> list[ClaimSpec]:
+    """The claims on `metric` for a model and method with both variants at `counts` (sorted), in
+    the table's order: the improvement at each count, then the step sensitivity."""
+    specs = []
+    if metric in IMPROVED:
+        title, kind = IMPROVED[metric]
+        for count in counts:
+            specs.append(
+                ClaimSpec(
+                    f"IDGI improves {title}", str(count), ((1, count), (0, count)), metric, kind, _difference
+                )
+            )
+        if len(counts) > 1:
+            low, high = counts[0], counts[-1]
+            parts = tuple((v, n) for v in (1, 0) for n in (high, low))
+            claim = f"IDGI is more step-sensitive ({title})"
+            specs.append(ClaimSpec(claim, f"{low}→{high}", parts, metric, kind, _sensitivity_difference))
+    elif metric in STABILITY:
+        for count in counts:
+            claim = f"IDGI is more JPEG-stable ({STABILITY[metric]})"
+            specs.append(
+                ClaimSpec(claim, str(count), ((1, count), (0, count)), metric, "stability", _difference)
+            )
+    return specs
 
 
-def _in_threads(work: Callable, items) -> list:
-    """work(item) for each item, in order, on WORKERS threads (numpy's partition and reductions
-    release the GIL), at most WORKERS items in flight; the items are drawn in order from this
-    thread, so the resamples are the same as one thread's."""
-    if WORKERS == 1:
-        return [work(item) for item in items]
-    results, pending = [], []
-    with ThreadPoolExecutor(WORKERS) as pool:
-        for item in items:
-            pending.append(pool.submit(work, item))
-            if len(pending) >= WORKERS:
-                results.append(pending.pop(0).result())
-        results += [future.result() for future in pending]
-    return results
-
-
-def study_claims(
-    store: Store, cells: dict, resamples: int = RESAMPLES, seed: int = SEED, stride: int = 1
-) -> list[dict]:
-    """Rows of the claims table (module docstring) for every model and method with both variants.
-    `stride` > 1 takes SIC's median curves every stride-th grid point inside the resamples (a
-    stride-th of the work, an approximation measured in docs/semantics.md §11); the estimates
-    keep the full grid.
-
-    Each variant's aggregate over one set of images is resampled once and shared by every claim
-    that uses it (the improvement at a count and the step sensitivity); the same seed and image
-    count give the same resamples, so the claims stay paired."""
-    fetch = _Values(store, cells)
-    models = sorted({key[0] for key in cells})
-    methods = ordered(key[1] for key in cells)
-    present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
-    fetched, resampled = {}, {}
-    rows = []
-
-    def data(kind, part):
-        if (kind, part) not in fetched:
-            fetched[(kind, part)] = fetch.data(kind, *part)
-        return fetched[(kind, part)]
-
-    def aggregates(kind, part, images: tuple) -> tuple[float, np.ndarray]:
-        """(the aggregate over `images`, its (resamples,) resampled values)."""
-        key = (kind, part, images)
-        if key not in resampled:
-            found = data(kind, part)
-            array = np.array([found[image] for image in images], dtype=np.float64)
-            n, points = len(images), array.shape[-1] if array.ndim == 2 else 1
-            estimate = float(_aggregate(kind, array, np.arange(n)[None])[0])
-            coarse, shift = _coarse(kind, array, estimate, stride)
-            chunks = resamples_of(n, resamples, seed, _chunk(n, points))
-            values = np.concatenate(_in_threads(lambda idx: _aggregate(kind, coarse, idx), chunks))
-            resampled[key] = (estimate, values + shift)
-        return resampled[key]
-
-    def add(model, method, claim, steps, parts, kind, combine):
-        """parts: (model, method, idgi, count, metric) of each quantity; combine: their statistic."""
-        images = tuple(sorted(set.intersection(*(set(data(kind, part)) for part in parts))))
-        if images:
-            found = [aggregates(kind, part, images) for part in parts]
-            interval = percentile_interval(combine([f[0] for f in found]), combine([f[1] for f in found]))
-        else:
-            interval = Interval(math.nan, math.nan, math.nan)
-        rows.append(
-            {
-                "model": model,
-                "method": method,
-                "claim": claim,
-                "steps": steps,
-                "IDGI − base": interval.estimate,
-                "95% low": interval.low,
-                "95% high": interval.high,
-                "verdict": interval.verdict,
-                "images": len(images),
-            }
-        )
-
-    pairs = [(model, method) for model in models for method in methods]
-    for model, method in progress(pairs, desc="claims", unit="model×method"):
-        counts = sorted(
-            {key[3] for key in cells if key[:3] == (model, method, 1)}
-            & {key[3] for key in cells if key[:3] == (model, method, 0)}
-        )
-        if not counts:
-            continue
-        for metric, (title, kind) in IMPROVED.items():
-            if metric not in present:
-                continue
-            for count in counts:
-                parts = [(model, method, v, count, metric) for v in (1, 0)]
-                add(model, method, f"IDGI improves {title}", str(count), parts, kind, _difference)
-            if len(counts) > 1:
-                low, high = counts[0], counts[-1]
-                parts = [(model, method, v, n, metric) for v in (1, 0) for n in (high, low)]
-                claim = f"IDGI is more step-sensitive ({title})"
-                add(model, method, claim, f"{low}→{high}", parts, kind, _sensitivity_difference)
-        for metric, title in STABILITY.items():
-            if metric not in present:
-                continue
-            for count in counts:
-                parts = [(model, method, v, count, metric) for v in (1, 0)]
-                claim = f"IDGI is more JPEG-stable ({title})"
-                add(model, method, claim, str(count), parts, "stability", _difference)
-    return rows
+def claim_row(model: str, method: str, spec: ClaimSpec, images: int, found: list | None) -> dict:
+    """The table's row of one claim; found: each part's (estimate, resampled values), None
+    without images."""
+    if found:
+        estimate = spec.combine([f[0] for f in found])
+        interval = percentile_interval(estimate, spec.combine([f[1] for f in found]))
+    else:
+        interval = Interval(math.nan, math.nan, math.nan)
+    return {
+        "model": model,
+        "method": method,
+        "claim": spec.claim,
+        "steps": spec.steps,
+        "IDGI − base": interval.estimate,
+        "95% low": interval.low,
+        "95% high": interval.high,
+        "verdict": interval.verdict,
+        "images": images,
+    }
 
 
 def _difference(a):

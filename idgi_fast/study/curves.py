@@ -16,6 +16,9 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import torch
+
+from ..ops.piecewise_linear import piecewise_linear
 
 DENSE, BENDS, MISSING = 0, 1, 2
 TOLERANCE = 1e-12  # the largest difference from the computed curve that the encoding may make
@@ -57,3 +60,89 @@ def decode_curve(blob: bytes) -> np.ndarray:
         values = np.frombuffer(body[2 * count :], dtype="<f8")
         return np.interp(np.arange(size, dtype=np.float64), kept, values)
     raise ValueError(f"not a stored curve: {len(blob)} bytes with kind {kind}")
+
+
+def decode_curves(blobs: list[bytes], backend: str = "torch") -> np.ndarray:
+    """(n, size) float64: n stored curves of one size decoded together, each row equal to what
+    decode_curve gives; a transposed view of a (size, n) array, the layout
+    ops.resampled_medians reads without a copy. backend: the piecewise-linear op's."""
+    found = _knots(blobs)
+    if found is None:
+        return _one_by_one(blobs)
+    knots, values, offsets, size = found
+    points = piecewise_linear(
+        torch.from_numpy(knots), torch.from_numpy(values), torch.from_numpy(offsets), size, backend
+    )
+    return points.numpy().T
+
+
+def curve_areas(blobs: list[bytes]) -> np.ndarray:
+    """(n,) the trapezoid area on the uniform grid of [0, 1] of each stored curve (the reference's
+    curve_auc), from its knots: exact for a piecewise-linear curve, up to rounding."""
+    found = _knots(blobs)
+    if found is None:
+        curves = _one_by_one(blobs) if blobs else np.empty((0, 2))
+        return (curves.sum(axis=1) - 0.5 * (curves[:, 0] + curves[:, -1])) / (curves.shape[1] - 1)
+    knots, values, offsets, size = found
+    pieces = 0.5 * (values[1:] + values[:-1]) * (knots[1:] - knots[:-1])
+    ends = offsets[1:] - 1  # a curve's last knot starts no segment
+    pieces = np.append(pieces, 0.0)
+    pieces[ends] = 0.0
+    return np.add.reduceat(pieces, offsets[:-1]) / (size - 1)
+
+
+def _one_by_one(blobs: list[bytes]) -> np.ndarray:
+    """decode_curve of each (which names a blob that is not a stored curve), stacked."""
+    curves = [decode_curve(blob) for blob in blobs]
+    sizes = sorted({curve.size for curve in curves}, reverse=True)
+    if len(sizes) > 1:
+        raise ValueError(
+            f"curves decoded together must have one length, got lengths {sizes[0]} and {sizes[1]}"
+        )
+    return np.stack(curves) if curves else np.empty((0, 0))
+
+
+def _knots(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """Every curve as knots — its bends; a dense curve's every point; a missing curve's two ends,
+    NaN — as (knots int64, values float64, offsets (n + 1,), size); None for no curves, curves
+    of different sizes, or one that is not a stored curve (decode_curve then says why)."""
+    if not blobs:
+        return None
+    data = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    starts = np.cumsum(lengths) - lengths
+    kinds, sizes = data[starts], data[starts + 1].astype(np.int64) | data[starts + 2].astype(np.int64) << 8
+    size, body = int(sizes[0]), lengths - _HEADER.size
+    known = ((kinds == DENSE) & (body == 8 * sizes)) | ((kinds == MISSING) & (body == 0))
+    known |= (kinds == BENDS) & (body % 10 == 0) & (body > 10)
+    if not (sizes == size).all() or not known.all() or size < 2:
+        return None
+    counts = np.where(kinds == BENDS, body // 10, np.where(kinds == DENSE, size, 2))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    knots, values = np.empty(offsets[-1], dtype=np.int64), np.full(offsets[-1], np.nan)
+    for kind in (BENDS, DENSE):
+        chosen = kinds == kind
+        if not chosen.any():
+            continue
+        at, count = starts[chosen] + _HEADER.size, counts[chosen]
+        where = _positions(offsets[:-1][chosen], count)
+        if kind == BENDS:
+            knots[where] = _bytes_at(data, at, 2 * count).view("<u2")
+            values[where] = _bytes_at(data, at + 2 * count, 8 * count).view("<f8")
+        else:
+            knots[where] = np.tile(np.arange(size), int(chosen.sum()))
+            values[where] = _bytes_at(data, at, 8 * count).view("<f8")
+    missing = offsets[:-1][kinds == MISSING]
+    knots[missing], knots[missing + 1] = 0, size - 1
+    return knots, values, offsets, size
+
+
+def _positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """start, start + 1, …, start + length − 1 of every (start, length), concatenated."""
+    ends = np.cumsum(lengths)
+    return np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(starts - (ends - lengths), lengths)
+
+
+def _bytes_at(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The bytes data[s : s + l] of every (start, length), concatenated (a copy, so views align)."""
+    return data[_positions(starts, lengths)]

@@ -27,13 +27,13 @@ from ..atomic import atomic_write_text
 from ..figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image, variant_colour
 from ..geometry import blur_sigmas, gaussian_blur
 from ..recipes import ordered, recipe
-from ..reference.metrics.pic import aggregate_curves, curve_auc
 from ..tables import markdown_table
 from .batches import input_path, map_path, maps_folder
-from .claims import LEVEL, RESAMPLES, SEED, study_claims
+from .claims import LEVEL, RESAMPLES, SEED
 from .config import StudyConfig, StudySettings
 from .named import ImageSource
 from .store import Store
+from .summary import Summary, cells_of, present_metrics, summarise
 from .work import describe_missing, missing_work
 
 MEAN_METRICS = {
@@ -74,52 +74,20 @@ class Table:
         return buffer.getvalue()
 
 
-def _cells(store: Store) -> dict:
-    """(model, method, idgi, count) → the run step count m that provides it (the largest)."""
-    chosen = {}
-    rows = store.connection.execute("SELECT DISTINCT model, method, steps, idgi, count FROM scores")
-    for model, method, steps, idgi, count in rows:
-        key = (model, method, idgi, count)
-        chosen[key] = max(steps, chosen.get(key, steps))
-    return chosen
-
-
-def _score(store: Store, key: tuple, steps: int, metric: str) -> float:
-    model, method, idgi, count = key
-    if metric in CURVE_METRICS:
-        how = CURVE_METRICS[metric][1]
-        kept = store.kept_curves(model, method, steps, idgi, count, metric)
-        if not kept:
-            return math.nan
-        curves = torch.from_numpy(np.stack(list(kept.values())))
-        return float(curve_auc(aggregate_curves(curves, how)))
-    value = store.connection.execute(
-        "SELECT AVG(value) FROM scores WHERE model = ? AND method = ? AND steps = ? AND idgi = ? AND count "
-        "= ? "
-        "AND metric = ? AND value IS NOT NULL",
-        (model, method, steps, idgi, count, metric),
-    ).fetchone()[0]
-    if value is None:
-        return math.nan
-    if metric.startswith("stability/"):  # the study's score: −log10 of the mean over pixels and images
-        return math.inf if value == 0 else -math.log10(value)
-    return float(value)
-
-
-def study_tables(store: Store) -> list[Table]:
-    cells = _cells(store)
+def study_tables(store: Store, summary: Summary | None = None) -> list[Table]:
+    """The score tables at each step count and the step-sensitivity tables; `summary` is the
+    database's summarise(…) when already computed."""
+    cells = cells_of(store)
     if not cells:
         raise ValueError(f"{store.path} holds no scores yet: run `idgi-fast run --db {store.path}` first")
+    summary = summary or summarise(store, cells, claims=False)
     models = sorted({key[0] for key in cells})
     methods = ordered(key[1] for key in cells)
     counts = sorted({key[3] for key in cells})
-    present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
+    present = present_metrics(store)
     metrics = [m for m in (*MEAN_METRICS, *CURVE_METRICS) if m in present]
     titles = {**MEAN_METRICS, **{k: v[0] for k, v in CURVE_METRICS.items()}}
-
-    def value(model, method, idgi, count, metric):
-        key = (model, method, idgi, count)
-        return _score(store, key, cells[key], metric) if key in cells else math.nan
+    value = summary.value
 
     tables = []
     for count in counts:
@@ -173,16 +141,17 @@ FIGURE_METRICS = {
 }
 
 
-def scores_vs_steps(store: Store) -> Image.Image | None:
+def scores_vs_steps(store: Store, summary: Summary | None = None) -> Image.Image | None:
     """Line charts of each score against the step count (log scale), one series per model and
     variant; None with fewer than two step counts."""
-    cells = _cells(store)
+    cells = cells_of(store)
     counts = sorted({key[3] for key in cells})
     if len(counts) < 2:
         return None
     models = sorted({key[0] for key in cells})
     methods = ordered(key[1] for key in cells)
-    present = {row[0] for row in store.connection.execute("SELECT DISTINCT metric FROM scores")}
+    summary = summary or summarise(store, cells, claims=False)
+    present = present_metrics(store)
     low, high = math.log2(counts[0]), math.log2(counts[-1])
     xs = np.array([(math.log2(n) - low) / (high - low) for n in counts])
     colours, panels = {}, []
@@ -199,12 +168,7 @@ def scores_vs_steps(store: Store) -> Image.Image | None:
                         else f"{model}: {recipe(method).variant_title(idgi)}"
                     )
                     colours[name] = variant_colour(method, idgi)
-                    ys = [
-                        _score(store, (model, method, idgi, n), cells[(model, method, idgi, n)], metric)
-                        if (model, method, idgi, n) in cells
-                        else math.nan
-                        for n in counts
-                    ]
+                    ys = [summary.value(model, method, idgi, n, metric) for n in counts]
                     series[name] = (xs, np.array(ys))
         panels.append(
             {
@@ -225,7 +189,7 @@ def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None
     maps = maps_folder(db)
     if not maps.is_dir():
         return None
-    cells = _cells(store)
+    cells = cells_of(store)
     model = sorted({key[0] for key in cells})[0]
     columns = []
     for method in ordered(key[1] for key in cells):
@@ -424,11 +388,15 @@ def build_report(db: str | Path, resamples: int = RESAMPLES, claims_stride: int 
     store = Store(db, __version__)
     try:
         incomplete, unchecked = incomplete_work(store)
+        cells = cells_of(store)
+        if not cells:
+            raise ValueError(f"{store.path} holds no scores yet: run `idgi-fast run --db {store.path}` first")
+        summary = summarise(store, cells, resamples=resamples, stride=claims_stride)
         return Report(
             db=db,
-            tables=study_tables(store),
+            tables=study_tables(store, summary),
             images=store.connection.execute("SELECT COUNT(DISTINCT image) FROM done").fetchone()[0],
-            figure=scores_vs_steps(store),
+            figure=scores_vs_steps(store, summary),
             grid=saliency_grid(store, db),
             example=_first_image(store),
             incomplete=incomplete,
@@ -436,7 +404,7 @@ def build_report(db: str | Path, resamples: int = RESAMPLES, claims_stride: int 
             claims=Table(
                 "claims",
                 "The study's claims: IDGI − base with bootstrap intervals",
-                study_claims(store, _cells(store), resamples=resamples, stride=claims_stride),
+                summary.claims,
             ),
             claims_resamples=resamples,
             claims_stride=claims_stride,
