@@ -44,31 +44,36 @@ def _pic(rng: np.random.Generator, rows: int, accuracy: bool) -> np.ndarray:
     return normalised_curves_torch(torch.from_numpy(x), torch.from_numpy(y), 1000)[0].numpy()
 
 
-def _image_result(rng: np.random.Generator, image: str, counts: list[int]) -> ImageResult:
-    result = ImageResult(image)
-    skipped = rng.uniform() < 0.1  # SIC/AIC's skip rules drop about a tenth of the images
+def _batch_results(rng: np.random.Generator, images: list[str], counts: list[int]) -> list[ImageResult]:
+    """One run's results for a batch of images, every curve of the batch drawn at once."""
+    results = [ImageResult(image) for image in images]
+    n = len(images)
+    skipped = rng.uniform(size=n) < 0.1  # SIC/AIC's skip rules drop about a tenth of the images
     for idgi in (0, 1):
         for count in counts:
-            insertion = np.cumsum(rng.uniform(0.0, 1.0, INSERTION_LEVELS + 1))
-            insertion /= insertion[-1]
-            result.curves.append((idgi, count, "insertion", insertion))
-            scores = {
-                "completeness_gap": abs(rng.normal(0.0, 1e-3 if idgi else 0.1)),
-                "insertion/probability": float(insertion.mean()),
-                "insertion/probability_ratio": float(insertion.mean() * 1.5),
-                "stability/mse": float(rng.uniform(1e-7, 1e-5)),
-                "stability/mse_sum": float(rng.uniform(1e-7, 1e-5)),
-            }
-            for axis in AXES:
-                for name, curve in (("sic", _pic(rng, 1, False)[0]), ("aic", _pic(rng, 1, True)[0])):
-                    key = f"{name}/{axis}"
-                    if skipped:
+            insertion = np.cumsum(rng.uniform(0.0, 1.0, (n, INSERTION_LEVELS + 1)), axis=1)
+            insertion /= insertion[:, -1:]
+            gaps = np.abs(rng.normal(0.0, 1e-3 if idgi else 0.1, n))
+            mse = rng.uniform(1e-7, 1e-5, (2, n))
+            pic = {f"{name}/{axis}": _pic(rng, n, name == "aic") for axis in AXES for name in ("sic", "aic")}
+            for i, result in enumerate(results):
+                result.curves.append((idgi, count, "insertion", insertion[i]))
+                scores = {
+                    "completeness_gap": float(gaps[i]),
+                    "insertion/probability": float(insertion[i].mean()),
+                    "insertion/probability_ratio": float(insertion[i].mean() * 1.5),
+                    "stability/mse": float(mse[0, i]),
+                    "stability/mse_sum": float(mse[1, i]),
+                }
+                for key, curves in pic.items():
+                    curve = curves[i]
+                    if skipped[i]:
                         curve = np.full_like(curve, np.nan)
                         result.skips.append((idgi, count, key, ["canvas_not_less_predictive"]))
-                    scores[key] = float("nan") if skipped else float(curve.mean())
+                    scores[key] = float("nan") if skipped[i] else float(curve.mean())
                     result.curves.append((idgi, count, key, curve))
-            result.scores += [(idgi, count, metric, value) for metric, value in scores.items()]
-    return result
+                result.scores += [(idgi, count, metric, value) for metric, value in scores.items()]
+    return results
 
 
 def _runs(method: str) -> list[tuple[int, list[int]]]:
@@ -91,9 +96,7 @@ def synthetic_study(db: str | Path, models: int = 1, images: int = 100, seed: in
             for method in ("ig", "blur_ig", "guided_ig"):
                 for steps, counts in _runs(method):
                     for start in range(0, images, PER_BATCH):
-                        batch = [
-                            _image_result(rng, image, counts) for image in ids[start : start + PER_BATCH]
-                        ]
+                        batch = _batch_results(rng, ids[start : start + PER_BATCH], counts)
                         started = time.perf_counter()
                         store.record(
                             run, model, method, steps, batch, 0.0, decisions[start : start + PER_BATCH]

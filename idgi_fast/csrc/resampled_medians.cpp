@@ -9,12 +9,14 @@
 //
 // Why it is fast: a resample's median rank stays within a few sqrt(N) of the column's middle rank c.
 // Per grid point the column is partitioned once: the positions below a window around c (any order),
-// the window [lo, hi) sorted, the rest above. How many of a resample's values fall below c is then a
-// matrix product, counts (R, N) x below (N, G), run by the BLAS at its speed (the counts are exact
-// integers in float32 up to 2^24); from there a short walk through the sorted window finds the
-// median. The window reaches 8 standard deviations of that rank (sqrt(N) / 2) each way; a walk that
-// leaves it (probability ~1e-15 per point) is answered by sorting the
-// resample's column.
+// the window [lo, hi) sorted, the rest above. What a resample needs is how many of its draws fall
+// below c; from there a short walk through the sorted window finds the median. That count changes
+// little from one grid point to the next — only curves that cross the middle move it — so it is
+// carried along the grid and corrected by those curves; a thread's first grid point, or one that
+// many curves crossed, is counted anew by a matrix product, counts (R, N) x below (N, ·), run by the
+// BLAS (the counts are exact integers in float32 up to 2^24). The window reaches 8 standard
+// deviations of the median's rank (sqrt(N) / 2) each way; a walk that leaves it (probability ~1e-15
+// per point) is answered by sorting the resample's column.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -47,55 +49,83 @@ double rank_by_sorting(const double* column_values, const int32_t* row, int64_t 
   return held.back().first;
 }
 
-// The value at multiset rank `target`, walking the sorted window from the centre; `below` values of
-// the resample lie at positions before the centre. Returns false when the walk leaves the window.
-bool rank_by_walking(const Column& column, const int32_t* row, int64_t below, int64_t target, double* out) {
-  int64_t seen = below;
-  if (seen <= target) {
-    for (int64_t p = column.centre; p < column.hi; ++p) {
-      seen += row[column.index[p - column.lo]];
-      if (seen > target) {
-        *out = column.value[p - column.lo];
-        return true;
-      }
+// Walks the sorted window to the position holding multiset rank `target`, from position `p` with
+// `before` drawn values at the positions before it; leaves both at that position. Returns false
+// when the walk leaves the window.
+bool walk_to(const Column& column, const int32_t* row, int64_t target, int64_t& p, int64_t& before) {
+  if (before <= target) {
+    for (; p < column.hi; ++p) {
+      const int64_t here = row[column.index[p - column.lo]];
+      if (before + here > target) return true;
+      before += here;
     }
     return false;
   }
-  for (int64_t p = column.centre - 1; p >= column.lo; --p) {
-    seen -= row[column.index[p - column.lo]];
-    if (seen <= target) {
-      *out = column.value[p - column.lo];
-      return true;
-    }
+  while (p > column.lo) {
+    --p;
+    before -= row[column.index[p - column.lo]];
+    if (before <= target) return true;
   }
   return false;
 }
 
-// Partition every grid point's column (a row of the transposed values, (G, N)) around its middle rank;
-// fills the below-the-centre indicator, (G, N) likewise.
-std::vector<Column> partition_columns(const double* columns_of_values, int64_t n, int64_t grid,
-                                      int64_t half_window, float* below) {
-  std::vector<Column> columns(grid);
-  at::parallel_for(0, grid, 1, [&](int64_t begin, int64_t end) {
-    std::vector<std::pair<double, int32_t>> order(n);
-    for (int64_t g = begin; g < end; ++g) {
-      const double* column_values = columns_of_values + g * n;
-      for (int64_t i = 0; i < n; ++i) order[i] = {column_values[i], static_cast<int32_t>(i)};
-      Column& column = columns[g];
-      column.centre = n / 2;
-      column.lo = std::max<int64_t>(0, column.centre - half_window);
-      column.hi = std::min<int64_t>(n, column.centre + half_window);
-      std::nth_element(order.begin(), order.begin() + column.lo, order.end());
-      std::nth_element(order.begin() + column.lo, order.begin() + column.hi - 1, order.end());
-      std::sort(order.begin() + column.lo, order.begin() + column.hi);
-      for (int64_t p = 0; p < column.centre; ++p) below[g * n + order[p].second] = 1.0f;
-      for (int64_t p = column.lo; p < column.hi; ++p) {
-        column.index.push_back(order[p].second);
-        column.value.push_back(order[p].first);
+// What the per-resample pass needs of one grid point's column, beside its window: how the set of
+// values below the centre changed from the previous grid point (`fresh`: counted anew instead).
+struct Change {
+  bool fresh = true;
+  std::vector<int32_t> added, removed;
+  std::vector<char> below;  // a fresh column's: which values lie below the centre
+};
+
+using Entry = std::pair<double, int32_t>;  // (value, curve): ties in a value ordered by curve
+
+// Partition every grid point's column (a row of the transposed values, (G, N)) around its centre,
+// one block of grid points per thread: the window sorted and kept, and the set of values below the
+// centre compared with the previous grid point's. Neighbouring grid points split the curves almost
+// alike, so a resample's count below the centre follows from the previous one and the few curves that
+// crossed; a block's first column, or one where many crossed, is counted anew (a matrix product).
+void partition_columns(const double* columns_of_values, int64_t n, int64_t grid, int64_t half_window,
+                       std::vector<Column>& columns, std::vector<Change>& changes) {
+  const int64_t blocks = std::min<int64_t>(grid, std::max<int64_t>(1, at::get_num_threads()));
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<Entry> order(n);
+    std::vector<char> was_below(n), is_below(n);
+    for (int64_t block = begin; block < end; ++block) {
+      const int64_t g0 = block * grid / blocks, g1 = (block + 1) * grid / blocks;
+      for (int64_t g = g0; g < g1; ++g) {
+        const double* column_values = columns_of_values + g * n;
+        for (int64_t i = 0; i < n; ++i) order[i] = {column_values[i], static_cast<int32_t>(i)};
+        Column& column = columns[g];
+        column.centre = n / 2;
+        column.lo = std::max<int64_t>(0, column.centre - half_window);
+        column.hi = std::min<int64_t>(n, column.centre + half_window);
+        std::nth_element(order.begin(), order.begin() + column.lo, order.end());
+        std::nth_element(order.begin() + column.lo, order.begin() + column.hi - 1, order.end());
+        std::sort(order.begin() + column.lo, order.begin() + column.hi);
+        for (int64_t p = column.lo; p < column.hi; ++p) {
+          column.index.push_back(order[p].second);
+          column.value.push_back(order[p].first);
+        }
+        std::fill(is_below.begin(), is_below.end(), 0);
+        for (int64_t p = 0; p < column.centre; ++p) is_below[order[p].second] = 1;
+        Change& change = changes[g];
+        change.fresh = g == g0;
+        if (!change.fresh) {
+          for (int64_t i = 0; i < n; ++i) {
+            if (is_below[i] != was_below[i]) (is_below[i] ? change.added : change.removed).push_back(i);
+          }
+          // past this many crossings a column is cheaper counted anew by the matrix product
+          change.fresh = static_cast<int64_t>(change.added.size() + change.removed.size()) > n / 8;
+        }
+        if (change.fresh) {
+          change.added.clear();
+          change.removed.clear();
+          change.below = is_below;
+        }
+        was_below.swap(is_below);
       }
     }
   });
-  return columns;
 }
 
 at::Tensor resampled_medians(const at::Tensor& values_in, const at::Tensor& counts_in) {
@@ -109,28 +139,51 @@ at::Tensor resampled_medians(const at::Tensor& values_in, const at::Tensor& coun
   TORCH_CHECK(n > 0 && n < (1 << 24), "resampled_medians: needs 0 < N < 2^24 values");
   const int64_t half_window = static_cast<int64_t>(std::ceil(4.0 * std::sqrt(static_cast<double>(n)))) + 32;
   const at::Tensor by_column = values_in.t().contiguous();  // no copy when given as a view of (G, N)
-  at::Tensor below = at::zeros({grid, n}, values_in.options().dtype(at::kFloat));
-  const std::vector<Column> columns = partition_columns(by_column.data_ptr<double>(), n, grid, half_window,
-                                                        below.data_ptr<float>());
-  const at::Tensor below_centre = at::mm(counts.to(at::kFloat), below.t()).to(at::kLong);
+  std::vector<Column> columns(grid);
+  std::vector<Change> changes(grid);
+  partition_columns(by_column.data_ptr<double>(), n, grid, half_window, columns, changes);
+  // the fresh columns' counts below the centre: one matrix product over their indicators
+  std::vector<int64_t> fresh;
+  for (int64_t g = 0; g < grid; ++g) {
+    if (changes[g].fresh) fresh.push_back(g);
+  }
+  at::Tensor indicator = at::zeros({static_cast<int64_t>(fresh.size()), n}, values_in.options().dtype(at::kFloat));
+  float* ind = indicator.data_ptr<float>();
+  for (int64_t f = 0; f < static_cast<int64_t>(fresh.size()); ++f) {
+    const std::vector<char>& below = changes[fresh[f]].below;
+    for (int64_t i = 0; i < n; ++i) ind[f * n + i] = below[i] ? 1.0f : 0.0f;
+  }
+  const at::Tensor fresh_below = at::mm(counts.to(at::kFloat), indicator.t()).to(at::kLong).contiguous();
   at::Tensor out = at::empty({rows, grid}, values_in.options());
   const double* v = by_column.data_ptr<double>();
   const int32_t* c = counts.data_ptr<int32_t>();
-  const int64_t* b = below_centre.data_ptr<int64_t>();
+  const int64_t* fb = fresh_below.data_ptr<int64_t>();
+  const int64_t fresh_count = static_cast<int64_t>(fresh.size());
   double* o = out.data_ptr<double>();
   const int64_t first = (n - 1) / 2, second = n / 2;
   at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int32_t* row = c + r * n;
+      int64_t below = 0, f = 0;
       for (int64_t g = 0; g < grid; ++g) {
-        double low, high;
-        if (!rank_by_walking(columns[g], row, b[r * grid + g], first, &low)) {
-          low = rank_by_sorting(v + g * n, row, n, first);
+        const Change& change = changes[g];
+        if (change.fresh) {
+          below = fb[r * fresh_count + f++];
+        } else {
+          for (const int32_t i : change.added) below += row[i];
+          for (const int32_t i : change.removed) below -= row[i];
         }
-        if (second == first) {
-          high = low;
-        } else if (!rank_by_walking(columns[g], row, b[r * grid + g], second, &high)) {
-          high = rank_by_sorting(v + g * n, row, n, second);
+        // the two middle ranks (the same one for odd N), the second walked to from the first
+        const Column& column = columns[g];
+        double low, high;
+        int64_t p = column.centre, before = below;
+        if (walk_to(column, row, first, p, before)) {
+          low = column.value[p - column.lo];
+          high = walk_to(column, row, second, p, before) ? column.value[p - column.lo]
+                                                          : rank_by_sorting(v + g * n, row, n, second);
+        } else {
+          low = rank_by_sorting(v + g * n, row, n, first);
+          high = second == first ? low : rank_by_sorting(v + g * n, row, n, second);
         }
         o[r * grid + g] = 0.5 * (low + high);
       }
