@@ -80,9 +80,7 @@ def _database(path, images=12):
 def test_claims_are_paired_differences_of_the_studys_aggregates(tmp_path):
     store = _database(tmp_path / "claims.sqlite")
     try:
-        rows = {
-            (row["claim"], row["steps"]): row for row in summarise(store, resamples=200).claims
-        }
+        rows = {(row["claim"], row["steps"]): row for row in summarise(store, resamples=200).claims}
     finally:
         store.close()
 

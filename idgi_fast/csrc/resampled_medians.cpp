@@ -79,35 +79,90 @@ struct Change {
 
 using Entry = std::pair<double, int32_t>;  // (value, curve): ties in a value ordered by curve
 
+// Entries that bound the next grid point's window from outside: (value, curve) thresholds, not values
+// of that grid point.
+struct Pivots {
+  Entry low, high;
+  bool valid = false;
+};
+
+// `part` holds the entries at positions base .. base + part.size() - 1 of the column's order (in any
+// order) and the whole window among them. Sorts the window, records it, marks `part`'s entries below
+// the centre, and sets the pivots: the entries `margin` positions outside the window (as far as
+// `part` reaches).
+void finish_column(std::vector<Entry>& part, int64_t base, int64_t margin, Column& column,
+                   std::vector<char>& is_below, Pivots& next) {
+  const auto at = [&](int64_t position) { return part.begin() + (position - base); };
+  const int64_t start = std::max(base, column.lo - margin);
+  const int64_t stop = std::min(base + static_cast<int64_t>(part.size()), column.hi + margin);
+  std::nth_element(part.begin(), at(start), part.end());
+  next.low = *at(start);
+  std::nth_element(at(start), at(stop - 1), part.end());
+  next.high = *at(stop - 1);
+  next.valid = true;
+  std::nth_element(at(start), at(column.lo), at(stop));
+  std::nth_element(at(column.lo), at(column.hi - 1), at(stop));
+  std::sort(at(column.lo), at(column.hi));
+  for (auto entry = at(column.lo); entry != at(column.hi); ++entry) {
+    column.index.push_back(entry->second);
+    column.value.push_back(entry->first);
+  }
+  for (auto entry = part.begin(); entry != at(column.centre); ++entry) is_below[entry->second] = 1;
+}
+
+// One pass with the previous grid point's pivots: the entries below the low pivot are below the centre,
+// those between the pivots are the `middle` that holds the window, unless more curves crossed a pivot
+// than its margin allowed (returns false: the caller partitions the whole column).
+bool split_guided(const double* values, int64_t n, int64_t margin, const Pivots& pivots, Column& column,
+                  std::vector<Entry>& middle, std::vector<char>& is_below, Pivots& next) {
+  middle.clear();
+  int64_t below = 0;
+  const double low_value = pivots.low.first, high_value = pivots.high.first;
+  const int32_t low_curve = pivots.low.second, high_curve = pivots.high.second;
+  for (int64_t i = 0; i < n; ++i) {
+    // (value, curve) against the pivots without branches: about half the entries fall each way
+    const double v = values[i];
+    const int32_t curve = static_cast<int32_t>(i);
+    const bool low = (v < low_value) | ((v == low_value) & (curve < low_curve));
+    const bool high = (v > high_value) | ((v == high_value) & (curve > high_curve));
+    is_below[i] = low;
+    below += low;
+    if (!(low | high)) middle.emplace_back(v, curve);
+  }
+  if (below > column.lo || below + static_cast<int64_t>(middle.size()) < column.hi) return false;
+  finish_column(middle, below, margin, column, is_below, next);
+  return true;
+}
+
 // Partition every grid point's column (a row of the transposed values, (G, N)) around its centre,
 // one block of grid points per thread: the window sorted and kept, and the set of values below the
 // centre compared with the previous grid point's. Neighbouring grid points split the curves almost
-// alike, so a resample's count below the centre follows from the previous one and the few curves that
-// crossed; a block's first column, or one where many crossed, is counted anew (a matrix product).
+// alike, so a column is split in one pass around pivots from its neighbour, and a resample's count
+// below the centre follows from the previous one and the few curves that crossed; a block's first
+// column, or one where many crossed, is counted anew (a matrix product).
 void partition_columns(const double* columns_of_values, int64_t n, int64_t grid, int64_t half_window,
                        std::vector<Column>& columns, std::vector<Change>& changes) {
   const int64_t blocks = std::min<int64_t>(grid, std::max<int64_t>(1, at::get_num_threads()));
+  const int64_t margin = 2 * half_window;  // wide enough that few columns need the full partition
   at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<Entry> order(n);
+    std::vector<Entry> order(n), middle;
     std::vector<char> was_below(n), is_below(n);
     for (int64_t block = begin; block < end; ++block) {
       const int64_t g0 = block * grid / blocks, g1 = (block + 1) * grid / blocks;
+      Pivots pivots;
       for (int64_t g = g0; g < g1; ++g) {
         const double* column_values = columns_of_values + g * n;
-        for (int64_t i = 0; i < n; ++i) order[i] = {column_values[i], static_cast<int32_t>(i)};
         Column& column = columns[g];
         column.centre = n / 2;
         column.lo = std::max<int64_t>(0, column.centre - half_window);
         column.hi = std::min<int64_t>(n, column.centre + half_window);
-        std::nth_element(order.begin(), order.begin() + column.lo, order.end());
-        std::nth_element(order.begin() + column.lo, order.begin() + column.hi - 1, order.end());
-        std::sort(order.begin() + column.lo, order.begin() + column.hi);
-        for (int64_t p = column.lo; p < column.hi; ++p) {
-          column.index.push_back(order[p].second);
-          column.value.push_back(order[p].first);
+        Pivots next;
+        if (!pivots.valid || !split_guided(column_values, n, margin, pivots, column, middle, is_below, next)) {
+          for (int64_t i = 0; i < n; ++i) order[i] = {column_values[i], static_cast<int32_t>(i)};
+          std::fill(is_below.begin(), is_below.end(), 0);
+          finish_column(order, 0, margin, column, is_below, next);
         }
-        std::fill(is_below.begin(), is_below.end(), 0);
-        for (int64_t p = 0; p < column.centre; ++p) is_below[order[p].second] = 1;
+        pivots = next;
         Change& change = changes[g];
         change.fresh = g == g0;
         if (!change.fresh) {

@@ -124,15 +124,18 @@ class Resampler:
     stride > 1 takes SIC's curves every stride-th grid point inside the resamples (semantics
     §11), the interval shifted by the coarse grid's bias; the estimate keeps the full grid."""
 
+    KEPT = 3  # image counts whose draw counts stay in memory (a model's claims use a few)
+
     def __init__(self, resamples: int = RESAMPLES, seed: int = SEED, stride: int = 1, backend: str = "torch"):
         self.resamples, self.seed, self.stride, self.backend = resamples, seed, stride, backend
-        self._counts: tuple[int, torch.Tensor, np.ndarray] | None = None
+        self._counts: dict[int, list] = {}  # n → [int32 tensor, float64 array or None], oldest first
 
-    def counts(self, n: int) -> tuple[torch.Tensor, np.ndarray]:
-        """((1 + resamples, n) int32 draw counts, the same as float64): row 0 is the images as
-        they are, row r the r-th resample's."""
-        if self._counts is None or self._counts[0] != n:
-            self._counts = None  # the previous n's arrays go before the next are made
+    def counts(self, n: int) -> torch.Tensor:
+        """(1 + resamples, n) int32 draw counts: row 0 is the images as they are, row r the r-th
+        resample's."""
+        if n not in self._counts:
+            while len(self._counts) >= self.KEPT:
+                del self._counts[next(iter(self._counts))]
             drawn = np.empty((1 + self.resamples, n), dtype=np.int32)
             drawn[0] = 1
             row = 1
@@ -141,16 +144,23 @@ class Resampler:
                 flat = np.bincount((indices + offsets).ravel(), minlength=indices.shape[0] * n)
                 drawn[row : row + indices.shape[0]] = flat.reshape(indices.shape[0], n)
                 row += indices.shape[0]
-            self._counts = (n, torch.from_numpy(drawn), drawn.astype(np.float64))
-        return self._counts[1], self._counts[2]
+            self._counts[n] = [torch.from_numpy(drawn), None]
+        self._counts[n] = self._counts.pop(n)  # the most recently used goes last
+        return self._counts[n][0]
+
+    def _weights(self, n: int) -> np.ndarray:
+        """The draw counts as float64, for the means' matrix-vector product."""
+        drawn = self.counts(n)
+        if self._counts[n][1] is None:
+            self._counts[n][1] = drawn.numpy().astype(np.float64)
+        return self._counts[n][1]
 
     def aggregate(self, kind: str, data: np.ndarray) -> tuple[float, np.ndarray]:
         """(the aggregate of the images as they are, its (resamples,) resampled values): data
         (n,) per-image values (kind "mean" or "stability") or (n, P) curves ("median_curve")."""
-        drawn, weights = self.counts(data.shape[0])
         if kind == "median_curve":
-            return self._median_curve(data, drawn)
-        values = weights @ data / data.shape[0]
+            return self._median_curve(data, self.counts(data.shape[0]))
+        values = self._weights(data.shape[0]) @ data / data.shape[0]
         if kind == "stability":
             with np.errstate(divide="ignore"):
                 values = -np.log10(values)

@@ -33,7 +33,7 @@ from .claims import LEVEL, RESAMPLES, SEED
 from .config import StudyConfig, StudySettings
 from .named import ImageSource
 from .store import Store
-from .summary import Summary, cells_of, present_metrics, summarise
+from .summary import Summary, cells_of, summarise
 from .work import describe_missing, missing_work
 
 MEAN_METRICS = {
@@ -84,7 +84,7 @@ def study_tables(store: Store, summary: Summary | None = None) -> list[Table]:
     models = sorted({key[0] for key in cells})
     methods = ordered(key[1] for key in cells)
     counts = sorted({key[3] for key in cells})
-    present = present_metrics(store)
+    present = summary.metrics
     metrics = [m for m in (*MEAN_METRICS, *CURVE_METRICS) if m in present]
     titles = {**MEAN_METRICS, **{k: v[0] for k, v in CURVE_METRICS.items()}}
     value = summary.value
@@ -151,7 +151,7 @@ def scores_vs_steps(store: Store, summary: Summary | None = None) -> Image.Image
     models = sorted({key[0] for key in cells})
     methods = ordered(key[1] for key in cells)
     summary = summary or summarise(store, cells, claims=False)
-    present = present_metrics(store)
+    present = summary.metrics
     low, high = math.log2(counts[0]), math.log2(counts[-1])
     xs = np.array([(math.log2(n) - low) / (high - low) for n in counts])
     colours, panels = {}, []

@@ -57,21 +57,15 @@ def cells_of(store: Store) -> dict:
     return chosen
 
 
-def present_metrics(store: Store) -> set[str]:
-    """The metrics the database holds a score of (a NULL one included)."""
-    rows = store.connection.execute(
-        "SELECT name FROM names WHERE id IN (SELECT DISTINCT metric FROM map_scores)"
-    ).fetchall()
-    return {row[0] for row in rows}
-
-
 @dataclass
 class Summary:
     """values: (model, method, idgi, count, metric) → the cell's aggregate (NaN without images);
-    claims: the claims table's rows (empty when not asked for)."""
+    claims: the claims table's rows (empty when not asked for); metrics: every metric the
+    database holds a score of (a NULL one included)."""
 
     values: dict = field(default_factory=dict)
     claims: list[dict] = field(default_factory=list)
+    metrics: set = field(default_factory=set)
 
     def value(self, model, method, idgi, count, metric) -> float:
         return self.values.get((model, method, idgi, count, metric), math.nan)
@@ -89,10 +83,6 @@ def summarise(
     cells = cells_of(store) if cells is None else cells
     backend = resolve_backend("auto", torch.empty(0))
     reader, resampler = VariantReader(store, backend), Resampler(resamples, seed, stride, backend)
-    present = present_metrics(store)
-    metrics = [m for m in (*IMPROVED, *STABILITY) if m in present] + sorted(
-        m for m in present if m not in IMPROVED and m not in STABILITY
-    )
     models = sorted({key[0] for key in cells})
     pairs = [
         (model, method) for model in models for method in ordered(key[1] for key in cells if key[0] == model)
@@ -101,17 +91,24 @@ def summarise(
     for model, method in progress(pairs, desc="report", unit="model×method"):
         variants = {key[2:]: steps for key, steps in cells.items() if key[:2] == (model, method)}
         both = sorted({c for i, c in variants if i == 1} & {c for i, c in variants if i == 0})
-        for metric in metrics:
+        scored = {part: reader.scores((model, method, steps, *part)) for part, steps in variants.items()}
+        present = set().union(*scored.values())
+        summary.metrics |= present
+        for metric in [m for m in (*IMPROVED, *STABILITY) if m in present] + sorted(
+            present - set(IMPROVED) - set(STABILITY)
+        ):
             specs = claim_specs(metric, both) if claims else []
-            _metric_pass(reader, resampler, summary, (model, method), variants, metric, specs)
+            empty = (np.empty(0, dtype=np.int64), np.empty(0))
+            by_part = {part: scored[part].get(metric, empty) for part in variants}
+            _metric_pass(reader, resampler, summary, (model, method), variants, by_part, metric, specs)
     return summary
 
 
 def _metric_pass(
-    reader, resampler, summary, pair, variants: dict, metric: str, specs: list[ClaimSpec]
+    reader, resampler, summary, pair, variants: dict, scored: dict, metric: str, specs: list[ClaimSpec]
 ) -> None:
-    """One metric of one model and method: every variant's aggregate, then its claims' rows."""
-    scored = {part: reader.scores((*pair, steps, *part), metric) for part, steps in variants.items()}
+    """One metric of one model and method: every variant's aggregate, then its claims' rows;
+    scored: each variant's (images, values) of the metric."""
     wanted = {}  # part → the image sets its claims resample
     images_of = []
     for spec in specs:

@@ -15,6 +15,11 @@ _ROWS = (
     "WHERE m.model = ? AND m.method = ? AND m.steps = ? AND m.idgi = ? AND m.count = ? AND t.{key} = ?"
 )
 
+_SCORES = (
+    "SELECT m.image, t.metric, t.value FROM maps m JOIN map_scores t ON t.map = m.id "
+    "WHERE m.model = ? AND m.method = ? AND m.steps = ? AND m.idgi = ? AND m.count = ?"
+)
+
 
 class VariantReader:
     """Reads a study database's variants; `backend` is the piecewise-linear op's for decoding."""
@@ -35,13 +40,26 @@ class VariantReader:
         sql = _ROWS.format(column=column, table=table, key="curve" if table == "map_curves" else "metric")
         return self.connection.execute(sql, (keys[0], keys[1], steps, idgi, count, keys[2])).fetchall()
 
-    def scores(self, variant: tuple, metric: str) -> tuple[np.ndarray, np.ndarray]:
-        """(image ranks, increasing; their values) of `metric`, NULLs left out."""
-        rows = [row for row in self._rows(variant, metric, "map_scores", "value") if row[1] is not None]
-        images = self.rank[np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))]
-        values = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
-        order = np.argsort(images)
-        return images[order], values[order]
+    def scores(self, variant: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """metric → (image ranks, increasing; their values) of every metric the variant holds, NULLs
+        left out (a metric of only NULLs is there, empty): one query for all of them."""
+        model, method, steps, idgi, count = variant
+        keys = [self.ids.get(model), self.ids.get(method)]
+        if None in keys:
+            return {}
+        rows = self.connection.execute(_SCORES, (keys[0], keys[1], steps, idgi, count)).fetchall()
+        table = np.array(rows, dtype=np.float64).reshape(-1, 3)  # a NULL value reads as NaN
+        images, metrics, values = (
+            self.rank[table[:, 0].astype(np.int64)],
+            table[:, 1].astype(np.int64),
+            table[:, 2],
+        )
+        found = {}
+        for metric in np.unique(metrics):
+            kept = (metrics == metric) & ~np.isnan(values)
+            order = np.argsort(images[kept])
+            found[self.names[self.rank[metric]]] = (images[kept][order], values[kept][order])
+        return found
 
     def _blobs(self, variant: tuple, metric: str, images: np.ndarray) -> list[bytes]:
         """The stored curves of `metric` for `images` (ranks, increasing; each must have one)."""
