@@ -412,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
         "statistic; 10 is a tenth of the work, its intervals within about 1%% of their width: "
         "docs/semantics.md §11)",
     )
+    report.add_argument(
+        "--export",
+        choices=("parquet",),
+        default=None,
+        help="also write every per-image score as scores.parquet (long format, for pandas, polars or "
+        "DuckDB; needs pyarrow: pip install 'idgi-fast[parquet]')",
+    )
 
     train = commands.add_parser("train-toy", help="retrain the embedded SceneNet reproducibly")
     train.add_argument(
@@ -658,8 +665,16 @@ def _main(argv: list[str] | None) -> int:
     elif args.command == "report":
         from .study.report import build_report
 
+        if args.export:
+            from .study.export import _pyarrow
+
+            _pyarrow()  # a missing pyarrow is said before the report's work, not after
         report = build_report(args.db, resamples=args.resamples, claims_stride=args.claims_stride)
         written = report.write(args.out or args.db.parent)
+        if args.export:
+            from .study.export import export_study
+
+            print(f"scores: {export_study(args.db, args.out or args.db.parent, args.export)}")
         figures = [path.name for path in written if path.suffix == ".png"]
         print(
             f"report: {written[-1]}, {sum(path.suffix == '.csv' for path in written)} CSV tables"

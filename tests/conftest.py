@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Triton kernels run on CPU tensors only in its interpreter, which must be chosen before triton is imported.
 os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -143,3 +144,15 @@ def study_results(path) -> dict:
         return {table: store.results(table) for table in RESULT_TABLES}
     finally:
         store.close()
+
+
+def synthetic_study(path, images: int, models: int = 1) -> dict:
+    """bench/synthetic_study.py's study of the paper preset's shape (no model run) written to `path`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "synthetic_study", Path(__file__).parents[1] / "bench" / "synthetic_study.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.synthetic_study(path, models=models, images=images)

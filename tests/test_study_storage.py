@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import synthetic_study
 
 from idgi_fast.ops.rescore import normalised_curves_torch
 from idgi_fast.study import Store
@@ -119,14 +120,7 @@ def test_a_failed_migration_leaves_the_schema_1_database_as_it_was(tmp_path, mon
 def test_the_synthetic_study_has_the_paper_presets_shape_and_reports(tmp_path):
     """bench/synthetic_study.py at a tiny size: every (method, steps, idgi, count) of the paper
     grid for each image, the report's tables and claims from it, and compact curves."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "synthetic_study", SCHEMA_1.parents[2] / "bench" / "synthetic_study.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    found = module.synthetic_study(tmp_path / "study.sqlite", models=1, images=3)
+    found = synthetic_study(tmp_path / "study.sqlite", images=3)
     assert found["maps"] == 3 * 30  # 3 methods × ± IDGI × 5 counts
     store = Store(tmp_path / "study.sqlite", "test")
     try:
@@ -145,16 +139,9 @@ def test_a_claims_stride_keeps_the_estimates_and_moves_sic_intervals_by_little(t
     """--claims-stride 10: SIC's median curves every 10th grid point inside the resamples. The
     estimates and every other claim stay as they are; SIC's interval bounds move by a small part
     of their width (docs/semantics.md §11 has the default study's measurement)."""
-    import importlib.util
-
     from idgi_fast.study.summary import summarise
 
-    spec = importlib.util.spec_from_file_location(
-        "synthetic_study", SCHEMA_1.parents[2] / "bench" / "synthetic_study.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.synthetic_study(tmp_path / "study.sqlite", models=1, images=40)
+    synthetic_study(tmp_path / "study.sqlite", images=40)
     store = Store(tmp_path / "study.sqlite", "test")
     try:
         exact = summarise(store, resamples=200).claims

@@ -76,21 +76,6 @@ def decode_curves(blobs: list[bytes], backend: str = "torch") -> np.ndarray:
     return points.numpy().T
 
 
-def curve_areas(blobs: list[bytes]) -> np.ndarray:
-    """(n,) the trapezoid area on the uniform grid of [0, 1] of each stored curve (the reference's
-    curve_auc), from its knots: exact for a piecewise-linear curve, up to rounding."""
-    found = _knots(blobs)
-    if found is None:
-        curves = _one_by_one(blobs) if blobs else np.empty((0, 2))
-        return (curves.sum(axis=1) - 0.5 * (curves[:, 0] + curves[:, -1])) / (curves.shape[1] - 1)
-    knots, values, offsets, size = found
-    pieces = 0.5 * (values[1:] + values[:-1]) * (knots[1:] - knots[:-1])
-    ends = offsets[1:] - 1  # a curve's last knot starts no segment
-    pieces = np.append(pieces, 0.0)
-    pieces[ends] = 0.0
-    return np.add.reduceat(pieces, offsets[:-1]) / (size - 1)
-
-
 def _one_by_one(blobs: list[bytes]) -> np.ndarray:
     """decode_curve of each (which names a blob that is not a stored curve), stacked."""
     curves = [decode_curve(blob) for blob in blobs]

@@ -7,7 +7,8 @@ variant, and time is linear in the images (docs/study.md, "At paper scale").
 
 Aggregates (docs/semantics.md §10–§11): the mean over images; JPEG stability, −log10 of the mean
 squared difference; SIC, the area under the point-wise median curve; AIC, the area under the mean
-curve, which is the mean of the images' areas (computed so, from the stored knots).
+curve, which is the mean of the images' areas: of their AIC scores, each the area under the
+image's curve (evaluate writes both), so that only SIC's curves are read.
 """
 
 from __future__ import annotations
@@ -34,13 +35,6 @@ from .claims import (
 )
 from .store import Store
 from .variants import VariantReader
-
-CURVE_AGGREGATES = {
-    "sic/entropy": "median",
-    "aic/entropy": "mean",
-    "sic/msssim": "median",
-    "aic/msssim": "mean",
-}
 
 
 def cells_of(store: Store) -> dict:
@@ -91,7 +85,8 @@ def summarise(
     for model, method in progress(pairs, desc="report", unit="model×method"):
         variants = {key[2:]: steps for key, steps in cells.items() if key[:2] == (model, method)}
         both = sorted({c for i, c in variants if i == 1} & {c for i, c in variants if i == 0})
-        scored = {part: reader.scores((model, method, steps, *part)) for part, steps in variants.items()}
+        runs = {steps: reader.run_scores(model, method, steps) for steps in set(variants.values())}
+        scored = {part: runs[steps].get(part, {}) for part, steps in variants.items()}
         present = set().union(*scored.values())
         summary.metrics |= present
         for metric in [m for m in (*IMPROVED, *STABILITY) if m in present] + sorted(
@@ -141,13 +136,8 @@ def _variant(reader, resampler, variant, metric, images, values, wanted: dict) -
     the claims' image sets)."""
     if not images.size:
         return math.nan, {}
-    how = CURVE_AGGREGATES.get(metric)
-    if how == "mean":  # AIC: the mean curve's area is the images' mean area
-        return float(np.mean(reader.areas(variant, metric, images))), {
-            key: resampler.aggregate("mean", values[np.searchsorted(images, subset)])
-            for key, subset in wanted.items()
-        }
-    if how == "median":
+    # AIC's mean curve has the images' mean area: their AIC scores (each image's curve's area)
+    if metric.startswith("sic/"):
         curves = reader.curves(variant, metric, images)
         resampled = {}
         for key, subset in wanted.items():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .curves import curve_areas, decode_curves
+from .curves import decode_curves
 from .store import Store
 
 _ROWS = (
@@ -15,9 +15,11 @@ _ROWS = (
     "WHERE m.model = ? AND m.method = ? AND m.steps = ? AND m.idgi = ? AND m.count = ? AND t.{key} = ?"
 )
 
-_SCORES = (
-    "SELECT m.image, t.metric, t.value FROM maps m JOIN map_scores t ON t.map = m.id "
-    "WHERE m.model = ? AND m.method = ? AND m.steps = ? AND m.idgi = ? AND m.count = ?"
+_RUN_MAPS = "SELECT id, idgi, count, image FROM maps WHERE model = ? AND method = ? AND steps = ?"
+_RANGE = "SELECT map, metric, value FROM map_scores WHERE map BETWEEN ? AND ?"
+_RUN_SCORES = (
+    "SELECT t.map, t.metric, t.value FROM maps m JOIN map_scores t ON t.map = m.id "
+    "WHERE m.model = ? AND m.method = ? AND m.steps = ?"
 )
 
 
@@ -40,25 +42,38 @@ class VariantReader:
         sql = _ROWS.format(column=column, table=table, key="curve" if table == "map_curves" else "metric")
         return self.connection.execute(sql, (keys[0], keys[1], steps, idgi, count, keys[2])).fetchall()
 
-    def scores(self, variant: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """metric → (image ranks, increasing; their values) of every metric the variant holds, NULLs
-        left out (a metric of only NULLs is there, empty): one query for all of them."""
-        model, method, steps, idgi, count = variant
+    def run_scores(self, model: str, method: str, steps: int) -> dict[tuple, dict]:
+        """(idgi, count) → metric → (image ranks, increasing; their values) of every variant one
+        run (model, method, steps) wrote, NULLs left out (a metric of only NULLs is there, empty).
+        The run's scores are read in one scan of their map ids' range when its maps are about
+        contiguous (as a run writes them), else through the maps index."""
         keys = [self.ids.get(model), self.ids.get(method)]
         if None in keys:
             return {}
-        rows = self.connection.execute(_SCORES, (keys[0], keys[1], steps, idgi, count)).fetchall()
+        maps = np.array(self.connection.execute(_RUN_MAPS, (*keys, steps)).fetchall(), dtype=np.int64)
+        if not maps.size:
+            return {}
+        low, high = int(maps[:, 0].min()), int(maps[:, 0].max())
+        if high - low + 1 <= 2 * len(maps):
+            rows = self.connection.execute(_RANGE, (low, high)).fetchall()
+        else:
+            rows = self.connection.execute(_RUN_SCORES, (*keys, steps)).fetchall()
         table = np.array(rows, dtype=np.float64).reshape(-1, 3)  # a NULL value reads as NaN
-        images, metrics, values = (
-            self.rank[table[:, 0].astype(np.int64)],
-            table[:, 1].astype(np.int64),
-            table[:, 2],
-        )
-        found = {}
-        for metric in np.unique(metrics):
-            kept = (metrics == metric) & ~np.isnan(values)
-            order = np.argsort(images[kept])
-            found[self.names[self.rank[metric]]] = (images[kept][order], values[kept][order])
+        where = np.full(high - low + 1, -1, dtype=np.int64)
+        where[maps[:, 0] - low] = np.arange(len(maps))
+        row_map = where[table[:, 0].astype(np.int64) - low]
+        table, row_map = table[row_map >= 0], row_map[row_map >= 0]  # another run's maps in the range
+        variants, variant_of = np.unique(maps[row_map, 1:3], axis=0, return_inverse=True)
+        images, metrics = self.rank[maps[row_map, 3]], table[:, 1].astype(np.int64)
+        found: dict[tuple, dict] = {}
+        order = np.lexsort((images, metrics, variant_of.reshape(-1)))
+        keys_sorted = np.stack([variant_of.reshape(-1)[order], metrics[order]], axis=1)
+        starts = np.flatnonzero(np.any(np.diff(keys_sorted, axis=0, prepend=-1), axis=1))
+        for start, stop in zip(starts, [*starts[1:], len(order)]):
+            chosen = order[start:stop]
+            variant, metric = variants[keys_sorted[start, 0]], self.names[self.rank[keys_sorted[start, 1]]]
+            kept = chosen[~np.isnan(table[chosen, 2])]
+            found.setdefault((int(variant[0]), int(variant[1])), {})[metric] = (images[kept], table[kept, 2])
         return found
 
     def _blobs(self, variant: tuple, metric: str, images: np.ndarray) -> list[bytes]:
@@ -74,7 +89,3 @@ class VariantReader:
     def curves(self, variant: tuple, metric: str, images: np.ndarray) -> np.ndarray:
         """(len(images), points) float64: the curves of `metric` for `images`, in their order."""
         return decode_curves(self._blobs(variant, metric, images), self.backend)
-
-    def areas(self, variant: tuple, metric: str, images: np.ndarray) -> np.ndarray:
-        """(len(images),) float64: the trapezoid area of each of those curves."""
-        return curve_areas(self._blobs(variant, metric, images))
