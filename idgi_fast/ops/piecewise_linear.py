@@ -13,6 +13,7 @@ arithmetic, so that every point equals np.interp's.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from . import native
@@ -26,12 +27,12 @@ def _check(knots: torch.Tensor, values: torch.Tensor, offsets: torch.Tensor, siz
         )
     if knots.shape != values.shape or knots.dim() != 1 or offsets.dim() != 1 or offsets.numel() < 1:
         raise ValueError("knots and values must be (K,) and offsets (n + 1,)")
-    first, last = offsets[:-1], offsets[1:] - 1
-    if offsets[0] != 0 or offsets[-1] != knots.numel() or bool((last <= first).any()):
+    k, o = knots.numpy(force=True), offsets.numpy(force=True)
+    if o[0] != 0 or o[-1] != k.size or (np.diff(o) < 2).any():
         raise ValueError("offsets must run from 0 to K with at least two knots per curve")
-    steps = knots[1:] - knots[:-1]
-    steps[last[:-1]] = 1  # from one curve's last knot to the next one's first
-    if bool((knots[first] != 0).any()) or bool((knots[last] != size - 1).any()) or bool((steps <= 0).any()):
+    rising = np.diff(k) > 0
+    rising[o[1:-1] - 1] = True  # from one curve's last knot to the next one's first
+    if (k[o[:-1]] != 0).any() or (k[o[1:] - 1] != size - 1).any() or not rising.all():
         raise ValueError(f"each curve's knots must increase from 0 to size - 1 = {size - 1}")
 
 

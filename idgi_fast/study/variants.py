@@ -63,17 +63,24 @@ class VariantReader:
         where[maps[:, 0] - low] = np.arange(len(maps))
         row_map = where[table[:, 0].astype(np.int64) - low]
         table, row_map = table[row_map >= 0], row_map[row_map >= 0]  # another run's maps in the range
-        variants, variant_of = np.unique(maps[row_map, 1:3], axis=0, return_inverse=True)
-        images, metrics = self.rank[maps[row_map, 3]], table[:, 1].astype(np.int64)
+        # the scores as a (metric, map) grid, NaN where NULL or absent; `held` tells those apart
+        metric_ids, metric_of = np.unique(table[:, 1].astype(np.int64), return_inverse=True)
+        grid = np.full((len(metric_ids), len(maps)), np.nan)
+        held = np.zeros(grid.shape, dtype=bool)
+        grid[metric_of, row_map], held[metric_of, row_map] = table[:, 2], True
+        ranks = self.rank[maps[:, 3]]
         found: dict[tuple, dict] = {}
-        order = np.lexsort((images, metrics, variant_of.reshape(-1)))
-        keys_sorted = np.stack([variant_of.reshape(-1)[order], metrics[order]], axis=1)
-        starts = np.flatnonzero(np.any(np.diff(keys_sorted, axis=0, prepend=-1), axis=1))
-        for start, stop in zip(starts, [*starts[1:], len(order)]):
-            chosen = order[start:stop]
-            variant, metric = variants[keys_sorted[start, 0]], self.names[self.rank[keys_sorted[start, 1]]]
-            kept = chosen[~np.isnan(table[chosen, 2])]
-            found.setdefault((int(variant[0]), int(variant[1])), {})[metric] = (images[kept], table[kept, 2])
+        for idgi, count in {(int(a), int(b)) for a, b in maps[:, 1:3]}:
+            mine = np.flatnonzero((maps[:, 1] == idgi) & (maps[:, 2] == count))
+            mine = mine[np.argsort(ranks[mine])]
+            for row, metric in enumerate(metric_ids):
+                if held[row, mine].any():
+                    values = grid[row, mine]
+                    kept = ~np.isnan(values)
+                    found.setdefault((idgi, count), {})[self.names[self.rank[metric]]] = (
+                        ranks[mine][kept],
+                        values[kept],
+                    )
         return found
 
     def _blobs(self, variant: tuple, metric: str, images: np.ndarray) -> list[bytes]:
