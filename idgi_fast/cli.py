@@ -405,14 +405,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="bootstrap resamples of the images for the claims table's intervals (default 1000)",
     )
     report.add_argument(
-        "--claims-stride",
-        type=_positive_int,
-        default=1,
-        help="inside the resamples, SIC's median curves every N-th grid point (default 1: the exact "
-        "statistic; 10 is a tenth of the work, its intervals within about 1%% of their width: "
-        "docs/semantics.md §11)",
-    )
-    report.add_argument(
         "--export",
         choices=("parquet",),
         default=None,
@@ -669,7 +661,7 @@ def _main(argv: list[str] | None) -> int:
             from .study.export import _pyarrow
 
             _pyarrow()  # a missing pyarrow is said before the report's work, not after
-        report = build_report(args.db, resamples=args.resamples, claims_stride=args.claims_stride)
+        report = build_report(args.db, resamples=args.resamples)
         written = report.write(args.out or args.db.parent)
         if args.export:
             from .study.export import export_study

@@ -155,9 +155,9 @@ CASES = [
     ("fit data missing", lambda t: [*FIT, "--data", str(t / "x"), "--out", str(t / "s.json")], r"not found"),
     ("report resamples 0", lambda t: ["report", str(t / "r.sqlite"), "--resamples", "0"], r"integer ≥ 1"),
     (
-        "report claims stride 0",
-        lambda t: ["report", str(t / "r.sqlite"), "--claims-stride", "0"],
-        r"integer ≥ 1",
+        "report export format",
+        lambda t: ["report", str(t / "r.sqlite"), "--export", "csv"],
+        r"invalid choice: 'csv'",
     ),
     (
         "report resamples x",

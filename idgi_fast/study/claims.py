@@ -119,15 +119,12 @@ class Resampler:
     as they are and on each of `resamples` resamples (resamples_of), all computed from how many
     times each image is drawn — a mean is a matrix-vector product, SIC's median curve the
     resampled-medians op — so that no resample is materialised. The draw counts of the last n
-    are kept: every variant of a claim resamples the same images.
-
-    stride > 1 takes SIC's curves every stride-th grid point inside the resamples (semantics
-    §11), the interval shifted by the coarse grid's bias; the estimate keeps the full grid."""
+    are kept: every variant of a claim resamples the same images."""
 
     KEPT = 3  # image counts whose draw counts stay in memory (a model's claims use a few)
 
-    def __init__(self, resamples: int = RESAMPLES, seed: int = SEED, stride: int = 1, backend: str = "torch"):
-        self.resamples, self.seed, self.stride, self.backend = resamples, seed, stride, backend
+    def __init__(self, resamples: int = RESAMPLES, seed: int = SEED, backend: str = "torch"):
+        self.resamples, self.seed, self.backend = resamples, seed, backend
         self._counts: dict[int, list] = {}  # n → [int32 tensor, float64 array or None], oldest first
 
     def counts(self, n: int) -> torch.Tensor:
@@ -159,22 +156,14 @@ class Resampler:
         """(the aggregate of the images as they are, its (resamples,) resampled values): data
         (n,) per-image values (kind "mean" or "stability") or (n, P) curves ("median_curve")."""
         if kind == "median_curve":
-            return self._median_curve(data, self.counts(data.shape[0]))
+            medians = resampled_medians(torch.from_numpy(data), self.counts(data.shape[0]), self.backend)
+            areas = _auc(medians.numpy())
+            return float(areas[0]), areas[1:]
         values = self._weights(data.shape[0]) @ data / data.shape[0]
         if kind == "stability":
             with np.errstate(divide="ignore"):
                 values = -np.log10(values)
         return float(values[0]), values[1:]
-
-    def _median_curve(self, curves: np.ndarray, drawn: torch.Tensor) -> tuple[float, np.ndarray]:
-        points = curves.shape[1]
-        if self.stride == 1 or (points - 1) % self.stride:
-            areas = _auc(resampled_medians(torch.from_numpy(curves), drawn, self.backend).numpy())
-            return float(areas[0]), areas[1:]
-        estimate = float(_auc(median_curve(curves)))
-        coarse = np.ascontiguousarray(curves.T[:: self.stride]).T
-        areas = _auc(resampled_medians(torch.from_numpy(coarse), drawn, self.backend).numpy())
-        return estimate, areas[1:] + (estimate - areas[0])
 
 
 @dataclass(frozen=True)

@@ -302,7 +302,6 @@ class Report:
     unchecked: str | None = None
     claims: Table | None = None
     claims_resamples: int = RESAMPLES
-    claims_stride: int = 1
 
     def write(self, out: str | Path) -> list[Path]:
         """Every table as CSV, all of them in report.md and the figures as PNG under `out`;
@@ -362,11 +361,6 @@ class Report:
             f"{len(self.claims.rows)} checks: {counts}. Each row is IDGI − base of the aggregate "
             f"score (positive: the claim holds on this estimate) with a {LEVEL:.0%} percentile bootstrap "
             f"interval over images ({self.claims_resamples} resamples of the images, paired, seed {SEED}"
-            + (
-                f"; SIC's median curves every {self.claims_stride}th grid point inside the resamples"
-                if self.claims_stride > 1
-                else ""
-            )
             + "); "
             "the verdict is *holds* when the whole interval is above 0, *fails* when it is below, else "
             "*undecided* (docs/semantics.md §11). JPEG stability comes under two normalisations: dividing "
@@ -379,7 +373,7 @@ class Report:
         )
 
 
-def build_report(db: str | Path, resamples: int = RESAMPLES, claims_stride: int = 1) -> Report:
+def build_report(db: str | Path, resamples: int = RESAMPLES) -> Report:
     db = Path(db)
     if not db.exists():
         raise FileNotFoundError(f"no study database at {db}; create it with `idgi-fast run --db {db}`")
@@ -391,7 +385,7 @@ def build_report(db: str | Path, resamples: int = RESAMPLES, claims_stride: int 
         cells = cells_of(store)
         if not cells:
             raise ValueError(f"{store.path} holds no scores yet: run `idgi-fast run --db {store.path}` first")
-        summary = summarise(store, cells, resamples=resamples, stride=claims_stride)
+        summary = summarise(store, cells, resamples=resamples)
         return Report(
             db=db,
             tables=study_tables(store, summary),
@@ -407,7 +401,6 @@ def build_report(db: str | Path, resamples: int = RESAMPLES, claims_stride: int 
                 summary.claims,
             ),
             claims_resamples=resamples,
-            claims_stride=claims_stride,
         )
     finally:
         store.close()

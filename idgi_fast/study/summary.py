@@ -71,12 +71,11 @@ def summarise(
     claims: bool = True,
     resamples: int = RESAMPLES,
     seed: int = SEED,
-    stride: int = 1,
 ) -> Summary:
     """The report's numbers (module docstring); claims=False skips the claims' bootstrap."""
     cells = cells_of(store) if cells is None else cells
     backend = resolve_backend("auto", torch.empty(0))
-    reader, resampler = VariantReader(store, backend), Resampler(resamples, seed, stride, backend)
+    reader, resampler = VariantReader(store, backend), Resampler(resamples, seed, backend)
     models = sorted({key[0] for key in cells})
     pairs = [
         (model, method) for model in models for method in ordered(key[1] for key in cells if key[0] == model)
@@ -144,9 +143,7 @@ def _variant(reader, resampler, variant, metric, images, values, wanted: dict) -
             chosen = curves if subset.size == images.size else curves[np.searchsorted(images, subset)]
             resampled[key] = resampler.aggregate("median_curve", chosen)
         whole = resampled.get(images.tobytes())
-        table = (
-            whole[0] if whole is not None and resampler.stride == 1 else float(_area(median_curve(curves)))
-        )
+        table = whole[0] if whole is not None else float(_area(median_curve(curves)))
         return table, resampled
     kind = "stability" if metric.startswith("stability/") else "mean"
     resampled = {
