@@ -5,7 +5,7 @@ the CLI in a child process, extrapolated to the paper grid from the two sizes (t
 and model is the slope between them). Prints both; bench/RESULTS.md keeps measured ones.
 
     .venv/bin/python -m pytest bench/test_synthetic_study.py -s
-    IDGI_FAST_SYNTHETIC_SIZES=2000,8000 .venv/bin/python -m pytest bench/test_synthetic_study.py -s
+    IDGI_FAST_SYNTHETIC_SIZES=8000,35000 .venv/bin/python -m pytest bench/test_synthetic_study.py -s
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from synthetic_study import synthetic_study
 
 PAPER_IMAGES = 10 * 35_000  # images × models
 PAPER_MAPS = PAPER_IMAGES * 30
-SIZES = [int(size) for size in os.environ.get("IDGI_FAST_SYNTHETIC_SIZES", "200,800").split(",")]
+SIZES = [int(size) for size in os.environ.get("IDGI_FAST_SYNTHETIC_SIZES", "2000,8000").split(",")]
 
 
 def _report(db, out) -> tuple[float, float]:

@@ -77,10 +77,10 @@ class Table:
 def study_tables(store: Store, summary: Summary | None = None) -> list[Table]:
     """The score tables at each step count and the step-sensitivity tables; `summary` is the
     database's summarise(…) when already computed."""
-    cells = cells_of(store)
+    summary = summary or summarise(store, claims=False)
+    cells = summary.cells
     if not cells:
         raise ValueError(f"{store.path} holds no scores yet: run `idgi-fast run --db {store.path}` first")
-    summary = summary or summarise(store, cells, claims=False)
     models = sorted({key[0] for key in cells})
     methods = ordered(key[1] for key in cells)
     counts = sorted({key[3] for key in cells})
@@ -144,7 +144,7 @@ FIGURE_METRICS = {
 def scores_vs_steps(store: Store, summary: Summary | None = None) -> Image.Image | None:
     """Line charts of each score against the step count (log scale), one series per model and
     variant; None with fewer than two step counts."""
-    cells = cells_of(store)
+    cells = summary.cells if summary else cells_of(store)
     counts = sorted({key[3] for key in cells})
     if len(counts) < 2:
         return None
@@ -182,14 +182,14 @@ def scores_vs_steps(store: Store, summary: Summary | None = None) -> Image.Image
     return curve_panels(panels, colours) if panels else None
 
 
-def saliency_grid(store: Store, db: Path, images: int = 6) -> Image.Image | None:
+def saliency_grid(store: Store, db: Path, images: int = 6, cells: dict | None = None) -> Image.Image | None:
     """The first images' saliency maps (first model, largest step count of each method) beside
     their inputs, from the maps `idgi-fast run` wrote (the first few images' always, every
     image's with --save-maps); None without them."""
     maps = maps_folder(db)
     if not maps.is_dir():
         return None
-    cells = cells_of(store)
+    cells = cells if cells is not None else cells_of(store)
     model = sorted({key[0] for key in cells})[0]
     columns = []
     for method in ordered(key[1] for key in cells):
@@ -391,7 +391,7 @@ def build_report(db: str | Path, resamples: int = RESAMPLES) -> Report:
             tables=study_tables(store, summary),
             images=store.connection.execute("SELECT COUNT(DISTINCT image) FROM done").fetchone()[0],
             figure=scores_vs_steps(store, summary),
-            grid=saliency_grid(store, db),
+            grid=saliency_grid(store, db, cells=cells),
             example=_first_image(store),
             incomplete=incomplete,
             unchecked=unchecked,

@@ -38,28 +38,37 @@ from .variants import VariantReader
 
 
 def cells_of(store: Store) -> dict:
-    """(model, method, idgi, count) → the run step count that provides it (the largest)."""
+    """(model, method, idgi, count) → the run step count that provides it (the largest); a cell
+    is one with a score (a study of attributions only has none)."""
     chosen = {}
-    rows = store.connection.execute(
-        "SELECT DISTINCT model, method, steps, idgi, count FROM maps m "
-        "WHERE EXISTS (SELECT 1 FROM map_scores s WHERE s.map = m.id)"
-    ).fetchall()
     names = dict(store.connection.execute("SELECT id, name FROM names").fetchall())
-    for model, method, steps, idgi, count in rows:
-        key = (names[model], names[method], idgi, count)
-        chosen[key] = max(steps, chosen.get(key, steps))
+    groups = store.connection.execute(
+        "SELECT DISTINCT model, method, steps, idgi, count FROM maps"
+    ).fetchall()
+    for group in groups:  # one index scan, then a probe per group rather than one per map
+        if store.connection.execute(_SCORED, group).fetchone()[0]:
+            model, method, steps, idgi, count = group
+            key = (names[model], names[method], idgi, count)
+            chosen[key] = max(steps, chosen.get(key, steps))
     return chosen
+
+
+_SCORED = (
+    "SELECT EXISTS (SELECT 1 FROM maps m JOIN map_scores s ON s.map = m.id WHERE m.model = ? AND "
+    "m.method = ? AND m.steps = ? AND m.idgi = ? AND m.count = ?)"
+)
 
 
 @dataclass
 class Summary:
     """values: (model, method, idgi, count, metric) → the cell's aggregate (NaN without images);
     claims: the claims table's rows (empty when not asked for); metrics: every metric the
-    database holds a score of (a NULL one included)."""
+    database holds a score of (a NULL one included); cells: cells_of's."""
 
     values: dict = field(default_factory=dict)
     claims: list[dict] = field(default_factory=list)
     metrics: set = field(default_factory=set)
+    cells: dict = field(default_factory=dict)
 
     def value(self, model, method, idgi, count, metric) -> float:
         return self.values.get((model, method, idgi, count, metric), math.nan)
@@ -80,7 +89,7 @@ def summarise(
     pairs = [
         (model, method) for model in models for method in ordered(key[1] for key in cells if key[0] == model)
     ]
-    summary = Summary()
+    summary = Summary(cells=cells)
     for model, method in progress(pairs, desc="report", unit="model×method"):
         variants = {key[2:]: steps for key, steps in cells.items() if key[:2] == (model, method)}
         both = sorted({c for i, c in variants if i == 1} & {c for i, c in variants if i == 0})
