@@ -352,31 +352,6 @@ class Store:
             self.connection.execute("DETACH DATABASE shard")
         return done
 
-    def _map_rows(self, model, method, steps, idgi, count, table: str, name: str, column: str) -> list:
-        """(image, column) of one (model, method, steps, idgi, count) and metric or curve `name`."""
-        ids = [self._known(model), self._known(method), self._known(name)]
-        if None in ids:
-            return []
-        key = "curve" if table == "map_curves" else "metric"
-        return self.connection.execute(
-            f"SELECT n.name, t.{column} FROM maps m JOIN {table} t ON t.map = m.id "
-            "JOIN names n ON n.id = m.image WHERE m.model = ? AND m.method = ? AND m.steps = ? "
-            f"AND m.idgi = ? AND m.count = ? AND t.{key} = ? ORDER BY n.name",
-            (ids[0], ids[1], steps, idgi, count, ids[2]),
-        ).fetchall()
-
-    def image_scores(self, model, method, steps, idgi, count, metric) -> dict[str, float]:
-        """Each image's value of `metric` for one (model, method, steps, idgi, count), NULLs left out."""
-        rows = self._map_rows(model, method, steps, idgi, count, "map_scores", metric, "value")
-        return {image: value for image, value in rows if value is not None}
-
-    def kept_curves(self, model, method, steps, idgi, count, metric) -> dict[str, np.ndarray]:
-        """Each image's SIC/AIC curve of `metric`, for the images no skip rule dropped (its score
-        is not NULL), in image order."""
-        kept = self.image_scores(model, method, steps, idgi, count, metric)
-        rows = self._map_rows(model, method, steps, idgi, count, "map_curves", metric, "points")
-        return {image: decode_curve(points) for image, points in rows if image in kept}
-
     def results(self, table: str) -> list[tuple]:
         """Every row of a result table in key order, without the per-run columns: what two runs
         of the same study must agree on (curves as their float64 points)."""
