@@ -101,7 +101,7 @@ def bootstrap_interval(
     return percentile_interval(estimate, values, level)
 
 
-def _auc(curves: np.ndarray) -> np.ndarray:
+def curve_areas(curves: np.ndarray) -> np.ndarray:
     """Trapezoid areas of (…, P) curves on the uniform grid of [0, 1] (reference curve_auc)."""
     return (curves.sum(axis=-1) - 0.5 * (curves[..., 0] + curves[..., -1])) / (curves.shape[-1] - 1)
 
@@ -157,7 +157,7 @@ class Resampler:
         (n,) per-image values (kind "mean" or "stability") or (n, P) curves ("median_curve")."""
         if kind == "median_curve":
             medians = resampled_medians(torch.from_numpy(data), self.counts(data.shape[0]), self.backend)
-            areas = _auc(medians.numpy())
+            areas = curve_areas(medians.numpy())
             return float(areas[0]), areas[1:]
         values = self._weights(data.shape[0]) @ data / data.shape[0]
         if kind == "stability":

@@ -31,6 +31,7 @@ from .claims import (
     Resampler,
     claim_row,
     claim_specs,
+    curve_areas,
     median_curve,
 )
 from .store import Store
@@ -152,7 +153,7 @@ def _variant(reader, resampler, variant, metric, images, values, wanted: dict) -
             chosen = curves if subset.size == images.size else curves[np.searchsorted(images, subset)]
             resampled[key] = resampler.aggregate("median_curve", chosen)
         whole = resampled.get(images.tobytes())
-        table = whole[0] if whole is not None else float(_area(median_curve(curves)))
+        table = whole[0] if whole is not None else float(curve_areas(median_curve(curves)))
         return table, resampled
     kind = "stability" if metric.startswith("stability/") else "mean"
     resampled = {
@@ -163,7 +164,3 @@ def _variant(reader, resampler, variant, metric, images, values, wanted: dict) -
     if kind == "stability":  # the study's score: −log10 of the mean over pixels and images
         return (math.inf if mean == 0 else -math.log10(mean)), resampled
     return mean, resampled
-
-
-def _area(curve: np.ndarray) -> float:
-    return float((curve.sum() - 0.5 * (curve[0] + curve[-1])) / (curve.size - 1))
