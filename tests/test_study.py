@@ -639,7 +639,7 @@ def test_a_full_disk_stops_with_what_to_do(tmp_path, monkeypatch, capsys, error)
 
 
 def test_zoo_models_need_an_image_folder_and_weights_name_a_run_model():
-    from idgi_fast.cli import _weights
+    from idgi_fast.cli.arguments import weights as _weights
 
     with pytest.raises(ValueError, match="classify ImageNet images: give the ImageNet validation folder"):
         StudyConfig(models=("resnet50",))
@@ -755,7 +755,8 @@ def test_the_run_command_names_what_a_zoo_model_lacks(tmp_path, capsys):
 
 
 def test_no_graphs_reaches_the_config_and_leaves_the_identity_alone():
-    from idgi_fast.cli import _study_config, build_parser
+    from idgi_fast.cli import build_parser
+    from idgi_fast.cli.study_config import study_config as _study_config
     from idgi_fast.study.identity import study_settings
     from idgi_fast.study.named import data_identity, named_subjects
 

@@ -22,7 +22,8 @@ FIRST = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from idgi_fast.cli import _study_config, build_parser
+    from idgi_fast.cli import build_parser
+    from idgi_fast.cli.study_config import study_config as _study_config
     from idgi_fast.study import run_study
 
     argv, folder = sys.argv[1:-1], Path(sys.argv[-1])
@@ -71,7 +72,8 @@ def test_a_second_run_on_the_same_database_is_refused_and_the_first_finishes(tmp
         assert f"is in use by another `idgi-fast run` (pid {first.pid} on " in err and "Traceback" not in err
         assert "wait for it to finish, or give this run another --db" in err
         with pytest.raises(DatabaseBusy):
-            from idgi_fast.cli import _study_config, build_parser
+            from idgi_fast.cli import build_parser
+            from idgi_fast.cli.study_config import study_config as _study_config
 
             run_study(_study_config(build_parser().parse_args(argv)), db, show_progress=False)
     finally:
