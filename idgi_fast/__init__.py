@@ -2,7 +2,7 @@
 
 from .api import BlurIG, ExplainResult, GuidedIG, IntegratedGradients, explain, gradient_shap
 from .metrics import Evaluation, evaluate
-from .noise import NoiseTunnel
+from .noise import NoiseSettings
 from .saliency import saliency_map
 
 __version__ = "0.1.0"
@@ -10,7 +10,7 @@ __all__ = [
     "explain",
     "ExplainResult",
     "gradient_shap",
-    "NoiseTunnel",
+    "NoiseSettings",
     "IntegratedGradients",
     "BlurIG",
     "GuidedIG",

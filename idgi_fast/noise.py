@@ -24,7 +24,7 @@ _NOISE_KEYS = ("type", "samples", "stdev", "seed", "image_keys")
 
 
 @dataclass(frozen=True)
-class NoiseTunnel:
+class NoiseSettings:
     """A checked noise specification; `explain(noise=...)` accepts one or a dict of its fields."""
 
     type: str = "smoothgrad"
@@ -92,20 +92,20 @@ class NoiseTunnel:
         return {key: getattr(self, key) for key in _NOISE_KEYS}
 
 
-def check_noise(noise: object) -> NoiseTunnel | None:
-    """None, a NoiseTunnel or a dict of its fields ("type", "samples", "stdev", "seed",
-    "image_keys") → a NoiseTunnel (or None)."""
-    if noise is None or isinstance(noise, NoiseTunnel):
+def check_noise(noise: object) -> NoiseSettings | None:
+    """None, a NoiseSettings or a dict of its fields ("type", "samples", "stdev", "seed",
+    "image_keys") → a NoiseSettings (or None)."""
+    if noise is None or isinstance(noise, NoiseSettings):
         return noise
     if not isinstance(noise, dict):
         raise TypeError(
             f"noise must be None, a dict such as {{'type': 'smoothgrad', 'samples': 16, 'stdev': 0.15, "
-            f"'seed': 0}} or an idgi_fast.NoiseTunnel; got {type(noise).__name__}"
+            f"'seed': 0}} or an idgi_fast.NoiseSettings; got {type(noise).__name__}"
         )
     unknown = sorted(set(noise) - set(_NOISE_KEYS))
     if unknown:
         raise ValueError(f"unknown noise key(s) {unknown}; the keys are {list(_NOISE_KEYS)}")
-    return NoiseTunnel(**noise)
+    return NoiseSettings(**noise)
 
 
 _MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)
@@ -117,7 +117,7 @@ def _stream_seed(seed: int, image: int, sample: int, stream: int = 0) -> int:
     return (seed * _MIX[0] + (image + 1) * _MIX[1] + (sample + 1) * _MIX[2] + stream * _MIX[3]) % 2**63
 
 
-def draw_noise(inputs: torch.Tensor, noise: NoiseTunnel, samples: range) -> torch.Tensor:
+def draw_noise(inputs: torch.Tensor, noise: NoiseSettings, samples: range) -> torch.Tensor:
     """ε of every image of `inputs` (B, …) for the given sample indices: (B, len(samples), …)
     in the inputs' dtype and device. Image i, sample s: float32 standard normals from its own
     CPU generator (keyed by image_keys[i] when given, else by i), times stdev in the inputs'
@@ -138,7 +138,7 @@ def draw_noise(inputs: torch.Tensor, noise: NoiseTunnel, samples: range) -> torc
 
 
 def draw_shap(
-    inputs: torch.Tensor, noise: NoiseTunnel, samples: range, rows: int
+    inputs: torch.Tensor, noise: NoiseSettings, samples: range, rows: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """GradientSHAP's draws for the given sample indices (docs/semantics.md §9): ε (B, g, …) as
     draw_noise's (so the same noise as a tunnel of that seed and keys), and from a second stream

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .methods import METHOD_NAMES, METHODS, MethodSpec
-from .noise import NOISE_TYPES, NoiseTunnel
+from .noise import NOISE_TYPES, NoiseSettings
 
 TUNNEL_TITLES = {"smoothgrad": "SmoothGrad", "smoothgrad_sq": "SmoothGrad²", "vargrad": "VarGrad"}
 # several baselines by name, in the study's [0, 1] pixel units
@@ -66,7 +66,8 @@ class Recipe:
             fitted = (schedules or {})[self.schedule]
             options.update(fitted.get("params", {}), schedule=fitted["positions"])
         if self.tunnel is not None:
-            options["noise"] = NoiseTunnel(self.tunnel, image_keys=[image_key(i) for i in image_ids], **noise)
+            keys = [image_key(i) for i in image_ids]
+            options["noise"] = NoiseSettings(self.tunnel, image_keys=keys, **noise)
         if self.baselines is not None:
             options["baselines"] = list(BASELINE_SETS[self.baselines])
         return options
@@ -135,5 +136,5 @@ def check_noise_settings(noise: object) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown noise setting(s) {unknown}; the settings are {list(DEFAULT_NOISE)}")
     settings = {**DEFAULT_NOISE, **noise}
-    checked = NoiseTunnel(**settings)
+    checked = NoiseSettings(**settings)
     return {key: getattr(checked, key) for key in DEFAULT_NOISE}

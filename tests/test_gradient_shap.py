@@ -9,7 +9,7 @@ import torch
 from conftest import LinearLogit, TinyCNN, peak_bytes
 
 import idgi_fast
-from idgi_fast.noise import NoiseTunnel, draw_shap
+from idgi_fast.noise import NoiseSettings, draw_shap
 from idgi_fast.outputs import NonFiniteOutput
 
 
@@ -21,7 +21,7 @@ def test_equals_the_literal_mean_of_the_drawn_gradients():
     model = TinyCNN().double().eval()
     x, rows = _images(), _images(5, seed=1)
     found = idgi_fast.gradient_shap(model, x, rows, target=1, samples=7, stdev=0.1, seed=3, batch_size=3)
-    epsilon, alpha, chosen = draw_shap(x, NoiseTunnel(samples=7, stdev=0.1, seed=3), range(7), 5)
+    epsilon, alpha, chosen = draw_shap(x, NoiseSettings(samples=7, stdev=0.1, seed=3), range(7), 5)
     want = torch.zeros_like(x)
     for i in range(2):
         for s in range(7):
@@ -41,7 +41,7 @@ def test_a_linear_model_gives_its_weight_times_the_mean_offset():
     found = idgi_fast.gradient_shap(
         model, x, [0.0, 1.0], target=0, samples=9, stdev=0.2, seed=4, output="logit"
     )
-    epsilon, _, chosen = draw_shap(x, NoiseTunnel(samples=9, stdev=0.2, seed=4), range(9), 2)
+    epsilon, _, chosen = draw_shap(x, NoiseSettings(samples=9, stdev=0.2, seed=4), range(9), 2)
     offset = x[:, None] + epsilon - chosen.to(x.dtype).view(3, 9, 1, 1, 1)  # baseline k is the number k
     torch.testing.assert_close(found, weight * offset.mean(dim=1), rtol=1e-10, atol=1e-13)
 

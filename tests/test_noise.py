@@ -9,7 +9,7 @@ import torch
 from conftest import LinearLogit, TinyCNN, peak_bytes
 
 import idgi_fast
-from idgi_fast.noise import NOISE_TYPES, NoiseTunnel, draw_noise
+from idgi_fast.noise import NOISE_TYPES, NoiseSettings, draw_noise
 from idgi_fast.ops.native import native_error
 
 BACKENDS = ["reference", "torch", "triton"] + (["native"] if native_error() is None else [])
@@ -22,7 +22,7 @@ def test_a_linear_model_gives_the_moments_of_its_noise(kind):
     weight = torch.randn(1, 2, 4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     model = LinearLogit(weight).double().eval()
     x = torch.rand(3, 2, 4, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    noise = NoiseTunnel(kind, samples=7, stdev=0.2, seed=3)
+    noise = NoiseSettings(kind, samples=7, stdev=0.2, seed=3)
     result = idgi_fast.explain(model, x, target=0, steps=4, output="logit", noise=noise, backend="torch")
     per_sample = weight * (x[:, None] + draw_noise(x, noise, range(7)))  # (B, samples, …), baseline 0
     want = {
@@ -74,7 +74,7 @@ def test_one_seed_gives_the_same_maps_on_every_backend_and_batch_size():
     assert not torch.allclose(other_seed.base, runs[0].base)
     # image i's noise does not depend on the samples drawn with it
     assert torch.equal(
-        draw_noise(x, NoiseTunnel(seed=5), range(2, 4)), draw_noise(x, NoiseTunnel(seed=5), range(6))[:, 2:4]
+        draw_noise(x, NoiseSettings(seed=5), range(2, 4)), draw_noise(x, NoiseSettings(seed=5), range(6))[:, 2:4]
     )
 
 

@@ -1,0 +1,17 @@
+"""The public attribution API: `explain` and its result, `gradient_shap`, and the Captum-shaped
+classes over `explain` (for Captum's own signatures, see idgi_fast.captum)."""
+
+from .classes import BlurIG, GuidedIG, IntegratedGradients
+from .explain import backend_runner, explain
+from .gradient_shap import gradient_shap
+from .result import ExplainResult
+
+__all__ = [
+    "BlurIG",
+    "ExplainResult",
+    "GuidedIG",
+    "IntegratedGradients",
+    "backend_runner",
+    "explain",
+    "gradient_shap",
+]
