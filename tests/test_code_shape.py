@@ -77,7 +77,9 @@ def test_docstrings_hold_no_history_and_no_outside_paths():
 
 def test_the_checks_see_a_long_function_and_a_dated_docstring():
     sample = ast.parse(
-        "def long():\n" + "    x = 1\n" * MAX_FUNCTION_LINES + '\n\ndef dated():\n    """Measured 2026-11-27."""\n'
+        "def long():\n"
+        + "    x = 1\n" * MAX_FUNCTION_LINES
+        + '\n\ndef dated():\n    """Measured 2026-11-27."""\n'
     )
     lengths = {node.name: node.end_lineno - node.lineno + 1 for node in _functions(sample)}
     assert lengths["long"] > MAX_FUNCTION_LINES

@@ -313,6 +313,7 @@ def test_a_bound_forward_finds_its_cached_state_again():
 
 
 def test_the_metrics_fixed_shape_scoring_equals_the_chunked_one():
+    from idgi_fast.metrics import EvaluationOptions
     from idgi_fast.metrics.insertion import insertion_deletion_batched
     from idgi_fast.metrics.pic import pic_curves
 
@@ -337,12 +338,14 @@ def test_the_metrics_fixed_shape_scoring_equals_the_chunked_one():
             images,
             saliency,
             targets,
-            levels=6,
-            information=("msssim",),
-            msssim_win_size=3,
-            msssim_scales=2,
-            min_pred=0.0,
-            batch_size=4,
+            EvaluationOptions(
+                pic_levels=6,
+                information=("msssim",),
+                msssim_win_size=3,
+                msssim_scales=2,
+                min_pred=0.0,
+                batch_size=4,
+            ),
             backend="torch",
             graphs=mode,
         )

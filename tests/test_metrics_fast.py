@@ -70,6 +70,7 @@ def test_batched_sic_aic_matches_the_reference(backend):
     float32 model's rounding between those batch shapes (1e-7), divided by SIC's normaliser
     p(x) − p(blurred), moved an AUC by 2.2e-6 under ATEN_CPU_CAPABILITY=default (docs/semantics.md
     §7); float64 keeps the model's part at 1e-16, so the test checks the metric's own pipeline."""
+    from idgi_fast.metrics import EvaluationOptions
     from idgi_fast.metrics.pic import pic_curves
 
     model = TinyCNN(classes=4, seed=2).double().eval()  # keeps three images, skips two
@@ -78,8 +79,8 @@ def test_batched_sic_aic_matches_the_reference(backend):
     saliency = tied_saliency(5, 23, 19, seed=11)
     targets = model(images).argmax(dim=1)
     options = dict(
-        sigma=3.0,
-        levels=7,
+        pic_sigma=3.0,
+        pic_levels=7,
         entropy_format="webp",
         webp_method=0,
         msssim_win_size=3,
@@ -87,8 +88,10 @@ def test_batched_sic_aic_matches_the_reference(backend):
         min_pred=0.0,
         batch_size=9,
     )
-    want = pic_curves(model, images, saliency, targets, backend="reference", **options)
-    got = pic_curves(model, images, saliency, targets, backend=backend, encode_workers=2, **options)
+    want = pic_curves(model, images, saliency, targets, EvaluationOptions(**options), backend="reference")
+    got = pic_curves(
+        model, images, saliency, targets, EvaluationOptions(**options, encode_workers=2), backend=backend
+    )
     assert torch.equal(got.levels["entropy"], want.levels["entropy"])
     assert torch.equal(got.original["entropy"], want.original["entropy"])
     assert torch.equal(got.levels["predicted"], want.levels["predicted"])

@@ -74,7 +74,8 @@ def test_one_seed_gives_the_same_maps_on_every_backend_and_batch_size():
     assert not torch.allclose(other_seed.base, runs[0].base)
     # image i's noise does not depend on the samples drawn with it
     assert torch.equal(
-        draw_noise(x, NoiseSettings(seed=5), range(2, 4)), draw_noise(x, NoiseSettings(seed=5), range(6))[:, 2:4]
+        draw_noise(x, NoiseSettings(seed=5), range(2, 4)),
+        draw_noise(x, NoiseSettings(seed=5), range(6))[:, 2:4],
     )
 
 

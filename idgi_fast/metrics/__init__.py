@@ -12,8 +12,9 @@ from ..reference.metrics import (
     pair_bokeh,
     pic_curve,
 )
-from .evaluate import DEFAULT_METRICS, METRICS, Evaluation, EvaluationOptions, evaluate
+from .evaluate import Evaluation, evaluate
 from .localization import energy_in_mask, pointing_game
+from .options import DEFAULT_METRICS, METRICS, EvaluationOptions
 from .pic import pic_curves
 from .stability import attribution_function, jpeg_round_trip, jpeg_stability, result_stability
 from .steps import StepSensitivity, evaluate_steps, step_sensitivity

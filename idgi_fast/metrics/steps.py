@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .evaluate import DEFAULT_METRICS, Evaluation, evaluate
+from .evaluate import Evaluation, evaluate
+from .options import DEFAULT_METRICS
 
 
 @dataclass

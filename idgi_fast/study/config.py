@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..methods import METHOD_NAMES
-from ..metrics.evaluate import check_evaluation_settings
+from ..metrics.options import check_evaluation_settings
 from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO
 from ..models.specs import is_spec
 from ..ops.backends import BACKENDS

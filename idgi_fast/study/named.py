@@ -11,7 +11,7 @@ import torch
 
 from ..data.folders import LoadedImages, folder_records, load_records, read_wnids
 from ..data.scenes import SHAPE_CLASSES, generate_scenes
-from ..metrics.evaluate import check_evaluation_images
+from ..metrics.options import check_evaluation_images
 from ..metrics.stability import quantised
 from ..models import EMBEDDED_MODEL, ZOO, input_sizes, load_model, model_classes
 from ..models.specs import is_spec, resolve_spec

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..methods import METHOD_NAMES
-from ..metrics.evaluate import check_evaluation_images
+from ..metrics.options import check_evaluation_images
 from ..models.adapt import logits_of
 from ..recipes import DEFAULT_NOISE
 from .config import StudySettings
