@@ -4,6 +4,7 @@ by every metric of docs/semantics.md §6."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -63,6 +64,19 @@ def _unit_grid(curve: torch.Tensor):
     return torch.linspace(0.0, 1.0, curve.shape[0], dtype=torch.float64).numpy()
 
 
+@dataclass
+class _Collected:
+    """What the demo gathers over the methods, keyed by variant title where per variant."""
+
+    attribution_rows: list = field(default_factory=list)
+    metric_rows: list = field(default_factory=list)
+    maps: dict = field(default_factory=dict)
+    per_image: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict)
+    colours: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+
+
 def run_demo(
     images: int = 6,
     steps: int = 128,
@@ -84,10 +98,55 @@ def run_demo(
     inputs = quantised(scenes.images)
     with torch.no_grad():
         predicted = model(inputs).argmax(1)
+    _print_setting(
+        scenes, predicted, first_scene, steps, output, backend, insertion_canvas, pic_profile, webp_method
+    )
+    collected = _Collected()
+    explain_options = dict(
+        target=scenes.labels, steps=steps, idgi=True, output=output, batch_size=batch_size, backend=backend
+    )
+    metric_options = dict(
+        insertion_canvas=insertion_canvas,
+        pic_profile=pic_profile,
+        webp_method=webp_method,
+        batch_size=batch_size,
+        backend=backend,
+    )
+    for method in progress(methods, desc="methods", unit="method"):
+        _run_method(collected, model, inputs, scenes, method, explain_options, metric_options)
+    figure_path, curves_path = _write_figures(out, inputs, scenes, collected)
+    summary = {
+        "steps": steps,
+        "output": output,
+        "backend": backend,
+        "insertion_canvas": insertion_canvas,
+        "pic_profile": pic_profile,
+        "webp_method": webp_method,
+        "scenes": list(range(first_scene, first_scene + images)),
+        "labels": scenes.labels.tolist(),
+        "predicted": predicted.tolist(),
+        "attribution_rows": collected.attribution_rows,
+        "metric_rows": collected.metric_rows,
+        "skipped": collected.skipped,
+        "per_image": collected.per_image,
+        "aggregate_curves": {t: {k: v.tolist() for k, v in c.items()} for t, c in collected.curves.items()},
+    }
+    _write_tables(out, collected, images)
+    write_json(out / "demo_results.json", summary)
+    print(
+        f"\nmaps: {figure_path}\ncurves: {curves_path}\ntables: {out / 'demo_table.md'}\n"
+        f"per-image values: {out / 'demo_results.json'}"
+    )
+    return summary
+
+
+def _print_setting(
+    scenes, predicted, first_scene, steps, output, backend, insertion_canvas, pic_profile, webp_method
+):
     card = model_card()
     print(
         f"model: embedded SceneNet, held-out accuracy {card['held_out']['accuracy']:.4f}; "
-        f"{images} held-out scenes (seed {DEMO_SEED}, 8-bit), steps={steps}, output={output}, "
+        f"{len(predicted)} held-out scenes (seed {DEMO_SEED}, 8-bit), steps={steps}, output={output}, "
         f"backend={backend}"
     )
     print(
@@ -99,80 +158,70 @@ def run_demo(
         status = "" if label == guess else f"  (model predicts {SHAPE_CLASSES[guess]})"
         print(f"  scene {first_scene + i}: {SHAPE_CLASSES[label]}{status}")
 
-    attribution_rows, metric_rows, maps, per_image, curves, colours = [], [], {}, {}, {}, {}
-    skipped = {}
-    for method in progress(methods, desc="methods", unit="method"):
-        options = dict(
-            target=scenes.labels,
-            method=method,
-            steps=steps,
-            idgi=True,
-            output=output,
-            batch_size=batch_size,
-            backend=backend,
-        )
-        started = time.perf_counter()
-        result = explain(model, inputs, **options)
-        seconds = time.perf_counter() - started
-        stability = result_stability(
-            lambda x, o=options: explain(model, x, **o), inputs, result, norms=("l1", "sum")
-        )
-        delta = result.output_change()
-        for use_idgi in (False, True):
-            title = variant_title(method, use_idgi)
-            colours[title] = variant_colour(method, use_idgi)
-            attribution = result.attribution(idgi=use_idgi)
-            total = attribution.double().flatten(1).sum(dim=1)
-            gap = result.completeness_gap(idgi=use_idgi)
-            scores = evaluate(
-                model,
-                inputs,
-                attribution,
-                scenes.labels,
-                metrics=["insertion", "deletion", "sic", "aic", "localization"],
-                masks=scenes.masks,
-                insertion_canvas=insertion_canvas,
-                pic_profile=pic_profile,
-                webp_method=webp_method,
-                batch_size=batch_size,
-                backend=backend,
-            )
-            stable = stability[(use_idgi, steps)]
-            maps[title] = saliency_map(attribution)
-            curves[title] = scores.aggregate_curves
-            skipped = (
-                scores.skipped
-            )  # the skip rules look at the input and the canvas only: the same for every map
-            per_image[title] = {
-                "sum_attribution": total.tolist(),
-                "output_difference": delta.tolist(),
-                **{key: values.tolist() for key, values in scores.per_image.items()},
-                "jpeg_stability": stable["l1"].per_image.tolist(),
-                "jpeg_stability_sum": stable["sum"].per_image.tolist(),
-            }
-            attribution_rows.append(
-                {
-                    "method": title,
-                    "sum attr": float(total.mean()),
-                    "F(x)-F(x')": float(delta.mean()),
-                    "abs gap": float(gap.mean()),
-                    "rel gap": float((gap / delta.abs().clamp(min=1e-12)).mean()),
-                    "evals/image": result.evaluations,
-                    "seconds": round(seconds, 2),
-                }
-            )
-            metric_rows.append(
-                {
-                    "method": title,
-                    **{column: scores.aggregate[key] for column, key in METRIC_KEYS.items()},
-                    "JPEG stability L1": stable["l1"].score,
-                    "JPEG stability sum": stable["sum"].score,
-                }
-            )
 
-    titles = list(maps)
+def _run_method(
+    collected: _Collected, model, inputs, scenes, method, explain_options, metric_options
+) -> None:
+    """One explain run of `method` (base and IDGI together), both variants scored."""
+    options = dict(explain_options, method=method)
+    started = time.perf_counter()
+    result = explain(model, inputs, **options)
+    seconds = time.perf_counter() - started
+    stability = result_stability(
+        lambda x, o=options: explain(model, x, **o), inputs, result, norms=("l1", "sum")
+    )
+    delta = result.output_change()
+    for use_idgi in (False, True):
+        title = variant_title(method, use_idgi)
+        collected.colours[title] = variant_colour(method, use_idgi)
+        attribution = result.attribution(idgi=use_idgi)
+        total = attribution.double().flatten(1).sum(dim=1)
+        gap = result.completeness_gap(idgi=use_idgi)
+        scores = evaluate(
+            model,
+            inputs,
+            attribution,
+            scenes.labels,
+            metrics=["insertion", "deletion", "sic", "aic", "localization"],
+            masks=scenes.masks,
+            **metric_options,
+        )
+        stable = stability[(use_idgi, options["steps"])]
+        collected.maps[title] = saliency_map(attribution)
+        collected.curves[title] = scores.aggregate_curves
+        collected.skipped = scores.skipped  # the skip rules see the input and the canvas only, not the map
+        collected.per_image[title] = {
+            "sum_attribution": total.tolist(),
+            "output_difference": delta.tolist(),
+            **{key: values.tolist() for key, values in scores.per_image.items()},
+            "jpeg_stability": stable["l1"].per_image.tolist(),
+            "jpeg_stability_sum": stable["sum"].per_image.tolist(),
+        }
+        collected.attribution_rows.append(
+            {
+                "method": title,
+                "sum attr": float(total.mean()),
+                "F(x)-F(x')": float(delta.mean()),
+                "abs gap": float(gap.mean()),
+                "rel gap": float((gap / delta.abs().clamp(min=1e-12)).mean()),
+                "evals/image": result.evaluations,
+                "seconds": round(seconds, 2),
+            }
+        )
+        collected.metric_rows.append(
+            {
+                "method": title,
+                **{column: scores.aggregate[key] for column, key in METRIC_KEYS.items()},
+                "JPEG stability L1": stable["l1"].score,
+                "JPEG stability sum": stable["sum"].score,
+            }
+        )
+
+
+def _write_figures(out: Path, inputs, scenes, collected: _Collected) -> tuple[Path, Path]:
+    titles, maps, curves = list(collected.maps), collected.maps, collected.curves
     figure = grid_figure(
-        [[to_uint8_image(inputs[i])] + [heatmap(maps[t][i]) for t in titles] for i in range(images)],
+        [[to_uint8_image(inputs[i])] + [heatmap(maps[t][i]) for t in titles] for i in range(len(inputs))],
         ["input"] + titles,
         row_titles=[SHAPE_CLASSES[label] for label in scenes.labels.tolist()],
     )
@@ -186,48 +235,22 @@ def run_demo(
         }
         for key, heading, xlabel, ylabel in CURVE_PANELS
     ]
-    curves_path = save_png(curve_panels(panels, colours), out / "demo_curves.png")
+    curves_path = save_png(curve_panels(panels, collected.colours), out / "demo_curves.png")
+    return figure_path, curves_path
 
-    attribution_table = markdown_table(attribution_rows, ATTRIBUTION_COLUMNS)
-    metric_table = markdown_table(metric_rows, METRIC_COLUMNS)
+
+def _write_tables(out: Path, collected: _Collected, images: int) -> None:
+    attribution_table = markdown_table(collected.attribution_rows, ATTRIBUTION_COLUMNS)
+    metric_table = markdown_table(collected.metric_rows, METRIC_COLUMNS)
     skip_lines = [
         f"{key}: {counts['images']} of {images} images skipped"
         + "".join(f", {reason} {n}" for reason, n in counts.items() if reason != "images" and n)
-        for key, counts in skipped.items()
+        for key, counts in collected.skipped.items()
     ]
-    atomic_write_text(
-        out / "demo_table.md",
-        attribution_table
-        + "\n\n"
-        + metric_table
-        + "\n\n"
-        + "\n".join(f"- {line}" for line in skip_lines)
-        + "\n",
-    )
-    summary = {
-        "steps": steps,
-        "output": output,
-        "backend": backend,
-        "insertion_canvas": insertion_canvas,
-        "pic_profile": pic_profile,
-        "webp_method": webp_method,
-        "scenes": list(range(first_scene, first_scene + images)),
-        "labels": scenes.labels.tolist(),
-        "predicted": predicted.tolist(),
-        "attribution_rows": attribution_rows,
-        "metric_rows": metric_rows,
-        "skipped": skipped,
-        "per_image": per_image,
-        "aggregate_curves": {t: {k: v.tolist() for k, v in c.items()} for t, c in curves.items()},
-    }
-    write_json(out / "demo_results.json", summary)
+    skips = "\n".join(f"- {line}" for line in skip_lines)
+    atomic_write_text(out / "demo_table.md", f"{attribution_table}\n\n{metric_table}\n\n{skips}\n")
     print()
     print(attribution_table)
     print("\n'seconds' is the time of the one run that gives both a method and its IDGI variant.\n")
     print(metric_table)
     print("\nSIC/AIC skip rules (docs/semantics.md §6): " + "; ".join(skip_lines))
-    print(
-        f"\nmaps: {figure_path}\ncurves: {curves_path}\ntables: {out / 'demo_table.md'}\n"
-        f"per-image values: {out / 'demo_results.json'}"
-    )
-    return summary

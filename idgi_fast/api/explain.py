@@ -89,40 +89,27 @@ def explain(
     precision: str = "fp32",
     **method_params,
 ) -> ExplainResult:
-    """Attribute `model`'s explained output for `target` to `inputs` along a path.
+    """Attribute `model`'s explained output for `target` to `inputs` along a path
+    (docs/semantics.md gives the exact definitions).
 
-    method: "ig" (params: rule), "blur_ig" (max_sigma, grad_step, sqrt, padding),
-    "guided_ig" (fraction, max_dist). The base attribution and IDGI come from the same
-    model evaluations. docs/semantics.md gives the exact definitions.
-    backend: "auto" (Triton kernels for CUDA tensors; on the CPU the native C++ ops where they
-    are built, else the vectorised torch path), "torch", "triton", "native" or "reference" (the
-    plain oracle). batch_size: path points per model
-    call, every method and backend (validation.default_batch_size when None: 64 on CUDA, 32
-    on the CPU). Results depend on it only through the model's float rounding, except for
-    methods whose registry entry is `batch_sensitive` (Guided IG).
+    method: "ig" (params: rule), "blur_ig" (max_sigma, grad_step, sqrt, padding), "guided_ig"
+    (fraction, max_dist); the base attribution and IDGI come from the same model evaluations.
+    steps: path intervals m (default 128; with a schedule, its own m). compute_at: more step
+    counts from the same run, each a sub-path of the uniform path.
     baselines: None (zeros), a number or a tensor broadcastable to the inputs; a list of them
-    averages the attribution over every baseline's full path (docs/semantics.md §9).
-    noise: a noise tunnel over the method (docs/semantics.md §9), e.g. {"type": "smoothgrad",
-    "samples": 16, "stdev": 0.15, "seed": 0}: types "smoothgrad", "smoothgrad_sq", "vargrad";
-    stdev in input units; the seed fixes the noise of every (image, sample) on every backend;
-    "image_keys" (one int per image, e.g. its dataset index) keys each image's noise instead of its
-    position in the call, so that it does not depend on how a dataset is batched.
-    steps: path intervals m (default 128; with a schedule, its own m).
-    schedule: the path positions 0 = α_0 < … < α_m = 1 (a sequence, a 1-D tensor, or an object
-    with `positions`) instead of k/m (docs/semantics.md §1, §3–§5): IG by a Riemann rule over
-    them (rule "left", "right" or "trapezoid"), Blur IG's σ = max_sigma·(1 − α), Guided IG's
-    step k ending at α_(k+1); IDGI as always. One count (no compute_at); positions equal to k/m
-    (to their dtype's rounding) run the default path.
-    graphs: None (default) replays each fixed-shape chunk of path points — forward, backward and
-    accumulation — as one CUDA graph on CUDA tensors with the fast backends (Guided IG: its
-    per-step model call), captured once per model, shape and chunk and cached for later calls;
-    True asks for it, False turns it off. A model that cannot be captured (host syncs) runs
-    without graphs after one warning. Results equal the uncaptured path's (docs/semantics.md §13).
-    precision: how the model is evaluated along the path: "fp32" (default: exact float32, TF32
-    off, deterministic cuDNN), "tf32" (TF32 matmuls and convolutions on CUDA, cuDNN's fastest
-    algorithms) or "bf16" (the model under bfloat16 autocast; F and gradients come back in
-    float32). Path points, IDGI and accumulation stay float32/float64; targets come from the
-    model at float32. The README lists each one's measured error against "fp32" per method.
+    averages over every baseline's full path (docs/extensions.md).
+    noise: a noise tunnel over the method (docs/extensions.md), a NoiseSettings or a dict, e.g.
+    {"type": "smoothgrad", "samples": 16, "stdev": 0.15, "seed": 0}; "image_keys" keys each
+    image's noise by a dataset index instead of its position in the call.
+    schedule: the path positions 0 = α_0 < … < α_m = 1 (a sequence, a 1-D tensor, or a fitted
+    Schedule) instead of k/m; one count, no compute_at.
+    backend: "auto" (Triton on CUDA; native C++ ops on the CPU where built, else torch), "torch",
+    "triton", "native" or "reference" (the plain oracle) (docs/backends.md).
+    batch_size: path points per model call (default 64 on CUDA, 32 on the CPU); results depend
+    on it only through the model's rounding, except for `batch_sensitive` methods (Guided IG).
+    graphs: None replays fixed-shape chunks as CUDA graphs where they apply; True asks for them,
+    False turns them off. precision: "fp32" (default), "tf32" or "bf16" for the model's
+    evaluation along the path; path points, IDGI and sums stay float32/float64.
     """
     call = _checked(
         model,
@@ -147,9 +134,11 @@ def explain(
         )
     path_model = with_precision(model, call.precision, call.inputs.device)
     with numerics(call.precision):
-        base, important, outputs, evaluations, sample_outputs, sample_sums = _attribute(
-            run, path_model, call, targets
-        )
+        found = _attribute(run, path_model, call, targets)
+    return _result(method, call, targets, *found)
+
+
+def _result(method, call, targets, base, important, outputs, evaluations, sample_outputs, sample_sums):
     if call.counts is None:
         base = base[call.steps]
         important = important[call.steps] if important is not None else None

@@ -106,13 +106,9 @@ def evaluate(
     target: int, list, 1-D tensor or None (the model's argmax on the images).
     metrics: any of "insertion", "deletion", "sic", "aic", "localization" (needs masks (B, H, W)),
     "stability" (needs explain_fn(images, targets) → attributions, see attribution_function).
-    backend: "auto" (Triton kernels for CUDA tensors; on the CPU the native C++ ops where they
-    are built, else the vectorised torch path), "torch", "triton", "native" or "reference" (one
-    image at a time, plain PyTorch). The fast backends
-    batch insertion, deletion and SIC/AIC with the blur profile; the pair profile,
-    localization and stability run the same code on every backend.
-    graphs: None (default) replays the fast backends' scoring forward passes as CUDA graphs on CUDA
-    tensors (docs/semantics.md §13); True asks for it, False turns it off.
+    backend: as explain's; "reference" scores one image at a time in plain PyTorch. The fast
+    backends batch insertion, deletion and SIC/AIC (blur profile); the pair profile, localization
+    and stability run the same code on every backend. graphs: as explain's, for scoring passes.
     options: the fields of EvaluationOptions.
     """
     metrics, settings = check_evaluation_settings(metrics, options)

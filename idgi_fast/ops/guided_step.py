@@ -14,9 +14,9 @@ Three implementations:
   reference.
 - triton: three fused kernels (kernels/guided.py) over the whole batch — the jump, the room
   of the selected features, and the masked update of x, attribution and scores — plus the
-  selection: torch.kthvalue per pass by default, which beat the radix-select kernel on an H100
-  (bench/RESULTS.md); that kernel (`selection="radix"`); or one sort per step and a gather per
-  pass (`selection="sort"`, not yet timed on a card); finished rows are masked off.
+  selection: torch.kthvalue per pass (the default, the fastest measured), the radix-select
+  kernel (`selection="radix"`), or one sort per step and a gather per pass
+  (`selection="sort"`); finished rows are masked off.
   Attribution increments are added pass by pass, so its last bits may differ from the
   reference's (the path itself does not depend on them).
 - native: the whole inner loop of each image in C++ (csrc/guided_step.cpp), images in
@@ -202,26 +202,11 @@ def guided_step_triton(
     )
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
-    rank = selection_rank(n, fraction)
-    if selection == "sort":
-        # A row that passes again moved every selected feature (a prefix of its sorted scores,
-        # ties included) to x_hi, where its score is ∞: the next pass's rank-th smallest score is
-        # the one `taken` places further along the same sorted row, or ∞ past its end.
-        with annotate("guided selection"):
-            ordered = torch.sort(score, dim=1).values
-        taken = torch.zeros((batch, 1), dtype=torch.int64, device=x.device)
+    selector = _Selector(selection, score, fraction)
     while bool(active.any()):
         current = partial_current.sum(dim=1)
         going = active & ~_isclose(current, target)
-        with annotate("guided selection"):
-            if selection == "sort":
-                position = taken + (rank - 1)
-                found = ordered.gather(1, position.clamp(max=n - 1)).squeeze(1)
-                threshold = torch.where(position.squeeze(1) < n, found, math.inf)
-            elif selection == "radix":
-                threshold = selection_threshold_triton(score, fraction)
-            else:
-                threshold = selection_threshold_torch(score, fraction)
+        threshold = selector.threshold(score)
         guided_room_kernel[grid](
             x, x_in, x_base, score, threshold, partial_room, flag(going), bounds, n, BLOCK=block
         )
@@ -246,9 +231,39 @@ def guided_step_triton(
             BLOCK=block,
         )
         active = can_move & full
+        selector.passed(threshold)
+
+
+class _Selector:
+    """Each pass's threshold: the rank-th smallest score of every row.
+
+    "sort": a row that passes again moved every selected feature (a prefix of its sorted scores,
+    ties included) to x_hi, where its score is ∞, so the next pass's rank-th smallest score is
+    the one `taken` places further along the same sorted row, or ∞ past its end."""
+
+    def __init__(self, selection: str, score: torch.Tensor, fraction: float):
+        self.selection, self.fraction = selection, fraction
+        self.n = score.shape[1]
+        self.rank = selection_rank(self.n, fraction)
         if selection == "sort":
+            with annotate("guided selection"):
+                self.ordered = torch.sort(score, dim=1).values
+            self.taken = torch.zeros((score.shape[0], 1), dtype=torch.int64, device=score.device)
+
+    def threshold(self, score: torch.Tensor) -> torch.Tensor:
+        with annotate("guided selection"):
+            if self.selection == "radix":
+                return selection_threshold_triton(score, self.fraction)
+            if self.selection != "sort":
+                return selection_threshold_torch(score, self.fraction)
+            position = self.taken + (self.rank - 1)
+            found = self.ordered.gather(1, position.clamp(max=self.n - 1)).squeeze(1)
+            return torch.where(position.squeeze(1) < self.n, found, math.inf)
+
+    def passed(self, threshold: torch.Tensor) -> None:
+        if self.selection == "sort":
             largest = torch.finfo(torch.float64).max
-            taken = torch.searchsorted(ordered, threshold.clamp(max=largest)[:, None], right=True)
+            self.taken = torch.searchsorted(self.ordered, threshold.clamp(max=largest)[:, None], right=True)
 
 
 SELECTIONS = ("kthvalue", "sort", "radix")

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..methods import METHOD_NAMES
-from ..metrics.options import check_evaluation_images
+from ..metrics.options import DEFAULT_METRICS, check_evaluation_images
 from ..models.adapt import logits_of
 from ..recipes import DEFAULT_NOISE
 from .config import StudySettings
@@ -18,7 +18,6 @@ from .runner import execute
 from .subjects import Subject, model_device, user_subject
 from .user_data import UserData
 
-DEFAULT_METRICS = ("insertion", "deletion", "sic", "aic")
 DEFAULT_METRIC_OPTIONS = {"insertion_canvas": "blur", "information": ("entropy", "msssim"), "webp_method": 0}
 
 
@@ -56,20 +55,16 @@ def run(
     data: a map-style `Dataset`, a `DataLoader` (read by index with its `num_workers`) or tensors
         `(images, labels)` / `(images, labels, masks)` / a dict of them; items `(image, label)`
         or dicts with `image`, `label` and optional `mask` (B, H, W, for "localization") and `id`.
-    db: the database; an existing one is resumed or extended under the same settings, model
-        weights and data set, and refused otherwise.
+    db: the database; resumed or extended under the same settings, weights and data, else refused.
     name: the model's name in the database (default: its class name).
     normalize: (mean, std) applied inside the model, so that `data` gives images in [0, 1].
     ids: one id per item (default: each item's `id`, else its index).
-    classes: the model's class names in output order (recorded with the run; checked against
-        the output's width).
-    metrics: any of "insertion", "deletion", "sic", "aic", "localization"; () for attributions only
-        (with `save_maps=True` to keep them). metric_options: `evaluate`'s, over the study's
-        defaults (blur insertion canvas, both information axes, WebP method 0).
+    classes: the class names in output order (recorded; checked against the output's width).
+    metrics: any of "insertion", "deletion", "sic", "aic", "localization"; () for attributions
+        only. metric_options: `evaluate`'s, over the study's defaults (DEFAULT_METRIC_OPTIONS).
 
-    The other arguments are `StudySettings`' (idgi_fast.study.config). Returns this process's
-    counts: images done now, skipped as done, left out (misclassified), whether it stopped
-    early, and the work still missing (rank 0).
+    The other arguments are `StudySettings`'. Returns this process's counts (images done, skipped
+    as done, left out), whether it stopped early, and the work still missing (rank 0).
     """
     models = _named_models(model, name)
     settings = StudySettings(
@@ -87,24 +82,8 @@ def run(
         metrics=tuple(metrics),
         metric_options={**DEFAULT_METRIC_OPTIONS, **(metric_options or {})},
     )
-    first = next(iter(models.values()))
-    target = _device(device, first)
-    parameter = next(
-        (p for p in getattr(first, "parameters", lambda: iter(()))() if p.is_floating_point()), None
-    )
-    source = UserData(data, ids, parameter.dtype if parameter is not None else torch.float32)
-    source.normalized = normalize is not None
-    subjects = [_cached(user_subject(n, m, normalize)) for n, m in models.items()]
-    width = _check_outputs(subjects, source, target, settings)
-    if classes is not None and len(classes) != width:
-        raise ValueError(
-            f"classes names {len(classes)} classes but the model has {width} outputs; give one per output"
-        )
-    if "localization" in settings.metrics and source.load(source.probes[:1]).masks is None:
-        raise ValueError(
-            "localization needs object masks: give each data item a 'mask' (H, W) (dict items), or pass "
-            "(images, labels, masks); or leave localization out of metrics"
-        )
+    target = _device(device, next(iter(models.values())))
+    source, subjects = _checked_data(data, ids, models, normalize, classes, target, settings)
     identity = source.identity()
     run_config = {
         **settings.to_dict(),
@@ -122,6 +101,29 @@ def run(
         show_progress=show_progress,
         should_stop=should_stop,
     )
+
+
+def _checked_data(data, ids, models, normalize, classes, target, settings: StudySettings):
+    """The data source and the models as subjects, checked against each other: the outputs' width
+    against `classes`, masks where localization is asked for."""
+    first = next(iter(models.values()))
+    parameter = next(
+        (p for p in getattr(first, "parameters", lambda: iter(()))() if p.is_floating_point()), None
+    )
+    source = UserData(data, ids, parameter.dtype if parameter is not None else torch.float32)
+    source.normalized = normalize is not None
+    subjects = [_cached(user_subject(n, m, normalize)) for n, m in models.items()]
+    width = _check_outputs(subjects, source, target, settings)
+    if classes is not None and len(classes) != width:
+        raise ValueError(
+            f"classes names {len(classes)} classes but the model has {width} outputs; give one per output"
+        )
+    if "localization" in settings.metrics and source.load(source.probes[:1]).masks is None:
+        raise ValueError(
+            "localization needs object masks: give each data item a 'mask' (H, W) (dict items), or pass "
+            "(images, labels, masks); or leave localization out of metrics"
+        )
+    return source, subjects
 
 
 def _device(device, model) -> torch.device:
