@@ -695,7 +695,7 @@ def test_a_zoo_model_runs_on_its_own_input_size(tmp_path):
     assert run_study(config, path, show_progress=False)["images_done"] == 1
     saved = np.load(map_path(maps_folder(path), "inception_v3", "ig", 2, 1, 2, "n01440764/a.png"))
     assert saved.shape == (299, 299) and np.isfinite(saved).all()
-    from idgi_fast.study.report import _first_image
+    from idgi_fast.study.report_figures import first_image as _first_image
 
     store = Store(path, "test")
     try:

@@ -3,7 +3,10 @@ database lacks."""
 
 from __future__ import annotations
 
-from .config import StudySettings
+import json
+
+from .config import StudyConfig, StudySettings
+from .named import ImageSource
 from .store import Store
 
 
@@ -61,3 +64,33 @@ def describe_missing(missing: list[dict]) -> str:
         + f": {m['missing']} of {m['images']} images"
         for m in missing
     )
+
+
+def latest_source(store: Store) -> tuple[StudySettings, ImageSource | int] | str:
+    """The latest run's configuration and its images — for a study of the user's own data only
+    their number (the database does not list them) — or why they cannot be rebuilt."""
+    row = store.connection.execute("SELECT config FROM runs ORDER BY run DESC LIMIT 1").fetchone()
+    if row is None:
+        return "no run is recorded in it"
+    config = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(row[0]).items()}
+    try:
+        if "data" in config:  # idgi_fast.study.run: the run config holds the data set's identity
+            items = config.pop("data")["items"]
+            config.pop("classes", None)
+            return StudySettings(**config), items
+        classes = config.pop("classes", None)  # a model given by import spec: its class ids
+        config = StudyConfig(**config)
+        return config, ImageSource(config, classes)
+    except (OSError, ValueError, TypeError) as error:  # the images have moved, or an older configuration
+        return f"its images cannot be listed ({error})"
+
+
+def incomplete_work(store: Store) -> tuple[str | None, str | None]:
+    """(what the latest run's settings ask for that the database lacks, in words, or None when
+    the study is complete; why completeness could not be checked, or None)."""
+    found = latest_source(store)
+    if isinstance(found, str):
+        return None, found
+    config, source = found
+    missing = missing_work(store, config, source if isinstance(source, int) else source.ids)
+    return (describe_missing(missing) if missing else None), None
