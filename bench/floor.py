@@ -15,7 +15,7 @@ def model_only_floor(
     `chunk` points per model call (default: the images, one point each per call).
 
     TF32 is off, as it is inside explain(): with torch's default TF32 convolutions the floor
-    would run on different arithmetic (about 2× faster for ResNet-50 on an H100).
+    would run on different, faster arithmetic than the attributions it bounds.
     """
     total = images.shape[0] * points_per_image
     chunk = chunk or images.shape[0]

@@ -1,4 +1,4 @@
-"""Do fitted step schedules buy the scores of more uniform steps? (issue 19, docs/semantics.md §12)
+"""Do fitted step schedules buy the scores of more uniform steps? (issue 19, docs/extensions.md §12)
 
 Fits a schedule of m = 8 and 16 intervals per method on held-out scenes (seed 2, disjoint from
 the scored ones), then scores the scenes the study scores (seed 1, 8-bit) with the fitted

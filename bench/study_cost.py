@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import torch
-from gpu_check import synchronize  # bench/ is on sys.path when this file runs as a script
+from gpu_timing import synchronize  # bench/ is on sys.path when this file runs as a script
 
 from idgi_fast import evaluate, explain
 from idgi_fast.metrics.stability import quantised
