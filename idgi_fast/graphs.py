@@ -1,4 +1,4 @@
-"""Fixed-shape work captured once as a CUDA graph and replayed (docs/semantics.md §13).
+"""Fixed-shape work captured once as a CUDA graph and replayed (docs/backends.md §13).
 
 A `StaticCall` wraps a body that reads and writes only tensors that outlive it (static
 buffers the caller refills before each call). On CUDA the first call warms the body up on a

@@ -1,4 +1,4 @@
-"""Noise tunnels (docs/semantics.md §9): SmoothGrad, SmoothGrad² and VarGrad over any method.
+"""Noise tunnels (docs/extensions.md §9): SmoothGrad, SmoothGrad² and VarGrad over any method.
 
 An attribution is computed for `samples` noisy copies x + ε of every input, ε ~ N(0, stdev²)
 per feature, and the copies' attributions a_1 … a_n are reduced per image as Captum's
@@ -140,7 +140,7 @@ def draw_noise(inputs: torch.Tensor, noise: NoiseSettings, samples: range) -> to
 def draw_shap(
     inputs: torch.Tensor, noise: NoiseSettings, samples: range, rows: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """GradientSHAP's draws for the given sample indices (docs/semantics.md §9): ε (B, g, …) as
+    """GradientSHAP's draws for the given sample indices (docs/extensions.md §9): ε (B, g, …) as
     draw_noise's (so the same noise as a tunnel of that seed and keys), and from a second stream
     of each (image, sample) α (B, g) float64 in [0, 1) and the baseline row (B, g) int64 in
     [0, rows), so that they do not depend on stdev."""

@@ -14,7 +14,7 @@ import torch
 OUTPUTS = ("probability", "logit")
 
 
-# how the model is evaluated (docs/semantics.md §13); the attribution's own arithmetic (path
+# how the model is evaluated (docs/backends.md §13); the attribution's own arithmetic (path
 # points, IDGI, accumulation) is float32/float64 under every one
 PRECISIONS = ("fp32", "tf32", "bf16")
 
@@ -35,9 +35,9 @@ def numerics(precision: str = "fp32"):
 
     "fp32": TF32 off for cuDNN convolutions and CUDA matmuls, and cuDNN's deterministic
     algorithms. torch enables TF32 convolutions by default, and Guided IG's path depends on the
-    ranking of every gradient: TF32 moved it far outside docs/semantics.md §7, and cuDNN's
-    non-deterministic backward algorithms made two identical runs differ (bench/RESULTS.md,
-    first H100 entry). Deterministic float32 makes every run the same.
+    ranking of every gradient, so TF32 moves it outside docs/semantics.md §7 and cuDNN's
+    non-deterministic backward algorithms make two identical runs differ. Deterministic float32
+    makes every run the same.
     "tf32" and "bf16": TF32 on and cuDNN free to pick its fastest algorithms (the bf16 autocast
     itself wraps the model: with_precision).
     """

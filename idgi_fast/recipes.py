@@ -1,4 +1,4 @@
-"""Study method names (docs/semantics.md §9, §10): a registered path method, optionally under a
+"""Study method names (docs/extensions.md §9, §10): a registered path method, optionally under a
 noise tunnel ("smoothgrad:ig") or averaged over the black and white baselines ("black_white:ig"),
 and optionally turned into XRAI regions ("xrai:ig", "xrai:black_white:ig").
 
@@ -74,7 +74,7 @@ class Recipe:
 
 
 def image_key(image_id: str) -> int:
-    """A noise key in [0, 2**63) from an image's id (docs/semantics.md §9)."""
+    """A noise key in [0, 2**63) from an image's id (docs/extensions.md §9)."""
     return int.from_bytes(hashlib.sha256(image_id.encode()).digest()[:8], "big") >> 1
 
 

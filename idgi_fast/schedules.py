@@ -1,4 +1,4 @@
-"""Step schedules fitted once per model and method (docs/semantics.md §12), after RiemannOpt
+"""Step schedules fitted once per model and method (docs/extensions.md §12), after RiemannOpt
 (Swain & Singhi, arXiv 2410.04118): fewer model calls for the same attribution.
 
 The left-Riemann error of a path integral over points α_0 < … < α_m is bounded by about

@@ -280,7 +280,7 @@ def check_model(model: object, inputs: torch.Tensor | None = None, name: str = "
 
     Training mode is refused rather than switched: BatchNorm in training mode would use batch
     statistics and update its running ones on every call, and Dropout would make two identical
-    calls differ; the caller's model is never modified (docs/semantics.md §8).
+    calls differ; the caller's model is never modified (docs/usage.md, "Behaviour").
     """
     if not callable(model):
         raise TypeError(

@@ -1,4 +1,4 @@
-"""XRAI (Kapishnikov et al., 2019): region attributions from a pixel attribution (docs/semantics.md §10).
+"""XRAI (Kapishnikov et al., 2019): region attributions from a pixel attribution (docs/extensions.md §10).
 
 An image is over-segmented by Felzenszwalb's algorithm at several scales; each segment, dilated,
 is a candidate region. Starting from nothing, the region that adds the highest mean attribution

@@ -1,4 +1,4 @@
-"""The claims table (docs/semantics.md §11): the percentile bootstrap against hand-computed
+"""The claims table (docs/study.md §11): the percentile bootstrap against hand-computed
 cases, the verdict at its boundaries, and paired differences read from a database whose answer
 is known exactly."""
 

@@ -1,4 +1,4 @@
-"""idgi_fast.gradient_shap (docs/semantics.md §9): a literal per-sample oracle, the analytic
+"""idgi_fast.gradient_shap (docs/extensions.md §9): a literal per-sample oracle, the analytic
 answer of a linear model, batch-size and batching invariance, memory independent of the
 number of samples, and clear errors. The Captum drop-in's parity is in test_captum.py."""
 

@@ -1,4 +1,4 @@
-"""CUDA graphs over the chunk loop (docs/semantics.md §13).
+"""CUDA graphs over the chunk loop (docs/backends.md §13).
 
 On the CPU the fixed-shape form the graphs replay runs eagerly (engine graphs mode "static"):
 every chunk padded to `batch_size` points with weightless repeats, static buffers refilled per

@@ -1,4 +1,4 @@
-"""Noise tunnels (docs/semantics.md §9): analytic answers on a linear model, per-sample IDGI
+"""Noise tunnels (docs/extensions.md §9): analytic answers on a linear model, per-sample IDGI
 completeness, the same noise on every backend and batch size, memory independent of the number
 of samples, and clear errors for bad settings."""
 

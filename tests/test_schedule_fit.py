@@ -1,4 +1,4 @@
-"""Fitting step schedules (idgi_fast.schedules, docs/semantics.md §12): an analytic case whose
+"""Fitting step schedules (idgi_fast.schedules, docs/extensions.md §12): an analytic case whose
 output changes only near the input, JSON round trip, use in explain, and clear errors."""
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def gradient_shap(
     output: str = "probability",
     batch_size: int | None = None,
 ) -> torch.Tensor:
-    """GradientSHAP (Captum's definition, docs/semantics.md §9): the mean over `samples` draws of
+    """GradientSHAP (Captum's definition, docs/extensions.md §9): the mean over `samples` draws of
     ∇F(α·(x + ε) + (1 − α)·b) ⊙ (x + ε − b), with b drawn uniformly from `baselines`, α ~ U(0, 1)
     and ε ~ N(0, stdev²) per feature; shaped like the inputs.
 

@@ -18,7 +18,7 @@ class ExplainResult:
     point the method did not need to evaluate (the baseline of Blur IG and the input of
     Guided IG without IDGI).
     targets: (B,) classes explained. evaluations: path points sent through the model per image.
-    With a noise tunnel or several baselines (docs/semantics.md §9) base and idgi hold the
+    With a noise tunnel or several baselines (docs/extensions.md §9) base and idgi hold the
     reduction over the samples (noisy copies, or baselines), outputs the samples' mean F,
     `noise` the tunnel's settings,
     sample_outputs (B, samples, steps + 1) each sample's F and sample_sums {(idgi, count):

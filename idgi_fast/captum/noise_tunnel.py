@@ -12,7 +12,7 @@ from .integrated_gradients import IDGI, IntegratedGradients
 
 
 class NoiseTunnel:
-    """Captum's NoiseTunnel over this module's IntegratedGradients or IDGI (docs/semantics.md §9
+    """Captum's NoiseTunnel over this module's IntegratedGradients or IDGI (docs/extensions.md §9
     for the three types): `attribute(inputs, nt_type, nt_samples, nt_samples_batch_size, stdevs,
     **kwargs)` with Captum's signature and results.
 

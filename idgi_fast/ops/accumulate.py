@@ -57,7 +57,7 @@ def _triton_float(dtype: torch.dtype):
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-# (BLOCK, num_warps) tried by triton.autotune for the accumulate kernel, the former hand-picked
+# (BLOCK, num_warps) tried by triton.autotune for the accumulate kernel, the default
 # tile first (the only one under the interpreter, which cannot time configurations). Each
 # element's sum runs over the same points in the same order whatever the tile, so the choice
 # never changes a result. The squared norms keep one tile: their reduction order follows the

@@ -91,7 +91,7 @@ def _bounds(alpha: float, max_dist: float) -> tuple[float, float, float]:
 # Elements of state per group of images in the torch path on the CPU: about 2 MB per float64
 # array, so a pass's working set stays in cache; the whole batch at once was slower than the
 # reference's image-by-image loop (bench/RESULTS.md, "Guided IG selection"). On a GPU groups only
-# add launches and host syncs (one image per group at 224² made Guided IG 3× slower on an H100).
+# add launches and host syncs.
 GROUP_ELEMENTS = 1 << 18
 
 

@@ -181,7 +181,7 @@ def _scored_map(attribution: torch.Tensor, regions: bool) -> torch.Tensor:
 
 def _xrai_maps(result, images: torch.Tensor):
     """The result with every attribution replaced by its XRAI region map, (B, 1, H, W) in the
-    images' dtype (docs/semantics.md §10); each image segmented once for all of them."""
+    images' dtype (docs/extensions.md §10); each image segmented once for all of them."""
     segments = [segment_masks(image) for image in images]
 
     def regions(attribution: torch.Tensor) -> torch.Tensor:

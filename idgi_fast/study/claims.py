@@ -1,4 +1,4 @@
-"""The study's claims, checked on the database (docs/semantics.md §11): for each model, method and
+"""The study's claims, checked on the database (docs/study.md §11): for each model, method and
 step count, the difference IDGI − base of the study's aggregate score, a 95 % bootstrap
 confidence interval over images (paired: one resample of images serves every quantity of a
 claim), and a verdict.

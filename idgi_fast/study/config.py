@@ -31,12 +31,12 @@ class StudySettings:
     stability: bool = True  # JPEG stability: one more explain per batch, of the JPEG round trip (quality 75)
     backend: str = "auto"
     # CUDA graphs for explain and evaluate (None: on CUDA; False: off). Not part of the identity:
-    # the results equal the uncaptured ones (docs/semantics.md §13)
+    # the results equal the uncaptured ones (docs/backends.md §13)
     graphs: bool | None = None
-    # the noise tunnels' samples, stdev (pixel units) and seed (docs/semantics.md §9)
+    # the noise tunnels' samples, stdev (pixel units) and seed (docs/extensions.md §9)
     noise: dict = field(default_factory=lambda: dict(DEFAULT_NOISE))
     # fitted step schedules by tag: {"method", "positions", "params", "model"} (schedules.Schedule);
-    # a method "<name>@<tag>" runs over one (docs/semantics.md §12)
+    # a method "<name>@<tag>" runs over one (docs/extensions.md §12)
     schedules: dict = field(default_factory=dict)
     metrics: tuple[str, ...] = ("insertion", "deletion", "sic", "aic")
     metric_options: dict = field(

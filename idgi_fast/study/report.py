@@ -202,7 +202,7 @@ class Report:
             f"interval over images ({self.claims_resamples} resamples of the images, paired, seed {SEED}"
             + "); "
             "the verdict is *holds* when the whole interval is above 0, *fails* when it is below, else "
-            "*undecided* (docs/semantics.md §11). JPEG stability comes under two normalisations: dividing "
+            "*undecided* (docs/study.md §11). JPEG stability comes under two normalisations: dividing "
             "each map by its signed sum (the study's) rescales an IDGI map, whose sum is exactly "
             "F(x) − F(x′), differently from a base map, whose sum also carries its completeness gap and can "
             "be near 0; dividing by the L1 norm compares the maps' shapes alone. The two can disagree on "

@@ -5,7 +5,7 @@ The pass goes model by model, method by method, metric by metric, and within a m
 variant, keeping one variant's curves in memory at a time: memory is bounded by the largest
 variant, and time is linear in the images (docs/study.md, "At paper scale").
 
-Aggregates (docs/semantics.md §10–§11): the mean over images; JPEG stability, −log10 of the mean
+Aggregates (docs/semantics.md §6, docs/study.md §11): the mean over images; JPEG stability, −log10 of the mean
 squared difference; SIC, the area under the point-wise median curve; AIC, the area under the mean
 curve, which is the mean of the images' areas: of their AIC scores, each the area under the
 image's curve (evaluate writes both), so that only SIC's curves are read.
