@@ -11,7 +11,8 @@ from idgi_fast.ops import accumulate as acc
 from idgi_fast.ops import blur_path as blur
 from idgi_fast.ops import composite as comp
 from idgi_fast.ops import guided_step as guided
-from idgi_fast.ops import rescore
+from idgi_fast.ops import information_curves as curves
+from idgi_fast.ops import target_probabilities as probabilities
 from idgi_fast.reference.metrics.common import level_counts, pixel_ranks
 from idgi_fast.reference.metrics.information import ms_ssim
 from idgi_fast.tables import markdown_table
@@ -339,12 +340,12 @@ def _rescoring_rows(rows: KernelRows, device: str, gen, rounds: int, on_gpu: boo
     for n_rows, classes in ((7, 5), (400, 1000)):
         logits = torch.randn(n_rows, classes, generator=gen, device=device) * 4
         targets = torch.randint(0, classes, (n_rows,), generator=gen, device=device)
-        want_p, want_c = rescore.target_probabilities_torch(logits, targets)
+        want_p, want_c = probabilities.target_probabilities_torch(logits, targets)
         poison_allocator(device)
-        got_p, got_c = rescore.target_probabilities_triton(logits, targets)
+        got_p, got_c = probabilities.target_probabilities_triton(logits, targets)
         error = float((got_p - want_p).abs().max()) if torch.equal(got_c, want_c) else float("inf")
         seconds = (
-            timed(lambda: rescore.target_probabilities_triton(logits, targets), rounds * 10)
+            timed(lambda: probabilities.target_probabilities_triton(logits, targets), rounds * 10)
             if n_rows > 100 and on_gpu
             else 0
         )
@@ -358,7 +359,7 @@ def _rescoring_rows(rows: KernelRows, device: str, gen, rounds: int, on_gpu: boo
         )
         if seconds:
             rows[-1]["torch ms"] = (
-                timed(lambda: rescore.target_probabilities_torch(logits, targets), rounds * 10) * 1e3
+                timed(lambda: probabilities.target_probabilities_torch(logits, targets), rounds * 10) * 1e3
             )
 
 
@@ -369,17 +370,17 @@ def _curve_rows(rows: KernelRows, device: str, gen, rounds: int, on_gpu: bool) -
         x_levels[0, 3:6] = 0.5  # ties
         y_levels = torch.rand(n_rows, levels, generator=gen, device=device, dtype=torch.float64) * 0.7
         ends = torch.full((n_rows,), 1.1, dtype=torch.float64, device=device)
-        want_curve, want_auc = rescore.information_curves_torch(
+        want_curve, want_auc = curves.information_curves_torch(
             x_levels, ends, y_levels, ends - 0.2, True, 1000
         )
         poison_allocator(device)
-        got_curve, got_auc = rescore.information_curves_triton(
+        got_curve, got_auc = curves.information_curves_triton(
             x_levels, ends, y_levels, ends - 0.2, True, 1000
         )
         error = max(float((got_curve - want_curve).abs().max()), float((got_auc - want_auc).abs().max()))
         seconds = (
             timed(
-                lambda: rescore.information_curves_triton(x_levels, ends, y_levels, ends - 0.2, True, 1000),
+                lambda: curves.information_curves_triton(x_levels, ends, y_levels, ends - 0.2, True, 1000),
                 rounds * 10,
             )
             if n_rows > 10 and on_gpu
@@ -396,7 +397,7 @@ def _curve_rows(rows: KernelRows, device: str, gen, rounds: int, on_gpu: bool) -
         if seconds:
             rows[-1]["torch ms"] = (
                 timed(
-                    lambda: rescore.information_curves_torch(
+                    lambda: curves.information_curves_torch(
                         x_levels, ends, y_levels, ends - 0.2, True, 1000
                     ),
                     rounds * 10,

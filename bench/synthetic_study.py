@@ -21,7 +21,7 @@ import torch
 
 from idgi_fast import __version__
 from idgi_fast.models import ZOO
-from idgi_fast.ops.rescore import normalised_curves_torch
+from idgi_fast.ops.information_curves import normalised_curves_torch
 from idgi_fast.study.config import PRESETS, StudyConfig
 from idgi_fast.study.store import ImageResult, Store
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import synthetic_study
 
-from idgi_fast.ops.rescore import normalised_curves_torch
+from idgi_fast.ops.information_curves import normalised_curves_torch
 from idgi_fast.study import Store
 from idgi_fast.study.curves import BENDS, DENSE, MISSING, decode_curve, encode_curve
 from idgi_fast.study.report import write_report

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..graphs import CACHE, StaticCall
-from ..ops.rescore import target_probabilities
+from ..ops.target_probabilities import target_probabilities
 from ..outputs import check_logits, full_float32
 from ..profiling import annotate
 from ..saliency import saliency_map

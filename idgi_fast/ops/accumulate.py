@@ -17,6 +17,8 @@ import functools
 
 import torch
 
+from .backends import implementation
+
 
 def idgi_scales(change: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
     """IDGI's coefficient of each point (docs/semantics.md §2): ΔF / Σg², and 0 where Σg² is 0 or
@@ -149,16 +151,15 @@ def accumulate_triton(
     )
 
 
+SQUARED_NORMS = {"torch": squared_norms_torch, "triton": squared_norms_triton}
+ACCUMULATE = {"torch": accumulate_torch, "triton": accumulate_triton}
+
+
 def squared_norms(g: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """(N,) Σ g² of each point's gradient, in g's dtype."""
-    if backend == "triton":
-        return squared_norms_triton(g)
-    return squared_norms_torch(g)
+    return implementation(SQUARED_NORMS, backend)(g)
 
 
 def accumulate(g, multiplier, base_coef, idgi_coef, images, base, idgi, backend: str = "torch") -> None:
     """Add one chunk into `base` (counts, B, …) and `idgi` (same shape, or None) in place."""
-    if backend == "triton":
-        accumulate_triton(g, multiplier, base_coef, idgi_coef, images, base, idgi)
-    else:
-        accumulate_torch(g, multiplier, base_coef, idgi_coef, images, base, idgi)
+    implementation(ACCUMULATE, backend)(g, multiplier, base_coef, idgi_coef, images, base, idgi)

@@ -70,3 +70,10 @@ def resolve_backend(backend: str, tensor: torch.Tensor) -> str:
             "'auto'."
         )
     return backend
+
+
+def implementation(table: dict, backend: str, applies: bool = True):
+    """An op's implementation for `backend` from its table {"torch": …, "triton": …, "native": …};
+    the torch one where the table has none for `backend` or the faster one does not take this
+    call (`applies` False: a device, shape or option it does not cover)."""
+    return table[backend] if applies and backend in table else table["torch"]

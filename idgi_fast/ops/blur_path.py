@@ -15,6 +15,7 @@ import torch
 
 from ..geometry import blur_matrix, gaussian_radius, gaussian_weights
 from . import native
+from .backends import implementation
 
 # The share of a side that 2r + 1 taps may cover for the band path to beat the dense GEMM (2 CPU
 # cores, 3×224², crossover between σ = 10 and σ = 14, i.e. 2r + 1 ≈ 0.37–0.5 of the side).
@@ -76,7 +77,7 @@ def blur_path_native(
             )
             first = torch.zeros(length, dtype=torch.int64)
             second = torch.full((length,), 1 if slopes else -1, dtype=torch.int64)
-            found = native.blur_path(images[rows], along_h, along_w, first, second, grad_step)
+            found = native.library().blur_path(images[rows], along_h, along_w, first, second, grad_step)
         points[rows] = found[0]
         if differences is not None:
             differences[rows] = found[1]
@@ -125,7 +126,7 @@ def blur_path_triton_taps(
     import triton
     import triton.language as tl
 
-    from ..kernels.blur import blur_cols_kernel, blur_rows_kernel
+    from ..kernels.blur_path import blur_cols_kernel, blur_rows_kernel
 
     if padding not in ("zeros", "reflect"):
         raise ValueError(f"padding must be 'zeros' or 'reflect', got {padding!r}")
@@ -185,6 +186,9 @@ def blur_path_triton_taps(
     return points, (differences if slopes else None)
 
 
+BLUR_PATH = {"torch": blur_path_torch, "triton": blur_path_triton, "native": blur_path_native}
+
+
 def blur_path(
     images: torch.Tensor,
     sigmas: torch.Tensor,
@@ -193,8 +197,4 @@ def blur_path(
     slopes: bool = True,
     backend: str = "torch",
 ):
-    if backend == "triton":
-        return blur_path_triton(images, sigmas, grad_step, padding, slopes)
-    if backend == "native":
-        return blur_path_native(images, sigmas, grad_step, padding, slopes)
-    return blur_path_torch(images, sigmas, grad_step, padding, slopes)
+    return implementation(BLUR_PATH, backend)(images, sigmas, grad_step, padding, slopes)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from .backends import implementation
+
 
 def composite_torch(
     shown: torch.Tensor, hidden: torch.Tensor, ranks: torch.Tensor, counts: torch.Tensor
@@ -52,6 +54,9 @@ def composite_triton(shown, hidden, ranks, counts, block: int = 1024) -> torch.T
     return out
 
 
+COMPOSITE = {"torch": composite_torch, "triton": composite_triton}
+
+
 def composite(
     shown: torch.Tensor,
     hidden: torch.Tensor,
@@ -66,6 +71,4 @@ def composite(
             f"composite needs shown and hidden of one shape (B, C, H, W) and ranks (B, H, W); got "
             f"{tuple(shown.shape)}, {tuple(hidden.shape)}, {tuple(ranks.shape)}"
         )
-    if backend == "triton":
-        return composite_triton(shown, hidden, ranks, counts)
-    return composite_torch(shown, hidden, ranks, counts)
+    return implementation(COMPOSITE, backend)(shown, hidden, ranks, counts)

@@ -12,7 +12,7 @@ Three implementations:
 - torch: the reference's arithmetic, vectorised over the images (on the CPU over groups small
   enough to stay in cache); each pass works on the images still moving; bit-identical to the
   reference.
-- triton: three fused kernels (kernels/guided.py) over the whole batch — the jump, the room
+- triton: three fused kernels (kernels/guided_step.py) over the whole batch — the jump, the room
   of the selected features, and the masked update of x, attribution and scores — plus the
   selection: torch.kthvalue per pass (the default, the fastest measured), the radix-select
   kernel (`selection="radix"`), or one sort per step and a gather per pass
@@ -32,6 +32,7 @@ import torch
 
 from ..profiling import annotate
 from . import native
+from .backends import implementation
 
 
 def _isclose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -62,7 +63,7 @@ def selection_threshold_triton(
     many programs per row; choosing each digit is a few (B, 16) tensor ops, with no host sync."""
     import triton
 
-    from ..kernels.guided import digit_histogram_kernel
+    from ..kernels.guided_step import digit_histogram_kernel
 
     if score.dtype != torch.float64:
         raise ValueError("the selection kernel orders float64 scores")
@@ -173,7 +174,7 @@ def guided_step_triton(
     (the radix-select kernel per pass)."""
     import triton
 
-    from ..kernels.guided import guided_jump_kernel, guided_move_kernel, guided_room_kernel
+    from ..kernels.guided_step import guided_jump_kernel, guided_move_kernel, guided_room_kernel
 
     for name, t in (
         ("x", x),
@@ -269,6 +270,15 @@ class _Selector:
 SELECTIONS = ("kthvalue", "sort", "radix")
 
 
+def guided_step_native(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist) -> None:
+    """The whole inner loop of each image in C++ (csrc/guided_step.cpp), images in parallel."""
+    alpha, lo, hi = _bounds(alpha, max_dist)
+    native.library().guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction)
+
+
+GUIDED_STEP = {"torch": guided_step_torch, "triton": guided_step_triton, "native": guided_step_native}
+
+
 def guided_step(
     x: torch.Tensor,
     attribution: torch.Tensor,
@@ -284,10 +294,5 @@ def guided_step(
     """One step of every image towards path position `alpha` (α_(k+1): (k + 1)/m, or a
     schedule's), in place: flat (B, n) float64 x and attribution (updated), x_in, x_base,
     gradient G at x; (B,) float64 L1 distances. Images with distance 0 do not move."""
-    if backend == "triton":
-        guided_step_triton(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist)
-    elif backend == "native":
-        alpha, lo, hi = _bounds(alpha, max_dist)
-        native.guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction)
-    else:
-        guided_step_torch(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist)
+    step = implementation(GUIDED_STEP, backend)
+    step(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist)

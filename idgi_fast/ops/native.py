@@ -1,4 +1,5 @@
-"""The native C++ CPU ops (idgi_fast/csrc/*.cpp, C++ against ATen), built on first use and cached.
+"""The build of the native C++ CPU ops (idgi_fast/csrc/<op>.cpp, C++ against ATen), on first use,
+cached; each op's wrapper lives in its ops/<op>.py and calls `library()`.
 
 They are compiled just in time with torch's extension builder (`torch.utils.cpp_extension.load`,
 ninja and the machine's C++ compiler) into torch's extension cache, under a name that carries
@@ -141,49 +142,10 @@ def native_error() -> str | None:
         return _state["error"]  # type: ignore[return-value]
 
 
-def _library():
+def library():
     """torch.ops.idgi_fast, loading (or building) it when an op is called before any backend
     was resolved."""
     error = native_error()
     if error is not None:
         raise RuntimeError(f"the native CPU ops could not be built ({error}); use backend='torch'")
     return torch.ops.idgi_fast
-
-
-def msssim_levels(
-    levels: torch.Tensor, references: torch.Tensor, taps: torch.Tensor, c1: float, c2: float, scales: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """csrc/msssim_levels.cpp: the plane means of MS-SSIM's cs and ssim maps at every scale,
-    (scales, N, L, C) float64 each, of level images (N, L, C, H, W) against references (N, C, H, W)."""
-    return _library().msssim_levels(levels, references, taps, c1, c2, scales)
-
-
-def guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction) -> None:
-    """csrc/guided_step.cpp: one Guided IG step of every image, in place (ops/guided_step.py's
-    contract)."""
-    _library().guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction)
-
-
-def blur_path(images, matrices_h, matrices_w, first, second, grad_step: float):
-    """csrc/blur_path.cpp: points A x Aᵀ (matrices first[p]) and differences (G' − G)/h (G' from
-    matrices second[p]; second < 0 skips them) of images (N, C, H, W), banded, in float64."""
-    return _library().blur_path(images, matrices_h, matrices_w, first, second, grad_step)
-
-
-def quantise_hwc(images: torch.Tensor) -> torch.Tensor:
-    """csrc/quantise.cpp: round(255·x) as uint8, (N, C, H, W) → (N, H, W, C)."""
-    return _library().quantise_hwc(images)
-
-
-def resampled_medians(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """csrc/resampled_medians.cpp: (R, G) medians of values (N, G) float64 in R resamples given by
-    counts (R, N) int32 (ops/resampled_medians.py's contract)."""
-    return _library().resampled_medians(values, counts)
-
-
-def piecewise_linear(
-    knots: torch.Tensor, values: torch.Tensor, offsets: torch.Tensor, size: int
-) -> torch.Tensor:
-    """csrc/piecewise_linear.cpp: (size, n) points of n curves given by their knots
-    (ops/piecewise_linear.py's contract)."""
-    return _library().piecewise_linear(knots, values, offsets, size)

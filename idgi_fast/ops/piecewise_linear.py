@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import native
+from .backends import implementation
 
 
 def _check(knots: torch.Tensor, values: torch.Tensor, offsets: torch.Tensor, size: int) -> None:
@@ -51,12 +52,18 @@ def piecewise_linear_torch(
     return curves.reshape(-1, size).T.contiguous()
 
 
+def piecewise_linear_native(knots, values, offsets, size: int) -> torch.Tensor:
+    """csrc/piecewise_linear.cpp: the same points, one pass per curve."""
+    return native.library().piecewise_linear(knots, values, offsets, size)
+
+
+PIECEWISE_LINEAR = {"torch": piecewise_linear_torch, "native": piecewise_linear_native}
+
+
 def piecewise_linear(
     knots: torch.Tensor, values: torch.Tensor, offsets: torch.Tensor, size: int, backend: str = "torch"
 ) -> torch.Tensor:
     """(size, n) points of n curves given by their knots (module docstring); backend "native" or
     "torch"."""
     _check(knots, values, offsets, size)
-    if backend == "native":
-        return native.piecewise_linear(knots, values, offsets, size)
-    return piecewise_linear_torch(knots, values, offsets, size)
+    return implementation(PIECEWISE_LINEAR, backend)(knots, values, offsets, size)

@@ -11,14 +11,20 @@ from __future__ import annotations
 import torch
 
 from . import native
+from .backends import implementation
 
 
 def quantise_hwc_torch(images: torch.Tensor) -> torch.Tensor:
     return torch.round(images.to(torch.float64) * 255.0).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
+def quantise_hwc_native(images: torch.Tensor) -> torch.Tensor:
+    return native.library().quantise_hwc(images)
+
+
+QUANTISE_HWC = {"torch": quantise_hwc_torch, "native": quantise_hwc_native}
+
+
 def quantise_hwc(images: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """(N, C, H, W) float in [0, 1] → (N, H, W, C) uint8 on the images' device."""
-    if backend == "native" and images.device.type == "cpu":
-        return native.quantise_hwc(images)
-    return quantise_hwc_torch(images)
+    return implementation(QUANTISE_HWC, backend, applies=images.device.type == "cpu")(images)

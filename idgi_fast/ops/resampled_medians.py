@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import native
+from .backends import implementation
 
 CHUNK_ELEMENTS = 16_000_000  # the torch path's resamples × curves × points per chunk
 
@@ -58,9 +59,15 @@ def resampled_medians_torch(values: torch.Tensor, counts: torch.Tensor) -> torch
     return torch.cat(out)
 
 
+def resampled_medians_native(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """csrc/resampled_medians.cpp: the same medians, without building the resamples."""
+    return native.library().resampled_medians(values, counts)
+
+
+RESAMPLED_MEDIANS = {"torch": resampled_medians_torch, "native": resampled_medians_native}
+
+
 def resampled_medians(values: torch.Tensor, counts: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """(R, G) medians of R resamples (module docstring); backend "native" or "torch"."""
     _check(values, counts)
-    if backend == "native" and values.device.type == "cpu":
-        return native.resampled_medians(values, counts)
-    return resampled_medians_torch(values, counts)
+    return implementation(RESAMPLED_MEDIANS, backend, applies=values.device.type == "cpu")(values, counts)

@@ -57,7 +57,7 @@ def test_the_band_op_matches_torch_for_every_radius(shape, padding, dtype):
     along_h = torch.stack([blur_matrix(s, height, padding) for s in levels])
     along_w = torch.stack([blur_matrix(s, width, padding) for s in levels])
     first = torch.arange(shape[0])
-    points, slopes = native.blur_path(images, along_h, along_w, first, first + shape[0], h)
+    points, slopes = native.library().blur_path(images, along_h, along_w, first, first + shape[0], h)
     want_points, want_slopes = blur_path_torch(images, sigmas, h, padding)
     scale = float(want_points.abs().max())
     exact = dtype == torch.float64
@@ -66,7 +66,9 @@ def test_the_band_op_matches_torch_for_every_radius(shape, padding, dtype):
         slopes, want_slopes, rtol=0 if exact else 1e-5, atol=1e-12 * scale / h if exact else 1e-5
     )
     assert torch.equal(points[0], images[0])  # σ = 0: the identity
-    only_points, none = native.blur_path(images, along_h, along_w, first, torch.full_like(first, -1), h)
+    only_points, none = native.library().blur_path(
+        images, along_h, along_w, first, torch.full_like(first, -1), h
+    )
     assert none.numel() == 0 and torch.equal(only_points, points)
 
 

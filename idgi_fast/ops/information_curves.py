@@ -1,54 +1,13 @@
-"""Rescoring ops (docs/semantics.md §6), from the model's logits to AUCs without a host round trip
-per image:
-
-- target_probabilities: each metric image's softmax probability of its target (float64, as
-  the reference's Scorer computes it) and its argmax class (lowest index among ties), which
-  AIC compares with the target;
-- information_curves: each image's SIC/AIC curve and AUC from its per-level information and
-  score values: the normalisations, the running maximum, the stable sort by information, the
-  interpolation on the 1001-point grid and the trapezoid, for many images at once.
-"""
+"""Information curves op (docs/semantics.md §6): each image's SIC/AIC curve and AUC from its
+per-level information and score values — the normalisations, the running maximum, the stable sort
+by information, the interpolation on the 1001-point grid and the trapezoid — for many images at
+once."""
 
 from __future__ import annotations
 
 import torch
 
-LARGEST_TRITON_ROW = 1 << 16  # classes per row the single-block kernel takes; wider rows use torch
-
-
-def target_probabilities_torch(
-    logits: torch.Tensor, targets: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    probability = torch.softmax(logits.to(torch.float64), dim=1).gather(1, targets.view(-1, 1)).squeeze(1)
-    return probability, logits.argmax(dim=1)
-
-
-def target_probabilities_triton(logits: torch.Tensor, targets: torch.Tensor):
-    import triton
-
-    from ..kernels.rescore import target_probability_kernel
-
-    rows, classes = logits.shape
-    probability = torch.empty(rows, dtype=torch.float64, device=logits.device)
-    predicted = torch.empty(rows, dtype=torch.int64, device=logits.device)
-    if rows:
-        target_probability_kernel[(rows,)](
-            logits.contiguous(),
-            targets.contiguous(),
-            probability,
-            predicted,
-            classes,
-            BLOCK=triton.next_power_of_2(classes),
-        )
-    return probability, predicted
-
-
-def target_probabilities(logits: torch.Tensor, targets: torch.Tensor, backend: str = "torch"):
-    """(N,) float64 softmax probability of targets[r] and (N,) int64 argmax class of each row of
-    logits (N, K)."""
-    if backend == "triton" and logits.shape[1] <= LARGEST_TRITON_ROW:
-        return target_probabilities_triton(logits, targets)
-    return target_probabilities_torch(logits, targets)
+from .backends import implementation
 
 
 def normalised_curves_torch(x: torch.Tensor, y: torch.Tensor, points: int, zero_last: bool = False):
@@ -97,16 +56,29 @@ def information_curves_torch(
         first = values[:, 0]
         return ((values - first[:, None]) / (ends - first)[:, None]).clamp(0.0, 1.0)
 
+    x_levels, x_input, y_levels, y_input = (
+        t.to(torch.float64) for t in (x_levels, x_input, y_levels, y_input)
+    )
     x = normalised(x_levels, x_input) if normalise_x else x_levels.clamp(0.0, 1.0)
     return normalised_curves_torch(x, normalised(y_levels, y_input), points, zero_last)
 
 
 def information_curves_triton(
-    x_levels, x_input, y_levels, y_input, normalise_x: bool, points: int, block: int = 128
+    x_levels,
+    x_input,
+    y_levels,
+    y_input,
+    normalise_x: bool,
+    points: int,
+    zero_last: bool = False,
+    block: int = 128,
 ):
+    """zero_last is the torch path's only (information_curves never sends it here)."""
+    if zero_last:
+        raise ValueError("the Triton curves kernel puts (0, 0) first; zero_last runs on the torch path")
     import triton
 
-    from ..kernels.rescore import information_curve_kernel
+    from ..kernels.information_curves import information_curve_kernel
 
     rows, levels = x_levels.shape
     curve = torch.empty((rows, points + 1), dtype=torch.float64, device=x_levels.device)
@@ -129,6 +101,9 @@ def information_curves_triton(
     return curve, auc
 
 
+INFORMATION_CURVES = {"torch": information_curves_torch, "triton": information_curves_triton}
+
+
 def information_curves(
     x_levels: torch.Tensor,
     x_input: torch.Tensor,
@@ -144,14 +119,5 @@ def information_curves(
     x is normalised between canvas and input when normalise_x, else only clipped to [0, 1].
     zero_last: PAIR's point order (normalised_curves_torch), on the torch path on every backend
     (only the pair profile, whose few curves per image cost nothing beside its interpolations)."""
-    if backend == "triton" and not zero_last:
-        return information_curves_triton(x_levels, x_input, y_levels, y_input, normalise_x, points)
-    return information_curves_torch(
-        x_levels.to(torch.float64),
-        x_input.to(torch.float64),
-        y_levels.to(torch.float64),
-        y_input.to(torch.float64),
-        normalise_x,
-        points,
-        zero_last,
-    )
+    curves = implementation(INFORMATION_CURVES, backend, applies=not zero_last)
+    return curves(x_levels, x_input, y_levels, y_input, normalise_x, points, zero_last)

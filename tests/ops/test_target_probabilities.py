@@ -1,0 +1,23 @@
+"""The target probabilities op: its Triton kernel against softmax in float64."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from idgi_fast.ops.target_probabilities import target_probabilities_torch, target_probabilities_triton
+
+
+@pytest.mark.parametrize("classes", [1, 5, 13, 1000])
+def test_target_probabilities_kernel_matches_softmax(classes):
+    generator = torch.Generator().manual_seed(classes)
+    logits = torch.randn(9, classes, generator=generator) * 4
+    logits[1] = 2.5  # every class tied: argmax is class 0
+    if classes > 2:
+        logits[2, 1] = logits[2, 2] = logits[2].max() + 1  # a tie for the top: the lower index wins
+    targets = torch.randint(0, classes, (9,), generator=generator)
+    want_p, want_c = target_probabilities_torch(logits, targets)
+    got_p, got_c = target_probabilities_triton(logits, targets)
+    torch.testing.assert_close(got_p, want_p, rtol=1e-12, atol=1e-15)
+    assert torch.equal(got_c, want_c)
+    assert got_c[1] == 0 and (classes <= 2 or got_c[2] == 1)
