@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -31,10 +32,22 @@ STABILITY_METRICS = {"l1": "stability/mse", "sum": "stability/mse_sum"}
 _NO_SCORES = SimpleNamespace(per_image={}, curves={}, skip_reasons={})
 
 
-def filter_images(model, loaded: LoadedImages, decisions: dict, only_correct: bool, device) -> list[tuple]:
+class Decision(NamedTuple):
+    """Whether an image is studied for a model, as its database row: status "used",
+    "misclassified" or "unreadable", and why when it is not used."""
+
+    image: str
+    label: int | None
+    predicted: int | None
+    probability: float | None
+    status: str
+    why: str
+
+
+def filter_images(model, loaded: LoadedImages, decisions: dict, only_correct: bool, device) -> list[Decision]:
     """Decide every image of the batch not decided before (kept in `decisions`); returns the new
-    rows (image, label, predicted, probability, status, why) for the database."""
-    rows = [(image, None, None, None, "unreadable", why) for image, why in loaded.unreadable.items()]
+    decisions, rows for the database."""
+    rows = [Decision(image, None, None, None, "unreadable", why) for image, why in loaded.unreadable.items()]
     undecided = [j for j, image in enumerate(loaded.ids) if image not in decisions]
     if undecided:
         images, labels = loaded.images[undecided].to(device), loaded.labels[undecided].to(device)
@@ -43,7 +56,7 @@ def filter_images(model, loaded: LoadedImages, decisions: dict, only_correct: bo
             label = int(loaded.labels[j])
             wrong = only_correct and c != label
             rows.append(
-                (
+                Decision(
                     loaded.ids[j],
                     label,
                     c,
@@ -52,7 +65,7 @@ def filter_images(model, loaded: LoadedImages, decisions: dict, only_correct: bo
                     f"the model predicts class {c}" if wrong else "",
                 )
             )
-    decisions.update({row[0]: row[4] for row in rows})
+    decisions.update({row.image: row.status for row in rows})
     return rows
 
 

@@ -14,8 +14,6 @@ one transaction with its done-marks.
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,94 +25,13 @@ from .. import __version__
 from ..progress import progress
 from .batches import explain_and_score, filter_images, maps_folder
 from .config import StudyConfig, StudySettings
+from .distributed import Ranks, StopRequests, merge_shards, shard_path
 from .identity import check_settings
 from .lock import exclusive_run
 from .named import ImageSource, check_models, check_spec_outputs, named_subjects
 from .store import Store
 from .subjects import Subject
 from .work import missing_work, work_keys
-
-
-class _StopRequests:
-    """SIGINT/SIGTERM ask the run to stop after the current batch (a second SIGINT interrupts)."""
-
-    def __init__(self):
-        self.requested = False
-        self.saved = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.saved[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        print(
-            f"\n{signal.Signals(signum).name}: stopping after the current batch (its results are kept)",
-            flush=True,
-        )
-
-    def __exit__(self, *exc):
-        for sig, handler in self.saved.items():
-            signal.signal(sig, handler)
-
-
-@dataclass
-class Ranks:
-    """This process's place in a torchrun launch (rank 0 of 1 without one)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    owns_group: bool = False  # whether run_study created the process group (and so destroys it)
-
-    @classmethod
-    def from_environment(cls) -> Ranks:
-        import os
-
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world == 1:
-            return cls()
-        import torch.distributed as dist
-
-        owns = not dist.is_initialized()
-        if owns:  # NCCL between GPUs, gloo between CPU processes; torchrun's rendezvous gives the rest
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owns)
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.owns_group:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
-
-
-def shard_path(db: Path, rank: int) -> Path:
-    return db.with_name(f"{db.stem}.rank{rank}{db.suffix}")
-
-
-def _merge_shards(db: Path) -> None:
-    """Fold every shard file beside `db` into it, then delete them (rank 0 only)."""
-    shards = sorted(db.parent.glob(f"{db.stem}.rank*{db.suffix}"))
-    if not shards:
-        return
-    store = Store(db, __version__)
-    try:
-        for shard in shards:
-            store.merge(shard)
-            for path in (shard, Path(f"{shard}-wal"), Path(f"{shard}-shm")):
-                path.unlink(missing_ok=True)
-    finally:
-        store.close()
 
 
 def run_study(
@@ -203,7 +120,7 @@ def _run_ranked(work: _Work, db: Path, ranks: Ranks) -> dict:
     the database or its shard, the shards merged and what is missing counted (rank 0)."""
     config = work.config
     if ranks.rank == 0:
-        _merge_shards(db)
+        merge_shards(db)
         # create it, or refuse a damaged, foreign or other-settings one, before the others read it
         store = Store(db, __version__)
         try:
@@ -228,7 +145,7 @@ def _run_ranked(work: _Work, db: Path, ranks: Ranks) -> dict:
         store.close()
     ranks.barrier()
     if ranks.rank == 0 and ranks.world > 1:
-        _merge_shards(db)
+        merge_shards(db)
     if ranks.rank == 0 and not summary["stopped"]:
         store = Store(db, __version__)
         try:
@@ -262,45 +179,81 @@ def _run(work: _Work, store: Store, already: dict, ranks: Ranks, maps: Path) -> 
     started = time.perf_counter()
     summary = {"images_done": 0, "images_skipped_as_done": 0, "images_excluded": 0, "stopped": False}
     try:
-        with _StopRequests() as stop:
+        with StopRequests() as stop:
+            should_stop = lambda: stop.requested or (work.should_stop is not None and work.should_stop())  # noqa: E731
             wanted = None if config.save_maps else set(source.ids[: config.preview_images])
             for subject in work.subjects:
                 model = subject.build(work.device)
                 decisions = {**already.get(subject.name, {}), **store.image_decisions(subject.name)}
                 mine = range(ranks.rank, len(source.ids), ranks.world)
-                for method in config.methods:
-                    if not config.applies(subject.name, method):
-                        continue
-                    for steps, counts in config.runs(method):
-                        key = (subject.name, method, steps, tuple(counts))
-                        done = store.finished_images(*key) | already.get(key, set())
-                        todo = [
-                            i
-                            for i in mine
-                            if source.ids[i] not in done and decisions.get(source.ids[i], "used") == "used"
-                        ]
-                        summary["images_skipped_as_done"] += sum(source.ids[i] in done for i in mine)
-                        bar = progress(
-                            total=len(todo),
-                            desc=f"{subject.name} {method} steps={steps}",
-                            unit="image",
-                            enabled=work.show_progress,
-                        )
-                        with bar:
-                            for start in range(0, len(todo), config.images_per_batch):
-                                if stop.requested or (work.should_stop is not None and work.should_stop()):
-                                    summary["stopped"] = True
-                                    return summary
-                                batch = todo[start : start + config.images_per_batch]
-                                counted = _run_batch(
-                                    work, store, run, model, subject.name, key, batch, decisions, maps, wanted
-                                )
-                                summary["images_done"] += counted[0]
-                                summary["images_excluded"] += counted[1]
-                                bar.update(counted[2])
+                for key in _keys(config, subject.name):
+                    done = store.finished_images(*key) | already.get(key, set())
+                    todo = [
+                        i
+                        for i in mine
+                        if source.ids[i] not in done and decisions.get(source.ids[i], "used") == "used"
+                    ]
+                    summary["images_skipped_as_done"] += sum(source.ids[i] in done for i in mine)
+                    batches = _Batches(work, store, run, model, key, decisions, maps, wanted)
+                    if not batches.run(todo, summary, should_stop):
+                        summary["stopped"] = True
+                        return summary
         return summary
     finally:
         store.finish_run(run, time.perf_counter() - started)
+
+
+def _keys(config, name: str):
+    """(model, method, run step count, counts) of every run the settings ask of model `name`."""
+    for method in config.methods:
+        if config.applies(name, method):
+            for steps, counts in config.runs(method):
+                yield (name, method, steps, tuple(counts))
+
+
+@dataclass
+class _Batches:
+    """One (model, method, steps) run's images, explained and written a batch at a time."""
+
+    work: _Work
+    store: Store
+    run_id: int
+    model: object
+    key: tuple
+    decisions: dict
+    maps: Path
+    wanted: set | None
+
+    def run(self, todo: list[int], summary: dict, should_stop: Callable[[], bool]) -> bool:
+        """False when asked to stop before every batch was done."""
+        name, method, steps, _ = self.key
+        size = self.work.config.images_per_batch
+        bar = progress(
+            total=len(todo),
+            desc=f"{name} {method} steps={steps}",
+            unit="image",
+            enabled=self.work.show_progress,
+        )
+        with bar:
+            for start in range(0, len(todo), size):
+                if should_stop():
+                    return False
+                counted = _run_batch(
+                    self.work,
+                    self.store,
+                    self.run_id,
+                    self.model,
+                    name,
+                    self.key,
+                    todo[start : start + size],
+                    self.decisions,
+                    self.maps,
+                    self.wanted,
+                )
+                summary["images_done"] += counted[0]
+                summary["images_excluded"] += counted[1]
+                bar.update(counted[2])
+        return True
 
 
 def _run_batch(
@@ -314,7 +267,7 @@ def _run_batch(
     loaded = work.source.load(batch, model)
     new_decisions = filter_images(model, loaded, decisions, config.only_correct, device)
     keep = [j for j, image in enumerate(loaded.ids) if decisions[image] == "used"]
-    excluded = len(new_decisions) - sum(row[4] == "used" for row in new_decisions)
+    excluded = len(new_decisions) - sum(row.status == "used" for row in new_decisions)
     results = []
     if keep:
         results = explain_and_score(
