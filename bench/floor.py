@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from idgi_fast.graphs import StaticCall
-from idgi_fast.outputs import full_float32
+from idgi_fast.runtime.graphs import StaticCall
+from idgi_fast.runtime.precision import full_float32
 
 
 def model_only_floor(
@@ -29,7 +29,7 @@ def model_only_floor(
 
 
 def graphed_floor(model, images: torch.Tensor, labels: torch.Tensor, points_per_image: int, chunk: int):
-    """model_only_floor with its chunk captured once as a CUDA graph (idgi_fast.graphs.StaticCall)
+    """model_only_floor with its chunk captured once as a CUDA graph (idgi_fast.runtime.graphs.StaticCall)
     and replayed for every chunk (the last one padded to the chunk): a callable running the whole
     floor. Launch overhead is what this floor leaves out and the eager floor keeps."""
     total = images.shape[0] * points_per_image

@@ -12,7 +12,7 @@ from idgi_fast import explain
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.methods import method_spec
 from idgi_fast.models.toy import load_scenenet
-from idgi_fast.tables import markdown_table
+from idgi_fast.utils.tables import markdown_table
 
 
 def check_backends(report: dict, device: str, images: int, steps: int) -> int:

@@ -9,7 +9,7 @@ from gpu_timing import CHUNK, relative_l2, timed
 from idgi_fast import explain, gradient_shap
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.models.toy import load_scenenet
-from idgi_fast.tables import markdown_table
+from idgi_fast.utils.tables import markdown_table
 
 
 def check_family(report: dict, device: str, rounds: int) -> int:

@@ -13,14 +13,14 @@ from gpu_metrics import METRIC_GROUPS
 from gpu_timing import CHUNK, METHODS, largest_difference, timed
 
 from idgi_fast import evaluate, explain
-from idgi_fast.tables import markdown_table
+from idgi_fast.utils.tables import markdown_table
 
 
 def check_graphs(report: dict, device: str, rounds: int) -> int:
     """CUDA graphs (explain(graphs=...), evaluate(graphs=...)): equal results, captured, timed."""
     from floor import graphed_floor
 
-    from idgi_fast.graphs import CACHE, clear_graphs
+    from idgi_fast.runtime.graphs import CACHE, clear_graphs
 
     rows, failures = [], 0
     workloads = list(end_to_end_workloads(device))

@@ -15,7 +15,7 @@ from idgi_fast.ops import information_curves as curves
 from idgi_fast.ops import target_probabilities as probabilities
 from idgi_fast.reference.metrics.common import level_counts, pixel_ranks
 from idgi_fast.reference.metrics.information import ms_ssim
-from idgi_fast.tables import markdown_table
+from idgi_fast.utils.tables import markdown_table
 
 COLUMNS = [
     "kernel",
@@ -397,9 +397,7 @@ def _curve_rows(rows: KernelRows, device: str, gen, rounds: int, on_gpu: bool) -
         if seconds:
             rows[-1]["torch ms"] = (
                 timed(
-                    lambda: curves.information_curves_torch(
-                        x_levels, ends, y_levels, ends - 0.2, True, 1000
-                    ),
+                    lambda: curves.information_curves_torch(x_levels, ends, y_levels, ends - 0.2, True, 1000),
                     rounds * 10,
                 )
                 * 1e3

@@ -9,7 +9,7 @@ from idgi_fast import evaluate, explain
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.models.toy import load_scenenet
-from idgi_fast.tables import markdown_table
+from idgi_fast.utils.tables import markdown_table
 
 METRIC_GROUPS = {  # options, metric images scored per input image
     "insertion + deletion": (dict(metrics=["insertion", "deletion"], insertion_canvas="blur"), 2 * 21 + 1),

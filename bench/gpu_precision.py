@@ -6,7 +6,7 @@ from gpu_backends import end_to_end_workloads
 from gpu_timing import CHUNK, METHODS, relative_l2, timed
 
 from idgi_fast import evaluate, explain
-from idgi_fast.tables import markdown_table
+from idgi_fast.utils.tables import markdown_table
 
 
 def check_precision(report: dict, device: str, rounds: int) -> int:

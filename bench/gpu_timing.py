@@ -7,8 +7,8 @@ import time
 
 import torch
 
-from idgi_fast.graphs import StaticCall
 from idgi_fast.methods import METHOD_NAMES
+from idgi_fast.runtime.graphs import StaticCall
 
 METHODS = METHOD_NAMES
 CHUNK = 64

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from idgi_fast.study import StudyConfig, run_study
-from idgi_fast.tables import markdown_table
+from idgi_fast.utils.tables import markdown_table
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from study_memory import study_memory
 
-from idgi_fast.tables import markdown_table
+from idgi_fast.utils.tables import markdown_table
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")

@@ -15,8 +15,10 @@ import torch
 from conftest import TinyCNN
 
 import idgi_fast
-from idgi_fast import engine, graphs
+from idgi_fast import engine
 from idgi_fast.methods import method_spec
+from idgi_fast.runtime import graphs
+from idgi_fast.utils import messages
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -190,7 +192,7 @@ def fake_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: counts["mode"])
     monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", lambda mode: counts.__setitem__("mode", mode))
     monkeypatch.setattr(graphs.StaticCall, "_record", record)
-    monkeypatch.setattr(graphs, "_warned", set())
+    monkeypatch.setattr(messages, "_warned", set())
     return counts
 
 

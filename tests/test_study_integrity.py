@@ -215,7 +215,7 @@ def test_a_report_whose_images_moved_says_completeness_was_not_checked(tmp_path)
     from PIL import Image
 
     from idgi_fast.data.scenes import generate_scenes
-    from idgi_fast.figures import to_uint8_image
+    from idgi_fast.study.figures import to_uint8_image
 
     Image.fromarray(to_uint8_image(generate_scenes(1, seed=1).images[0])).save(root / "a.png")
     path = tmp_path / "study.sqlite"

@@ -6,7 +6,7 @@ import torch
 
 from .. import validation
 from ..methods import METHODS
-from ..outputs import check_precision
+from ..runtime.precision import check_precision
 from .explain import explain
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import torch
 
 from .. import engine, reference, validation
-from ..graphs import resolve_graphs
 from ..methods import MethodSpec, check_flag, method_spec
 from ..noise import NoiseSettings, SampleSums, check_noise, draw_noise
 from ..ops.backends import resolve_backend
-from ..outputs import check_precision, full_float32, numerics, with_precision
+from ..runtime.graphs import resolve_graphs
+from ..runtime.precision import check_precision, full_float32, numerics, with_precision
 from .result import ExplainResult
 
 

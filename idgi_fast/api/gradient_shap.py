@@ -6,7 +6,8 @@ import torch
 
 from .. import engine, validation
 from ..noise import NoiseSettings, SampleSums, draw_shap
-from ..outputs import full_float32, nonfinite_error, point_finite
+from ..outputs import nonfinite_error, point_finite
+from ..runtime.precision import full_float32
 
 
 def _shap_distribution(baselines, inputs: torch.Tensor) -> torch.Tensor:

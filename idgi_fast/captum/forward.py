@@ -12,7 +12,8 @@ import torch
 from ..engine import StraightPath, stream_path
 from ..methods import check_flag
 from ..ops.backends import resolve_backend
-from ..outputs import full_float32, no_input_gradient
+from ..outputs import no_input_gradient
+from ..runtime.precision import full_float32
 from ..validation import check_finite, check_model, resolve_batch_size
 
 

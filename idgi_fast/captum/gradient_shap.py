@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from ..methods import check_flag
-from ..outputs import check_path_finite, full_float32, point_finite
+from ..outputs import check_path_finite, point_finite
+from ..runtime.precision import full_float32
 from ..validation import check_finite
 from .forward import GradientAttribution, StraightPathRun, as_tuple, per_input_stdevs, repeat_examples
 

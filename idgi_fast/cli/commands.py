@@ -10,7 +10,7 @@ from .study_config import study_config
 
 
 def demo(args) -> int:
-    from ..demo import run_demo
+    from ..study.demo import run_demo
 
     run_demo(
         images=args.images,
@@ -115,7 +115,7 @@ def _duration(seconds: float) -> str:
 
 def _print_estimate(config, db: Path, probe: int, device=None) -> int:
     from ..study.estimate import estimate_study
-    from ..tables import markdown_table
+    from ..utils.tables import markdown_table
 
     found = estimate_study(config, db, probe, device)
     print(

@@ -9,9 +9,9 @@ from ..methods import METHOD_NAMES
 from ..models import MODEL_NAMES
 from ..ops.backends import BACKENDS
 from ..outputs import OUTPUTS
-from ..recipes import DEFAULT_NOISE, RECIPES_HELP
 from ..reference.metrics.insertion import CANVASES
 from ..reference.metrics.pic import INFORMATION_AXES, PROFILES
+from ..study.recipes import DEFAULT_NOISE, RECIPES_HELP
 from .arguments import (
     STUDY_METRICS,
     device,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..methods import METHOD_NAMES
-from ..recipes import DEFAULT_NOISE, recipe
 from ..reference.metrics.pic import INFORMATION_AXES
+from ..study.recipes import DEFAULT_NOISE, recipe
 from .arguments import weights
 
 

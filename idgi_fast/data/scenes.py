@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..progress import progress
+from ..utils.progress import progress
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross", "ring")
 IMAGE_SIZE = 224

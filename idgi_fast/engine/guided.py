@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from ..graphs import CACHE, StaticCall
 from ..ops.accumulate import idgi_scales, squared_norms
 from ..ops.guided_step import guided_step
 from ..outputs import check_path_finite, output_and_gradient, output_only, point_finite
-from ..profiling import annotate
+from ..runtime.graphs import CACHE, StaticCall
+from ..utils.profiling import annotate
 
 
 def evaluate_points(model, points, targets, output, batch_size: int, gradient=True, check_targets=True):

@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import torch
 
-from ..graphs import CACHE, StaticCall, clear_graphs
 from ..ops.accumulate import accumulate, idgi_scales, squared_norms
 from ..outputs import check_path_finite, output_and_gradient, point_finite
-from ..profiling import annotate
+from ..runtime.graphs import CACHE, StaticCall, clear_graphs
+from ..utils.profiling import annotate
 
 # F (N,) and ∂F/∂point (like the points) of a chunk of points, each belonging to image `images[p]`
 ChunkEvaluator = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import torch
 
-from ..graphs import CACHE, StaticCall
 from ..ops.target_probabilities import target_probabilities
-from ..outputs import check_logits, full_float32
-from ..profiling import annotate
+from ..outputs import check_logits
+from ..runtime.graphs import CACHE, StaticCall
+from ..runtime.precision import full_float32
 from ..saliency import saliency_map
+from ..utils.profiling import annotate
 from ..validation import check_finite, check_inputs, default_batch_size
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import torch
 
-from ..graphs import resolve_graphs
 from ..methods import check_flag
 from ..ops.backends import resolve_backend
-from ..progress import progress
 from ..reference.metrics.insertion import insertion_deletion
-from ..serialize import plain_data
-from ..tables import markdown_table
+from ..runtime.graphs import resolve_graphs
+from ..utils.progress import progress
+from ..utils.serialize import plain_data
+from ..utils.tables import markdown_table
 from ..validation import check_model, resolve_batch_size, resolve_targets
 from .common import check_images, resolve_saliency
 from .insertion import insertion_deletion_batched

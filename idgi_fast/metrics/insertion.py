@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from ..ops.composite import composite
-from ..profiling import annotate
 from ..reference.metrics.common import level_counts, pixel_ranks
 from ..reference.metrics.insertion import InsertionCurves, curve_scores, insertion_canvas
+from ..utils.profiling import annotate
 from ..validation import default_batch_size
 from .common import score_targets
 

@@ -16,7 +16,6 @@ import torch
 from ..geometry import gaussian_blur
 from ..ops.composite import composite
 from ..ops.quantise import quantise_hwc
-from ..profiling import annotate
 from ..reference.metrics.common import level_counts, pixel_ranks
 from ..reference.metrics.information import check_entropy_options, encode_pixel_sizes
 from ..reference.metrics.pic import (
@@ -27,6 +26,7 @@ from ..reference.metrics.pic import (
     curves_from_levels,
     pic_levels,
 )
+from ..utils.profiling import annotate
 from ..validation import default_batch_size
 from .common import score_targets
 from .information import ms_ssim_levels

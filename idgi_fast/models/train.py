@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_write, atomic_write_text
 from ..data.scenes import generate_scenes
-from ..progress import progress
+from ..utils.atomic import atomic_write, atomic_write_text
+from ..utils.progress import progress
 from .toy import CARD_FILE, SceneNet
 
 TRAIN_SEED, HELD_OUT_SEED = 0, 1

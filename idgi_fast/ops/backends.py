@@ -8,10 +8,10 @@ checking it again. An op without a native implementation runs its torch one unde
 from __future__ import annotations
 
 import os
-import warnings
 
 import torch
 
+from ..utils.messages import warn_once
 from .native import native_error
 
 BACKENDS = (
@@ -22,7 +22,6 @@ BACKENDS = (
     "reference",
 )  # what users pass to explain(), evaluate() and the CLI
 OP_BACKENDS = ("torch", "triton", "native")  # what an op receives
-_warned: set[str] = set()
 
 
 def interpreting() -> bool:
@@ -44,13 +43,11 @@ def resolve_backend(backend: str, tensor: torch.Tensor) -> str:
         error = native_error()
         if error is None:
             return "native"
-        if error not in _warned:
-            _warned.add(error)
-            warnings.warn(
-                f"idgi_fast: the native CPU ops are not available ({error}); using the torch path. "
-                "A C++ compiler and ninja (pip install ninja) let them build.",
-                stacklevel=3,
-            )
+        warn_once(
+            f"idgi_fast: the native CPU ops are not available ({error}); using the torch path. "
+            "A C++ compiler and ninja (pip install ninja) let them build.",
+            stacklevel=3,
+        )
         return "torch"
     if backend == "native":
         if tensor.device.type != "cpu":

@@ -30,7 +30,7 @@ import math
 import numpy as np
 import torch
 
-from ..profiling import annotate
+from ..utils.profiling import annotate
 from . import native
 from .backends import implementation
 

@@ -14,15 +14,15 @@ import torch
 from PIL import Image
 
 from ..api import explain
-from ..atomic import atomic_write
 from ..data.folders import LoadedImages
-from ..figures import save_png, to_uint8_image
 from ..metrics import evaluate
 from ..metrics.common import score_targets
 from ..metrics.stability import result_stability
-from ..recipes import recipe
 from ..saliency import saliency_map
+from ..utils.atomic import atomic_write
 from ..xrai import segment_masks, xrai
+from .figures import save_png, to_uint8_image
+from .recipes import recipe
 from .store import ImageResult
 
 # JPEG stability's per-image mean squared difference under each normalisation (docs/semantics.md §6):

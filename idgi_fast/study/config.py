@@ -11,7 +11,7 @@ from ..metrics.options import check_evaluation_settings
 from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO
 from ..models.specs import is_spec
 from ..ops.backends import BACKENDS
-from ..recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP, check_noise_settings, recipe
+from .recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP, check_noise_settings, recipe
 
 
 @dataclass(frozen=True)

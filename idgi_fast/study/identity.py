@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from ..recipes import recipe
 from .config import StudySettings
+from .recipes import recipe
 from .store import IncompatibleDatabase, Store
 from .subjects import Subject
 

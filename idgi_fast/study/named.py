@@ -18,9 +18,9 @@ from ..models.specs import is_spec, resolve_spec
 from ..models.toy import weights_path
 from ..models.weights import read_state_file
 from ..models.zoo import DEFAULT_WEIGHTS, check_zoo_available, is_weights_file
-from ..recipes import recipe
 from ..xrai import check_xrai_available
 from .config import StudyConfig
+from .recipes import recipe
 from .subjects import Subject, parameter_digest
 
 SCENE_SEED = 1  # the embedded model's held-out scenes (it was trained on seed 0)

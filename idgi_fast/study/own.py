@@ -12,8 +12,8 @@ import torch
 from ..methods import METHOD_NAMES
 from ..metrics.options import DEFAULT_METRICS, check_evaluation_images
 from ..models.adapt import logits_of
-from ..recipes import DEFAULT_NOISE
 from .config import StudySettings
+from .recipes import DEFAULT_NOISE
 from .runner import execute
 from .subjects import Subject, model_device, user_subject
 from .user_data import UserData

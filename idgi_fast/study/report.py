@@ -20,11 +20,11 @@ import torch
 from PIL import Image
 
 from .. import __version__
-from ..atomic import atomic_write_text
-from ..figures import save_png
-from ..recipes import ordered, recipe
-from ..tables import markdown_table
+from ..utils.atomic import atomic_write_text
+from ..utils.tables import markdown_table
 from .claims import LEVEL, RESAMPLES, SEED
+from .figures import save_png
+from .recipes import ordered, recipe
 from .report_figures import first_image, path_images, saliency_grid, scores_vs_steps
 from .store import Store
 from .summary import Summary, cells_of, summarise

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..figures import curve_panels, grid_figure, heatmap, to_uint8_image, variant_colour
 from ..geometry import blur_sigmas, gaussian_blur
-from ..recipes import ordered, recipe
 from .batches import input_path, map_path, maps_folder
+from .figures import curve_panels, grid_figure, heatmap, to_uint8_image, variant_colour
+from .recipes import ordered, recipe
 from .store import Store
 from .summary import Summary, cells_of, summarise
 from .work import latest_source

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..progress import progress
+from ..utils.progress import progress
 from .batches import explain_and_score, filter_images, maps_folder
 from .config import StudyConfig, StudySettings
 from .distributed import Ranks, StopRequests, merge_shards, shard_path

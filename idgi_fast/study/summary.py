@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 from ..ops.backends import resolve_backend
-from ..progress import progress
-from ..recipes import ordered
+from ..utils.progress import progress
 from .claims import (
     IMPROVED,
     RESAMPLES,
@@ -34,6 +33,7 @@ from .claims import (
     curve_areas,
     median_curve,
 )
+from .recipes import ordered
 from .store import Store
 from .variants import VariantReader
 

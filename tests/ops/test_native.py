@@ -13,6 +13,7 @@ import torch
 from torch.utils import cpp_extension
 
 from idgi_fast.ops import backends, native
+from idgi_fast.utils import messages
 
 built = pytest.mark.skipif(
     native.native_error() is not None, reason=f"native ops not built: {native.native_error()}"
@@ -29,7 +30,7 @@ def test_auto_picks_native_on_the_cpu():
 def test_without_the_native_ops_auto_warns_once_and_native_names_the_fix(monkeypatch):
     monkeypatch.setitem(native._state, "tried", True)
     monkeypatch.setitem(native._state, "error", "RuntimeError: no compiler (simulated)")
-    monkeypatch.setattr(backends, "_warned", set())
+    monkeypatch.setattr(messages, "_warned", set())
     with pytest.warns(UserWarning, match=r"native CPU ops are not available \(RuntimeError: no compiler"):
         assert backends.resolve_backend("auto", torch.zeros(1)) == "torch"
     with warnings.catch_warnings():

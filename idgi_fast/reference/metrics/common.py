@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 
 from ...ops.composite import composite_torch
-from ...outputs import check_logits, full_float32
+from ...outputs import check_logits
+from ...runtime.precision import full_float32
 from ...validation import default_batch_size
 
 

@@ -18,7 +18,7 @@ import torch
 
 from ...geometry import gaussian_blur
 from ...ops.information_curves import information_curves, normalised_curves_torch
-from ...profiling import annotate
+from ...utils.profiling import annotate
 from .common import Scorer, level_counts, pixel_ranks, reveal_stack, to_uint8, trapezoid
 from .information import compressed_sizes, ms_ssim
 

@@ -16,21 +16,15 @@ study's loop) capture once. `clear_graphs()` frees it.
 
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
 
+from ..utils.messages import warn_once
+
 GRAPH_MODES = ("off", "capture", "static")  # what the engine receives: see resolve_graphs
-_warned: set[str] = set()
-
-
-def warn_once(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        warnings.warn(message, stacklevel=3)
 
 
 def resolve_graphs(graphs: object, device: torch.device, backend: str) -> str:

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import torch
 
-from .api import explain
-from .atomic import atomic_write_text
-from .data.scenes import SHAPE_CLASSES, generate_scenes
+from ..api import explain
+from ..data.scenes import SHAPE_CLASSES, generate_scenes
+from ..methods import METHOD_NAMES, variant_title
+from ..metrics import evaluate
+from ..metrics.stability import quantised, result_stability
+from ..models.toy import load_scenenet, model_card
+from ..saliency import saliency_map
+from ..utils.atomic import atomic_write_text
+from ..utils.progress import progress
+from ..utils.serialize import write_json
+from ..utils.tables import markdown_table
 from .figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image, variant_colour
-from .methods import METHOD_NAMES, variant_title
-from .metrics import evaluate
-from .metrics.stability import quantised, result_stability
-from .models.toy import load_scenenet, model_card
-from .progress import progress
-from .saliency import saliency_map
-from .serialize import write_json
-from .tables import markdown_table
 
 DEMO_SEED = 1  # the held-out seed: the model never saw these scenes
 ATTRIBUTION_COLUMNS = ["method", "sum attr", "F(x)-F(x')", "abs gap", "rel gap", "evals/image", "seconds"]

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .methods import METHOD_NAMES, METHODS, MethodSpec
-from .noise import NOISE_TYPES, NoiseSettings
+from ..methods import METHOD_NAMES, METHODS, MethodSpec
+from ..noise import NOISE_TYPES, NoiseSettings
 
 TUNNEL_TITLES = {"smoothgrad": "SmoothGrad", "smoothgrad_sq": "SmoothGrad²", "vargrad": "VarGrad"}
 # several baselines by name, in the study's [0, 1] pixel units

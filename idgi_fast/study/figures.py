@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .atomic import atomic_write
+from ..utils.atomic import atomic_write
 
 # Each method's colour, light for the base method and dark for its IDGI variant.
 METHOD_COLOURS = {
