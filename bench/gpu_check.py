@@ -28,7 +28,7 @@ It prints a Markdown report (tee it to a file) and writes gpu_check.json under -
      attribution (scikit-image permitting), each timed against its floor;
   7. CUDA graphs (section "graphs"): explain and evaluate with graphs on against off (equal
      results, the graph captured and replayed from the cache), each timed against the eager
-     floor and the floor replayed as one graph per chunk; tests/test_graphs.py on the card;
+     floor and the floor replayed as one graph per chunk; tests/runtime/test_graphs.py on the card;
   8. precision= (section "precision"): tf32 and bf16 against fp32 per method, error and time.
 Kernel rows also give the device time alone (the launch replayed from a CUDA graph), which
 the bandwidth targets are about; the wall time adds Python's per-launch overhead.

@@ -115,24 +115,30 @@ def _metric_rows(rows: list, workload, rounds: int) -> int:
 
 
 def _test_rows(rows: list) -> int:
-    """tests/test_graphs.py on the card, compiled kernels."""
+    """tests/runtime/test_graphs.py on the card, compiled kernels."""
     failures = 0
     try:
         import pytest  # noqa: F401
 
         tests = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_graphs.py"],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/runtime/test_graphs.py"],
             capture_output=True,
             text=True,
             env={**os.environ, "TRITON_INTERPRET": "0"},  # compiled kernels: conftest would interpret
         )
         summary = tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else tests.stderr[-300:]
         rows.append(
-            {"workload": "tests/test_graphs.py on CUDA", "entry": summary, "pass": tests.returncode == 0}
+            {
+                "workload": "tests/runtime/test_graphs.py on CUDA",
+                "entry": summary,
+                "pass": tests.returncode == 0,
+            }
         )
         failures += tests.returncode != 0
         if tests.returncode:
             print(tests.stdout[-3000:])
     except ImportError:
-        rows.append({"workload": "tests/test_graphs.py on CUDA", "entry": "pytest is not installed here"})
+        rows.append(
+            {"workload": "tests/runtime/test_graphs.py on CUDA", "entry": "pytest is not installed here"}
+        )
     return failures

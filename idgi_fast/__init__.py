@@ -1,6 +1,6 @@
 """idgi_fast: path attributions (IG, Blur IG, Guided IG, each ± IDGI) at dataset scale."""
 
-from .api import BlurIG, ExplainResult, GuidedIG, IntegratedGradients, explain, gradient_shap
+from .api import IG, BlurIG, ExplainResult, GuidedIG, explain, gradient_shap
 from .metrics import Evaluation, evaluate
 from .noise import NoiseSettings
 from .saliency import saliency_map
@@ -11,7 +11,7 @@ __all__ = [
     "ExplainResult",
     "gradient_shap",
     "NoiseSettings",
-    "IntegratedGradients",
+    "IG",
     "BlurIG",
     "GuidedIG",
     "saliency_map",

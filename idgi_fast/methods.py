@@ -9,10 +9,11 @@ method means one entry here plus its reference and engine implementation
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .utils.checks import check_flag, check_positive_float
 
 IG_RULES = ("pair", "left", "right", "trapezoid")
 BLUR_PADDINGS = ("zeros", "reflect")
@@ -25,20 +26,6 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, Any], Any]:
         return value
 
     return check
-
-
-def check_positive_float(name: str, value: Any) -> float:
-    """A finite number > 0 (NaN and Inf refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < float(value) < math.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def check_flag(name: str, value: Any) -> bool:
-    """A real bool: a string such as "no" is truthy and would silently mean True."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _fraction(name: str, value: Any) -> float:

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from .utils.checks import check_positive_int
+
 NOISE_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 _NOISE_KEYS = ("type", "samples", "stdev", "seed", "image_keys")
 
@@ -36,13 +38,7 @@ class NoiseSettings:
     def __post_init__(self):
         if self.type not in NOISE_TYPES:
             raise ValueError(f"noise type must be one of {NOISE_TYPES}, got {self.type!r}")
-        if (
-            isinstance(self.samples, bool)
-            or not isinstance(self.samples, numbers.Integral)
-            or self.samples < 1
-        ):
-            raise ValueError(f"noise samples must be an int ≥ 1, got {self.samples!r}")
-        object.__setattr__(self, "samples", int(self.samples))
+        object.__setattr__(self, "samples", check_positive_int("noise samples", self.samples))
         stdev = self.stdev
         if isinstance(stdev, bool) or not isinstance(stdev, numbers.Real) or not 0 <= float(stdev) < math.inf:
             raise ValueError(

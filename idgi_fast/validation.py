@@ -8,6 +8,7 @@ import torch
 
 from .methods import MethodSpec
 from .outputs import OUTPUTS, NonFiniteOutput, check_logits
+from .utils.checks import check_positive_int
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -146,9 +147,7 @@ def _check_class_index(value: int) -> None:
 
 
 def check_steps(steps: object) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int ≥ 1 (the number of path intervals), got {steps!r}")
-    return steps
+    return check_positive_int("steps", steps, "the number of path intervals")
 
 
 DEFAULT_STEPS = 128

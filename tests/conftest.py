@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 # Triton kernels run on CPU tensors only in its interpreter, which must be chosen before triton is imported.
@@ -12,6 +13,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
+
+from idgi_fast.study import StudyConfig, run_study  # noqa: E402
 
 
 class LinearLogit(nn.Module):
@@ -156,3 +159,50 @@ def synthetic_study(path, images: int, models: int = 1) -> dict:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.synthetic_study(path, models=models, images=images)
+
+
+class RunsOutOfMemory(TinyCNN):
+    """Raises CUDA's out-of-memory error for any batch of more than `limit` points."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit, self.sizes = limit, []
+
+    def forward(self, x):
+        self.sizes.append(x.shape[0])
+        if x.shape[0] > self.limit:
+            raise torch.cuda.OutOfMemoryError("simulated")
+        return super().forward(x)
+
+
+# a small study of the embedded model, run once per session; tests only read its database
+SMALL_STUDY = StudyConfig(
+    methods=("ig", "guided_ig"),
+    steps=(2, 4),
+    images=5,
+    images_per_batch=2,
+    metrics=("insertion", "deletion", "sic"),
+    metric_options={
+        "insertion_canvas": "blur",
+        "insertion_levels": 4,
+        "pic_levels": 5,
+        "information": ("entropy",),
+        "webp_method": 0,
+        "min_pred": 0.0,
+    },
+)
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(tmp_path_factory):
+    path = tmp_path_factory.mktemp("study") / "whole.sqlite"
+    summary = run_study(SMALL_STUDY, path, show_progress=False)
+    return path, summary
+
+
+OWN_MODEL_PAGE = Path(__file__).resolve().parents[1] / "docs" / "own-model.md"
+
+
+def page_blocks() -> list[tuple[str, str]]:
+    """(language, code) of every fenced block of docs/own-model.md."""
+    return re.findall(r"```(\w+)\n(.*?)```", OWN_MODEL_PAGE.read_text(), flags=re.S)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import TinyCNN
 
-from idgi_fast import IntegratedGradients, evaluate, explain, gradient_shap
+from idgi_fast import IG, evaluate, explain, gradient_shap
 from idgi_fast.captum import GradientShap as CaptumGradientShap
 from idgi_fast.captum import IntegratedGradients as CaptumIG
 from idgi_fast.captum import NoiseTunnel as CaptumNoiseTunnel
@@ -153,7 +153,7 @@ PRECISION_AND_GRAPHS = [
     ),
     (
         "class precision",
-        lambda: IntegratedGradients(MODEL, precision="half"),
+        lambda: IG(MODEL, precision="half"),
         ValueError,
         r"precision must be one of",
     ),
@@ -179,7 +179,7 @@ PRECISION_AND_GRAPHS = [
     ),
     (
         "class graphs",
-        lambda: IntegratedGradients(MODEL, graphs="x").attribute(X, steps=2),
+        lambda: IG(MODEL, graphs="x").attribute(X, steps=2),
         TypeError,
         r"graphs must be True, False or None",
     ),

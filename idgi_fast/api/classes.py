@@ -75,7 +75,7 @@ class _PathAttribution:
         cls.__doc__ = f"{cls.__doc__}\n\n    Parameters ({cls.method}):\n{_parameters_doc(cls.method)}\n"
 
 
-class IntegratedGradients(_PathAttribution):
+class IG(_PathAttribution):
     """Integrated Gradients, optionally its IDGI variant (docs/semantics.md §3)."""
 
     method = "ig"

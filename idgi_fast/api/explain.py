@@ -10,11 +10,12 @@ from typing import Any
 import torch
 
 from .. import engine, reference, validation
-from ..methods import MethodSpec, check_flag, method_spec
+from ..methods import MethodSpec, method_spec
 from ..noise import NoiseSettings, SampleSums, check_noise, draw_noise
 from ..ops.backends import resolve_backend
 from ..runtime.graphs import resolve_graphs
 from ..runtime.precision import check_precision, full_float32, numerics, with_precision
+from ..utils.checks import check_flag
 from .result import ExplainResult
 
 

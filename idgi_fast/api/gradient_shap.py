@@ -78,7 +78,7 @@ def gradient_shap(
             alpha = alpha.to(device=inputs.device, dtype=inputs.dtype)
             alpha = alpha.view(batch, len(chosen), *[1] * len(shape))
             points = alpha * noisy + (1 - alpha) * drawn
-            values, gradients = engine.evaluate_points(
+            values, gradients = engine.model_outputs(
                 model,
                 points.flatten(0, 1),
                 targets.repeat_interleave(len(chosen)),

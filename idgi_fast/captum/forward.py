@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from ..engine import StraightPath, stream_path
-from ..methods import check_flag
 from ..ops.backends import resolve_backend
 from ..outputs import no_input_gradient
 from ..runtime.precision import full_float32
+from ..utils.checks import check_flag
 from ..validation import check_finite, check_model, resolve_batch_size
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..methods import check_flag
 from ..outputs import check_path_finite, point_finite
 from ..runtime.precision import full_float32
+from ..utils.checks import check_flag, check_positive_int
 from ..validation import check_finite
 from .forward import GradientAttribution, StraightPathRun, as_tuple, per_input_stdevs, repeat_examples
 
@@ -49,8 +49,7 @@ class GradientShap(GradientAttribution):
                 "baselines must be a distribution of baselines: one tensor per input, (K, …) rows shaped "
                 "like one example of that input, K ≥ 1"
             )
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be an int ≥ 1, got {n_samples!r}")
+        check_positive_int("n_samples", n_samples)
         for name, group in (("inputs", tensors), ("baselines", baselines)):
             for tensor in group:
                 check_finite(tensor, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..engine import StraightPath
-from ..methods import check_flag
+from ..utils.checks import check_flag, check_positive_int
 from .forward import GradientAttribution, StraightPathRun
 from .quadrature import alphas_and_step_sizes
 
@@ -67,8 +67,7 @@ class IDGI:
         run = StraightPathRun(
             self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
         )
-        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-            raise ValueError(f"n_steps must be an int ≥ 1, got {n_steps!r}")
+        check_positive_int("n_steps", n_steps)
         path = StraightPath.uniform(run.flat_inputs, run.flat_baselines, n_steps, "pair")
         _, important, outputs, _ = run.stream(path, idgi=True)
         flat = important[n_steps]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..methods import check_flag
 from ..noise import NOISE_TYPES, SampleSums
+from ..utils.checks import check_flag, check_positive_int
 from ..validation import check_finite
 from .forward import as_tuple, per_input_stdevs, repeat_examples
 from .integrated_gradients import IDGI, IntegratedGradients
@@ -48,8 +48,8 @@ class NoiseTunnel:
         if nt_type not in NOISE_TYPES:
             raise ValueError(f"nt_type must be one of {NOISE_TYPES}, got {nt_type!r}")
         for name, value in (("nt_samples", nt_samples), ("nt_samples_batch_size", nt_samples_batch_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be an int ≥ 1, got {value!r}")
+            if value is not None:
+                check_positive_int(name, value)
         if check_flag("draw_baseline_from_distrib", draw_baseline_from_distrib):
             raise ValueError(
                 "draw_baseline_from_distrib draws baselines at random, which IntegratedGradients and IDGI "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..utils.checks import check_positive_int
+
 METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 
 
@@ -19,8 +21,7 @@ def alphas_and_step_sizes(n_steps: int, method: str) -> tuple[list[float], list[
     Gauss-Legendre takes numpy's n nodes and weights, mapped from [−1, 1] to [0, 1] (nodes in
     float64, weights in float32 as Captum applies them).
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be an int ≥ 1, got {n_steps!r}")
+    check_positive_int("n_steps", n_steps)
     if method == "gausslegendre":
         nodes, weights = np.polynomial.legendre.leggauss(n_steps)
         return [float(a) for a in (nodes + 1) / 2], torch.tensor(weights / 2, dtype=torch.float32).tolist()

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from .guided import evaluate_points, guided_ig_stream
+from .guided import guided_ig_stream, model_outputs
 from .paths import BlurPath, StraightPath
-from .stream import model_evaluator, stream_path, stream_path_static
+from .stream import chunk_outputs, stream_path, stream_path_static
 
 
 def _stream(path, model, targets, *, counts, idgi, output, batch_size, backend, graphs):
@@ -16,7 +16,7 @@ def _stream(path, model, targets, *, counts, idgi, output, batch_size, backend, 
         return stream_path_static(
             path, model, targets, output, counts, idgi, batch_size, backend, capture=graphs == "capture"
         )
-    evaluate = model_evaluator(model, targets, output)
+    evaluate = chunk_outputs(model, targets, output)
     return stream_path(path, evaluate, counts, idgi, batch_size, backend, targets)
 
 
@@ -67,10 +67,10 @@ __all__ = [
     "run",
     "stream_path",
     "stream_path_static",
-    "model_evaluator",
+    "chunk_outputs",
     "StraightPath",
     "BlurPath",
     "guided_ig_stream",
-    "evaluate_points",
+    "model_outputs",
     "IMPLEMENTATIONS",
 ]

@@ -16,7 +16,7 @@ from ..runtime.graphs import CACHE, StaticCall
 from ..utils.profiling import annotate
 
 
-def evaluate_points(model, points, targets, output, batch_size: int, gradient=True, check_targets=True):
+def model_outputs(model, points, targets, output, batch_size: int, gradient=True, check_targets=True):
     """F (N,) and, when `gradient`, ∂F/∂point of N points with their own targets, `batch_size`
     points per model call (check_targets: outputs.output_and_gradient's)."""
     values, grads = [], []
@@ -31,15 +31,15 @@ def evaluate_points(model, points, targets, output, batch_size: int, gradient=Tr
     return torch.cat(values), (torch.cat(grads) if gradient else None)
 
 
-class StaticEvaluation:
-    """evaluate_points of one fixed batch of points as a StaticCall (a CUDA graph when
+class StaticModelOutputs:
+    """model_outputs of one fixed batch of points as a StaticCall (a CUDA graph when
     `capture`): Guided IG's model call, the same shape at every step."""
 
     def __init__(self, model, like: torch.Tensor, targets, output, batch_size: int, capture: bool):
         self.points, self.targets = torch.empty_like(like), targets.clone()
 
         def body():
-            return evaluate_points(model, self.points, self.targets, output, batch_size, check_targets=False)
+            return model_outputs(model, self.points, self.targets, output, batch_size, check_targets=False)
 
         self.call = StaticCall(body, capture, "Guided IG's model call (forward, backward)")
 
@@ -50,16 +50,16 @@ class StaticEvaluation:
         return values.clone(), gradients  # F is kept across steps; the gradient is used up in its step
 
 
-def step_evaluator(model, inputs, targets, output, batch_size: int, graphs: str):
-    """Guided IG's per-step model call: evaluate_points, or its cached StaticEvaluation."""
+def step_outputs(model, inputs, targets, output, batch_size: int, graphs: str):
+    """Guided IG's per-step model call: model_outputs, or its cached StaticModelOutputs."""
     if graphs == "off":
-        return lambda points: evaluate_points(model, points, targets, output, batch_size)
+        return lambda points: model_outputs(model, points, targets, output, batch_size)
     evaluation = CACHE.get(
         "guided call",
         model,
         inputs,
         (batch_size, output, graphs),
-        lambda: StaticEvaluation(model, inputs, targets, output, batch_size, graphs == "capture"),
+        lambda: StaticModelOutputs(model, inputs, targets, output, batch_size, graphs == "capture"),
     )
     return lambda points: evaluation(points, targets)
 
@@ -85,7 +85,7 @@ def guided_ig_stream(
     graphs: str = "off",
 ):
     batch = inputs.shape[0]
-    evaluate = step_evaluator(model, inputs, targets, output, batch_size, graphs)
+    evaluate = step_outputs(model, inputs, targets, output, batch_size, graphs)
     x_in = inputs.to(torch.float64).flatten(1).contiguous()
     x_base = baselines.to(torch.float64).expand_as(inputs).flatten(1).contiguous()
     distance = (x_in - x_base).abs().sum(dim=1)
@@ -119,7 +119,7 @@ def guided_ig_stream(
             backend,
         )
     if idgi:
-        outputs[:, steps], _ = evaluate_points(model, inputs, targets, output, batch_size, gradient=False)
+        outputs[:, steps], _ = model_outputs(model, inputs, targets, output, batch_size, gradient=False)
         _idgi_update(important, waiting[0], waiting[1], (outputs[:, steps] - waiting[2]).to(torch.float64))
         finite[:, steps] = point_finite(outputs[:, steps])
     check_path_finite(finite, targets, steps)

@@ -20,10 +20,10 @@ from ..runtime.graphs import CACHE, StaticCall, clear_graphs
 from ..utils.profiling import annotate
 
 # F (N,) and ∂F/∂point (like the points) of a chunk of points, each belonging to image `images[p]`
-ChunkEvaluator = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+ChunkOutputs = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def model_evaluator(model, targets: torch.Tensor, output: str) -> ChunkEvaluator:
+def chunk_outputs(model, targets: torch.Tensor, output: str) -> ChunkOutputs:
     """The explained output of `model` (docs/semantics.md notation) at each point, for its image's target."""
     return lambda points, images: output_and_gradient(model, points, targets[images], output)
 
@@ -111,7 +111,7 @@ def path_rows(path) -> tuple[torch.Tensor, torch.Tensor]:
 
 def stream_path(
     path,
-    evaluate: ChunkEvaluator,
+    evaluate: ChunkOutputs,
     counts: list[int],
     idgi: bool,
     batch_size: int,
@@ -251,5 +251,5 @@ def stream_path_static(path, model, targets, output, counts, idgi, batch_size, b
         clear_graphs()  # every capture's pool: the eager stream below halves its chunk as it needs
 
         return stream_path(
-            path, model_evaluator(model, targets, output), counts, idgi, batch_size, backend, targets
+            path, chunk_outputs(model, targets, output), counts, idgi, batch_size, backend, targets
         )

@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from ..methods import check_flag
 from ..ops.backends import resolve_backend
 from ..reference.metrics.insertion import insertion_deletion
 from ..runtime.graphs import resolve_graphs
+from ..utils.checks import check_flag
 from ..utils.progress import progress
 from ..utils.serialize import plain_data
 from ..utils.tables import markdown_table

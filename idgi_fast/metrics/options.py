@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from ..methods import check_flag, check_positive_float
 from ..reference.metrics.information import check_msssim_options
 from ..reference.metrics.insertion import CANVASES
 from ..reference.metrics.pic import PAIR_THRESHOLDS, check_pic_options, check_random_mask
+from ..utils.checks import check_flag, check_positive_float
 from .common import check_levels, check_unit_range
 from .stability import STABILITY_NORMS
 

@@ -9,7 +9,7 @@ the two stay independent.
 from __future__ import annotations
 
 from .blur_ig import blur_ig
-from .evaluation import PointEvaluator
+from .evaluation import ReferenceOutputs
 from .guided_ig import guided_ig
 from .idgi import idgi_from_path
 from .ig import integrated_gradients
@@ -48,7 +48,7 @@ def run(
 ):
     """(base by count, IDGI by count or None, outputs (B, m+1), points evaluated per image).
     positions: a step schedule's α_0 … α_m (float64), or None for the uniform path."""
-    evaluator = PointEvaluator(model, targets, output, batch_size, steps)
+    evaluator = ReferenceOutputs(model, targets, output, batch_size, steps)
     result = IMPLEMENTATIONS[spec.name](evaluator, inputs, baselines, steps, counts, idgi, params, positions)
     return (*result, evaluator.points_per_image)
 
@@ -59,6 +59,6 @@ __all__ = [
     "guided_ig",
     "integrated_gradients",
     "idgi_from_path",
-    "PointEvaluator",
+    "ReferenceOutputs",
     "IMPLEMENTATIONS",
 ]

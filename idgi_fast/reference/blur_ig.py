@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 from ..geometry import blur_sigmas, gaussian_blur
-from .evaluation import PointEvaluator
+from .evaluation import ReferenceOutputs
 from .idgi import idgi_from_path
 
 
 def blur_ig(
-    evaluator: PointEvaluator,
+    evaluator: ReferenceOutputs,
     inputs: torch.Tensor,
     steps: int,
     counts: list[int],

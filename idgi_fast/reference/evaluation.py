@@ -12,7 +12,7 @@ from ..outputs import check_path_finite, output_and_gradient, output_only, point
 from ..validation import default_batch_size
 
 
-class PointEvaluator:
+class ReferenceOutputs:
     def __init__(self, model, targets: torch.Tensor, output: str, batch_size: int | None, steps: int):
         self.model = model
         self.steps = steps

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from .evaluation import PointEvaluator
+from .evaluation import ReferenceOutputs
 from .idgi import idgi_from_path
 
 
@@ -69,7 +69,7 @@ def guided_step(
 
 
 def guided_ig(
-    evaluator: PointEvaluator,
+    evaluator: ReferenceOutputs,
     inputs: torch.Tensor,
     baselines: torch.Tensor,
     steps: int,

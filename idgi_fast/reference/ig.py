@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .evaluation import PointEvaluator
+from .evaluation import ReferenceOutputs
 from .idgi import idgi_from_path
 
 
@@ -46,7 +46,7 @@ def scheduled_ig(
 
 
 def integrated_gradients(
-    evaluator: PointEvaluator,
+    evaluator: ReferenceOutputs,
     inputs: torch.Tensor,
     baselines: torch.Tensor,
     steps: int,

@@ -20,7 +20,7 @@ from idgi_fast.study import Store
 from idgi_fast.study.curves import BENDS, DENSE, MISSING, decode_curve, encode_curve
 from idgi_fast.study.report import write_report
 
-SCHEMA_1 = Path(__file__).parent / "data" / "schema1"
+SCHEMA_1 = Path(__file__).resolve().parents[1] / "data" / "schema1"
 
 
 def _pic_curves(rows: int, levels: int = 25, seed: int = 0) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TinyCNN, peak_bytes
+from conftest import RunsOutOfMemory, TinyCNN, peak_bytes
 
 import idgi_fast
 from idgi_fast.data.scenes import generate_scenes
@@ -125,20 +125,6 @@ def test_peak_memory_does_not_grow_with_steps(method, against_reference):
             lambda: idgi_fast.explain(model, x, target=0, steps=128, backend="reference", batch_size=8)
         )
         assert reference > 3 * large
-
-
-class RunsOutOfMemory(TinyCNN):
-    """Raises CUDA's out-of-memory error for any batch of more than `limit` points."""
-
-    def __init__(self, limit: int):
-        super().__init__()
-        self.limit, self.sizes = limit, []
-
-    def forward(self, x):
-        self.sizes.append(x.shape[0])
-        if x.shape[0] > self.limit:
-            raise torch.cuda.OutOfMemoryError("simulated")
-        return super().forward(x)
 
 
 def test_out_of_memory_halves_the_chunk_and_keeps_what_was_accumulated():

@@ -91,7 +91,7 @@ def test_transformer_maps_are_scored_by_evaluate(name):
 @needs_torchvision
 def test_the_docs_torchvision_command_runs_as_written(tmp_path, monkeypatch, capsys):
     """docs/own-model.md's `--model torchvision:…` command, in a fresh folder."""
-    from test_docs_own_model import page_blocks
+    from conftest import page_blocks
 
     from idgi_fast.cli import main
 

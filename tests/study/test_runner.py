@@ -1,41 +1,18 @@
 """The study runner and its database: a killed run resumes to exactly the database of an
-uninterrupted run, finished work is never redone, and a database of another schema is refused."""
+uninterrupted run, finished work is never redone, a database of another schema is refused,
+and every method recipe, image source and storage choice lands in it."""
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from dataclasses import replace
 
 import pytest
+from conftest import SMALL_STUDY as SMALL
 from conftest import as_rank, free_port, needs_torchvision
 from conftest import study_results as results
 
 from idgi_fast.study import IncompatibleDatabase, Store, StudyConfig, run_study
-from idgi_fast.study.curves import decode_curve
-
-SMALL = StudyConfig(
-    methods=("ig", "guided_ig"),
-    steps=(2, 4),
-    images=5,
-    images_per_batch=2,
-    metrics=("insertion", "deletion", "sic"),
-    metric_options={
-        "insertion_canvas": "blur",
-        "insertion_levels": 4,
-        "pic_levels": 5,
-        "information": ("entropy",),
-        "webp_method": 0,
-        "min_pred": 0.0,
-    },
-)
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    path = tmp_path_factory.mktemp("study") / "whole.sqlite"
-    summary = run_study(SMALL, path, show_progress=False)
-    return path, summary
 
 
 def test_a_run_fills_every_table(uninterrupted):
@@ -213,114 +190,6 @@ def test_an_xrai_method_without_scikit_image_stops_before_any_work(tmp_path, mon
     assert not path.exists()
 
 
-def test_the_paper_preset_runs_with_overrides_and_needs_an_image_folder(tmp_path, capsys):
-    """--preset paper: the study's metrics and options; flags beside it (models, images, steps)
-    override it; its zoo models without --data stop with the fix."""
-    from idgi_fast.cli import main
-    from idgi_fast.study.config import PRESETS
-
-    db = tmp_path / "paper.sqlite"
-    argv = ["run", "--preset", "paper", "--db", str(db)]
-    assert main(argv) == 2 and "give the ImageNet validation folder (--data)" in capsys.readouterr().err
-    assert main([*argv, "--models", "scenenet", "--images", "2", "--steps", "2,4", "--methods", "ig"]) == 0
-    store = Store(db, "test")
-    try:
-        settings = store.settings()
-        keys = set(store.connection.execute("SELECT DISTINCT steps, count, metric FROM scores").fetchall())
-    finally:
-        store.close()
-    paper = PRESETS["paper"]
-    assert settings["metrics"] == sorted(paper["metrics"]) and settings["stability"] is True
-    assert settings["metric_options"] == {**paper["metric_options"], "information": ["entropy", "msssim"]}
-    assert {(steps, count) for steps, count, _ in keys} == {(4, 2), (4, 4)}
-    assert {metric for *_, metric in keys} >= {"sic/msssim", "aic/entropy", "stability/mse_sum"}
-    assert not any(metric.startswith("deletion") for *_, metric in keys)  # not a score the study reports
-    assert paper["steps"] == (8, 16, 32, 64, 128) and len(paper["models"]) == 10
-
-
-def test_an_estimate_projects_the_run_without_writing_it(tmp_path):
-    """--estimate on 2 of 4 images: the projection is of the order of the measured run (loose
-    bounds: timings on a shared machine; bench/RESULTS.md has the measured ratio), the database
-    size too, and the database is not created; for a finished database nothing is left to do."""
-    from idgi_fast.study.estimate import estimate_study
-
-    config = replace(SMALL, images=4, images_per_batch=4)
-    db = tmp_path / "estimated.sqlite"
-    found = estimate_study(config, db, probe=2)
-    assert not db.exists() and found.probe_images == 2
-    assert {(row["method"], row["steps"]) for row in found.rows} == {
-        ("ig", 4),
-        ("guided_ig", 2),
-        ("guided_ig", 4),
-    }
-    assert all(row["images"] == 4 and row["s/image"] > 0 for row in found.rows)
-    started = time.perf_counter()
-    run_study(config, db, show_progress=False)
-    measured = time.perf_counter() - started
-    assert 0.33 < found.seconds / measured < 3.0, (found.seconds, measured)
-    assert 0.5 < found.database_bytes / db.stat().st_size < 2.0
-    done = estimate_study(config, db, probe=1)
-    assert all(row["images"] == 0 for row in done.rows) and done.seconds < found.seconds
-
-
-def test_the_estimate_command_prints_the_projection(tmp_path, capsys):
-    from idgi_fast.cli import main
-
-    db = tmp_path / "e.sqlite"
-    assert (
-        main(["run", "--db", str(db), "--images", "2", "--steps", "2", "--methods", "ig", "--estimate", "1"])
-        == 0
-    )
-    out = capsys.readouterr().out
-    assert "estimate on cpu from the first 1 image(s)" in out and "projected:" in out and "database" in out
-    assert not db.exists()
-
-
-def test_a_fitted_schedule_runs_beside_the_uniform_counts(tmp_path, capsys):
-    """schedule fit → run --schedule: <method>@<stem> at the schedule's m beside the uniform runs,
-    IDGI complete, in the report; a re-run does nothing; a schedule for another model or method
-    is refused."""
-    pytest.importorskip("scipy")
-    from idgi_fast.cli import main
-    from idgi_fast.schedules import Schedule
-
-    fitted = tmp_path / "s4.json"
-    argv = ["schedule", "fit", "--method", "ig", "--steps", "4", "--images", "2", "--grid-steps", "16"]
-    assert main([*argv, "--out", str(fitted)]) == 0
-    schedule = Schedule.load(fitted)
-    assert schedule.method == "ig" and schedule.steps == 4 and schedule.params == {"rule": "left"}
-    db = tmp_path / "s.sqlite"
-    run = [
-        "run",
-        "--db",
-        str(db),
-        "--images",
-        "2",
-        "--steps",
-        "4",
-        "--methods",
-        "ig",
-        "--schedule",
-        str(fitted),
-    ]
-    assert main(run) == 0
-    found = _scores(db)
-    assert {(key[1], key[2], key[4]) for key in found} == {("ig", 4, 4), ("ig@s4", 4, 4)}
-    gaps = [v for k, v in found.items() if k[1] == "ig@s4" and k[3] == 1 and k[6] == "completeness_gap"]
-    assert len(gaps) == 2 and max(gaps) < 1e-5
-    assert "IG (schedule s4) + IDGI" in study_tables_of(db)
-    capsys.readouterr()
-    assert main(run) == 0 and "0 image runs done now" in capsys.readouterr().out
-    other = Schedule((0.0, 0.5, 1.0), method="blur_ig", model="resnet50")
-    other.save(tmp_path / "other.json")
-    assert main([*run[:-1], str(tmp_path / "other.json")]) == 2
-    assert "was fitted for resnet50" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="schedule 's4' was fitted for ig, not blur_ig"):
-        StudyConfig(
-            methods=("blur_ig@s4",), schedules={"s4": {"method": "ig", "positions": [0, 1], "params": {}}}
-        )
-
-
 def study_tables_of(path) -> str:
     from idgi_fast.study.report import study_tables
 
@@ -329,86 +198,6 @@ def study_tables_of(path) -> str:
         return "\n".join(table.markdown() for table in study_tables(store))
     finally:
         store.close()
-
-
-def test_report_tables_aggregate_the_database(uninterrupted, tmp_path):
-    """Insertion cells are the mean of the per-image scores; SIC cells the AUC of the median curve
-    of the kept images; sensitivity is the difference of the two counts; files are written."""
-    import math
-
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from idgi_fast.reference.metrics.pic import aggregate_curves, curve_auc
-    from idgi_fast.study.report import study_tables, write_report
-
-    path, _ = uninterrupted
-    store = Store(path, "test")
-    try:
-        tables = {table.name: table for table in study_tables(store)}
-        rows = store.connection.execute(
-            "SELECT value FROM scores WHERE method = 'ig' AND idgi = 1 AND count = 2 "
-            "AND metric = 'insertion/probability'"
-        ).fetchall()
-        curves = store.connection.execute(
-            "SELECT c.points FROM curves c JOIN scores s USING (model, method, steps, idgi, count, image) "
-            "WHERE c.method = 'guided_ig' AND c.idgi = 0 AND c.count = 4 AND c.curve = 'sic/entropy' "
-            "AND s.metric = 'sic/entropy' AND s.value IS NOT NULL"
-        ).fetchall()
-    finally:
-        store.close()
-    assert math.isclose(
-        tables["insertion_probability_steps2"].rows[0]["IG + IDGI"],
-        sum(v for (v,) in rows) / len(rows),
-        rel_tol=1e-12,
-    )
-    median = aggregate_curves(torch.from_numpy(np.stack([decode_curve(p) for (p,) in curves])), "median")
-    assert math.isclose(
-        tables["sic_entropy_steps4"].rows[0]["Guided IG"], float(curve_auc(median)), rel_tol=1e-12
-    )
-    sensitivity = tables["insertion_probability_sensitivity_2_4"].rows[0]["IG"]
-    assert math.isclose(
-        sensitivity,
-        tables["insertion_probability_steps4"].rows[0]["IG"]
-        - tables["insertion_probability_steps2"].rows[0]["IG"],
-        rel_tol=1e-12,
-        abs_tol=1e-15,
-    )
-    written = write_report(path, tmp_path / "report", resamples=200)
-    markdown = (tmp_path / "report" / "report.md").read_text()
-    assert markdown.count("### ") == len(tables) and "## The study's claims" in markdown
-    assert all(p.exists() for p in written)
-    # the claims: per method, insertion and SIC at each count and their step sensitivity, stability
-    # under both normalisations at each count; the insertion claim is the difference of the cells
-    import csv
-
-    with open(tmp_path / "report" / "claims.csv") as handle:
-        claims = list(csv.DictReader(handle))
-    assert len(claims) == 2 * (2 + 1 + 2 + 1 + 2 * 2)
-    insertion = next(
-        row
-        for row in claims
-        if row["method"] == "ig"
-        and row["steps"] == "4"
-        and row["claim"] == "IDGI improves Insertion (probability)"
-    )
-    cells = tables["insertion_probability_steps4"].rows[0]
-    assert math.isclose(float(insertion["IDGI − base"]), cells["IG + IDGI"] - cells["IG"], rel_tol=1e-9)
-    assert float(insertion["95% low"]) <= float(insertion["IDGI − base"]) <= float(insertion["95% high"])
-    with Image.open(tmp_path / "report" / "scores_vs_steps.png") as figure:
-        # insertion, deletion and SIC (entropy): one row of three 380×300 panels over a 2-row legend
-        assert figure.size == (3 * 380, 300 + 12 + 2 * 22)
-
-
-def test_report_of_a_missing_or_empty_database_says_what_to_run(tmp_path):
-    from idgi_fast.study.report import write_report
-
-    with pytest.raises(FileNotFoundError, match="idgi-fast run --db"):
-        write_report(tmp_path / "none.sqlite", tmp_path)
-    Store(tmp_path / "empty.sqlite", "test").close()
-    with pytest.raises(ValueError, match="holds no scores yet"):
-        write_report(tmp_path / "empty.sqlite", tmp_path)
 
 
 def _rank_worker(rank: int, world: int, port: int, path: str) -> None:
@@ -491,37 +280,6 @@ def test_an_image_folder_is_filtered_and_its_unreadable_files_recorded(tmp_path)
         "stopped": False,
         "missing": [],
     }
-
-
-def test_the_commands_run_report_and_name_bad_input(tmp_path, capsys):
-    from idgi_fast.cli import main
-
-    db = tmp_path / "cli" / "study.sqlite"
-    assert (
-        main(
-            [
-                "run",
-                "--db",
-                str(db),
-                "--images",
-                "2",
-                "--methods",
-                "ig",
-                "--steps",
-                "2",
-                "--information",
-                "entropy",
-            ]
-        )
-        == 0
-    )
-    assert "finished: 2 image runs done now" in capsys.readouterr().out
-    assert main(["report", str(db)]) == 0
-    assert (db.parent / "report.md").read_text().startswith("# Study report")
-    assert main(["run", "--db", str(db), "--data", str(tmp_path / "nowhere")]) == 2
-    assert "image folder" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["run", "--steps", "0,4"])
 
 
 def test_saved_maps_are_the_attributions_and_feed_the_report_grid(tmp_path):
@@ -723,47 +481,3 @@ def test_without_save_maps_only_the_preview_images_maps_are_written(tmp_path):
         + [f"scenenet/ig/steps4/{variant}_n{n}/{first}.npy" for variant in ("base", "idgi") for n in (2, 4)]
     )
     assert tmp_path / "report" / "saliency_grid.png" in write_report(path, tmp_path / "report")
-
-
-def test_the_run_command_names_what_a_zoo_model_lacks(tmp_path, capsys):
-    from idgi_fast.cli import main
-    from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available
-
-    assert main(["run", "--models", "resnet50", "--db", str(tmp_path / "s.sqlite")]) == 2
-    assert "give the ImageNet validation folder (--data)" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "run",
-                "--models",
-                "resnet50",
-                "--data",
-                str(tmp_path / "nowhere"),
-                "--db",
-                str(tmp_path / "s.sqlite"),
-            ]
-        )
-        == 2
-    )
-    try:
-        check_zoo_available()
-        assert "image folder" in capsys.readouterr().err
-    except ZooUnavailable:
-        assert "pip install 'idgi-fast[zoo]'" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["run", "--models", "resnet18"])
-
-
-def test_no_graphs_reaches_the_config_and_leaves_the_identity_alone():
-    from idgi_fast.cli import build_parser
-    from idgi_fast.cli.study_config import study_config as _study_config
-    from idgi_fast.study.identity import study_settings
-    from idgi_fast.study.named import data_identity, named_subjects
-
-    base = ["run", "--db", "x.sqlite", "--images", "2", "--steps", "2", "--methods", "ig"]
-    default = _study_config(build_parser().parse_args(base))
-    off = _study_config(build_parser().parse_args([*base, "--no-graphs"]))
-    assert default.graphs is None and off.graphs is False
-    assert study_settings(default, named_subjects(default)[0], data_identity(default)) == study_settings(
-        off, named_subjects(off)[0], data_identity(off)
-    )

@@ -360,7 +360,7 @@ def test_the_metrics_fixed_shape_scoring_equals_the_chunked_one():
 
 
 def test_a_fixed_chunk_that_does_not_fit_falls_back_to_the_halving_stream():
-    from test_engine import RunsOutOfMemory
+    from conftest import RunsOutOfMemory
 
     x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(12))
     model = RunsOutOfMemory(limit=5).eval()

@@ -280,7 +280,7 @@ def test_any_input_shape_for_ig_and_guided_ig():
 
 def test_captum_shaped_classes_match_explain(tiny_cnn64, images64):
     for cls, method in (
-        (idgi_fast.IntegratedGradients, "ig"),
+        (idgi_fast.IG, "ig"),
         (idgi_fast.BlurIG, "blur_ig"),
         (idgi_fast.GuidedIG, "guided_ig"),
     ):

@@ -10,14 +10,10 @@ import shlex
 from pathlib import Path
 
 import pytest
+from conftest import OWN_MODEL_PAGE as PAGE
+from conftest import page_blocks
 
 from idgi_fast.cli import main
-
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "own-model.md"
-
-
-def page_blocks() -> list[tuple[str, str]]:
-    return re.findall(r"```(\w+)\n(.*?)```", PAGE.read_text(), flags=re.S)
 
 
 def _run_page(folder: Path, monkeypatch, wanted) -> int:

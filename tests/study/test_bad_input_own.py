@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from test_study_own import CLASSES, ITEMS, MEAN, SIZE, STD, Net, Shapes
+from test_own import CLASSES, ITEMS, MEAN, SIZE, STD, Net, Shapes
 
 from idgi_fast.cli import main
 from idgi_fast.study import run
