@@ -206,3 +206,15 @@ OWN_MODEL_PAGE = Path(__file__).resolve().parents[1] / "docs" / "own-model.md"
 def page_blocks() -> list[tuple[str, str]]:
     """(language, code) of every fenced block of docs/own-model.md."""
     return re.findall(r"```(\w+)\n(.*?)```", OWN_MODEL_PAGE.read_text(), flags=re.S)
+
+
+def study_tables_of(path) -> str:
+    """The study's tables, as Markdown, from the database at `path`."""
+    from idgi_fast.study import Store
+    from idgi_fast.study.report import study_tables
+
+    store = Store(path, "test")
+    try:
+        return "\n".join(table.markdown() for table in study_tables(store))
+    finally:
+        store.close()

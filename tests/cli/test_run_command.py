@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from conftest import SMALL_STUDY as SMALL
 from conftest import study_results as results
+from conftest import study_tables_of
 
 from idgi_fast.study import Store, StudyConfig, run_study
 
@@ -123,16 +124,6 @@ def test_a_fitted_schedule_runs_beside_the_uniform_counts(tmp_path, capsys):
         StudyConfig(
             methods=("blur_ig@s4",), schedules={"s4": {"method": "ig", "positions": [0, 1], "params": {}}}
         )
-
-
-def study_tables_of(path) -> str:
-    from idgi_fast.study.report import study_tables
-
-    store = Store(path, "test")
-    try:
-        return "\n".join(table.markdown() for table in study_tables(store))
-    finally:
-        store.close()
 
 
 def test_the_commands_run_report_and_name_bad_input(tmp_path, capsys):

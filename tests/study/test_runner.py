@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 from conftest import SMALL_STUDY as SMALL
-from conftest import as_rank, free_port, needs_torchvision
+from conftest import as_rank, free_port, needs_torchvision, study_tables_of
 from conftest import study_results as results
 
 from idgi_fast.study import IncompatibleDatabase, Store, StudyConfig, run_study
@@ -188,16 +188,6 @@ def test_an_xrai_method_without_scikit_image_stops_before_any_work(tmp_path, mon
     with pytest.raises(ValueError, match=r"xrai:ig: XRAI segments .* pip install 'idgi-fast\[xrai\]'"):
         run_study(replace(SMALL, methods=("ig", "xrai:ig")), path, show_progress=False)
     assert not path.exists()
-
-
-def study_tables_of(path) -> str:
-    from idgi_fast.study.report import study_tables
-
-    store = Store(path, "test")
-    try:
-        return "\n".join(table.markdown() for table in study_tables(store))
-    finally:
-        store.close()
 
 
 def _rank_worker(rank: int, world: int, port: int, path: str) -> None:
