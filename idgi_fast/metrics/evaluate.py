@@ -10,6 +10,7 @@ import torch
 
 from ..ops.backends import resolve_backend
 from ..reference.metrics.insertion import insertion_deletion
+from ..reference.metrics.road import road
 from ..runtime.graphs import resolve_graphs
 from ..utils.checks import check_flag
 from ..utils.progress import progress
@@ -21,6 +22,7 @@ from .insertion import insertion_deletion_batched
 from .localization import energy_in_mask, pointing_game
 from .options import DEFAULT_METRICS, EvaluationOptions, check_evaluation_settings, check_images_for
 from .pic import pic_curves
+from .road import road_batched
 from .stability import check_explain_fn, jpeg_stability
 
 
@@ -30,13 +32,15 @@ class Evaluation:
 
     per_image / aggregate keys: "insertion/probability", "insertion/probability_ratio",
     "deletion/…", "sic/entropy", "aic/entropy", "sic/msssim", "aic/msssim", "energy_in_mask",
-    "pointing_game", "stability". Insertion, Deletion and localization aggregate by the mean
+    "pointing_game", "stability", "road/<order>/<score>" (order morf | lerf, score probability |
+    accuracy). Insertion, Deletion and localization aggregate by the mean
     over images; SIC/AIC by the AUC of the aggregated curve; stability as −log10 of the mean
     squared difference over images.
     curves: per-image curves — "insertion"/"deletion" (B, K + 1) probabilities, "sic/…"/"aic/…"
     (B, 1001) on x = 0, 0.001, …, 1; aggregate_curves: the mean insertion/deletion curve and the
     aggregated SIC/AIC curves. skipped: per SIC/AIC key, the count of images per skip reason
-    and in total ("images"); skip_reasons: per key, each image's list of reasons.
+    and in total ("images"); skip_reasons: per key, each image's list of reasons. ROAD's curves
+    "road/…" are (B, P) over details["road_percentages"]; its areas aggregate by the mean.
     """
 
     metrics: tuple[str, ...]
@@ -105,7 +109,8 @@ def evaluate(
     attributions: (B, C, H, W) like the images, or a saliency map (B, H, W).
     target: int, list, 1-D tensor or None (the model's argmax on the images).
     metrics: any of "insertion", "deletion", "sic", "aic", "localization" (needs masks (B, H, W)),
-    "stability" (needs explain_fn(images, targets) → attributions, see attribution_function).
+    "stability" (needs explain_fn(images, targets) → attributions, see attribution_function),
+    "road" (MoRF/LeRF with noisy linear imputation, docs/metrics.md §15).
     backend: as explain's; "reference" scores one image at a time in plain PyTorch. The fast
     backends batch insertion, deletion and SIC/AIC (blur profile); the pair profile, localization
     and stability run the same code on every backend. graphs: as explain's, for scoring passes.
@@ -130,7 +135,7 @@ def evaluate(
     result.details["backend"] = backend
     modes = tuple(m for m in ("insertion", "deletion") if m in metrics)
     scores = tuple(m for m in ("sic", "aic") if m in metrics)
-    total = images.shape[0] * (bool(modes) + bool(scores))
+    total = images.shape[0] * (bool(modes) + bool(scores) + ("road" in metrics))
     with progress(total=total, desc="evaluate", unit="image", enabled=show_progress) as bar:
         if modes:
             _insertion_deletion(result, model, images, saliency, targets, modes, backend, graphs, bar)
@@ -147,6 +152,8 @@ def evaluate(
                 progress_bar=bar,
             )
             _add_pic(result, found)
+        if "road" in metrics:
+            _road(result, model, images, saliency, targets, backend, graphs, bar)
     if "localization" in metrics:
         masks = masks.to(device=saliency.device, dtype=torch.bool)
         energy = energy_in_mask(saliency, masks).cpu()
@@ -204,6 +211,22 @@ def _insertion_deletion(result: Evaluation, model, images, saliency, targets, mo
         for name, values in found.scores[mode].items():
             result.per_image[f"{mode}/{name}"] = values
             result.aggregate[f"{mode}/{name}"] = float(values.mean())
+
+
+def _road(result: Evaluation, model, images, saliency, targets, backend, graphs, bar) -> None:
+    settings = result.options
+    arguments = (model, images, saliency, targets, settings.road_percentages, settings.road_noise)
+    options = {"seed": settings.road_seed, "orders": settings.road_orders, "batch_size": settings.batch_size}
+    if backend == "reference":
+        found = road(*arguments, **options, progress_bar=bar)
+    else:
+        found = road_batched(*arguments, **options, backend=backend, graphs=graphs, progress_bar=bar)
+    result.details["road_percentages"] = list(found.percentages)
+    for key, curves in found.curves.items():
+        result.curves[f"road/{key}"] = curves
+        result.aggregate_curves[f"road/{key}"] = curves.mean(dim=0)
+        result.per_image[f"road/{key}"] = found.auc[key]
+        result.aggregate[f"road/{key}"] = float(found.auc[key].mean())
 
 
 def _add_pic(result: Evaluation, found) -> None:

@@ -11,11 +11,18 @@ import torch
 from ..reference.metrics.information import check_msssim_options
 from ..reference.metrics.insertion import CANVASES
 from ..reference.metrics.pic import PAIR_THRESHOLDS, check_pic_options, check_random_mask
+from ..reference.metrics.road import (
+    ROAD_NOISE,
+    ROAD_ORDERS,
+    ROAD_PERCENTAGES,
+    check_road_images,
+    check_road_options,
+)
 from ..utils.checks import check_flag, check_positive_float
 from .common import check_levels, check_unit_range
 from .stability import STABILITY_NORMS
 
-METRICS = ("insertion", "deletion", "sic", "aic", "localization", "stability")
+METRICS = ("insertion", "deletion", "sic", "aic", "localization", "stability", "road")
 DEFAULT_METRICS = ("insertion", "deletion", "sic", "aic")
 
 
@@ -51,6 +58,11 @@ class EvaluationOptions:
     # JPEG stability
     jpeg_quality: int = 75
     stability_norm: str = "l1"  # l1 | sum (the study's signed sum)
+    # ROAD (docs/metrics.md §15)
+    road_percentages: tuple[float, ...] = ROAD_PERCENTAGES  # percent of the pixels removed, increasing
+    road_noise: float = ROAD_NOISE  # σ of the noise added to imputed pixels (0: none)
+    road_seed: int = 0  # seed of the noise field
+    road_orders: tuple[str, ...] = ROAD_ORDERS  # morf and/or lerf
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> EvaluationOptions:
@@ -61,9 +73,15 @@ class EvaluationOptions:
         options = dict(options)
         if isinstance(options.get("information"), str):
             options["information"] = [options["information"]]
-        for name in ("information", "pair_thresholds"):  # hashable, and safe from the caller's later edits
-            if name in options:
-                options[name] = tuple(options[name])
+        if isinstance(options.get("road_orders"), str):
+            options["road_orders"] = [options["road_orders"]]
+        # hashable, and safe from the caller's later edits; a non-sequence is left for its check to name
+        for name in ("information", "pair_thresholds", "road_percentages", "road_orders"):
+            if name in options and not isinstance(options[name], str):
+                try:
+                    options[name] = tuple(options[name])
+                except TypeError:
+                    pass
         return cls(**options)
 
 
@@ -114,6 +132,7 @@ def _check_options(options: EvaluationOptions) -> None:
         raise ValueError("pair_thresholds must hold at least one saliency fraction in (0, 1)")
     if options.stability_norm not in STABILITY_NORMS:
         raise ValueError(f"stability_norm must be one of {STABILITY_NORMS}, got {options.stability_norm!r}")
+    check_road_options(options.road_percentages, options.road_noise, options.road_seed, options.road_orders)
     if options.pair_random_mask is not None and options.pic_profile != "pair":
         raise ValueError(
             f"pair_random_mask sets the pair profile's random pixels, but pic_profile is "
@@ -140,3 +159,5 @@ def check_images_for(options: EvaluationOptions, metrics: tuple[str, ...], image
             check_random_mask(options.pair_random_mask, images.shape[-2:])
     if "stability" in metrics:
         check_unit_range(images, "the JPEG stability metric")
+    if "road" in metrics:
+        check_road_images(images.shape[-2], images.shape[-1])
