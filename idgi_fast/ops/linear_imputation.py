@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from . import native
 from .backends import implementation
 
-TOLERANCE = 1e-10  # relative residual ‖b − A·e‖ / ‖b‖ of every (system, channel)
+TOLERANCE = 1e-12  # relative residual ‖b − A·e‖ / ‖b‖ of every (system, channel)
 MAX_ITERATIONS = 500
 EDGE, DIAGONAL = 1.0 / 6.0, 1.0 / 12.0
 _DAMPING, _COARSEST, _COARSE_SWEEPS = 0.9, 8, 30

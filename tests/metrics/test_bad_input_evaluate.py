@@ -238,7 +238,75 @@ EVALUATE = [
     ),
 ]
 
-TABLE = EVALUATE
+
+def road(**options):
+    return ev(MODEL, X, ATTRIBUTION, metrics=["road"], **options)
+
+
+ROAD = [
+    ("road percentage 0", lambda: road(road_percentages=[0, 50]), ValueError, r"strictly between 0 and 100"),
+    (
+        "road percentage 100",
+        lambda: road(road_percentages=[50, 100]),
+        ValueError,
+        r"strictly between 0 and 100",
+    ),
+    (
+        "road percentage text",
+        lambda: road(road_percentages=["10"]),
+        ValueError,
+        r"strictly between 0 and 100",
+    ),
+    ("road percentages empty", lambda: road(road_percentages=[]), ValueError, r"non-empty list of numbers"),
+    ("road percentages scalar", lambda: road(road_percentages=10), ValueError, r"non-empty list of numbers"),
+    (
+        "road unsorted",
+        lambda: road(road_percentages=[50, 10]),
+        ValueError,
+        r"sorted and without repeats.*\[10\.0, 50\.0\]",
+    ),
+    ("road repeated", lambda: road(road_percentages=[10, 10]), ValueError, r"sorted and without repeats"),
+    (
+        "road noise negative",
+        lambda: road(road_noise=-0.1),
+        ValueError,
+        r"road_noise must be a finite number ≥ 0",
+    ),
+    (
+        "road noise NaN",
+        lambda: road(road_noise=float("nan")),
+        ValueError,
+        r"road_noise must be a finite number ≥ 0",
+    ),
+    (
+        "road noise inf",
+        lambda: road(road_noise=float("inf")),
+        ValueError,
+        r"road_noise must be a finite number ≥ 0",
+    ),
+    ("road seed", lambda: road(road_seed=-1), ValueError, r"road_seed must be an int ≥ 0"),
+    ("road orders", lambda: road(road_orders=["morf", "best"]), ValueError, r"road_orders must name each of"),
+    (
+        "road orders repeated",
+        lambda: road(road_orders=["morf", "morf"]),
+        ValueError,
+        r"road_orders must name",
+    ),
+    (
+        "road image too small",
+        lambda: evaluate(MODEL, X[:, :, :2, :5], ATTRIBUTION[:, :, :2, :5], metrics=["road"]),
+        ValueError,
+        r"too small: pass images of at least 3 × 3",
+    ),
+    (
+        "road attribution shape",
+        lambda: ev(MODEL, X, ATTRIBUTION[:, :, :4], metrics=["road"]),
+        ValueError,
+        r"do not match images of shape",
+    ),
+]
+
+TABLE = EVALUATE + ROAD
 
 
 @pytest.mark.parametrize(
