@@ -79,7 +79,18 @@ def step_counts(text: str) -> list[int]:
 
 
 models = subset("models", MODEL_NAMES)
-STUDY_METRICS = ("insertion", "deletion", "sic", "aic", "localization")
+STUDY_METRICS = ("insertion", "deletion", "sic", "aic", "localization", "road")
+
+
+def percentages(text: str) -> list[float]:
+    """Comma-separated numbers (ROAD's removal percentages; evaluate checks their range and order)."""
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"percentages must be comma-separated numbers in (0, 100), e.g. 10,20,30,40,50,70,90; "
+            f"got {text!r}"
+        ) from None
 
 
 def study_metrics(text: str) -> list[str]:

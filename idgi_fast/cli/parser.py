@@ -19,6 +19,7 @@ from .arguments import (
     models,
     non_negative_float,
     non_negative_int,
+    percentages,
     positive_int,
     step_counts,
     study_methods,
@@ -210,7 +211,8 @@ def _add_run_execution(run) -> None:
         type=study_metrics,
         default=None,
         help=f"comma-separated: {','.join(STUDY_METRICS)} (default insertion,deletion,sic,aic; localization "
-        "needs object masks: the synthetic scenes have them), or none (attributions only; add --save-maps)",
+        "needs object masks: the synthetic scenes have them; road: MoRF/LeRF with noisy linear imputation), "
+        "or none (attributions only; add --save-maps)",
     )
     run.add_argument(
         "--device",
@@ -231,6 +233,18 @@ def _add_run_execution(run) -> None:
         type=subset("information axes", INFORMATION_AXES),
         default=None,
         help="SIC/AIC axes: entropy,msssim (default both)",
+    )
+    run.add_argument(
+        "--road-percentages",
+        type=percentages,
+        default=None,
+        help="ROAD's removal percentages, increasing in (0, 100) (default 10,20,30,40,50,70,90)",
+    )
+    run.add_argument(
+        "--road-noise",
+        type=non_negative_float,
+        default=None,
+        help="σ of the noise ROAD adds to imputed pixels (default 0.01; 0 for none)",
     )
     run.add_argument(
         "--schedule",

@@ -20,6 +20,10 @@ def study_config(args):
     fields["metric_options"] = dict(fields["metric_options"])
     if args.information:
         fields["metric_options"]["information"] = tuple(args.information)
+    if args.road_percentages is not None:
+        fields["metric_options"]["road_percentages"] = tuple(args.road_percentages)
+    if args.road_noise is not None:
+        fields["metric_options"]["road_noise"] = args.road_noise
     specs = list(dict.fromkeys((args.models or []) + (args.model or [])))
     given = {"models": specs, "methods": args.methods, "steps": args.steps, "images": args.images}
     fields.update({name: tuple(value) for name, value in given.items() if value and name != "images"})

@@ -25,7 +25,7 @@ from ..utils.tables import markdown_table
 from .claims import LEVEL, RESAMPLES, SEED
 from .figures import save_png
 from .recipes import ordered, recipe
-from .report_figures import first_image, path_images, saliency_grid, scores_vs_steps
+from .report_figures import first_image, path_images, road_curves, saliency_grid, scores_vs_steps
 from .store import Store
 from .summary import Summary, cells_of, summarise
 from .work import incomplete_work
@@ -40,6 +40,10 @@ MEAN_METRICS = {
     "stability/mse": "JPEG stability, −log10 of the mean squared difference of L1-normalised maps",
     "stability/mse_sum": "JPEG stability, −log10 of the mean squared difference of sum-normalised maps (the "
     "study's)",
+    "road/morf/probability": "ROAD MoRF: area under the target's probability (lower is more faithful)",
+    "road/lerf/probability": "ROAD LeRF: area under the target's probability (higher is more faithful)",
+    "road/morf/accuracy": "ROAD MoRF: area under the accuracy",
+    "road/lerf/accuracy": "ROAD LeRF: area under the accuracy",
 }
 CURVE_METRICS = {
     "sic/entropy": ("SIC, entropy axis", "median"),
@@ -138,6 +142,7 @@ class Report:
     grid: Image.Image | None
     example: torch.Tensor | None
     incomplete: str | None
+    road: Image.Image | None = None
     unchecked: str | None = None
     claims: Table | None = None
     claims_resamples: int = RESAMPLES
@@ -152,6 +157,8 @@ class Report:
             written.append(save_png(self.figure, out / "scores_vs_steps.png"))
         if self.grid is not None:
             written.append(save_png(self.grid, out / "saliency_grid.png"))
+        if self.road is not None:
+            written.append(save_png(self.road, out / "road_curves.png"))
         if self.example is not None:
             written.append(save_png(path_images(self.example), out / "paths.png"))
         written.append(atomic_write_text(out / "report.md", self.markdown()))
@@ -175,6 +182,7 @@ class Report:
             + warning
             + ("\n\n![scores against the step count](scores_vs_steps.png)" if self.figure is not None else "")
             + ("\n\n![saliency maps](saliency_grid.png)" if self.grid is not None else "")
+            + ("\n\n![ROAD's MoRF and LeRF curves](road_curves.png)" if self.road is not None else "")
             + (
                 "\n\n![an image along the IG and Blur IG paths](paths.png)"
                 if self.example is not None
@@ -233,6 +241,7 @@ def build_report(db: str | Path, resamples: int = RESAMPLES) -> Report:
             grid=saliency_grid(store, db, cells=cells),
             example=first_image(store),
             incomplete=incomplete,
+            road=road_curves(store, summary),
             unchecked=unchecked,
             claims=Table(
                 "claims",

@@ -10,11 +10,13 @@ import torch
 from PIL import Image
 
 from ..geometry import blur_sigmas, gaussian_blur
+from ..reference.metrics.road import ROAD_PERCENTAGES
 from .batches import input_path, map_path, maps_folder
 from .figures import curve_panels, grid_figure, heatmap, to_uint8_image, variant_colour
 from .recipes import ordered, recipe
 from .store import Store
 from .summary import Summary, cells_of, summarise
+from .variants import VariantReader
 from .work import latest_source
 
 FIGURE_METRICS = {
@@ -25,6 +27,47 @@ FIGURE_METRICS = {
     "sic/msssim": "SIC, MS-SSIM",
     "aic/msssim": "AIC, MS-SSIM",
 }
+
+
+ROAD_FIGURE = {
+    "road/morf/probability": "ROAD MoRF, probability",
+    "road/lerf/probability": "ROAD LeRF, probability",
+    "road/morf/accuracy": "ROAD MoRF, accuracy",
+    "road/lerf/accuracy": "ROAD LeRF, accuracy",
+}
+
+
+def road_curves(store: Store, summary: Summary) -> Image.Image | None:
+    """ROAD's mean MoRF and LeRF curves of every variant at the largest step count, against the
+    fraction of pixels removed; None when the study has no ROAD score."""
+    present = [metric for metric in ROAD_FIGURE if metric in summary.metrics]
+    if not present:
+        return None
+    percentages = ((store.settings() or {}).get("metric_options") or {}).get("road_percentages")
+    xs = np.array(percentages or ROAD_PERCENTAGES, dtype=np.float64) / 100.0
+    count = max(key[3] for key in summary.cells)
+    models = sorted({key[0] for key in summary.cells})
+    reader, colours, panels = VariantReader(store), {}, []
+    for metric in present:
+        series = {}
+        for (model, method, idgi, cell_count), steps in sorted(summary.cells.items()):
+            curves = (
+                reader.every_curve((model, method, steps, idgi, count), metric) if cell_count == count else []
+            )
+            if len(curves) and curves.shape[1] == xs.size:
+                title = recipe(method).variant_title(idgi)
+                name = title if len(models) == 1 else f"{model}: {title}"
+                colours[name] = variant_colour(method, idgi)
+                series[name] = (xs, curves.mean(axis=0))
+        panels.append(
+            {
+                "title": f"{ROAD_FIGURE[metric]} (steps = {count})",
+                "xlabel": "fraction removed",
+                "ylabel": "mean",
+                "series": series,
+            }
+        )
+    return curve_panels(panels, colours, columns=2)
 
 
 def scores_vs_steps(store: Store, summary: Summary | None = None) -> Image.Image | None:

@@ -96,3 +96,8 @@ class VariantReader:
     def curves(self, variant: tuple, metric: str, images: np.ndarray) -> np.ndarray:
         """(len(images), points) float64: the curves of `metric` for `images`, in their order."""
         return decode_curves(self._blobs(variant, metric, images), self.backend)
+
+    def every_curve(self, variant: tuple, metric: str) -> np.ndarray:
+        """(n, points) float64: every stored curve of `metric` for the variant, images in name order."""
+        rows = sorted(self._rows(variant, metric, "map_curves", "points"), key=lambda row: self.rank[row[0]])
+        return decode_curves([blob for _, blob in rows], self.backend)

@@ -199,3 +199,25 @@ def test_no_graphs_reaches_the_config_and_leaves_the_identity_alone():
     assert study_settings(default, named_subjects(default)[0], data_identity(default)) == study_settings(
         off, named_subjects(off)[0], data_identity(off)
     )
+
+
+def test_road_runs_in_the_study_and_is_reported_with_its_curves(tmp_path, capsys):
+    from idgi_fast.cli import main
+    from idgi_fast.reference.metrics.road import ROAD_SCORES
+
+    db = tmp_path / "road" / "study.sqlite"
+    argv = ["run", "--db", str(db), "--images", "3", "--methods", "ig", "--steps", "4", "--metrics", "road"]
+    assert main([*argv, "--road-percentages", "10,50,90", "--road-noise", "0"]) == 0
+    assert Store(db, "test").settings()["metric_options"]["road_percentages"] == [10.0, 50.0, 90.0]
+    scores = results(db)["scores"]
+    metrics = {row[6] for row in scores if row[6].startswith("road/")}
+    assert metrics == {f"road/{order}/{score}" for order in ("morf", "lerf") for score in ROAD_SCORES}
+    assert main(["report", str(db)]) == 0
+    report = (db.parent / "report.md").read_text()
+    assert "ROAD MoRF: area under the target's probability" in report and "road_curves.png" in report
+    assert (db.parent / "road_curves.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main([*argv, "--road-percentages", "50,10"]) == 2
+    assert "road_percentages must be sorted" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*argv, "--road-percentages", "ten"])
