@@ -22,6 +22,7 @@ METRIC_GROUPS = {  # options, metric images scored per input image
         dict(metrics=["insertion", "deletion", "sic", "aic"], information=["msssim"]),
         2 * 21 + 27,
     ),
+    "ROAD, MoRF + LeRF (7 percentages)": (dict(metrics=["road"]), 2 * 7),
 }
 
 

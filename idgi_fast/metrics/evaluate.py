@@ -155,11 +155,7 @@ def evaluate(
         if "road" in metrics:
             _road(result, model, images, saliency, targets, backend, graphs, bar)
     if "localization" in metrics:
-        masks = masks.to(device=saliency.device, dtype=torch.bool)
-        energy = energy_in_mask(saliency, masks).cpu()
-        hits = pointing_game(saliency, masks).cpu().to(torch.float64)
-        result.per_image["energy_in_mask"], result.aggregate["energy_in_mask"] = energy, float(energy.mean())
-        result.per_image["pointing_game"], result.aggregate["pointing_game"] = hits, float(hits.mean())
+        _localization(result, saliency, masks.to(device=saliency.device, dtype=torch.bool))
     if "stability" in metrics:
         found = jpeg_stability(
             explain_fn, images, attributions, targets, settings.jpeg_quality, settings.stability_norm
@@ -211,6 +207,13 @@ def _insertion_deletion(result: Evaluation, model, images, saliency, targets, mo
         for name, values in found.scores[mode].items():
             result.per_image[f"{mode}/{name}"] = values
             result.aggregate[f"{mode}/{name}"] = float(values.mean())
+
+
+def _localization(result: Evaluation, saliency: torch.Tensor, masks: torch.Tensor) -> None:
+    energy = energy_in_mask(saliency, masks).cpu()
+    hits = pointing_game(saliency, masks).cpu().to(torch.float64)
+    result.per_image["energy_in_mask"], result.aggregate["energy_in_mask"] = energy, float(energy.mean())
+    result.per_image["pointing_game"], result.aggregate["pointing_game"] = hits, float(hits.mean())
 
 
 def _road(result: Evaluation, model, images, saliency, targets, backend, graphs, bar) -> None:

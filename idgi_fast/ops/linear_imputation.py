@@ -8,6 +8,8 @@ piecewise constant prolongation; a coarse cell is unknown when its four fine cel
 float64 to a relative residual of `TOLERANCE`:
 
 - torch: the whole batch as (S·C, H, W) planes, shifted adds for the stencil — any device;
+- triton: the same solver with the stencil and each Jacobi sweep one kernel pass
+  (kernels/linear_imputation.py) — CUDA, or the CPU under the interpreter;
 - native: csrc/linear_imputation.cpp, one system per thread with its data in cache.
 Both return the images with the removed pixels filled, float64. The reference solves each image
 alone with plain CG on the explicit sparse matrix (reference/metrics/road.py).
@@ -25,6 +27,7 @@ TOLERANCE = 1e-12  # relative residual ‖b − A·e‖ / ‖b‖ of every (syst
 MAX_ITERATIONS = 500
 EDGE, DIAGONAL = 1.0 / 6.0, 1.0 / 12.0
 _DAMPING, _COARSEST, _COARSE_SWEEPS = 0.9, 8, 30
+_TILE = (16, 64)  # the Triton kernel's (rows, columns) per program
 
 
 def _neighbours(v: torch.Tensor) -> torch.Tensor:
@@ -40,26 +43,59 @@ def _neighbours(v: torch.Tensor) -> torch.Tensor:
 
 
 class _Level:
-    def __init__(self, unknown: torch.Tensor):
+    """One grid: A·v and damped Jacobi sweeps in torch, or through the Triton kernel."""
+
+    def __init__(self, unknown: torch.Tensor, triton: bool):
         self.unknown = unknown.to(torch.float64)  # (N, H, W), 1 where the value is solved for
         ones = torch.ones_like(self.unknown[:1])
         self.diagonal = _neighbours(ones)  # Σ of the in-grid neighbours' weights, (1, H, W)
         self.inverse = self.unknown / self.diagonal
+        self.triton = triton
 
     def apply(self, v: torch.Tensor) -> torch.Tensor:
         """A·v on the unknown cells (v is 0 elsewhere)."""
+        if self.triton:
+            return _stencil_triton(v, None, self)
         return self.unknown * (self.diagonal * v - _neighbours(v))
 
+    def smooth(self, error: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+        if self.triton:
+            return _stencil_triton(error, rhs, self)
+        return error + _DAMPING * self.inverse * (rhs - self.apply(error))
 
-def _hierarchy(unknown: torch.Tensor) -> list[_Level]:
-    levels = [_Level(unknown)]
+
+def _stencil_triton(v: torch.Tensor, rhs: torch.Tensor | None, level: _Level) -> torch.Tensor:
+    from ..kernels.linear_imputation import masked_stencil_kernel
+
+    v = v.contiguous()
+    out = torch.empty_like(v)
+    planes, height, width = v.shape
+    grid = (planes, -(-height // _TILE[0]), -(-width // _TILE[1]))
+    masked_stencil_kernel[grid](
+        v,
+        v if rhs is None else rhs.contiguous(),
+        level.unknown,
+        level.diagonal,
+        out,
+        height,
+        width,
+        _DAMPING,
+        JACOBI=rhs is not None,
+        BLOCK_H=_TILE[0],
+        BLOCK_W=_TILE[1],
+    )
+    return out
+
+
+def _hierarchy(unknown: torch.Tensor, triton: bool = False) -> list[_Level]:
+    levels = [_Level(unknown, triton)]
     while min(unknown.shape[-2:]) > _COARSEST:
         height, width = unknown.shape[-2:]
         padded = F.pad(unknown.to(torch.float32), (0, width % 2, 0, height % 2))  # padding: not unknown
         coarse = -F.max_pool2d(-padded[:, None], 2)[:, 0] > 0.5  # unknown when all four cells are
         if not bool(coarse.any()):
             break
-        levels.append(_Level(coarse))
+        levels.append(_Level(coarse, triton))
         unknown = coarse
     return levels
 
@@ -69,7 +105,7 @@ def _v_cycle(levels: list[_Level], rhs: torch.Tensor, index: int = 0) -> torch.T
     error = _DAMPING * level.inverse * rhs
     if index + 1 == len(levels):
         for _ in range(_COARSE_SWEEPS - 1):
-            error = error + _DAMPING * level.inverse * (rhs - level.apply(error))
+            error = level.smooth(error, rhs)
         return error
     height, width = rhs.shape[-2:]
     residual = F.pad(rhs - level.apply(error), (0, width % 2, 0, height % 2))
@@ -78,7 +114,7 @@ def _v_cycle(levels: list[_Level], rhs: torch.Tensor, index: int = 0) -> torch.T
     correction = _v_cycle(levels, coarse_rhs, index + 1)
     fine = correction.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)[:, :height, :width]
     error = error + level.unknown * fine
-    return error + _DAMPING * level.inverse * (rhs - level.apply(error))
+    return level.smooth(error, rhs)
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -111,11 +147,13 @@ def _conjugate_gradients(levels: list[_Level], b: torch.Tensor) -> tuple[torch.T
     return solution, relative
 
 
-def linear_imputation_torch(images: torch.Tensor, removed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def linear_imputation_torch(
+    images: torch.Tensor, removed: torch.Tensor, triton: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     systems, channels, height, width = images.shape
     planes = images.to(torch.float64).reshape(systems * channels, height, width)
     unknown = removed.repeat_interleave(channels, dim=0)
-    levels = _hierarchy(unknown)
+    levels = _hierarchy(unknown, triton)
     known = planes * (1.0 - levels[0].unknown)
     solution, relative = _conjugate_gradients(levels, levels[0].unknown * _neighbours(known))
     filled = known + solution
@@ -130,14 +168,26 @@ def linear_imputation_native(
     )
 
 
-LINEAR_IMPUTATION = {"torch": linear_imputation_torch, "native": linear_imputation_native}
+def linear_imputation_triton(
+    images: torch.Tensor, removed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return linear_imputation_torch(images, removed, triton=True)
+
+
+LINEAR_IMPUTATION = {
+    "torch": linear_imputation_torch,
+    "triton": linear_imputation_triton,
+    "native": linear_imputation_native,
+}
 
 
 def linear_imputation(images: torch.Tensor, removed: torch.Tensor, backend: str = "torch") -> torch.Tensor:
     """(S, C, H, W) images with the pixels `removed` (S, H, W) bool imputed, float64 on the images'
     device. Raises when a system did not reach TOLERANCE (it is positive definite, so only a
     non-finite image does that)."""
-    run = implementation(LINEAR_IMPUTATION, backend, applies=images.device.type == "cpu")
+    run = implementation(
+        LINEAR_IMPUTATION, backend, applies=backend != "native" or images.device.type == "cpu"
+    )
     filled, relative = run(images, removed)
     worst = float(relative.max()) if relative.numel() else 0.0
     if not worst <= TOLERANCE:

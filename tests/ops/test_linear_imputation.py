@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from idgi_fast.ops.linear_imputation import linear_imputation
+from idgi_fast.ops.linear_imputation import _hierarchy, linear_imputation
 from idgi_fast.ops.native import native_error
 from idgi_fast.reference.metrics.road import linear_imputation_reference
 
@@ -101,3 +101,18 @@ def test_parity_with_quantus_noisy_linear_imputation(backend, channels, height, 
         indices = np.flatnonzero(mask.numpy())
         theirs = perturb.noisy_linear_imputation(image.numpy(), indices, noise=0.0)
         assert np.abs(ours.numpy() - theirs).max() <= 1e-6
+
+
+def test_the_triton_kernel_is_the_torch_stencil_and_sweep():
+    """Under the interpreter (slow: one small grid for the kernel, a tiny solve end to end)."""
+    generator = torch.Generator().manual_seed(9)
+    removed = torch.rand(3, 13, 21, generator=generator) < 0.6
+    v = torch.randn(3, 13, 21, generator=generator, dtype=torch.float64) * removed
+    rhs = torch.randn(3, 13, 21, generator=generator, dtype=torch.float64) * removed
+    (plain,), (fused,) = _hierarchy(removed)[:1], _hierarchy(removed, triton=True)[:1]
+    assert (fused.apply(v) - plain.apply(v)).abs().max() <= 1e-15
+    assert (fused.smooth(v, rhs) - plain.smooth(v, rhs)).abs().max() <= 1e-15
+    images = torch.rand(2, 1, 9, 10, generator=generator, dtype=torch.float64)
+    holes = blob_masks(2, 9, 10, [0.3, 0.8])
+    want = torch.stack([linear_imputation_reference(image, mask) for image, mask in zip(images, holes)])
+    assert (linear_imputation(images, holes, "triton") - want).abs().max() <= 1e-8
