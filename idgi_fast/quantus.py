@@ -6,8 +6,8 @@
   `metric(model=…, x_batch=…, y_batch=…, a_batch=…, device=…)` → one score per image.
 
 Quantus hands over NumPy arrays; these adapters move them to `device` (else the model's), run
-`explain` / `evaluate` there and hand NumPy back. Quantus itself is needed only to run its own
-metrics: the adapters import it lazily, and `require_quantus()` says how to install it.
+`explain` / `evaluate` there and hand NumPy back. They are for Quantus code, so they refuse to
+run without it, naming the extra that installs it (`require_quantus()`).
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def explain_func(model, inputs, targets, *, device=None, reduce: str | None = No
     when idgi is True, else the method's own."""
     from .saliency import saliency_map
 
+    require_quantus()
     device = _device(model, device)
     images = _tensor(inputs, "inputs", device)
     if images.dtype not in (torch.float32, torch.float64):
@@ -94,6 +95,7 @@ class EvaluateMetric:
     metric = ""
 
     def __init__(self, *, backend: str = "auto", **options: Any):
+        require_quantus()
         check_evaluation_settings([self.metric], options)
         self.backend = backend
         self.options = options

@@ -142,3 +142,7 @@ def test_bad_input_names_the_fix(batch, monkeypatch):
     monkeypatch.setattr(adapters.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match=r"pip install idgi_fast\[quantus\]"):
         adapters.require_quantus()
+    with pytest.raises(ImportError, match=r"pip install idgi_fast\[quantus\]"):
+        adapters.ROAD()
+    with pytest.raises(ImportError, match=r"pip install idgi_fast\[quantus\]"):
+        adapters.explain_func(model, x, y)
