@@ -72,4 +72,6 @@ def road_batched(
         if progress_bar is not None:
             progress_bar.update(chunk.shape[0])
     curves = {key: torch.cat(values).cpu() for key, values in found.items()}
-    return RoadCurves(tuple(percentages), curves, {k: road_auc(c, percentages) for k, c in curves.items()})
+    return RoadCurves(
+        tuple(float(p) for p in percentages), curves, {k: road_auc(c, percentages) for k, c in curves.items()}
+    )

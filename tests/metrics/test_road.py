@@ -3,6 +3,7 @@ backend, batch sizes, the removal order, the noise, the areas, and Quantus's ROA
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import TinyCNN
@@ -107,6 +108,8 @@ def test_orders_can_be_chosen_and_the_default_percentages_are_the_references(set
     assert sorted(found.per_image) == ["road/lerf/accuracy", "road/lerf/probability"]
     assert found.details["road_percentages"] == list(ROAD_PERCENTAGES)
     assert found.curves["road/lerf/accuracy"].shape == (4, len(ROAD_PERCENTAGES))
+    as_array = evaluate(model, images, attributions, metrics=["road"], road_percentages=np.array([10, 50]))
+    assert as_array.details["road_percentages"] == [10.0, 50.0] and as_array.to_dict()["details"]
 
 
 def pixel_classifier(height: int, width: int) -> torch.nn.Module:

@@ -15,6 +15,7 @@ system for many images at once.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -179,7 +180,9 @@ def road(
         if progress_bar is not None:
             progress_bar.update(1)
     curves = {key: torch.stack(values) for key, values in found.items()}
-    return RoadCurves(tuple(percentages), curves, {k: road_auc(c, percentages) for k, c in curves.items()})
+    return RoadCurves(
+        tuple(float(p) for p in percentages), curves, {k: road_auc(c, percentages) for k, c in curves.items()}
+    )
 
 
 def check_road_options(percentages, noise, seed, orders) -> None:
@@ -190,7 +193,7 @@ def check_road_options(percentages, noise, seed, orders) -> None:
             f"road_percentages must be a non-empty list of numbers in (0, 100), got {percentages!r}"
         )
     for p in percentages:
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 < float(p) < 100.0:
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 < float(p) < 100.0:
             raise ValueError(
                 f"road_percentages must lie strictly between 0 and 100 (percent of the pixels removed), "
                 f"got {p!r} in {list(percentages)!r}"
@@ -202,13 +205,13 @@ def check_road_options(percentages, noise, seed, orders) -> None:
         )
     if (
         isinstance(noise, bool)
-        or not isinstance(noise, (int, float))
+        or not isinstance(noise, numbers.Real)
         or not 0.0 <= float(noise) < float("inf")
     ):
         raise ValueError(
             f"road_noise must be a finite number ≥ 0 (the imputation noise's σ; 0 for none), got {noise!r}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"road_seed must be an int ≥ 0, got {seed!r}")
     if (
         isinstance(orders, str)
