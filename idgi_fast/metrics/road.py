@@ -10,6 +10,7 @@ from ..reference.metrics.common import pixel_ranks
 from ..reference.metrics.road import (
     ROAD_ORDERS,
     ROAD_PERCENTAGES,
+    ROAD_SCORES,
     RoadCurves,
     removed_counts,
     road_auc,
@@ -44,7 +45,7 @@ def road_batched(
     epsilon = road_noise(seed, len(percentages), images[0]).to(images.device) if noise else None
     per_call = max(1, _PLANES_PER_SOLVE // (len(orders) * len(percentages) * channels * height * width))
     batch_size = batch_size or default_batch_size(images.device)
-    found = {f"{order}/{name}": [] for order in orders for name in ("probability", "accuracy")}
+    found = {f"{order}/{name}": [] for order in orders for name in ROAD_SCORES}
     for start in range(0, batch, per_call):
         rows = slice(start, start + per_call)
         chunk, chunk_ranks, chunk_targets = images[rows], ranks[rows], targets[rows]
