@@ -103,8 +103,9 @@ def test_parity_with_quantus_noisy_linear_imputation(backend, channels, height, 
         assert np.abs(ours.numpy() - theirs).max() <= 1e-6
 
 
-def test_the_triton_kernel_is_the_torch_stencil_and_sweep():
-    """Under the interpreter (slow: one small grid for the kernel, a tiny solve end to end)."""
+def test_the_triton_kernel_is_the_torch_stencil_and_sweep(monkeypatch):
+    """Under the interpreter (slow: one small grid for the kernel, a tiny solve end to end, with
+    fewer coarse sweeps — any symmetric positive definite preconditioner gives the same solution)."""
     generator = torch.Generator().manual_seed(9)
     removed = torch.rand(3, 13, 21, generator=generator) < 0.6
     v = torch.randn(3, 13, 21, generator=generator, dtype=torch.float64) * removed
@@ -112,7 +113,8 @@ def test_the_triton_kernel_is_the_torch_stencil_and_sweep():
     (plain,), (fused,) = _hierarchy(removed)[:1], _hierarchy(removed, triton=True)[:1]
     assert (fused.apply(v) - plain.apply(v)).abs().max() <= 1e-15
     assert (fused.smooth(v, rhs) - plain.smooth(v, rhs)).abs().max() <= 1e-15
-    images = torch.rand(2, 1, 9, 10, generator=generator, dtype=torch.float64)
-    holes = blob_masks(2, 9, 10, [0.3, 0.8])
+    monkeypatch.setattr("idgi_fast.ops.linear_imputation._COARSE_SWEEPS", 4)
+    images = torch.rand(1, 1, 9, 10, generator=generator, dtype=torch.float64)
+    holes = blob_masks(1, 9, 10, [0.8])
     want = torch.stack([linear_imputation_reference(image, mask) for image, mask in zip(images, holes)])
     assert (linear_imputation(images, holes, "triton") - want).abs().max() <= 1e-8
