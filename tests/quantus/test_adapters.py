@@ -57,27 +57,21 @@ def test_explain_func_runs_quantus_faithfulness_and_robustness_metrics(batch):
     model, x, y = batch
     np.random.seed(0)  # Quantus draws its subsets and perturbations from NumPy's global generator
     kwargs = {"method": "ig", "steps": 8, "reduce": "sum"}
+    arguments = dict(
+        model=model,
+        x_batch=x,
+        y_batch=y,
+        explain_func=adapters.explain_func,
+        explain_func_kwargs=kwargs,
+        device="cpu",
+    )
     faithfulness = quantus.FaithfulnessCorrelation(
         nr_runs=3, subset_size=16, perturb_baseline="black", disable_warnings=True, return_aggregate=False
     )
-    scores = faithfulness(
-        model=model,
-        x_batch=x,
-        y_batch=y,
-        explain_func=adapters.explain_func,
-        explain_func_kwargs=kwargs,
-        device="cpu",
-    )
+    scores = faithfulness(**arguments)
     assert len(scores) == 4 and np.all(np.isfinite(scores))
     robustness = quantus.MaxSensitivity(nr_samples=2, lower_bound=0.05, disable_warnings=True)
-    sensitivity = robustness(
-        model=model,
-        x_batch=x,
-        y_batch=y,
-        explain_func=adapters.explain_func,
-        explain_func_kwargs=kwargs,
-        device="cpu",
-    )
+    sensitivity = robustness(**arguments)
     assert len(sensitivity) == 4 and np.all(np.asarray(sensitivity) > 0)
 
 
