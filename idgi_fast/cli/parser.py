@@ -11,6 +11,7 @@ from ..ops.backends import BACKENDS
 from ..outputs import OUTPUTS
 from ..reference.metrics.insertion import CANVASES
 from ..reference.metrics.pic import INFORMATION_AXES, PROFILES
+from ..runtime.precision import PRECISIONS
 from ..study.recipes import DEFAULT_NOISE, RECIPES_HELP
 from .arguments import (
     STUDY_METRICS,
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_grid(run)
     _add_run_images(run)
     _add_run_execution(run)
+    _add_run_numerics(run)
     _add_schedule(commands)
     _add_report(commands)
     _add_train(commands)
@@ -201,6 +203,22 @@ def _add_run_images(run) -> None:
         type=positive_int,
         default=16,
         help="images explained and scored together, written in one transaction (default 16)",
+    )
+
+
+def _add_run_numerics(run) -> None:
+    run.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="how the model runs in explain and in every scoring pass: fp32 (exact, the default), tf32 "
+        "(TF32 convolutions and matmuls on CUDA) or bf16 (bfloat16 autocast); part of the study's settings",
+    )
+    run.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="the models' weights in channels-last memory format (faster convolutions on some cards at "
+        "tf32/bf16; part of the study's settings)",
     )
 
 

@@ -67,6 +67,8 @@ def study_config(args):
         images_per_batch=args.images_per_batch,
         backend=args.backend,
         graphs=args.graphs,
+        precision=args.precision,
+        channels_last=args.channels_last,
         data_root=None if args.data is None else str(args.data),
         labels_file=None if args.labels is None else str(args.labels),
         wnids_file=None if args.wnids is None else str(args.wnids),

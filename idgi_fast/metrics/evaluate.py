@@ -12,6 +12,7 @@ from ..ops.backends import resolve_backend
 from ..reference.metrics.insertion import insertion_deletion
 from ..reference.metrics.road import road
 from ..runtime.graphs import resolve_graphs
+from ..runtime.precision import check_precision, full_float32, scoring_model
 from ..utils.checks import check_flag
 from ..utils.progress import progress
 from ..utils.serialize import plain_data
@@ -100,6 +101,7 @@ def evaluate(
     show_progress: bool | None = None,
     backend: str = "auto",
     graphs: bool | None = None,
+    precision: str = "fp32",
     **options,
 ) -> Evaluation:
     """Score one batch of attributions (docs/semantics.md §6).
@@ -114,9 +116,13 @@ def evaluate(
     backend: as explain's; "reference" scores one image at a time in plain PyTorch. The fast
     backends batch insertion, deletion and SIC/AIC (blur profile); the pair profile, localization
     and stability run the same code on every backend. graphs: as explain's, for scoring passes.
+    precision: as explain's, for every scoring pass ("fp32" default, "tf32", "bf16"); the targets
+    (target=None) come from exact float32 as explain's do, and everything after the logits
+    (softmax, curves, areas) stays float64 (docs/metrics.md §16).
     options: the fields of EvaluationOptions.
     """
     metrics, settings = check_evaluation_settings(metrics, options)
+    precision = check_precision(precision)
     if show_progress is not None:
         check_flag("show_progress", show_progress)
     images = check_images(images)
@@ -129,10 +135,12 @@ def evaluate(
     )
     saliency = resolve_saliency(attributions, images, settings.reduce)
     check_images_for(settings, metrics, images)
-    targets = resolve_targets(target, model, images, settings.batch_size, check_outputs=True)
+    with full_float32():
+        targets = resolve_targets(target, model, images, settings.batch_size, check_outputs=True)
     _check_metric_inputs(metrics, saliency, masks, attributions, explain_fn)
     result = Evaluation(metrics=metrics, targets=targets.cpu(), options=settings)
-    result.details["backend"] = backend
+    result.details["backend"], result.details["precision"] = backend, precision
+    model = scoring_model(model, precision, images.device)
     modes = tuple(m for m in ("insertion", "deletion") if m in metrics)
     scores = tuple(m for m in ("sic", "aic") if m in metrics)
     total = images.shape[0] * (bool(modes) + bool(scores) + ("road" in metrics))
@@ -140,31 +148,25 @@ def evaluate(
         if modes:
             _insertion_deletion(result, model, images, saliency, targets, modes, backend, graphs, bar)
         if scores:
-            found = pic_curves(
-                model,
-                images,
-                saliency,
-                targets,
-                settings,
-                scores=scores,
-                backend=backend,
-                graphs=graphs,
-                progress_bar=bar,
-            )
-            _add_pic(result, found)
+            _pic(result, model, images, saliency, targets, scores, backend, graphs, bar)
         if "road" in metrics:
             _road(result, model, images, saliency, targets, backend, graphs, bar)
     if "localization" in metrics:
         _localization(result, saliency, masks.to(device=saliency.device, dtype=torch.bool))
     if "stability" in metrics:
-        found = jpeg_stability(
-            explain_fn, images, attributions, targets, settings.jpeg_quality, settings.stability_norm
-        )
-        result.per_image["stability"] = found.per_image
-        result.aggregate["stability"] = found.score
-        result.details["stability_mse"] = found.mse
-        result.details["stability_reference"] = found.reference
+        _stability(result, explain_fn, images, attributions, targets)
     return result
+
+
+def _stability(result: Evaluation, explain_fn, images, attributions, targets) -> None:
+    settings = result.options
+    found = jpeg_stability(
+        explain_fn, images, attributions, targets, settings.jpeg_quality, settings.stability_norm
+    )
+    result.per_image["stability"] = found.per_image
+    result.aggregate["stability"] = found.score
+    result.details["stability_mse"] = found.mse
+    result.details["stability_reference"] = found.reference
 
 
 def _check_metric_inputs(metrics, saliency, masks, attributions, explain_fn) -> None:
@@ -230,6 +232,21 @@ def _road(result: Evaluation, model, images, saliency, targets, backend, graphs,
         result.aggregate_curves[f"road/{key}"] = curves.mean(dim=0)
         result.per_image[f"road/{key}"] = found.auc[key]
         result.aggregate[f"road/{key}"] = float(found.auc[key].mean())
+
+
+def _pic(result: Evaluation, model, images, saliency, targets, scores, backend, graphs, bar) -> None:
+    found = pic_curves(
+        model,
+        images,
+        saliency,
+        targets,
+        result.options,
+        scores=scores,
+        backend=backend,
+        graphs=graphs,
+        progress_bar=bar,
+    )
+    _add_pic(result, found)
 
 
 def _add_pic(result: Evaluation, found) -> None:

@@ -77,3 +77,24 @@ class Autocast:
 def with_precision(model, precision: str, device: torch.device):
     """The model as a `precision` evaluates it: itself, or under bf16 autocast."""
     return Autocast(model, torch.bfloat16, device.type) if precision == "bf16" else model
+
+
+class WithNumerics:
+    """`wrapped` (a model) called under numerics(`precision`), whatever flags its caller set: the
+    metrics score inside full_float32(), and this is how a scoring pass opts out of it."""
+
+    def __init__(self, wrapped, precision: str):
+        self.wrapped, self.precision = wrapped, precision
+        self.tag = ("numerics", precision)
+
+    def __call__(self, images: torch.Tensor):
+        with numerics(self.precision):
+            return self.wrapped(images)
+
+
+def scoring_model(model, precision: str, device: torch.device):
+    """The model as evaluate(precision=…) scores with it: itself at "fp32" (the metrics' own
+    full_float32 applies), else every call under the precision's flags and, for bf16, autocast."""
+    if precision == "fp32":
+        return model
+    return WithNumerics(with_precision(model, precision, device), precision)

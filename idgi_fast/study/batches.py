@@ -147,6 +147,7 @@ def explain_and_score(
             compute_at=counts if chosen.spec.supports_compute_at else None,
             backend=config.backend,
             graphs=config.graphs,
+            precision=config.precision,
             **chosen.explain_options(config.noise, ids, config.schedules),
         )
 
@@ -168,6 +169,7 @@ def explain_and_score(
             config.metrics,
             backend=config.backend,
             graphs=config.graphs,
+            precision=config.precision,
             show_progress=False,
             masks=masks,
             **config.metric_options,

@@ -11,6 +11,8 @@ from ..metrics.options import check_evaluation_settings
 from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO
 from ..models.specs import is_spec
 from ..ops.backends import BACKENDS
+from ..runtime.precision import check_precision
+from ..utils.checks import check_flag
 from .recipes import DEFAULT_NOISE, RECIPES, RECIPES_HELP, check_noise_settings, recipe
 
 
@@ -33,6 +35,9 @@ class StudySettings:
     # CUDA graphs for explain and evaluate (None: on CUDA; False: off). Not part of the identity:
     # the results equal the uncaptured ones (docs/backends.md §13)
     graphs: bool | None = None
+    # how the model is evaluated in explain and in every scoring pass (docs/backends.md §13); part of
+    # the identity. Which images are used (only_correct) is decided at fp32 under every precision
+    precision: str = "fp32"
     # the noise tunnels' samples, stdev (pixel units) and seed (docs/extensions.md §9)
     noise: dict = field(default_factory=lambda: dict(DEFAULT_NOISE))
     # fitted step schedules by tag: {"method", "positions", "params", "model"} (schedules.Schedule);
@@ -74,6 +79,7 @@ class StudySettings:
             raise ValueError(f"preview_images must be ≥ 0, got {self.preview_images}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        check_precision(self.precision)
         # a bad option stops before any work; no metrics (attributions only) still checks the options
         check_evaluation_settings(self.metrics or ("insertion",), self.metric_options)
         for method in self.methods:
@@ -124,6 +130,9 @@ class StudyConfig(StudySettings):
     resize: int | None = None  # folder images: shorter side, then a centre crop (None: each model's own
     crop: int | None = None  # evaluation transform, e.g. 256 → 224, Inception-v3 342 → 299)
     weights: dict = field(default_factory=dict)  # model → weights (models.load_model); absent: the default
+    # the models' weights in channels-last memory format (the study builds them, so no user's model is
+    # converted); part of the identity, since convolutions then round differently
+    channels_last: bool = False
 
     def __post_init__(self):
         unknown = [m for m in self.models if m not in MODEL_NAMES and not is_spec(m)]
@@ -143,6 +152,7 @@ class StudyConfig(StudySettings):
                 f"{EMBEDDED_MODEL} has other classes than {', '.join(imagenet)} (ImageNet-1k), so one image "
                 "folder cannot label both; run them as two studies"
             )
+        check_flag("channels_last", self.channels_last)
         stray = [m for m in self.weights if m not in self.models]
         if stray:
             raise ValueError(f"weights given for {stray}, which are not among the models {list(self.models)}")

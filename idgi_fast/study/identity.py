@@ -10,6 +10,9 @@ from .recipes import recipe
 from .store import IncompatibleDatabase, Store
 from .subjects import Subject
 
+# a database made before these settings were recorded was made under these values
+SETTINGS_BEFORE_THEY_WERE_KEPT = {"precision": "fp32", "channels_last": False}
+
 
 def study_settings(config: StudySettings, subjects: list[Subject], data: dict) -> dict:
     """The study's identity: every setting that decides a stored value. Models, methods, step
@@ -20,6 +23,8 @@ def study_settings(config: StudySettings, subjects: list[Subject], data: dict) -
         "data": data,
         "only_correct": config.only_correct,
         "backend": config.backend,
+        "precision": config.precision,
+        "channels_last": getattr(config, "channels_last", False),  # a user's model is never converted
         "metrics": sorted(config.metrics),
         "metric_options": config.metric_options,
         "stability": config.stability,
@@ -59,6 +64,7 @@ def check_settings(store: Store, config: StudySettings, subjects: list[Subject],
     current = study_settings(config, subjects, data)
     stored = store.settings()
     if stored is not None:
+        stored = {**SETTINGS_BEFORE_THEY_WERE_KEPT, **stored}
         differences = _differences(stored, current)
         if differences:
             raise IncompatibleDatabase(

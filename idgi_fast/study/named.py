@@ -155,19 +155,33 @@ def named_subjects(config: StudyConfig) -> tuple[list[Subject], list[str] | None
         if not is_spec(name):
             build = lambda device, name=name, weights=weights: load_model(name, weights, device)  # noqa: E731
             subjects.append(
-                Subject(name, build, weights_identity(name, weights), "torchvision" if name in ZOO else None)
+                Subject(
+                    name,
+                    _in_memory_format(build, config.channels_last),
+                    weights_identity(name, weights),
+                    "torchvision" if name in ZOO else None,
+                )
             )
             continue
         resolved = resolve_spec(name, weights)
         identity = (
             f"{parameter_digest(resolved.model.model)} {json.dumps(resolved.preprocessing, sort_keys=True)}"
         )
+        build = lambda device, m=resolved.model: m.to(device)  # noqa: E731
         subjects.append(
-            Subject(name, lambda device, m=resolved.model: m.to(device), identity, resolved.package)
+            Subject(name, _in_memory_format(build, config.channels_last), identity, resolved.package)
         )
         if position == 0:
             classes = resolved.classes
     return subjects, classes
+
+
+def _in_memory_format(build, channels_last: bool):
+    """`build` (device → model), its weights converted to channels-last when asked: the study's
+    own instance of a named or spec model, never a model the user passed in."""
+    if not channels_last:
+        return build
+    return lambda device: build(device).to(memory_format=torch.channels_last)
 
 
 def check_spec_outputs(config: StudyConfig, subjects: list[Subject], source: ImageSource) -> None:

@@ -41,6 +41,7 @@ def run(
     preview_images: int = 8,
     backend: str = "auto",
     graphs: bool | None = None,
+    precision: str = "fp32",
     noise: dict | None = None,
     device: str | torch.device | None = None,
     show_progress: bool | None = None,
@@ -56,13 +57,11 @@ def run(
         `(images, labels)` / `(images, labels, masks)` / a dict of them; items `(image, label)`
         or dicts with `image`, `label` and optional `mask` (B, H, W, for "localization") and `id`.
     db: the database; resumed or extended under the same settings, weights and data, else refused.
-    name: the model's name in the database (default: its class name).
-    normalize: (mean, std) applied inside the model, so that `data` gives images in [0, 1].
-    ids: one id per item (default: each item's `id`, else its index).
+    name: the model's name in the database (default: its class name). ids: one id per item
+    (default: each item's `id`, else its index). normalize: (mean, std) applied inside the model.
     classes: the class names in output order (recorded; checked against the output's width).
-    metrics: any of "insertion", "deletion", "sic", "aic", "localization"; () for attributions
-        only. metric_options: `evaluate`'s, over the study's defaults (DEFAULT_METRIC_OPTIONS).
-
+    metrics: any of "insertion", "deletion", "sic", "aic", "localization", "road"; () for
+        attributions only. metric_options: `evaluate`'s, over the study's defaults (DEFAULT_METRIC_OPTIONS).
     The other arguments are `StudySettings`'. Returns this process's counts (images done, skipped
     as done, left out), whether it stopped early, and the work still missing (rank 0).
     """
@@ -78,6 +77,7 @@ def run(
         stability=stability,
         backend=backend,
         graphs=graphs,
+        precision=precision,
         noise=dict(DEFAULT_NOISE) if noise is None else {**DEFAULT_NOISE, **noise},
         metrics=tuple(metrics),
         metric_options={**DEFAULT_METRIC_OPTIONS, **(metric_options or {})},

@@ -146,6 +146,7 @@ class Report:
     unchecked: str | None = None
     claims: Table | None = None
     claims_resamples: int = RESAMPLES
+    numerics: str = ""  # how the model was evaluated, when not exact float32 (docs/backends.md §13)
 
     def write(self, out: str | Path) -> list[Path]:
         """Every table as CSV, all of them in report.md and the figures as PNG under `out`;
@@ -177,8 +178,9 @@ class Report:
             else ""
         )
         return (
-            f"# Study report\n\n{self.db}: {self.images} images. Columns: each method and its IDGI variant; "
-            "SIC/AIC are the AUC of the median (SIC) or mean (AIC) curve of the images no skip rule dropped."
+            f"# Study report\n\n{self.db}: {self.images} images{self.numerics}. Columns: each method and its "
+            "IDGI variant; SIC/AIC are the AUC of the median (SIC) or mean (AIC) curve of the images no skip "
+            "rule dropped."
             + warning
             + ("\n\n![scores against the step count](scores_vs_steps.png)" if self.figure is not None else "")
             + ("\n\n![saliency maps](saliency_grid.png)" if self.grid is not None else "")
@@ -249,9 +251,17 @@ def build_report(db: str | Path, resamples: int = RESAMPLES) -> Report:
                 summary.claims,
             ),
             claims_resamples=resamples,
+            numerics=_numerics(store.settings() or {}),
         )
     finally:
         store.close()
+
+
+def _numerics(settings: dict) -> str:
+    """The report's words for a study not run at exact float32 with contiguous weights."""
+    chosen = [f"the model at {settings['precision']}"] if settings.get("precision", "fp32") != "fp32" else []
+    chosen += ["channels-last weights"] if settings.get("channels_last") else []
+    return f" ({', '.join(chosen)})" if chosen else ""
 
 
 def write_report(db: str | Path, out: str | Path, resamples: int = RESAMPLES) -> list[Path]:

@@ -201,6 +201,24 @@ def test_no_graphs_reaches_the_config_and_leaves_the_identity_alone():
     )
 
 
+def test_precision_and_channels_last_reach_the_config_and_the_identity(capsys):
+    from idgi_fast.cli import build_parser, main
+    from idgi_fast.cli.study_config import study_config as _study_config
+    from idgi_fast.study.identity import study_settings
+    from idgi_fast.study.named import data_identity, named_subjects
+
+    base = ["run", "--db", "x.sqlite", "--images", "2", "--steps", "2", "--methods", "ig"]
+    default = _study_config(build_parser().parse_args(base))
+    chosen = _study_config(build_parser().parse_args([*base, "--precision", "bf16", "--channels-last"]))
+    assert (default.precision, default.channels_last) == ("fp32", False)
+    assert (chosen.precision, chosen.channels_last) == ("bf16", True)
+    found = study_settings(chosen, named_subjects(chosen)[0], data_identity(chosen))
+    assert (found["precision"], found["channels_last"]) == ("bf16", True)
+    with pytest.raises(SystemExit):
+        main([*base, "--precision", "fp16"])
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
+
+
 def test_road_runs_in_the_study_and_is_reported_with_its_curves(tmp_path, capsys):
     from idgi_fast.cli import main
     from idgi_fast.reference.metrics.road import ROAD_SCORES

@@ -236,6 +236,18 @@ EVALUATE = [
         ValueError,
         r"stability_norm must be one of",
     ),
+    (
+        "evaluate precision fp16",
+        lambda: ev(MODEL, X, ATTRIBUTION, precision="fp16"),
+        ValueError,
+        r"precision must be one of",
+    ),
+    (
+        "evaluate precision FP32",
+        lambda: ev(MODEL, X, ATTRIBUTION, precision="FP32"),
+        ValueError,
+        r"precision must be one of",
+    ),
 ]
 
 
