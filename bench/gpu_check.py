@@ -29,7 +29,9 @@ It prints a Markdown report (tee it to a file) and writes gpu_check.json under -
   7. CUDA graphs (section "graphs"): explain and evaluate with graphs on against off (equal
      results, the graph captured and replayed from the cache), each timed against the eager
      floor and the floor replayed as one graph per chunk; tests/runtime/test_graphs.py on the card;
-  8. precision= (section "precision"): tf32 and bf16 against fp32 per method, error and time.
+  8. precision= (section "precision"): tf32 and bf16 against fp32, and channels-last weights,
+     for explain per method (error and time) and evaluate per metric group (score changes and
+     time); bench/precision_study.py runs the whole embedded study per precision.
 Kernel rows also give the device time alone (the launch replayed from a CUDA graph), which
 the bandwidth targets are about; the wall time adds Python's per-launch overhead.
 Timings are medians of several rounds after a warm-up, measured side by side in one run.

@@ -35,6 +35,7 @@ from gpu_timing import synchronize  # bench/ is on sys.path when this file runs 
 from idgi_fast import evaluate, explain
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.models.zoo import ZOO, build_model
+from idgi_fast.runtime.precision import PRECISIONS
 from idgi_fast.study.batches import explain_and_score
 from idgi_fast.study.config import StudyConfig
 from idgi_fast.utils.tables import markdown_table
@@ -55,19 +56,37 @@ def clock(fn) -> float:
     return time.perf_counter() - start
 
 
-def model_cost(name: str, device: str, images: int, full: bool) -> dict:
+def model_cost(
+    name: str, device: str, images: int, full: bool, precision="fp32", channels_last=False
+) -> dict:
     torch.manual_seed(0)
     model = build_model(name, None, device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     side = ZOO[name].crop
     x = quantised(torch.rand(images, 3, side, side, device=device))
     labels = torch.randint(0, 1000, (images,), device=device)
 
     def run_explain(method, steps, counts):
-        return explain(model, x, target=labels, method=method, steps=steps, idgi=True, compute_at=counts)
+        return explain(
+            model,
+            x,
+            target=labels,
+            method=method,
+            steps=steps,
+            idgi=True,
+            compute_at=counts,
+            precision=precision,
+        )
+
+    def run_evaluate(maps):
+        return evaluate(
+            model, x, maps, labels, METRICS, show_progress=False, precision=precision, **METRIC_OPTIONS
+        )
 
     # warm-up: cuDNN plans, Triton compilation, the allocator, WebP/MS-SSIM paths
     warm = run_explain("ig", 8, None)
-    evaluate(model, x, warm.attribution(idgi=True), labels, METRICS, show_progress=False, **METRIC_OPTIONS)
+    run_evaluate(warm.attribution(idgi=True))
     run_explain("blur_ig", 8, None)
     run_explain("guided_ig", 8, None)
 
@@ -77,13 +96,14 @@ def model_cost(name: str, device: str, images: int, full: bool) -> dict:
         "guided_ig": sum(clock(lambda s=s: run_explain("guided_ig", s, None)) for s in STEP_COUNTS),
     }
     maps = run_explain("ig", 32, None).attribution(idgi=True)
-    one_map = clock(lambda: evaluate(model, x, maps, labels, METRICS, show_progress=False, **METRIC_OPTIONS))
+    one_map = clock(lambda: run_evaluate(maps))
     explain_total = 2 * sum(seconds.values())  # stability: the same explain of the JPEG round trip
     metrics_total = MAPS_PER_IMAGE * one_map
     per_image = (explain_total + metrics_total) / images
     row = {
         "model": name,
         "input": f"{side}²",
+        "precision": precision + (", channels-last" if channels_last else ""),
         "IG s/img": 2 * seconds["ig"] / images,
         "Blur IG s/img": 2 * seconds["blur_ig"] / images,
         "Guided IG s/img": 2 * seconds["guided_ig"] / images,
@@ -98,6 +118,7 @@ def model_cost(name: str, device: str, images: int, full: bool) -> dict:
             steps=STEP_COUNTS,
             data_root="(timing only)",
             images_per_batch=images,
+            precision=precision,
             metrics=METRICS,
             metric_options=dict(METRIC_OPTIONS),
         )
@@ -124,6 +145,8 @@ def main(argv=None) -> int:
         "--full", action="store_true", help="also time the study's batch function (first model)"
     )
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="explain's and evaluate's")
+    parser.add_argument("--channels-last", action="store_true", help="the models' weights in channels-last")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device", file=sys.stderr)
@@ -131,10 +154,14 @@ def main(argv=None) -> int:
     card = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     report = {"card": card, "date": time.strftime("%Y-%m-%d"), "commit": args.commit, "rows": []}
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"\n# Study cost: {card}, {report['date']}, commit {args.commit}, {args.images} images per batch\n")
+    numerics = args.precision + (", channels-last" if args.channels_last else "")
+    batch = f"{args.images} images per batch, {numerics}"
+    print(f"\n# Study cost: {card}, {report['date']}, commit {args.commit}, {batch}\n")
     for index, name in enumerate(args.models.split(",")):
         started = time.perf_counter()
-        row = model_cost(name, args.device, args.images, args.full and index == 0)
+        row = model_cost(
+            name, args.device, args.images, args.full and index == 0, args.precision, args.channels_last
+        )
         if args.device == "cuda":
             torch.cuda.empty_cache()  # the model is gone: hand its memory back before the next one
         row["script s"] = time.perf_counter() - started

@@ -118,7 +118,7 @@ def evaluate(
     and stability run the same code on every backend. graphs: as explain's, for scoring passes.
     precision: as explain's, for every scoring pass ("fp32" default, "tf32", "bf16"); the targets
     (target=None) come from exact float32 as explain's do, and everything after the logits
-    (softmax, curves, areas) stays float64 (docs/metrics.md §16).
+    (softmax, curves, areas) stays float64 (docs/backends.md §13).
     options: the fields of EvaluationOptions.
     """
     metrics, settings = check_evaluation_settings(metrics, options)
