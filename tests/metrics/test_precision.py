@@ -86,3 +86,32 @@ def test_the_targets_come_from_fp32_whatever_the_precision():
     for precision in ("fp32", "bf16"):
         found = evaluate(model, IMAGES, SALIENCY, metrics=["insertion"], precision=precision)
         assert found.targets.tolist() == [1, 1, 1], precision
+
+
+def test_a_precision_wrapped_scorer_is_captured_once_per_precision():
+    """The fixed-shape scoring (what CUDA graphs replay) of a wrapped model: found again in the
+    cache by a new wrapper of the same model and precision, kept apart from another precision's,
+    and scoring what the eager path scores."""
+    from idgi_fast.metrics.insertion import insertion_deletion_batched
+    from idgi_fast.runtime import graphs
+    from idgi_fast.runtime.precision import scoring_model
+
+    model, targets = TinyCNN().eval(), torch.tensor([0, 2, 4])
+    graphs.clear_graphs()
+
+    def curves(precision: str, mode: str):
+        wrapped = scoring_model(model, precision, IMAGES.device)
+        found = insertion_deletion_batched(
+            wrapped, IMAGES, SALIENCY, targets, levels=4, batch_size=4, graphs=mode
+        )
+        return found.curves["insertion"]
+
+    first = curves("bf16", "static")
+    captured = len(graphs.CACHE.entries)  # one per chunk size: the inputs' and the curves'
+    assert captured == 2
+    assert torch.equal(curves("bf16", "static"), first) and len(graphs.CACHE.entries) == captured
+    curves("tf32", "static")
+    assert len(graphs.CACHE.entries) == 2 * captured
+    # padded vs unpadded last chunk under bf16: the model's rounding, not the scoring, may differ
+    torch.testing.assert_close(first, curves("bf16", "off"), rtol=0, atol=1e-3)
+    graphs.clear_graphs()
