@@ -31,6 +31,16 @@ def backend(request, monkeypatch):
     return request.param
 
 
+def api_methods(backend: str) -> tuple[str, ...]:
+    """The methods a property of the API layer (dtype agreement, determinism, the Captum-shaped
+    classes) is checked on. Under Triton's interpreter Blur IG's two blur kernels cost about 0.1 s
+    per (path point, channel) plane, so on "triton" these properties, which do not depend on which
+    kernel runs, leave Blur IG to the other backends: tests/ops/test_blur_path.py checks the
+    kernels against the torch op in both dtypes, and Blur IG runs end to end on Triton in the
+    completeness, batch-size and compute_at tests below."""
+    return ("ig", "guided_ig") if backend == "triton" else ("ig", "blur_ig", "guided_ig")
+
+
 def close(a, b, rtol=1e-10, atol=1e-12):
     torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
 
@@ -197,7 +207,11 @@ def test_guided_ig_images_are_independent(tiny_cnn64):
         ("blur_ig", {"sqrt": True, "padding": "reflect", "max_sigma": 6.0}),
     ],
 )
-def test_compute_at_equals_direct_runs(method, params, tiny_cnn64, images64):
+def test_compute_at_equals_direct_runs(method, params, tiny_cnn64, images64, backend):
+    if backend == "triton" and method == "blur_ig" and not params["sqrt"]:
+        pytest.skip(
+            "under the interpreter one Blur IG case (sqrt, reflect padding) runs the kernels: api_methods"
+        )
     swept = explain(tiny_cnn64, images64, method=method, steps=8, compute_at=[1, 2, 4], **params)
     assert sorted(swept.base) == [1, 2, 4, 8]
     for n in (1, 2, 4, 8):
@@ -222,10 +236,10 @@ def test_zero_gradient_steps_give_no_nan():
     assert (flat.idgi == 0).all() and (flat.base == 0).all()
 
 
-def test_float32_agrees_with_float64(images64):
+def test_float32_agrees_with_float64(images64, backend):
     model64 = TinyCNN().double().eval()
     model32 = TinyCNN().float().eval()
-    for method in ("ig", "blur_ig", "guided_ig"):
+    for method in api_methods(backend):
         r64 = explain(model64, images64, method=method, steps=8)
         r32 = explain(model32, images64.float(), method=method, steps=8)
         assert r32.base.dtype == torch.float32
@@ -234,8 +248,8 @@ def test_float32_agrees_with_float64(images64):
             assert error < 1e-4, (method, error)
 
 
-def test_runs_are_deterministic(tiny_cnn64, images64):
-    for method in ("ig", "blur_ig", "guided_ig"):
+def test_runs_are_deterministic(tiny_cnn64, images64, backend):
+    for method in api_methods(backend):
         a = explain(tiny_cnn64, images64, method=method, steps=5)
         b = explain(tiny_cnn64, images64, method=method, steps=5)
         assert torch.equal(a.base, b.base) and torch.equal(a.idgi, b.idgi)
@@ -278,12 +292,9 @@ def test_any_input_shape_for_ig_and_guided_ig():
         assert result.base.shape == x.shape
 
 
-def test_captum_shaped_classes_match_explain(tiny_cnn64, images64):
-    for cls, method in (
-        (idgi_fast.IG, "ig"),
-        (idgi_fast.BlurIG, "blur_ig"),
-        (idgi_fast.GuidedIG, "guided_ig"),
-    ):
+def test_captum_shaped_classes_match_explain(tiny_cnn64, images64, backend):
+    classes = {"ig": idgi_fast.IG, "blur_ig": idgi_fast.BlurIG, "guided_ig": idgi_fast.GuidedIG}
+    for cls, method in ((classes[method], method) for method in api_methods(backend)):
         explainer = cls(tiny_cnn64)
         for use_idgi in (False, True):
             got = explainer.attribute(images64, target=1, steps=4, idgi=use_idgi)
