@@ -13,12 +13,16 @@
 // Planes (point, channel) run in parallel.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <functional>
 #include <tuple>
 #include <vector>
+
+namespace idgi_fast_native {
+void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 
@@ -126,7 +130,7 @@ std::tuple<at::Tensor, at::Tensor> blur_path(const at::Tensor& images, const at:
     const double* mh = m_h.data_ptr<double>();
     const double* mw = m_w.data_ptr<double>();
     const int64_t plane = height * width;
-    at::parallel_for(0, points * channels, 1, [&](int64_t start, int64_t stop) {
+    idgi_fast_native::parallel_ranges(0, points * channels, 1, [&](int64_t start, int64_t stop) {
       // along H: t = A x (and A' x); transposed, so that the pass along W is again one along rows
       std::vector<double> x(plane), t1(plane), t2(slopes ? plane : 0), u(plane), v1(plane), v2(slopes ? plane : 0);
       for (int64_t task = start; task < stop; ++task) {

@@ -9,16 +9,20 @@
 // which would round a·b + c once instead of twice), and the two sums of a pass (the current L1
 // distance and the room) are ATen's own sum over a full-length row, as the torch path computes them.
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <vector>
+
+namespace idgi_fast_native {
+void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 
@@ -124,7 +128,7 @@ void guided_step(at::Tensor x, at::Tensor attribution, const at::Tensor& x_in, c
   const double* inputs = x_in.data_ptr<double>();
   const double* bases = x_base.data_ptr<double>();
   const double* gradients = gradient.data_ptr<double>();
-  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+  idgi_fast_native::parallel_ranges(0, batch, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       if (d[b] == 0.0) continue;
       const int64_t row = b * n;

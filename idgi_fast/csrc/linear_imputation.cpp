@@ -200,8 +200,8 @@ std::tuple<at::Tensor, at::Tensor> linear_imputation(const at::Tensor& images, c
   const bool* gone = mask.data_ptr<bool>();
   double* o = out.data_ptr<double>();
   double* res = residuals.data_ptr<double>();
-  // Threads of our own: at::parallel_for is OpenMP inside torch's headers, and this library is built
-  // without -fopenmp, so it would run on one thread.
+  // A queue rather than parallel_ranges' fixed ranges (parallel.cpp): the systems differ in cost (their
+  // masks), so each worker takes the next system when it finishes one.
   std::atomic<int64_t> next{0};
   auto work = [&]() {
     for (int64_t s = next++; s < systems; s = next++) {

@@ -15,12 +15,16 @@
 // C) plane means of cs and of ssim.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <functional>
 #include <tuple>
 #include <vector>
+
+namespace idgi_fast_native {
+void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 
@@ -138,7 +142,7 @@ std::tuple<at::Tensor, at::Tensor> msssim_levels(const at::Tensor& levels, const
       y_square(references_count);
   AT_DISPATCH_FLOATING_TYPES(x_all.scalar_type(), "msssim_levels_references", [&] {
     const scalar_t* ys = y_all.data_ptr<scalar_t>();
-    at::parallel_for(0, references_count, 1, [&](int64_t begin, int64_t end) {
+    idgi_fast_native::parallel_ranges(0, references_count, 1, [&](int64_t begin, int64_t end) {
       std::vector<double> rows;
       for (int64_t p = begin; p < end; ++p) {
         y_plane[p].resize(scales);
@@ -164,7 +168,7 @@ std::tuple<at::Tensor, at::Tensor> msssim_levels(const at::Tensor& levels, const
   double* ssim_out = ssim_mean.data_ptr<double>();
   AT_DISPATCH_FLOATING_TYPES(x_all.scalar_type(), "msssim_levels", [&] {
     const scalar_t* xs = x_all.data_ptr<scalar_t>();
-    at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
+    idgi_fast_native::parallel_ranges(0, planes, 1, [&](int64_t begin, int64_t end) {
       std::vector<double> rows, current, next, mu_x, xx, xy;
       for (int64_t p = begin; p < end; ++p) {
         const int64_t reference = (p / (count * channels)) * channels + p % channels;

@@ -5,10 +5,14 @@
 // slope = (v_{j+1} - v_j) / (k_{j+1} - k_j), and a knot is its value: np.interp's arithmetic, so
 // each point equals np.interp's.
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <functional>
+
+namespace idgi_fast_native {
+void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 
@@ -27,7 +31,7 @@ at::Tensor piecewise_linear(const at::Tensor& knots_in, const at::Tensor& values
   // Curves in tiles of kTile: each grid point's row then gets kTile neighbouring values per write
   // (one cache line), where curve by curve it would get one value per line.
   constexpr int64_t kTile = 16;
-  at::parallel_for(0, (curves + kTile - 1) / kTile, 16, [&](int64_t begin, int64_t end) {
+  idgi_fast_native::parallel_ranges(0, (curves + kTile - 1) / kTile, 16, [&](int64_t begin, int64_t end) {
     int64_t segment[kTile];
     double slope[kTile];
     for (int64_t tile = begin; tile < end; ++tile) {

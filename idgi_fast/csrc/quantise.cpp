@@ -5,10 +5,14 @@
 // channels last here saves the encoder's copy of a permuted view.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <cmath>
+#include <functional>
+
+namespace idgi_fast_native {
+void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 
@@ -20,7 +24,7 @@ at::Tensor quantise_hwc(const at::Tensor& images) {
   AT_DISPATCH_FLOATING_TYPES(source.scalar_type(), "quantise_hwc", [&] {
     const scalar_t* in = source.data_ptr<scalar_t>();
     uint8_t* o = out.data_ptr<uint8_t>();
-    at::parallel_for(0, count * height, 16, [&](int64_t begin, int64_t end) {
+    idgi_fast_native::parallel_ranges(0, count * height, 16, [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const int64_t n = row / height, y = row % height;
         for (int64_t c = 0; c < channels; ++c) {

@@ -23,8 +23,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <utility>
 #include <vector>
+
+namespace idgi_fast_native {
+void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 
@@ -144,7 +149,7 @@ void partition_columns(const double* columns_of_values, int64_t n, int64_t grid,
                        std::vector<Column>& columns, std::vector<Change>& changes) {
   const int64_t blocks = std::min<int64_t>(grid, std::max<int64_t>(1, at::get_num_threads()));
   const int64_t margin = 2 * half_window;  // wide enough that few columns need the full partition
-  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+  idgi_fast_native::parallel_ranges(0, blocks, 1, [&](int64_t begin, int64_t end) {
     std::vector<Entry> order(n), middle;
     std::vector<char> was_below(n), is_below(n);
     for (int64_t block = begin; block < end; ++block) {
@@ -216,7 +221,7 @@ at::Tensor resampled_medians(const at::Tensor& values_in, const at::Tensor& coun
   const int64_t fresh_count = static_cast<int64_t>(fresh.size());
   double* o = out.data_ptr<double>();
   const int64_t first = (n - 1) / 2, second = n / 2;
-  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+  idgi_fast_native::parallel_ranges(0, rows, 1, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int32_t* row = c + r * n;
       int64_t below = 0, f = 0;

@@ -90,3 +90,48 @@ def test_a_build_lock_left_by_a_killed_build_does_not_hang_the_next_process():
         stale.unlink(missing_ok=True)
     assert loaded.stdout.strip() == "None" and not left, loaded.stderr
     assert "left by a build that was stopped" in loaded.stderr
+
+
+@built
+def test_every_threaded_op_gives_the_same_bits_on_one_thread_and_on_three():
+    """csrc/parallel.cpp cuts each op's outer loop into one range per thread; every range writes
+    only its own outputs, so the cut (1 thread, or 3 on uneven ranges) cannot change a bit."""
+    from idgi_fast.ops.blur_path import blur_path_native
+    from idgi_fast.ops.msssim_levels import msssim_levels_native
+    from idgi_fast.ops.piecewise_linear import piecewise_linear_native
+    from idgi_fast.ops.quantise import quantise_hwc_native
+    from idgi_fast.ops.resampled_medians import resampled_medians_native
+
+    g = torch.Generator().manual_seed(5)
+    images = torch.rand(5, 3, 33, 29, dtype=torch.float64, generator=g)
+    levels = torch.rand(2, 7, 3, 33, 29, dtype=torch.float64, generator=g)
+    taps = torch.tensor([0.25, 0.5, 0.25], dtype=torch.float64)
+    curves = torch.rand(7, 101, dtype=torch.float64, generator=g)
+    draws = torch.randint(0, 7, (50, 7), generator=g)
+    counts = torch.zeros(50, 7, dtype=torch.int32).scatter_add_(
+        1, draws, torch.ones(50, 7, dtype=torch.int32)
+    )
+    knots, values = (
+        torch.tensor([0, 40, 100, 0, 100, 0, 7, 60, 100]),
+        torch.rand(9, dtype=torch.float64, generator=g),
+    )
+    runs = {
+        "quantise_hwc": lambda: quantise_hwc_native(images),
+        "blur_path": lambda: blur_path_native(
+            images, torch.tensor([0.5, 1.0, 1.5, 2.0, 2.5]), 0.01, "reflect"
+        ),
+        "msssim_levels": lambda: msssim_levels_native(levels, images[:2], taps, torch.tensor([0.5, 0.5])),
+        "resampled_medians": lambda: resampled_medians_native(curves, counts),
+        "piecewise_linear": lambda: piecewise_linear_native(knots, values, torch.tensor([0, 3, 5, 9]), 101),
+    }
+    saved = torch.get_num_threads()
+    try:
+        for name, run in runs.items():
+            torch.set_num_threads(1)
+            one = run()
+            torch.set_num_threads(3)
+            three = run()
+            for a, b in zip(*(x if isinstance(x, tuple) else (x,) for x in (one, three))):
+                assert torch.equal(a, b), name
+    finally:
+        torch.set_num_threads(saved)
