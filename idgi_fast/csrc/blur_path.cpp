@@ -130,7 +130,9 @@ std::tuple<at::Tensor, at::Tensor> blur_path(const at::Tensor& images, const at:
     const double* mh = m_h.data_ptr<double>();
     const double* mw = m_w.data_ptr<double>();
     const int64_t plane = height * width;
-    idgi_fast_native::parallel_ranges(0, points * channels, 1, [&](int64_t start, int64_t stop) {
+    // at least 4 planes a thread: Blur IG calls this once per σ, mostly with one point's 3 planes,
+    // and a range's six plane buffers (fresh pages each call) cost more than a second thread saves
+    idgi_fast_native::parallel_ranges(0, points * channels, 4, [&](int64_t start, int64_t stop) {
       // along H: t = A x (and A' x); transposed, so that the pass along W is again one along rows
       std::vector<double> x(plane), t1(plane), t2(slopes ? plane : 0), u(plane), v1(plane), v2(slopes ? plane : 0);
       for (int64_t task = start; task < stop; ++task) {
