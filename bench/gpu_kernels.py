@@ -132,16 +132,25 @@ def _accumulate_tile_rows(rows: KernelRows, device: str, gen, rounds: int, on_gp
         torch_ms = (
             timed(lambda: acc.accumulate_torch(g, None, coef, coef, images, base, idgi), rounds * 10) * 1e3
         )
-        for block, warps in acc.ACCUMULATE_TILES:
+        for block, count_tile, warps in acc.ACCUMULATE_TILES:
             seconds = timed(
                 lambda: acc.accumulate_triton(
-                    g, None, coef, coef, images, base, idgi, block=block, num_warps=warps
+                    g,
+                    None,
+                    coef,
+                    coef,
+                    images,
+                    base,
+                    idgi,
+                    block=block,
+                    num_warps=warps,
+                    count_tile=count_tile,
                 ),
                 rounds * 10,
             )
             nbytes = g.numel() * 4 + 2 * 2 * base.numel() * 4
             rows.add(
-                f"accumulate float32, BLOCK {block}, {warps} warps",
+                f"accumulate float32, BLOCK {block}, COUNT_TILE {count_tile}, {warps} warps",
                 "64 points → 16 images, 3×224²",
                 0.0,
                 1.0,
@@ -151,7 +160,16 @@ def _accumulate_tile_rows(rows: KernelRows, device: str, gen, rounds: int, on_gp
             rows[-1]["torch ms"] = torch_ms
             rows.add_device_time(
                 lambda: acc.accumulate_triton(
-                    g, None, coef, coef, images, base, idgi, block=block, num_warps=warps
+                    g,
+                    None,
+                    coef,
+                    coef,
+                    images,
+                    base,
+                    idgi,
+                    block=block,
+                    num_warps=warps,
+                    count_tile=count_tile,
                 ),
                 nbytes,
             )

@@ -6,7 +6,7 @@ import triton
 import triton.language as tl
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n_blocks"])
 def squared_norm_partials_kernel(
     g_ptr, partial_ptr, n_features, n_blocks, ACC: tl.constexpr, BLOCK: tl.constexpr
 ):
@@ -24,7 +24,7 @@ def squared_norm_partials_kernel(
     tl.store(partial_ptr + point * n_blocks + block, tl.sum(g * g, axis=0))
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n_counts", "n_images"])
 def accumulate_kernel(
     g_ptr,
     multiplier_ptr,
@@ -40,7 +40,7 @@ def accumulate_kernel(
     n_images,
     HAS_MULTIPLIER: tl.constexpr,
     HAS_IDGI: tl.constexpr,
-    COUNTS: tl.constexpr,
+    COUNT_TILE: tl.constexpr,
     ACC: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
@@ -49,42 +49,45 @@ def accumulate_kernel(
         base[c, image, d] += Σ_p base_coef[p, c] · multiplier[p, d] · g[p, d]
         idgi[c, image, d] += Σ_p idgi_coef[p, c] · g[p, d]²
 
-    for every count c at once, summed in ACC (the inputs' float type): g is read once, the
-    COUNTS × BLOCK sums stay in registers, and each accumulator element is read and written once
-    per chunk. Points of a segment are order[segment_start[s] : segment_start[s + 1]]; an
-    empty segment reads and writes nothing.
+    for every count c, COUNT_TILE counts at a time, summed in ACC (the inputs' float type) over
+    the segment's points in order, so every element's sum is the same whatever the tile. Each
+    accumulator element is read and written once per chunk; g is read from memory once and from
+    cache for the further count tiles: a thread keeps COUNT_TILE × BLOCK / threads sums of each
+    accumulator, not one per count. Points of a segment are order[segment_start[s] :
+    segment_start[s + 1]]; an empty segment reads and writes nothing.
     """
     segment = tl.program_id(0)
     block = tl.program_id(1)
     offsets = block * BLOCK + tl.arange(0, BLOCK)
     mask = offsets < n_features
-    counts = tl.arange(0, COUNTS)
-    count_mask = counts < n_counts
-    base_sum = tl.zeros((COUNTS, BLOCK), dtype=ACC)
-    idgi_sum = tl.zeros((COUNTS, BLOCK), dtype=ACC)
     first = tl.load(segment_start_ptr + segment)
     last = tl.load(segment_start_ptr + segment + 1)
-    for q in range(first, last):
-        point = tl.load(order_ptr + q).to(tl.int64)
-        g = tl.load(g_ptr + point * n_features + offsets, mask=mask, other=0.0).to(ACC)
-        weighted = g
-        if HAS_MULTIPLIER:
-            weighted = g * tl.load(multiplier_ptr + point * n_features + offsets, mask=mask, other=0.0).to(
-                ACC
-            )
-        coef = tl.load(base_coef_ptr + point * n_counts + counts, mask=count_mask, other=0.0).to(ACC)
-        base_sum += coef[:, None] * weighted[None, :]
-        if HAS_IDGI:
-            scale = tl.load(idgi_coef_ptr + point * n_counts + counts, mask=count_mask, other=0.0).to(ACC)
-            idgi_sum += scale[:, None] * (g * g)[None, :]
     image = tl.load(segment_image_ptr + segment).to(tl.int64)
-    rows = (counts.to(tl.int64)[:, None] * n_images + image) * n_features
-    where = rows + offsets[None, :]
     # a segment without points (an image absent from this chunk) leaves its accumulators untouched
     filled = offsets < tl.where(last > first, n_features, 0)
-    both = count_mask[:, None] & filled[None, :]
-    old = tl.load(base_ptr + where, mask=both, other=0.0)
-    tl.store(base_ptr + where, (old.to(ACC) + base_sum).to(old.dtype), mask=both)
-    if HAS_IDGI:
-        old = tl.load(idgi_ptr + where, mask=both, other=0.0)
-        tl.store(idgi_ptr + where, (old.to(ACC) + idgi_sum).to(old.dtype), mask=both)
+    for tile in range(0, n_counts, COUNT_TILE):
+        counts = tile + tl.arange(0, COUNT_TILE)
+        count_mask = counts < n_counts
+        base_sum = tl.zeros((COUNT_TILE, BLOCK), dtype=ACC)
+        idgi_sum = tl.zeros((COUNT_TILE, BLOCK), dtype=ACC)
+        for q in range(first, last):
+            point = tl.load(order_ptr + q).to(tl.int64)
+            g = tl.load(g_ptr + point * n_features + offsets, mask=mask, other=0.0).to(ACC)
+            weighted = g
+            if HAS_MULTIPLIER:
+                weighted = g * tl.load(
+                    multiplier_ptr + point * n_features + offsets, mask=mask, other=0.0
+                ).to(ACC)
+            coef = tl.load(base_coef_ptr + point * n_counts + counts, mask=count_mask, other=0.0).to(ACC)
+            base_sum += coef[:, None] * weighted[None, :]
+            if HAS_IDGI:
+                scale = tl.load(idgi_coef_ptr + point * n_counts + counts, mask=count_mask, other=0.0).to(ACC)
+                idgi_sum += scale[:, None] * (g * g)[None, :]
+        rows = (counts.to(tl.int64)[:, None] * n_images + image) * n_features
+        where = rows + offsets[None, :]
+        both = count_mask[:, None] & filled[None, :]
+        old = tl.load(base_ptr + where, mask=both, other=0.0)
+        tl.store(base_ptr + where, (old.to(ACC) + base_sum).to(old.dtype), mask=both)
+        if HAS_IDGI:
+            old = tl.load(idgi_ptr + where, mask=both, other=0.0)
+            tl.store(idgi_ptr + where, (old.to(ACC) + idgi_sum).to(old.dtype), mask=both)

@@ -27,7 +27,7 @@ def _fold(index, size, REFLECT: tl.constexpr):
     return index
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["channels", "tap_width", "max_radius"])
 def blur_rows_kernel(
     x_ptr,
     image_ptr,
@@ -76,7 +76,7 @@ def blur_rows_kernel(
     tl.store(dx_ptr + out, sum_d, mask=tile_mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["channels", "tap_width", "max_radius"])
 def blur_cols_kernel(
     ax_ptr,
     dx_ptr,

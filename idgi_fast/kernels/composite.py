@@ -6,7 +6,7 @@ import triton
 import triton.language as tl
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n_channels", "n_levels"])
 def composite_kernel(
     shown_ptr, hidden_ptr, ranks_ptr, counts_ptr, out_ptr, n_channels, n_pixels, n_levels, BLOCK: tl.constexpr
 ):

@@ -7,13 +7,13 @@ import triton
 import triton.language as tl
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["per_split", "shift"])
 def digit_histogram_kernel(
-    score_ptr, prefix_ptr, counts_ptr, n_features, per_split, SHIFT: tl.constexpr, BLOCK: tl.constexpr
+    score_ptr, prefix_ptr, counts_ptr, n_features, per_split, shift, BLOCK: tl.constexpr
 ):
-    """Program (b, s): a 16-bin histogram of bits SHIFT … SHIFT+3 of the float64 scores of row b in
+    """Program (b, s): a 16-bin histogram of bits shift … shift+3 of the float64 scores of row b in
     split s (elements s·per_split … (s+1)·per_split − 1), counting only the elements whose
-    higher bits equal prefix[b]'s.
+    higher bits equal prefix[b]'s (bits above 63 are 0 for every score: the top digit counts all).
 
     Scores are ≥ 0 (+inf allowed), so their bit patterns order like their values; 16 such
     passes, from the top digit down, find the rank-th smallest score of every row without a
@@ -30,9 +30,10 @@ def digit_histogram_kernel(
         offsets = offset + tl.arange(0, BLOCK)
         mask = offsets < stop
         key = tl.load(score_ptr + row * n_features + offsets, mask=mask, other=0.0).to(tl.int64, bitcast=True)
-        if SHIFT < 60:
-            mask = mask & ((key >> (SHIFT + 4)) == (prefix >> (SHIFT + 4)))
-        digit = (key >> SHIFT) & 15
+        # one shift compiles for every digit; at the top digit both sides shift by 63 (sign bit 0)
+        higher = tl.minimum(shift + 4, 63)
+        mask = mask & ((key >> higher) == (prefix >> higher))
+        digit = (key >> shift) & 15
         counts += tl.sum(((digit[:, None] == bins[None, :]) & mask[:, None]).to(tl.int32), axis=0)
     tl.store(counts_ptr + (row * tl.num_programs(1) + split) * 16 + bins, counts)
 

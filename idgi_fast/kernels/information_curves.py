@@ -11,7 +11,7 @@ def _maximum(a, b):
     return tl.maximum(a, b)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n_levels", "points"])
 def information_curve_kernel(
     x_levels_ptr,
     x_input_ptr,

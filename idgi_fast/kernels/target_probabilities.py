@@ -6,7 +6,7 @@ import triton
 import triton.language as tl
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n_classes"])
 def target_probability_kernel(
     logits_ptr, targets_ptr, probability_ptr, class_ptr, n_classes, BLOCK: tl.constexpr
 ):
@@ -15,16 +15,28 @@ def target_probability_kernel(
         probability[r] = softmax(float64(logits[r]))[targets[r]]
         class[r]       = argmax logits[r] (the lowest index among ties)
 
-    The whole row is one block (BLOCK ≥ K), read once; the softmax is in float64.
+    The row is read BLOCK classes at a time, twice: the first pass finds the largest logit and
+    its first index, the second sums exp(logit − largest) in float64. Any K takes the same
+    registers; a row of at most BLOCK classes is summed as one block.
     """
     row = tl.program_id(0).to(tl.int64)
-    offsets = tl.arange(0, BLOCK)
-    inside = offsets < n_classes
-    logits = tl.load(logits_ptr + row * n_classes + offsets, mask=inside, other=-float("inf"))
-    wide = logits.to(tl.float64)
-    largest = tl.max(wide, axis=0)
-    total = tl.sum(tl.where(inside, tl.exp(wide - largest), 0.0), axis=0)
-    target = tl.load(targets_ptr + row)
-    chosen = tl.sum(tl.where(offsets == target, wide, 0.0), axis=0)
+    start = logits_ptr + row * n_classes
+    largest = tl.max(tl.full([BLOCK], -float("inf"), tl.float64), axis=0)
+    largest_at = tl.sum(tl.zeros([BLOCK], tl.int64), axis=0)
+    for offset in range(0, n_classes, BLOCK):
+        offsets = offset + tl.arange(0, BLOCK)
+        logits = tl.load(start + offsets, mask=offsets < n_classes, other=-float("inf"))
+        block_largest = tl.max(logits, axis=0).to(tl.float64)
+        block_at = offset + tl.argmax(logits, axis=0).to(tl.int64)
+        # a later block wins only when strictly larger: ties keep the lowest index
+        largest_at = tl.where(block_largest > largest, block_at, largest_at)
+        largest = tl.maximum(largest, block_largest)
+    total = tl.sum(tl.zeros([BLOCK], tl.float64), axis=0)
+    for offset in range(0, n_classes, BLOCK):
+        offsets = offset + tl.arange(0, BLOCK)
+        inside = offsets < n_classes
+        logits = tl.load(start + offsets, mask=inside, other=-float("inf")).to(tl.float64)
+        total += tl.sum(tl.where(inside, tl.exp(logits - largest), 0.0), axis=0)
+    chosen = tl.load(start + tl.load(targets_ptr + row)).to(tl.float64)
     tl.store(probability_ptr + row, tl.exp(chosen - largest) / total)
-    tl.store(class_ptr + row, tl.argmax(logits, axis=0).to(tl.int64))
+    tl.store(class_ptr + row, largest_at)

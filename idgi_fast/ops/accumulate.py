@@ -14,10 +14,12 @@ engine from the norms and the path's outputs, so the op itself is pure arithmeti
 from __future__ import annotations
 
 import functools
+import itertools
 
 import torch
 
 from .backends import implementation
+from .launches import declare, pointer
 
 
 def idgi_scales(change: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
@@ -59,12 +61,15 @@ def _triton_float(dtype: torch.dtype):
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-# (BLOCK, num_warps) tried by triton.autotune for the accumulate kernel, the default
+# (BLOCK, COUNT_TILE, num_warps) tried by triton.autotune for the accumulate kernel, the default
 # tile first (the only one under the interpreter, which cannot time configurations). Each
 # element's sum runs over the same points in the same order whatever the tile, so the choice
-# never changes a result. The squared norms keep one tile: their reduction order follows the
-# tile, and a per-process timing choice would make two runs differ in the last bits.
-ACCUMULATE_TILES = ((1024, 4), (2048, 8), (4096, 8), (512, 4), (256, 2))
+# never changes a result. Every tile keeps a thread's COUNT_TILE × BLOCK / threads sums of both
+# accumulators in at most 128 registers, without spilling, on sm_80 and sm_90 (the suite compiles
+# them: tests/ops/test_compiled.py). The squared norms keep one tile: their reduction order
+# follows the tile, and a per-process timing choice would make two runs differ in the last bits.
+ACCUMULATE_TILES = ((1024, 1, 4), (2048, 1, 8), (512, 2, 4), (1024, 1, 8), (512, 1, 4))
+NORM_TILE = (4096, 4)  # (BLOCK, num_warps) of the squared norms
 
 
 @functools.cache
@@ -77,15 +82,21 @@ def _tuned_accumulate_kernel():
     def first_when_interpreting(configs, named_args, **kwargs):
         return configs[:1] if interpreting() else configs
 
+    configs = [
+        triton.Config({"BLOCK": block, "COUNT_TILE": count_tile}, num_warps=warps)
+        for block, count_tile, warps in ACCUMULATE_TILES
+    ]
     return triton.autotune(
-        [triton.Config({"BLOCK": block}, num_warps=warps) for block, warps in ACCUMULATE_TILES],
+        configs,
         key=["n_features", "n_counts", "n_images"],
         restore_value=["base_ptr", "idgi_ptr"],  # timing runs add into them: put them back
         prune_configs_by={"early_config_prune": first_when_interpreting},
     )(accumulate_kernel)
 
 
-def squared_norms_triton(g: torch.Tensor, block: int = 4096, num_warps: int = 4) -> torch.Tensor:
+def squared_norms_triton(
+    g: torch.Tensor, block: int = NORM_TILE[0], num_warps: int = NORM_TILE[1]
+) -> torch.Tensor:
     import triton
 
     from ..kernels.accumulate import squared_norm_partials_kernel
@@ -101,9 +112,19 @@ def squared_norms_triton(g: torch.Tensor, block: int = 4096, num_warps: int = 4)
 
 
 def accumulate_triton(
-    g, multiplier, base_coef, idgi_coef, images, base, idgi, block: int | None = None, num_warps: int = 4
+    g,
+    multiplier,
+    base_coef,
+    idgi_coef,
+    images,
+    base,
+    idgi,
+    block: int | None = None,
+    num_warps: int = 4,
+    count_tile: int = 1,
 ) -> None:
-    """block None: autotuned over ACCUMULATE_TILES per (feature count, counts); else that tile."""
+    """block None: autotuned over ACCUMULATE_TILES per (feature count, counts, images); else that
+    tile (tests and benchmarks)."""
     import triton
 
     from ..kernels.accumulate import accumulate_kernel
@@ -128,7 +149,7 @@ def accumulate_triton(
         kernel, tile = _tuned_accumulate_kernel(), {}
         grid = lambda meta: (batch, triton.cdiv(n_features, meta["BLOCK"]))  # noqa: E731
     else:
-        kernel, tile = accumulate_kernel, dict(BLOCK=block, num_warps=num_warps)
+        kernel, tile = accumulate_kernel, dict(BLOCK=block, COUNT_TILE=count_tile, num_warps=num_warps)
         grid = (batch, triton.cdiv(n_features, block))
     kernel[grid](
         flat,
@@ -145,10 +166,47 @@ def accumulate_triton(
         batch,
         HAS_MULTIPLIER=multiplier is not None,
         HAS_IDGI=idgi is not None,
-        COUNTS=triton.next_power_of_2(counts),
         ACC=_triton_float(g.dtype),
         **tile,
     )
+
+
+def triton_launches() -> list:
+    """Every launch of this op's kernels (ops/launches.py): both float types, every flag, every
+    autotuned tile."""
+    from ..kernels.accumulate import accumulate_kernel, squared_norm_partials_kernel
+
+    launches = []
+    for dtype in (torch.float32, torch.float64):
+        p, acc = pointer(dtype), _triton_float(dtype)
+        block, warps = NORM_TILE
+        launches += declare(
+            squared_norm_partials_kernel,
+            num_warps=warps,
+            g_ptr=p,
+            partial_ptr=p,
+            n_features="i32",
+            n_blocks="i32",
+            ACC=acc,
+            BLOCK=block,
+        )
+        for has_multiplier, has_idgi, (block, count_tile, warps) in itertools.product(
+            (False, True), (False, True), ACCUMULATE_TILES
+        ):
+            launches += declare(
+                accumulate_kernel,
+                num_warps=warps,
+                **dict.fromkeys(("g_ptr", "multiplier_ptr", "base_coef_ptr", "idgi_coef_ptr"), p),
+                **dict.fromkeys(("order_ptr", "segment_start_ptr", "segment_image_ptr"), "*i64"),
+                **dict.fromkeys(("base_ptr", "idgi_ptr"), p),
+                **dict.fromkeys(("n_features", "n_counts", "n_images"), "i32"),
+                HAS_MULTIPLIER=has_multiplier,
+                HAS_IDGI=has_idgi,
+                COUNT_TILE=count_tile,
+                ACC=acc,
+                BLOCK=block,
+            )
+    return launches
 
 
 SQUARED_NORMS = {"torch": squared_norms_torch, "triton": squared_norms_triton}

@@ -11,11 +11,14 @@ path only for σ whose taps cover at most BANDED_UP_TO of the image's side (benc
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from ..geometry import blur_matrix, gaussian_radius, gaussian_weights
 from . import native
 from .backends import implementation
+from .launches import declare, pointer
 
 # The share of a side that 2r + 1 taps may cover for the band path to beat the dense GEMM (2 CPU
 # cores, 3×224², crossover between σ = 10 and σ = 14, i.e. 2r + 1 ≈ 0.37–0.5 of the side).
@@ -118,8 +121,21 @@ def blur_path_triton(images, sigmas, grad_step, padding, slopes=True, **tiles):
     )
 
 
+# (BLOCK_H, BLOCK_W, num_warps) of both blur kernels: 8 warps keep a thread's float64 sums of the
+# column pass in at most 128 registers (160 with 4 warps; tests/ops/test_compiled.py)
+BLUR_TILE = (16, 64, 8)
+
+
 def blur_path_triton_taps(
-    images, radii, table, max_radius: int, padding, slopes=True, block_h: int = 16, block_w: int = 64
+    images,
+    radii,
+    table,
+    max_radius: int,
+    padding,
+    slopes=True,
+    block_h: int = BLUR_TILE[0],
+    block_w: int = BLUR_TILE[1],
+    num_warps: int = BLUR_TILE[2],
 ):
     """blur_path_triton with each point's taps given (blur_taps' radii and table, on the device):
     no host work, so a CUDA graph can capture it (engine/stream.py's fixed-shape chunks)."""
@@ -162,6 +178,7 @@ def blur_path_triton_taps(
         ACC=acc,
         BLOCK_H=block_h,
         BLOCK_W=block_w,
+        num_warps=num_warps,
     )
     blur_cols_kernel[grid](
         along_h,
@@ -182,8 +199,53 @@ def blur_path_triton_taps(
         ACC=acc,
         BLOCK_H=block_h,
         BLOCK_W=block_w,
+        num_warps=num_warps,
     )
     return points, (differences if slopes else None)
+
+
+def triton_launches() -> list:
+    """Every launch of this op's kernels (ops/launches.py): both float types of the images, both
+    paddings, with and without slopes."""
+    import triton.language as tl
+
+    from ..kernels.blur_path import blur_cols_kernel, blur_rows_kernel
+
+    block_h, block_w, warps = BLUR_TILE
+    sizes = dict.fromkeys(("channels", "height", "width", "tap_width", "max_radius"), "i32")
+    launches = []
+    for dtype, reflect in itertools.product((torch.float32, torch.float64), (False, True)):
+        p = pointer(dtype)
+        launches += declare(
+            blur_rows_kernel,
+            num_warps=warps,
+            x_ptr=p,
+            image_ptr="*i64",
+            radius_ptr="*i32",
+            **dict.fromkeys(("taps_a_ptr", "taps_d_ptr", "ax_ptr", "dx_ptr"), "*fp64"),
+            **sizes,
+            REFLECT=reflect,
+            ACC=tl.float64,
+            BLOCK_H=block_h,
+            BLOCK_W=block_w,
+        )
+        for slopes in (False, True):
+            launches += declare(
+                blur_cols_kernel,
+                num_warps=warps,
+                **dict.fromkeys(("ax_ptr", "dx_ptr"), "*fp64"),
+                radius_ptr="*i32",
+                **dict.fromkeys(("taps_a_ptr", "taps_b_ptr", "taps_d_ptr"), "*fp64"),
+                points_ptr=p,
+                slopes_ptr=p,
+                **sizes,
+                SLOPES=slopes,
+                REFLECT=reflect,
+                ACC=tl.float64,
+                BLOCK_H=block_h,
+                BLOCK_W=block_w,
+            )
+    return launches
 
 
 BLUR_PATH = {"torch": blur_path_torch, "triton": blur_path_triton, "native": blur_path_native}

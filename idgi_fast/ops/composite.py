@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from .backends import implementation
+from .launches import declare, launch_block, launch_blocks, pointer
 
 
 def composite_torch(
@@ -25,7 +26,10 @@ def composite_torch(
     return torch.where(revealed[:, :, None], shown[:, None], hidden[:, None])
 
 
-def composite_triton(shown, hidden, ranks, counts, block: int = 1024) -> torch.Tensor:
+BLOCK = 1024  # pixels a program composites (fewer when the image has fewer)
+
+
+def composite_triton(shown, hidden, ranks, counts, block: int = BLOCK) -> torch.Tensor:
     import triton
 
     from ..kernels.composite import composite_kernel
@@ -37,7 +41,7 @@ def composite_triton(shown, hidden, ranks, counts, block: int = 1024) -> torch.T
             f"the composite kernel ranks pixels in int32; {height}×{width} images have too many pixels"
         )
     out = torch.empty((batch, n_levels, channels, height, width), dtype=shown.dtype, device=shown.device)
-    block = min(block, triton.next_power_of_2(n_pixels))
+    block = launch_block(n_pixels, block)
     grid = (batch, n_levels, triton.cdiv(n_pixels, block))
     # int32 ranks (H·W < 2³¹): a quarter less traffic per metric-image pixel than int64
     composite_kernel[grid](
@@ -52,6 +56,25 @@ def composite_triton(shown, hidden, ranks, counts, block: int = 1024) -> torch.T
         BLOCK=block,
     )
     return out
+
+
+def triton_launches() -> list:
+    """Every launch of this op's kernel (ops/launches.py): both float types of the images, every
+    block launch_block takes for an image."""
+    from ..kernels.composite import composite_kernel
+
+    launches = []
+    for dtype in (torch.float32, torch.float64):
+        for block in launch_blocks(BLOCK):
+            launches += declare(
+                composite_kernel,
+                **dict.fromkeys(("shown_ptr", "hidden_ptr"), pointer(dtype)),
+                **dict.fromkeys(("ranks_ptr", "counts_ptr"), "*i32"),
+                out_ptr=pointer(dtype),
+                **dict.fromkeys(("n_channels", "n_pixels", "n_levels"), "i32"),
+                BLOCK=block,
+            )
+    return launches
 
 
 COMPOSITE = {"torch": composite_torch, "triton": composite_triton}

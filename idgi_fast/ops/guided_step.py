@@ -33,6 +33,7 @@ import torch
 from ..utils.profiling import annotate
 from . import native
 from .backends import implementation
+from .launches import declare, launch_block, launch_blocks
 
 
 def _isclose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -56,8 +57,16 @@ def selection_threshold_torch(score: torch.Tensor, fraction: float) -> torch.Ten
     return torch.kthvalue(score, rank, dim=1).values
 
 
+HISTOGRAM_BLOCK = (
+    256  # scores a histogram program reads at a time: its (BLOCK, 16) digit match stays in registers
+)
+# features a program of the jump, room and move kernels takes, and its warps: 8 keep the jump's
+# float64 state in at most 128 registers a thread (160 with 4; tests/ops/test_compiled.py)
+STEP_BLOCK, STEP_WARPS = 1024, 8
+
+
 def selection_threshold_triton(
-    score: torch.Tensor, fraction: float, block: int = 1024, per_split: int = 8192
+    score: torch.Tensor, fraction: float, block: int = HISTOGRAM_BLOCK, per_split: int = 8192
 ) -> torch.Tensor:
     """The same threshold by radix select: 16 passes of per-row digit histograms, split over
     many programs per row; choosing each digit is a few (B, 16) tensor ops, with no host sync."""
@@ -69,7 +78,7 @@ def selection_threshold_triton(
         raise ValueError("the selection kernel orders float64 scores")
     score = score.contiguous()
     rows, n = score.shape
-    block = min(block, max(16, triton.next_power_of_2(n)))
+    block = launch_block(n, block)
     per_split = max(block, triton.cdiv(min(per_split, n), block) * block)
     splits = triton.cdiv(n, per_split)
     remaining = torch.full((rows,), selection_rank(n, fraction), dtype=torch.int64, device=score.device)
@@ -77,7 +86,7 @@ def selection_threshold_triton(
     counts = torch.empty((rows, splits, 16), dtype=torch.int32, device=score.device)
     digits = torch.arange(16, device=score.device)
     for shift in range(60, -1, -4):
-        digit_histogram_kernel[(rows, splits)](score, prefix, counts, n, per_split, SHIFT=shift, BLOCK=block)
+        digit_histogram_kernel[(rows, splits)](score, prefix, counts, n, per_split, shift, BLOCK=block)
         histogram = counts.sum(dim=1, dtype=torch.int64)
         chosen = (histogram.cumsum(dim=1) < remaining[:, None]).sum(dim=1)
         remaining -= torch.where(digits[None, :] < chosen[:, None], histogram, 0).sum(dim=1)
@@ -166,7 +175,7 @@ def guided_step_triton(
     alpha,
     fraction,
     max_dist,
-    block: int = 1024,
+    block: int = STEP_BLOCK,
     selection: str = "kthvalue",
 ) -> None:
     """selection: how each pass finds its threshold — "kthvalue" (torch.kthvalue per pass),
@@ -187,7 +196,7 @@ def guided_step_triton(
             raise ValueError(f"{name} must be a contiguous float64 (B, n) tensor for the Guided IG kernels")
     alpha, lo, hi = _bounds(alpha, max_dist)
     batch, n = x.shape
-    block = min(block, max(16, triton.next_power_of_2(n)))
+    block = launch_block(n, block)
     blocks = triton.cdiv(n, block)
     grid = (batch, blocks)
     target = distance * (1.0 - alpha)
@@ -199,7 +208,18 @@ def guided_step_triton(
     partial_current = torch.empty((batch, blocks), dtype=torch.float64, device=x.device)
     partial_room = torch.empty_like(partial_current)
     guided_jump_kernel[grid](
-        x, attribution, x_in, x_base, gradient, score, partial_current, flag(active), bounds, n, BLOCK=block
+        x,
+        attribution,
+        x_in,
+        x_base,
+        gradient,
+        score,
+        partial_current,
+        flag(active),
+        bounds,
+        n,
+        BLOCK=block,
+        num_warps=STEP_WARPS,
     )
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
@@ -209,7 +229,17 @@ def guided_step_triton(
         going = active & ~_isclose(current, target)
         threshold = selector.threshold(score)
         guided_room_kernel[grid](
-            x, x_in, x_base, score, threshold, partial_room, flag(going), bounds, n, BLOCK=block
+            x,
+            x_in,
+            x_base,
+            score,
+            threshold,
+            partial_room,
+            flag(going),
+            bounds,
+            n,
+            BLOCK=block,
+            num_warps=STEP_WARPS,
         )
         room = partial_room.sum(dim=1)
         can_move = going & (room > 0)
@@ -230,6 +260,7 @@ def guided_step_triton(
             bounds,
             n,
             BLOCK=block,
+            num_warps=STEP_WARPS,
         )
         active = can_move & full
         selector.passed(threshold)
@@ -268,6 +299,60 @@ class _Selector:
 
 
 SELECTIONS = ("kthvalue", "sort", "radix")
+
+
+def triton_launches() -> list:
+    """Every launch of this op's kernels (ops/launches.py): float64 state, every block
+    launch_block takes."""
+    from ..kernels.guided_step import (
+        digit_histogram_kernel,
+        guided_jump_kernel,
+        guided_move_kernel,
+        guided_room_kernel,
+    )
+
+    d = "*fp64"
+    launches = []
+    for block in launch_blocks(HISTOGRAM_BLOCK):
+        launches += declare(
+            digit_histogram_kernel,
+            score_ptr=d,
+            prefix_ptr="*i64",
+            counts_ptr="*i32",
+            **dict.fromkeys(("n_features", "per_split", "shift"), "i32"),
+            BLOCK=block,
+        )
+    for block in launch_blocks(STEP_BLOCK):
+        state = dict.fromkeys(("x_ptr", "x_in_ptr", "x_base_ptr", "score_ptr", "bounds_ptr"), d)
+        launches += declare(
+            guided_jump_kernel,
+            num_warps=STEP_WARPS,
+            **state,
+            **dict.fromkeys(("attr_ptr", "grad_ptr", "partial_current_ptr"), d),
+            active_ptr="*i8",
+            n_features="i32",
+            BLOCK=block,
+        )
+        launches += declare(
+            guided_room_kernel,
+            num_warps=STEP_WARPS,
+            **state,
+            threshold_ptr=d,
+            partial_room_ptr=d,
+            going_ptr="*i8",
+            n_features="i32",
+            BLOCK=block,
+        )
+        launches += declare(
+            guided_move_kernel,
+            num_warps=STEP_WARPS,
+            **state,
+            **dict.fromkeys(("attr_ptr", "grad_ptr", "threshold_ptr", "gamma_ptr", "partial_current_ptr"), d),
+            **dict.fromkeys(("can_move_ptr", "full_ptr"), "*i8"),
+            n_features="i32",
+            BLOCK=block,
+        )
+    return launches
 
 
 def guided_step_native(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist) -> None:

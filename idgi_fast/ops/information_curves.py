@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from .backends import implementation
+from .launches import declare
 
 
 def normalised_curves_torch(x: torch.Tensor, y: torch.Tensor, points: int, zero_last: bool = False):
@@ -63,6 +64,25 @@ def information_curves_torch(
     return normalised_curves_torch(x, normalised(y_levels, y_input), points, zero_last)
 
 
+# The kernel holds a curve's L + 2 points in one register block of LEVELS (a power of 2) and
+# compares them all-pairs: up to LARGEST_LEVELS a thread keeps them in at most 128 registers, without
+# spilling, on sm_80 and sm_90 (the suite compiles every LEVELS); longer curves take the torch path
+# (at LEVELS 128 ptxas had not finished one compile after 3 minutes).
+LARGEST_LEVELS = 32
+GRID_BLOCK = 128  # grid points a program interpolates at a time, at most
+GRID_ELEMENTS = 1024  # (grid point, curve point) pairs a program compares at a time: 8 a thread of 4 warps
+
+
+def kernel_levels(levels: int) -> int:
+    """The kernel's LEVELS for curves of `levels` levels: their L + 2 points, rounded up to a power of 2."""
+    return 1 << (levels + 1).bit_length()
+
+
+def grid_block(levels_block: int, largest: int = GRID_BLOCK) -> int:
+    """The kernel's BLOCK: as many grid points as keep GRID_ELEMENTS comparisons a pass."""
+    return min(largest, GRID_ELEMENTS // levels_block)
+
+
 def information_curves_triton(
     x_levels,
     x_input,
@@ -71,13 +91,14 @@ def information_curves_triton(
     normalise_x: bool,
     points: int,
     zero_last: bool = False,
-    block: int = 128,
+    block: int = GRID_BLOCK,
 ):
-    """zero_last is the torch path's only (information_curves never sends it here)."""
+    """zero_last and curves of more than LARGEST_LEVELS − 2 levels are the torch path's only
+    (information_curves never sends them here)."""
     if zero_last:
         raise ValueError("the Triton curves kernel puts (0, 0) first; zero_last runs on the torch path")
-    import triton
-
+    if kernel_levels(x_levels.shape[1]) > LARGEST_LEVELS:
+        raise ValueError(f"the Triton curves kernel takes at most {LARGEST_LEVELS - 2} levels")
     from ..kernels.information_curves import information_curve_kernel
 
     rows, levels = x_levels.shape
@@ -95,10 +116,30 @@ def information_curves_triton(
             levels,
             points,
             NORMALISE_X=normalise_x,
-            LEVELS=triton.next_power_of_2(levels + 2),
-            BLOCK=block,
+            LEVELS=kernel_levels(levels),
+            BLOCK=grid_block(kernel_levels(levels), block),
         )
     return curve, auc
+
+
+def triton_launches() -> list:
+    """Every launch of this op's kernel (ops/launches.py): with and without normalised x, every
+    LEVELS up to LARGEST_LEVELS."""
+    from ..kernels.information_curves import information_curve_kernel
+
+    launches = []
+    for normalise_x in (False, True):
+        for levels in sorted({kernel_levels(n) for n in range(2, LARGEST_LEVELS - 1)}):
+            launches += declare(
+                information_curve_kernel,
+                **dict.fromkeys(("x_levels_ptr", "x_input_ptr", "y_levels_ptr", "y_input_ptr"), "*fp64"),
+                **dict.fromkeys(("curve_ptr", "auc_ptr"), "*fp64"),
+                **dict.fromkeys(("n_levels", "points"), "i32"),
+                NORMALISE_X=normalise_x,
+                LEVELS=levels,
+                BLOCK=grid_block(levels),
+            )
+    return launches
 
 
 INFORMATION_CURVES = {"torch": information_curves_torch, "triton": information_curves_triton}
@@ -119,5 +160,6 @@ def information_curves(
     x is normalised between canvas and input when normalise_x, else only clipped to [0, 1].
     zero_last: PAIR's point order (normalised_curves_torch), on the torch path on every backend
     (only the pair profile, whose few curves per image cost nothing beside its interpolations)."""
-    curves = implementation(INFORMATION_CURVES, backend, applies=not zero_last)
+    fits = not zero_last and kernel_levels(x_levels.shape[1]) <= LARGEST_LEVELS
+    curves = implementation(INFORMATION_CURVES, backend, applies=fits)
     return curves(x_levels, x_input, y_levels, y_input, normalise_x, points, zero_last)

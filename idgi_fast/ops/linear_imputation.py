@@ -22,13 +22,14 @@ import torch.nn.functional as F
 
 from . import native
 from .backends import implementation
+from .launches import declare
 
 TOLERANCE = 1e-12  # relative residual ‖b − A·e‖ / ‖b‖ of every (system, channel)
 MAX_ITERATIONS = 500
 ACCEPTED = 1e-9  # a system that stalls between TOLERANCE and this after MAX_ITERATIONS is kept
 EDGE, DIAGONAL = 1.0 / 6.0, 1.0 / 12.0
 _DAMPING, _COARSEST, _COARSE_SWEEPS = 0.9, 8, 30
-_TILE = (16, 64)  # the Triton kernel's (rows, columns) per program
+_TILE = (16, 64, 8)  # the Triton kernel's (rows, columns, warps) a program: ≤ 128 registers a thread
 
 
 def _neighbours(v: torch.Tensor) -> torch.Tensor:
@@ -84,6 +85,7 @@ def _stencil_triton(v: torch.Tensor, rhs: torch.Tensor | None, level: _Level) ->
         JACOBI=rhs is not None,
         BLOCK_H=_TILE[0],
         BLOCK_W=_TILE[1],
+        num_warps=_TILE[2],
     )
     return out
 
@@ -173,6 +175,25 @@ def linear_imputation_triton(
     images: torch.Tensor, removed: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     return linear_imputation_torch(images, removed, triton=True)
+
+
+def triton_launches() -> list:
+    """Every launch of this op's kernel (ops/launches.py): the stencil and the Jacobi sweep."""
+    from ..kernels.linear_imputation import masked_stencil_kernel
+
+    launches = []
+    for jacobi in (False, True):
+        launches += declare(
+            masked_stencil_kernel,
+            num_warps=_TILE[2],
+            **dict.fromkeys(("v_ptr", "rhs_ptr", "unknown_ptr", "diagonal_ptr", "out_ptr"), "*fp64"),
+            **dict.fromkeys(("height", "width"), "i32"),
+            damping="fp32",
+            JACOBI=jacobi,
+            BLOCK_H=_TILE[0],
+            BLOCK_W=_TILE[1],
+        )
+    return launches
 
 
 LINEAR_IMPUTATION = {

@@ -7,8 +7,10 @@ from __future__ import annotations
 import torch
 
 from .backends import implementation
+from .launches import declare, pointer
 
-LARGEST_TRITON_ROW = 1 << 16  # classes per row the single-block kernel takes; wider rows use torch
+BLOCK = 1024  # classes the kernel reads at a time; a row of any width loops over them
+LOGIT_TYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)  # the models' output types
 
 
 def target_probabilities_torch(
@@ -19,8 +21,6 @@ def target_probabilities_torch(
 
 
 def target_probabilities_triton(logits: torch.Tensor, targets: torch.Tensor):
-    import triton
-
     from ..kernels.target_probabilities import target_probability_kernel
 
     rows, classes = logits.shape
@@ -28,14 +28,27 @@ def target_probabilities_triton(logits: torch.Tensor, targets: torch.Tensor):
     predicted = torch.empty(rows, dtype=torch.int64, device=logits.device)
     if rows:
         target_probability_kernel[(rows,)](
-            logits.contiguous(),
-            targets.contiguous(),
-            probability,
-            predicted,
-            classes,
-            BLOCK=triton.next_power_of_2(classes),
+            logits.contiguous(), targets.contiguous(), probability, predicted, classes, BLOCK=BLOCK
         )
     return probability, predicted
+
+
+def triton_launches() -> list:
+    """Every launch of this op's kernel (ops/launches.py): one per logit type."""
+    from ..kernels.target_probabilities import target_probability_kernel
+
+    launches = []
+    for dtype in LOGIT_TYPES:
+        launches += declare(
+            target_probability_kernel,
+            logits_ptr=pointer(dtype),
+            targets_ptr="*i64",
+            probability_ptr="*fp64",
+            class_ptr="*i64",
+            n_classes="i32",
+            BLOCK=BLOCK,
+        )
+    return launches
 
 
 TARGET_PROBABILITIES = {"torch": target_probabilities_torch, "triton": target_probabilities_triton}
@@ -44,5 +57,4 @@ TARGET_PROBABILITIES = {"torch": target_probabilities_torch, "triton": target_pr
 def target_probabilities(logits: torch.Tensor, targets: torch.Tensor, backend: str = "torch"):
     """(N,) float64 softmax probability of targets[r] and (N,) int64 argmax class of each row of
     logits (N, K)."""
-    fits = logits.shape[1] <= LARGEST_TRITON_ROW
-    return implementation(TARGET_PROBABILITIES, backend, applies=fits)(logits, targets)
+    return implementation(TARGET_PROBABILITIES, backend)(logits, targets)
