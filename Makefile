@@ -25,6 +25,13 @@ ZOO_VENV ?= .venv-zoo
 ZOO_TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ZOO_STAMP := $(ZOO_VENV)/.installed
 
+# The cards we measure on carry Triton 3.6 (beside torch 2.11): the suite compiles every kernel
+# launch with it too (tests/ops/test_compiled.py), from a venv that holds only that Triton (the
+# compile worker, idgi_fast/ops/gpu_compile.py, needs nothing else).
+CARD_TRITON_VENV ?= .venv-triton36
+CARD_TRITON_SPEC ?= triton==3.6.0
+CARD_TRITON_STAMP := $(CARD_TRITON_VENV)/.installed
+
 .PHONY: study demo lint test test-core test-zoo test-portability bench train-toy device-bundle clean
 
 $(STAMP): pyproject.toml
@@ -59,11 +66,16 @@ $(ZOO_STAMP): pyproject.toml Makefile
 	$(ZOO_VENV)/bin/python -c "import torchvision.models"
 	touch $@
 
+$(CARD_TRITON_STAMP): Makefile
+	test -x $(CARD_TRITON_VENV)/bin/python || $(PYTHON) -m venv $(CARD_TRITON_VENV)
+	$(CARD_TRITON_VENV)/bin/python -m pip install -q --no-deps "$(CARD_TRITON_SPEC)"
+	touch $@
+
 # everything: lint, the suite in .venv, and the zoo's tests (marker `zoo`) in .venv-zoo
 test: test-core test-zoo
 
-test-core: lint
-	$(BIN)/python -m pytest tests -m "not zoo"
+test-core: lint $(CARD_TRITON_STAMP)
+	IDGI_CARD_TRITON_PYTHON=$(CARD_TRITON_VENV)/bin/python $(BIN)/python -m pytest tests -m "not zoo"
 
 test-zoo: $(ZOO_STAMP)
 	$(ZOO_VENV)/bin/python -m pytest tests -m zoo
@@ -93,4 +105,4 @@ device-bundle: $(STAMP)
 	cd $(VENV)/lib/python3*/site-packages && cp -r $(DEVICE_PACKAGES) $(CURDIR)/.whl/
 
 clean:
-	rm -rf $(VENV) $(ZOO_VENV) build *.egg-info
+	rm -rf $(VENV) $(ZOO_VENV) $(CARD_TRITON_VENV) build *.egg-info

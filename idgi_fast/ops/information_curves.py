@@ -65,22 +65,18 @@ def information_curves_torch(
 
 
 # The kernel holds a curve's L + 2 points in one register block of LEVELS (a power of 2) and
-# compares them all-pairs: up to LARGEST_LEVELS a thread keeps them in at most 128 registers, without
-# spilling, on sm_80 and sm_90 (the suite compiles every LEVELS); longer curves take the torch path
-# (at LEVELS 128 ptxas had not finished one compile after 3 minutes).
-LARGEST_LEVELS = 32
-GRID_BLOCK = 128  # grid points a program interpolates at a time, at most
-GRID_ELEMENTS = 1024  # (grid point, curve point) pairs a program compares at a time: 8 a thread of 4 warps
+# compares them all-pairs. LEVELS → (BLOCK, the grid points a program interpolates at a time;
+# num_warps): with these a thread keeps at most 128 registers and spills none on sm_80 and sm_90,
+# under Triton 3.6 and 3.9 (tests/ops/test_compiled.py); ptxas spilled 8 bytes at some neighbouring
+# tiles (LEVELS 16 with 64 or 32 points and 4 warps), differently under each. Longer curves take
+# the torch path: at LEVELS 128 ptxas had not finished one compile after 3 minutes.
+CURVE_TILES = {4: (128, 4), 8: (128, 4), 16: (128, 8), 32: (64, 8)}
+LARGEST_LEVELS = max(CURVE_TILES)
 
 
 def kernel_levels(levels: int) -> int:
     """The kernel's LEVELS for curves of `levels` levels: their L + 2 points, rounded up to a power of 2."""
     return 1 << (levels + 1).bit_length()
-
-
-def grid_block(levels_block: int, largest: int = GRID_BLOCK) -> int:
-    """The kernel's BLOCK: as many grid points as keep GRID_ELEMENTS comparisons a pass."""
-    return min(largest, GRID_ELEMENTS // levels_block)
 
 
 def information_curves_triton(
@@ -91,10 +87,11 @@ def information_curves_triton(
     normalise_x: bool,
     points: int,
     zero_last: bool = False,
-    block: int = GRID_BLOCK,
+    block: int | None = None,
 ):
-    """zero_last and curves of more than LARGEST_LEVELS − 2 levels are the torch path's only
-    (information_curves never sends them here)."""
+    """block: at most this many grid points a program (None: its CURVE_TILES entry). zero_last and
+    curves of more than LARGEST_LEVELS − 2 levels are the torch path's only (information_curves
+    never sends them here)."""
     if zero_last:
         raise ValueError("the Triton curves kernel puts (0, 0) first; zero_last runs on the torch path")
     if kernel_levels(x_levels.shape[1]) > LARGEST_LEVELS:
@@ -102,6 +99,7 @@ def information_curves_triton(
     from ..kernels.information_curves import information_curve_kernel
 
     rows, levels = x_levels.shape
+    grid_block, warps = CURVE_TILES[kernel_levels(levels)]
     curve = torch.empty((rows, points + 1), dtype=torch.float64, device=x_levels.device)
     auc = torch.empty(rows, dtype=torch.float64, device=x_levels.device)
     if rows:
@@ -117,7 +115,8 @@ def information_curves_triton(
             points,
             NORMALISE_X=normalise_x,
             LEVELS=kernel_levels(levels),
-            BLOCK=grid_block(kernel_levels(levels), block),
+            BLOCK=min(grid_block, block or grid_block),
+            num_warps=warps,
         )
     return curve, auc
 
@@ -129,15 +128,16 @@ def triton_launches() -> list:
 
     launches = []
     for normalise_x in (False, True):
-        for levels in sorted({kernel_levels(n) for n in range(2, LARGEST_LEVELS - 1)}):
+        for levels, (block, warps) in CURVE_TILES.items():
             launches += declare(
                 information_curve_kernel,
+                num_warps=warps,
                 **dict.fromkeys(("x_levels_ptr", "x_input_ptr", "y_levels_ptr", "y_input_ptr"), "*fp64"),
                 **dict.fromkeys(("curve_ptr", "auc_ptr"), "*fp64"),
                 **dict.fromkeys(("n_levels", "points"), "i32"),
                 NORMALISE_X=normalise_x,
                 LEVELS=levels,
-                BLOCK=grid_block(levels),
+                BLOCK=block,
             )
     return launches
 

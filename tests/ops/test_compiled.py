@@ -5,6 +5,8 @@ on sm_90 unless the op says why, and the launchers launch nothing their op does 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from conftest import TinyCNN
@@ -63,6 +65,25 @@ def test_no_launch_spills_on_sm_90_unless_its_op_says_why(compiled):
         if row["target"] == "sm_90" and row.get("spill_bytes", 0) > 0 and not row["why_spill_accepted"]
     ]
     assert not spilling, "\n".join(spilling)
+
+
+CARD_TRITON = os.environ.get("IDGI_CARD_TRITON_PYTHON")
+
+
+@pytest.mark.skipif(
+    not CARD_TRITON, reason="IDGI_CARD_TRITON_PYTHON names no venv of the cards' Triton: `make test` sets it"
+)
+def test_the_cards_triton_compiles_every_launch_without_spilling():
+    """The cards carry Triton 3.6: a run there must not open on a compile error or a spill."""
+    rows = compile_launches(all_launches(), python=CARD_TRITON)
+    assert {row["triton"] for row in rows} == {"3.6.0"}
+    failed = [f"{named(row)}: {row['error']}" for row in rows if "error" in row]
+    failed += [
+        f"{named(row)}: {row['spill_bytes']} bytes spilled"
+        for row in rows
+        if "error" not in row and row["target"] == "sm_90" and row["spill_bytes"] and not row["why_spill_accepted"]
+    ]
+    assert not failed, "\n".join(failed)
 
 
 def test_every_accumulate_tile_keeps_a_thread_within_128_registers(compiled):
