@@ -94,14 +94,18 @@ def explained_output(logits: torch.Tensor, targets: torch.Tensor, output: str) -
 
 
 def output_and_gradient(
-    model, points: torch.Tensor, targets: torch.Tensor, output: str, check_targets: bool = True
+    model, points: torch.Tensor, targets: torch.Tensor, output: str, check_targets: bool | torch.Tensor = True
 ):
     """F at each point (N,) and ∂F/∂point (shaped like points), from one forward+backward.
-    check_targets=False skips the range check of the targets, a host sync (for work captured as
-    a CUDA graph, whose caller checked them once)."""
+    check_targets: True checks the points' targets against the logits' classes (a host sync);
+    a tensor checks those targets instead (a stream's every target, at its first chunk); False
+    checks none (work captured as a CUDA graph, or later chunks, whose caller checked them once)."""
     with torch.enable_grad():
         leaf = points.detach().requires_grad_(True)
-        checked = targets if check_targets else targets[:0]
+        if isinstance(check_targets, torch.Tensor):
+            checked = check_targets
+        else:
+            checked = targets if check_targets else targets[:0]
         logits = check_logits(model(leaf), leaf.shape[0], checked, leaf.device)
         values = explained_output(logits, targets, output)
         gradient = None

@@ -93,12 +93,16 @@ class StraightPath:
 
         return cls(inputs, baselines, positions, weights)
 
-    def points(self, images: torch.Tensor, js: torch.Tensor):
+    def points(self, images: torch.Tensor, js: torch.Tensor, whole_steps: bool | None = None):
+        """The chunk's points; whole_steps: whether images is 0 … B − 1 repeated (the caller's
+        knowledge, None: found out here, a host sync)."""
         alpha = self.alphas[js]
         batch = self.inputs.shape[0]
-        if len(js) % batch == 0 and bool(
-            (images == torch.arange(len(js), device=images.device) % batch).all()
-        ):
+        if whole_steps is None:
+            whole_steps = len(js) % batch == 0 and bool(
+                (images == torch.arange(len(js), device=images.device) % batch).all()
+            )
+        if whole_steps:
             # whole steps of the step-major order: broadcast instead of gathering every image again
             alpha = alpha.view(-1, batch, *(1,) * (self.inputs.ndim - 1))
             return (self.baselines[None] + alpha * self.difference[None]).flatten(0, 1), None
@@ -162,7 +166,7 @@ class BlurPath:
         # the baseline G_max(x) (j = 0) is evaluated only for IDGI's most blurred interval
         self.needed = list(range(0 if idgi else 1, steps + 1))
 
-    def points(self, images: torch.Tensor, js: torch.Tensor):
+    def points(self, images: torch.Tensor, js: torch.Tensor, whole_steps: bool | None = None):
         if self.capturable:  # the path's taps, built once on the device, not per chunk on the host
             return self.static_points(images, js)
         sigmas = self.sigmas[(self.steps - js).cpu()]

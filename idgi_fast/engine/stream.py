@@ -24,8 +24,16 @@ ChunkOutputs = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.
 
 
 def chunk_outputs(model, targets: torch.Tensor, output: str) -> ChunkOutputs:
-    """The explained output of `model` (docs/semantics.md notation) at each point, for its image's target."""
-    return lambda points, images: output_and_gradient(model, points, targets[images], output)
+    """The explained output of `model` (docs/semantics.md notation) at each point, for its image's
+    target. Every target is checked against the logits once, at the first chunk: one host sync
+    per stream, not per chunk."""
+    unchecked = [targets]
+
+    def evaluate(points: torch.Tensor, images: torch.Tensor):
+        check = unchecked.pop() if unchecked else False
+        return output_and_gradient(model, points, targets[images], output, check_targets=check)
+
+    return evaluate
 
 
 class Accumulators:
@@ -37,6 +45,8 @@ class Accumulators:
         batch, device = inputs.shape[0], inputs.device
         self.steps, self.counts, self.idgi, self.backend = steps, counts, idgi, backend
         self.strides = [steps // n if n else 1 for n in counts]  # a one-point path (steps 0) has one count, 0
+        self.stride_tensor = torch.tensor(self.strides, device=device)
+        self.table, self.table_path = None, None
         self.base = torch.zeros((len(counts), *inputs.shape), dtype=inputs.dtype, device=device)
         self.important = torch.zeros_like(self.base) if idgi else None
         self.outputs = torch.empty((batch, steps + 2), dtype=inputs.dtype, device=device)
@@ -51,9 +61,14 @@ class Accumulators:
         self.finite.fill_(True)
 
     def coefficients(self, path, js: torch.Tensor) -> torch.Tensor:
-        """(N, counts) each point's weight in every count's base estimate, in the inputs' dtype."""
-        weights = [path.base_coefficients(js, s) for s in self.strides]
-        return torch.stack(weights, dim=1).to(self.base.dtype)
+        """(N, counts) each point's weight in every count's base estimate, in the inputs' dtype:
+        rows of a table of every path index, built once per path (not per chunk: the weights
+        are elementwise in j, so a row is the same either way)."""
+        if self.table_path is not path:
+            every_j = torch.arange(path.steps + 1, device=self.base.device)
+            weights = [path.base_coefficients(every_j, s) for s in self.strides]
+            self.table, self.table_path = torch.stack(weights, dim=1).to(self.base.dtype), path
+        return self.table[js]
 
     def finish(self, path, targets: torch.Tensor | None):
         """The stream's result (stream_path's contract); raises on a NaN or Inf F or gradient."""
@@ -86,16 +101,15 @@ def fold_chunk(
     state.finite[images, write_js] = point_finite(values, gradients)
     idgi_coef = None
     if state.idgi:
-        norms = squared_norms(gradients, state.backend).to(torch.float64)
-        scales = []
-        for s in state.strides:
-            interval = (js % s == 0) & (js < steps)
-            if valid is not None:
-                interval &= valid
-            later = state.outputs[images, (js + s).clamp(max=steps)].to(torch.float64)
-            change = later - values.to(torch.float64)
-            scales.append(torch.where(interval, idgi_scales(change, norms), 0.0))
-        idgi_coef = torch.stack(scales, dim=1).to(state.base.dtype)
+        # (N, counts) at once: every count's interval of each point, one op per step of the formula
+        norms = squared_norms(gradients, state.backend).to(torch.float64)[:, None]
+        strides = state.stride_tensor
+        interval = (js[:, None] % strides == 0) & (js[:, None] < steps)
+        if valid is not None:
+            interval &= valid[:, None]
+        later = state.outputs[images[:, None], (js[:, None] + strides).clamp(max=steps)].to(torch.float64)
+        change = later - values.to(torch.float64)[:, None]
+        idgi_coef = torch.where(interval, idgi_scales(change, norms), 0.0).to(state.base.dtype)
     accumulate(
         gradients, multiplier, base_coef, idgi_coef, images, state.base, state.important, state.backend
     )
@@ -127,15 +141,17 @@ def stream_path(
     """
     js, images = path_rows(path)
     state = Accumulators(path.inputs, path.steps, counts, idgi, backend)
+    batch = path.inputs.shape[0]
 
     chunk = batch_size
     start = 0
     while start < len(js):
         rows = slice(start, min(start + chunk, len(js)))
         chunk_images, chunk_js = images[rows], js[rows]
+        whole_steps = rows.start % batch == 0 and (rows.stop - rows.start) % batch == 0  # path_rows' order
         try:
             with annotate("path points"):
-                points, multiplier = path.points(chunk_images, chunk_js)
+                points, multiplier = path.points(chunk_images, chunk_js, whole_steps)
             with annotate("forward+backward"):
                 values, gradients = evaluate(points, chunk_images)
         except torch.cuda.OutOfMemoryError:

@@ -32,7 +32,6 @@ def accumulate_kernel(
     idgi_coef_ptr,
     order_ptr,
     segment_start_ptr,
-    segment_image_ptr,
     base_ptr,
     idgi_ptr,
     n_features,
@@ -44,7 +43,7 @@ def accumulate_kernel(
     ACC: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    """Program (s, b): for the points of segment s (one image), over features block b,
+    """Program (b, j): for the points of image b, over features block j,
 
         base[c, image, d] += Σ_p base_coef[p, c] · multiplier[p, d] · g[p, d]
         idgi[c, image, d] += Σ_p idgi_coef[p, c] · g[p, d]²
@@ -53,17 +52,16 @@ def accumulate_kernel(
     the segment's points in order, so every element's sum is the same whatever the tile. Each
     accumulator element is read and written once per chunk; g is read from memory once and from
     cache for the further count tiles: a thread keeps COUNT_TILE × BLOCK / threads sums of each
-    accumulator, not one per count. Points of a segment are order[segment_start[s] :
-    segment_start[s + 1]]; an empty segment reads and writes nothing.
+    accumulator, not one per count. Image b's points are order[segment_start[b] :
+    segment_start[b + 1]]; an image without points in the chunk reads and writes nothing.
     """
-    segment = tl.program_id(0)
+    image = tl.program_id(0).to(tl.int64)
     block = tl.program_id(1)
     offsets = block * BLOCK + tl.arange(0, BLOCK)
     mask = offsets < n_features
-    first = tl.load(segment_start_ptr + segment)
-    last = tl.load(segment_start_ptr + segment + 1)
-    image = tl.load(segment_image_ptr + segment).to(tl.int64)
-    # a segment without points (an image absent from this chunk) leaves its accumulators untouched
+    first = tl.load(segment_start_ptr + image)
+    last = tl.load(segment_start_ptr + image + 1)
+    # an image absent from this chunk leaves its accumulators untouched
     filled = offsets < tl.where(last > first, n_features, 0)
     for tile in range(0, n_counts, COUNT_TILE):
         counts = tile + tl.arange(0, COUNT_TILE)

@@ -46,7 +46,7 @@ def _upper_bound(x_in, x_base, hi):
 
 @triton.jit
 def _row_flag(flag_ptr, row, offsets):
-    """A per-image int8 flag broadcast over the block (the interpreter cannot mask with a scalar bool)."""
+    """A per-image bool flag broadcast over the block (the interpreter cannot mask with a scalar bool)."""
     return (tl.zeros_like(offsets) + tl.load(flag_ptr + row).to(tl.int32)) != 0
 
 

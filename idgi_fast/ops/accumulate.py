@@ -134,15 +134,12 @@ def accumulate_triton(
     counts, batch = base.shape[0], base.shape[1]
     if not (base.is_contiguous() and (idgi is None or idgi.is_contiguous())):
         raise ValueError("accumulators must be contiguous")
-    # points of image b form segment b (empty when b has none in this chunk); the kernel visits
-    # them through `order`, so g is never copied. One segment per image, whatever the chunk holds,
-    # keeps the launch free of host syncs (a CUDA graph captures it).
-    order = torch.sort(images, stable=True).indices
-    sizes = torch.zeros(batch, dtype=torch.int64, device=g.device)
-    sizes.index_add_(0, images, torch.ones_like(images))
-    segment_start = torch.zeros(batch + 1, dtype=torch.int64, device=g.device)
-    segment_start[1:] = torch.cumsum(sizes, 0)
-    segment_images = torch.arange(batch, device=g.device)
+    # the points of image b are order[segment_start[b] : segment_start[b + 1]] (none when b is
+    # absent from this chunk); the kernel visits them through `order`, so g is never copied. One
+    # program row per image, whatever the chunk holds, keeps the launch free of host syncs (a CUDA
+    # graph captures it), and three ops prepare it.
+    owners, order = torch.sort(images, stable=True)
+    segment_start = torch.searchsorted(owners, torch.arange(batch + 1, device=g.device))
     mult = flat if multiplier is None else multiplier.reshape(n_points, -1).contiguous()
     idgi_coef_ = base_coef if idgi_coef is None else idgi_coef
     if block is None:
@@ -158,7 +155,6 @@ def accumulate_triton(
         idgi_coef_.contiguous(),
         order,
         segment_start,
-        segment_images,
         base,
         base if idgi is None else idgi,
         n_features,
@@ -197,7 +193,7 @@ def triton_launches() -> list:
                 accumulate_kernel,
                 num_warps=warps,
                 **dict.fromkeys(("g_ptr", "multiplier_ptr", "base_coef_ptr", "idgi_coef_ptr"), p),
-                **dict.fromkeys(("order_ptr", "segment_start_ptr", "segment_image_ptr"), "*i64"),
+                **dict.fromkeys(("order_ptr", "segment_start_ptr"), "*i64"),
                 **dict.fromkeys(("base_ptr", "idgi_ptr"), p),
                 **dict.fromkeys(("n_features", "n_counts", "n_images"), "i32"),
                 HAS_MULTIPLIER=has_multiplier,

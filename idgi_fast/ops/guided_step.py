@@ -203,7 +203,6 @@ def guided_step_triton(
     active = distance != 0
     # float64 scalars travel as a tensor: Triton would pass Python floats as float32
     bounds = torch.tensor([lo, hi], dtype=torch.float64, device=x.device)
-    flag = lambda t: t.to(torch.int8)  # noqa: E731
     score = torch.empty_like(x)
     partial_current = torch.empty((batch, blocks), dtype=torch.float64, device=x.device)
     partial_room = torch.empty_like(partial_current)
@@ -215,7 +214,7 @@ def guided_step_triton(
         gradient,
         score,
         partial_current,
-        flag(active),
+        active,
         bounds,
         n,
         BLOCK=block,
@@ -235,7 +234,7 @@ def guided_step_triton(
             score,
             threshold,
             partial_room,
-            flag(going),
+            going,
             bounds,
             n,
             BLOCK=block,
@@ -254,8 +253,8 @@ def guided_step_triton(
             score,
             threshold,
             gamma,
-            flag(can_move),
-            flag(full),
+            can_move,
+            full,
             partial_current,
             bounds,
             n,
@@ -329,7 +328,7 @@ def triton_launches() -> list:
             num_warps=STEP_WARPS,
             **state,
             **dict.fromkeys(("attr_ptr", "grad_ptr", "partial_current_ptr"), d),
-            active_ptr="*i8",
+            active_ptr="*i1",
             n_features="i32",
             BLOCK=block,
         )
@@ -339,7 +338,7 @@ def triton_launches() -> list:
             **state,
             threshold_ptr=d,
             partial_room_ptr=d,
-            going_ptr="*i8",
+            going_ptr="*i1",
             n_features="i32",
             BLOCK=block,
         )
@@ -348,7 +347,7 @@ def triton_launches() -> list:
             num_warps=STEP_WARPS,
             **state,
             **dict.fromkeys(("attr_ptr", "grad_ptr", "threshold_ptr", "gamma_ptr", "partial_current_ptr"), d),
-            **dict.fromkeys(("can_move_ptr", "full_ptr"), "*i8"),
+            **dict.fromkeys(("can_move_ptr", "full_ptr"), "*i1"),
             n_features="i32",
             BLOCK=block,
         )

@@ -81,7 +81,10 @@ def test_the_cards_triton_compiles_every_launch_without_spilling():
     failed += [
         f"{named(row)}: {row['spill_bytes']} bytes spilled"
         for row in rows
-        if "error" not in row and row["target"] == "sm_90" and row["spill_bytes"] and not row["why_spill_accepted"]
+        if "error" not in row
+        and row["target"] == "sm_90"
+        and row["spill_bytes"]
+        and not row["why_spill_accepted"]
     ]
     assert not failed, "\n".join(failed)
 
