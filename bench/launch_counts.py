@@ -202,9 +202,7 @@ def over_budget(found: dict[str, dict]) -> list[str]:
 
 if __name__ == "__main__":
     found = table()
-    print(
-        f"{IMAGES} images 1×{SIDE}², {STEPS} steps, counts {COMPUTE_AT}, {CHUNK} points a call, triton"
-    )
+    print(f"{IMAGES} images 1×{SIDE}², {STEPS} steps, counts {COMPUTE_AT}, {CHUNK} points a call, triton")
     print(
         "| method + IDGI | aten ops / point | Triton launches / point | device ops / point "
         "| host syncs / point | device ops / chunk (Guided IG: / step) |"
