@@ -2,7 +2,7 @@
 shared memory, resident warps per SM, vectorised global loads and stores, per kernel × declared
 specialization × target (sm_80, sm_90); and, for the study's launch of each kernel (ResNet-50 at
 224², 16 images, 128 steps, 64 points a chunk, 5 step counts), the bytes it must move and the time
-that bounds it at the H100's measured copy bandwidth (2.8–2.96 TB/s).
+that bounds it at the copy bandwidth measured on the study's card (2.8–2.96 TB/s, bench/RESULTS.md).
 
     PYTHONPATH=. .venv/bin/python bench/kernel_resources.py [--json rows.json] [--triton PYTHON]
 
@@ -20,7 +20,7 @@ import sys
 from idgi_fast.ops.launches import all_launches, compile_launches
 
 D, POINTS, IMAGES, COUNTS = 3 * 224 * 224, 64, 16, 5  # features, chunk, images, step counts
-BANDWIDTH = (2.8e12, 2.96e12)  # bytes/s, the H100's measured copy bandwidth (bench/RESULTS.md)
+BANDWIDTH = (2.8e12, 2.96e12)  # bytes/s, copy bandwidth measured on the card (bench/RESULTS.md)
 LEVELS_INSERTION, PER_CALL = 21, 3  # insertion's K + 1 images, images a compositing call (64 // 21)
 ROAD_PLANES = IMAGES * 7 * 2 * 3  # ROAD: 7 percentages × MoRF/LeRF systems × 3 channels per image
 

@@ -33,7 +33,7 @@ import torch
 from ..utils.profiling import annotate
 from . import native
 from .backends import implementation
-from .launches import declare, launch_block, launch_blocks
+from .launches import declare, launch_block, launch_blocks, pointer
 
 
 def _isclose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -165,6 +165,12 @@ def _guided_rows_torch(
             x_old = xs
 
 
+def _check_state(**state: torch.Tensor) -> None:
+    for name, t in state.items():
+        if t.dtype != torch.float64 or not t.is_contiguous():
+            raise ValueError(f"{name} must be a contiguous float64 (B, n) tensor for the Guided IG kernels")
+
+
 def guided_step_triton(
     x,
     attribution,
@@ -185,15 +191,7 @@ def guided_step_triton(
 
     from ..kernels.guided_step import guided_jump_kernel, guided_move_kernel, guided_room_kernel
 
-    for name, t in (
-        ("x", x),
-        ("attribution", attribution),
-        ("x_in", x_in),
-        ("x_base", x_base),
-        ("gradient", gradient),
-    ):
-        if t.dtype != torch.float64 or not t.is_contiguous():
-            raise ValueError(f"{name} must be a contiguous float64 (B, n) tensor for the Guided IG kernels")
+    _check_state(x=x, attribution=attribution, x_in=x_in, x_base=x_base, gradient=gradient)
     alpha, lo, hi = _bounds(alpha, max_dist)
     batch, n = x.shape
     block = launch_block(n, block)
@@ -206,19 +204,9 @@ def guided_step_triton(
     score = torch.empty_like(x)
     partial_current = torch.empty((batch, blocks), dtype=torch.float64, device=x.device)
     partial_room = torch.empty_like(partial_current)
+    tile = dict(BLOCK=block, num_warps=STEP_WARPS)
     guided_jump_kernel[grid](
-        x,
-        attribution,
-        x_in,
-        x_base,
-        gradient,
-        score,
-        partial_current,
-        active,
-        bounds,
-        n,
-        BLOCK=block,
-        num_warps=STEP_WARPS,
+        x, attribution, x_in, x_base, gradient, score, partial_current, active, bounds, n, **tile
     )
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
@@ -227,19 +215,7 @@ def guided_step_triton(
         current = partial_current.sum(dim=1)
         going = active & ~_isclose(current, target)
         threshold = selector.threshold(score)
-        guided_room_kernel[grid](
-            x,
-            x_in,
-            x_base,
-            score,
-            threshold,
-            partial_room,
-            going,
-            bounds,
-            n,
-            BLOCK=block,
-            num_warps=STEP_WARPS,
-        )
+        guided_room_kernel[grid](x, x_in, x_base, score, threshold, partial_room, going, bounds, n, **tile)
         room = partial_room.sum(dim=1)
         can_move = going & (room > 0)
         gamma = (current - target) / torch.where(can_move, room, 1.0)
@@ -258,8 +234,7 @@ def guided_step_triton(
             partial_current,
             bounds,
             n,
-            BLOCK=block,
-            num_warps=STEP_WARPS,
+            **tile,
         )
         active = can_move & full
         selector.passed(threshold)
@@ -328,7 +303,7 @@ def triton_launches() -> list:
             num_warps=STEP_WARPS,
             **state,
             **dict.fromkeys(("attr_ptr", "grad_ptr", "partial_current_ptr"), d),
-            active_ptr="*i1",
+            active_ptr=pointer(torch.bool),
             n_features="i32",
             BLOCK=block,
         )
@@ -338,7 +313,7 @@ def triton_launches() -> list:
             **state,
             threshold_ptr=d,
             partial_room_ptr=d,
-            going_ptr="*i1",
+            going_ptr=pointer(torch.bool),
             n_features="i32",
             BLOCK=block,
         )
@@ -347,7 +322,7 @@ def triton_launches() -> list:
             num_warps=STEP_WARPS,
             **state,
             **dict.fromkeys(("attr_ptr", "grad_ptr", "threshold_ptr", "gamma_ptr", "partial_current_ptr"), d),
-            **dict.fromkeys(("can_move_ptr", "full_ptr"), "*i1"),
+            **dict.fromkeys(("can_move_ptr", "full_ptr"), pointer(torch.bool)),
             n_features="i32",
             BLOCK=block,
         )

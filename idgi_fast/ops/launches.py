@@ -17,8 +17,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+import os
 import pkgutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 
@@ -32,7 +38,7 @@ POINTER_TYPES = {
     torch.int64: "*i64",
     torch.int32: "*i32",
     torch.int8: "*i8",
-    torch.bool: "*i1",
+    torch.bool: "*u1",
 }
 
 
@@ -235,13 +241,6 @@ def compile_launches(
     """Compile every launch for every target in `processes` worker processes running
     ops/gpu_compile.py under `python` (default: this interpreter; another venv's to compile with
     its Triton). One row per launch and target, in the launches' order."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from concurrent.futures import ThreadPoolExecutor
-    from pathlib import Path
-
     package = str(Path(__file__).resolve().parents[1])
     worker = str(Path(__file__).with_name("gpu_compile.py"))
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # compiling needs the JIT

@@ -1,5 +1,5 @@
-"""Every Triton kernel at every specialization the package launches, compiled for the A100 and the
-H100 (sm_80, sm_90) by Triton's own compiler, no GPU needed: no compile error, no spilled register
+"""Every Triton kernel at every specialization the package launches, compiled for sm_80 and sm_90
+by Triton's own compiler, no GPU needed: no compile error, no spilled register
 on sm_90 unless the op says why, and the launchers launch nothing their op does not declare
 (ops/launches.py)."""
 
