@@ -61,14 +61,16 @@ def _triton_float(dtype: torch.dtype):
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-# (BLOCK, COUNT_TILE, num_warps) tried by triton.autotune for the accumulate kernel, the default
-# tile first (the only one under the interpreter, which cannot time configurations). Each
+# (BLOCK, COUNT_TILE, num_warps) tried by triton.autotune for the accumulate kernel. The first is
+# the only one under the interpreter, which cannot time configurations: 4 counts a tile there
+# keep the interpreted loop over count tiles as short as the kernel's was before counts were
+# tiled. Each
 # element's sum runs over the same points in the same order whatever the tile, so the choice
 # never changes a result. Every tile keeps a thread's COUNT_TILE × BLOCK / threads sums of both
 # accumulators in at most 128 registers, without spilling, on sm_80 and sm_90 (the suite compiles
 # them: tests/ops/test_compiled.py). The squared norms keep one tile: their reduction order
 # follows the tile, and a per-process timing choice would make two runs differ in the last bits.
-ACCUMULATE_TILES = ((1024, 1, 4), (2048, 1, 8), (512, 2, 4), (1024, 1, 8), (512, 1, 4))
+ACCUMULATE_TILES = ((1024, 4, 16), (1024, 1, 4), (2048, 1, 8), (512, 2, 4), (512, 1, 4))
 NORM_TILE = (4096, 4)  # (BLOCK, num_warps) of the squared norms
 
 
