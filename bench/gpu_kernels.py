@@ -133,21 +133,9 @@ def _accumulate_tile_rows(rows: KernelRows, device: str, gen, rounds: int, on_gp
             timed(lambda: acc.accumulate_torch(g, None, coef, coef, images, base, idgi), rounds * 10) * 1e3
         )
         for block, count_tile, warps in acc.ACCUMULATE_TILES:
-            seconds = timed(
-                lambda: acc.accumulate_triton(
-                    g,
-                    None,
-                    coef,
-                    coef,
-                    images,
-                    base,
-                    idgi,
-                    block=block,
-                    num_warps=warps,
-                    count_tile=count_tile,
-                ),
-                rounds * 10,
-            )
+            tile = dict(block=block, num_warps=warps, count_tile=count_tile)
+            run_tile = lambda: acc.accumulate_triton(g, None, coef, coef, images, base, idgi, **tile)  # noqa: E731
+            seconds = timed(run_tile, rounds * 10)
             nbytes = g.numel() * 4 + 2 * 2 * base.numel() * 4
             rows.add(
                 f"accumulate float32, BLOCK {block}, COUNT_TILE {count_tile}, {warps} warps",
@@ -158,21 +146,7 @@ def _accumulate_tile_rows(rows: KernelRows, device: str, gen, rounds: int, on_gp
                 nbytes,
             )
             rows[-1]["torch ms"] = torch_ms
-            rows.add_device_time(
-                lambda: acc.accumulate_triton(
-                    g,
-                    None,
-                    coef,
-                    coef,
-                    images,
-                    base,
-                    idgi,
-                    block=block,
-                    num_warps=warps,
-                    count_tile=count_tile,
-                ),
-                nbytes,
-            )
+            rows.add_device_time(run_tile, nbytes)
             rows[-1]["torch device ms"] = (
                 graphed_seconds(lambda: acc.accumulate_torch(g, None, coef, coef, images, base, idgi)) * 1e3
             )

@@ -25,8 +25,9 @@ def target_probability_kernel(
     largest_at = tl.sum(tl.zeros([BLOCK], tl.int64), axis=0)
     for offset in range(0, n_classes, BLOCK):
         offsets = offset + tl.arange(0, BLOCK)
-        logits = tl.load(start + offsets, mask=offsets < n_classes, other=-float("inf"))
-        block_largest = tl.max(logits, axis=0).to(tl.float64)
+        # compared in float64, exact for every logit type (the interpreter's bf16 argmax is not)
+        logits = tl.load(start + offsets, mask=offsets < n_classes, other=-float("inf")).to(tl.float64)
+        block_largest = tl.max(logits, axis=0)
         block_at = offset + tl.argmax(logits, axis=0).to(tl.int64)
         # a later block wins only when strictly larger: ties keep the lowest index
         largest_at = tl.where(block_largest > largest, block_at, largest_at)

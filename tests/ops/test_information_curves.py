@@ -29,3 +29,21 @@ def test_curve_op_equals_the_per_image_curves(normalise_x):
     )
     torch.testing.assert_close(curve, want, rtol=0, atol=1e-12)
     torch.testing.assert_close(auc, curve_auc(want), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("levels", [2, 5, 13, 27, 30])
+def test_every_curve_tile_matches_the_torch_curves(levels):
+    """Each LEVELS tile of the kernel (4, 8, 16, 32 points; 64 grid points a program at 32) on
+    random, tied levels, against the torch op."""
+    from idgi_fast.ops.information_curves import information_curves_torch, information_curves_triton
+    from idgi_fast.reference.metrics.pic import CURVE_POINTS
+
+    generator = torch.Generator().manual_seed(levels)
+    x_levels = torch.rand(3, levels, generator=generator, dtype=torch.float64) * 1.2 - 0.1
+    x_levels[1, : levels // 2] = 0.4  # ties in x
+    y_levels = torch.rand(3, levels, generator=generator, dtype=torch.float64)
+    ends = torch.full((3,), 1.1, dtype=torch.float64)
+    want = information_curves_torch(x_levels, ends, y_levels, ends, True, CURVE_POINTS)
+    got = information_curves_triton(x_levels, ends, y_levels, ends, True, CURVE_POINTS)
+    for found, expected in zip(got, want):
+        torch.testing.assert_close(found, expected, rtol=0, atol=1e-12)

@@ -21,3 +21,20 @@ def test_target_probabilities_kernel_matches_softmax(classes):
     torch.testing.assert_close(got_p, want_p, rtol=1e-12, atol=1e-15)
     assert torch.equal(got_c, want_c)
     assert got_c[1] == 0 and (classes <= 2 or got_c[2] == 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_rows_wider_than_one_block_match_softmax(dtype):
+    """2500 classes: the kernel's two passes over three blocks of classes. The largest logit in
+    the last block; a tie between the first and second block goes to the first (the lower index)."""
+    generator = torch.Generator().manual_seed(5)
+    logits = (torch.randn(4, 2500, generator=generator) * 3).to(dtype)
+    logits[0, 2400] = 50.0  # the largest in the third block
+    logits[1, 700] = logits[1, 1300] = 40.0  # a tie across blocks: class 700
+    logits[2, 1024] = 45.0  # the first class of the second block
+    targets = torch.tensor([2400, 1300, 0, 2499])
+    want_p, want_c = target_probabilities_torch(logits, targets)
+    got_p, got_c = target_probabilities_triton(logits, targets)
+    torch.testing.assert_close(got_p, want_p, rtol=1e-12, atol=1e-15)
+    assert torch.equal(got_c, want_c)
+    assert got_c[:3].tolist() == [2400, 700, 1024]
