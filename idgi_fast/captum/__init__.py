@@ -12,9 +12,18 @@ flat row per example and are split back into their shapes for the forward functi
 explained output is the forward function's raw output at the target, as in Captum.
 """
 
+from .errors import CaptumArgumentError
 from .gradient_shap import GradientShap
 from .integrated_gradients import IDGI, IntegratedGradients
 from .noise_tunnel import NoiseTunnel
 from .quadrature import METHODS, alphas_and_step_sizes
 
-__all__ = ["GradientShap", "IDGI", "IntegratedGradients", "METHODS", "NoiseTunnel", "alphas_and_step_sizes"]
+__all__ = [
+    "CaptumArgumentError",
+    "GradientShap",
+    "IDGI",
+    "IntegratedGradients",
+    "METHODS",
+    "NoiseTunnel",
+    "alphas_and_step_sizes",
+]

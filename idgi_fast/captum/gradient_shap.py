@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 
@@ -9,7 +11,30 @@ from ..outputs import check_path_finite, point_finite
 from ..runtime.precision import full_float32
 from ..utils.checks import check_flag, check_positive_int
 from ..validation import check_finite
-from .forward import GradientAttribution, StraightPathRun, as_tuple, per_input_stdevs, repeat_examples
+from .errors import captum_errors
+from .expansion import expand_arguments, expand_target
+from .forward import GradientAttribution, StraightPathRun, as_tuple, per_input_stdevs
+
+
+def _distribution(baselines, inputs, tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """The baselines' rows: a tensor, a tuple of one per input, or a function of no argument or of
+    the inputs as given (Captum calls it by its arity) returning either."""
+    if callable(baselines):
+        try:
+            takes_nothing = not inspect.signature(baselines).parameters
+        except (TypeError, ValueError):  # a builtin without a signature
+            takes_nothing = False
+        baselines = baselines() if takes_nothing else baselines(inputs)
+    baselines = baselines if isinstance(baselines, tuple) else (baselines,)
+    if len(baselines) != len(tensors) or any(
+        not isinstance(b, torch.Tensor) or b.ndim == 0 or b.shape[1:] != x.shape[1:] or b.shape[0] == 0
+        for b, x in zip(baselines, tensors)
+    ):
+        raise ValueError(
+            "baselines must be a distribution of baselines: one tensor per input, (K, …) rows shaped "
+            "like one example of that input, K ≥ 1"
+        )
+    return baselines
 
 
 class GradientShap(GradientAttribution):
@@ -35,25 +60,16 @@ class GradientShap(GradientAttribution):
         return_convergence_delta: bool = False,
         internal_batch_size: int | None = None,
     ):
-        check_flag("return_convergence_delta", return_convergence_delta)
-        tensors, is_tuple = as_tuple(inputs)
-        tensors = tuple(x.detach() for x in tensors)
-        if callable(baselines):
-            baselines = baselines(*tensors)
-        baselines = baselines if isinstance(baselines, tuple) else (baselines,)
-        if len(baselines) != len(tensors) or any(
-            not isinstance(b, torch.Tensor) or b.ndim == 0 or b.shape[1:] != x.shape[1:] or b.shape[0] == 0
-            for b, x in zip(baselines, tensors)
-        ):
-            raise ValueError(
-                "baselines must be a distribution of baselines: one tensor per input, (K, …) rows shaped "
-                "like one example of that input, K ≥ 1"
-            )
-        check_positive_int("n_samples", n_samples)
-        for name, group in (("inputs", tensors), ("baselines", baselines)):
-            for tensor in group:
-                check_finite(tensor, name)
-        stdevs = per_input_stdevs(stdevs, len(tensors))
+        with captum_errors():
+            check_flag("return_convergence_delta", return_convergence_delta)
+            tensors, is_tuple = as_tuple(inputs)
+            tensors = tuple(x.detach() for x in tensors)
+            baselines = _distribution(baselines, inputs, tensors)
+            check_positive_int("n_samples", n_samples)
+            for name, group in (("inputs", tensors), ("baselines", baselines)):
+                for tensor in group:
+                    check_finite(tensor, name)
+            stdevs = per_input_stdevs(stdevs, len(tensors))
         n_examples, rows = tensors[0].shape[0], tensors[0].shape[0] * n_samples
         with torch.no_grad():
             chosen = tuple(
@@ -72,12 +88,8 @@ class GradientShap(GradientAttribution):
                 alpha.view(-1, *[1] * (x.ndim - 1)) * x + (1.0 - alpha.view(-1, *[1] * (x.ndim - 1))) * b
                 for x, b in zip(noisy, chosen)
             )
-        args = additional_forward_args
-        if isinstance(args, tuple):
-            args = tuple(repeat_examples(a, n_examples, n_samples) for a in args)
-        else:
-            args = repeat_examples(args, n_examples, n_samples)
-        target = repeat_examples(target, n_examples, n_samples)
+        args = expand_arguments(additional_forward_args, n_samples)
+        target = expand_target(target, n_samples)
         # one gradient per point, `internal_batch_size` points per call: no path to integrate
         run = StraightPathRun(self.forward_func, points, None, target, args, internal_batch_size)
         flat = torch.empty_like(run.flat_inputs)

@@ -6,6 +6,7 @@ import torch
 
 from ..engine import StraightPath
 from ..utils.checks import check_flag, check_positive_int
+from .errors import captum_errors
 from .forward import GradientAttribution, StraightPathRun
 from .quadrature import alphas_and_step_sizes
 
@@ -24,11 +25,12 @@ class IntegratedGradients(GradientAttribution):
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
     ):
-        check_flag("return_convergence_delta", return_convergence_delta)
+        with captum_errors():
+            check_flag("return_convergence_delta", return_convergence_delta)
+            alphas, step_sizes = alphas_and_step_sizes(n_steps, method)
         run = StraightPathRun(
             self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
         )
-        alphas, step_sizes = alphas_and_step_sizes(n_steps, method)
         weights = torch.tensor(step_sizes, dtype=torch.float64)
         path = StraightPath(
             run.flat_inputs,
@@ -41,17 +43,14 @@ class IntegratedGradients(GradientAttribution):
         return run.finish(base[path.steps], None, return_convergence_delta)
 
 
-class IDGI:
+class IDGI(GradientAttribution):
     """IDGI (docs/semantics.md §2) in the same shape: the uniform path with n_steps intervals,
-    Σ_j g_j² (F_{j+1} − F_j) / Σ g_j², the sums over every element of every input of an example."""
+    Σ_j g_j² (F_{j+1} − F_j) / Σ g_j², the sums over every element of every input of an example.
+    Its attributions carry F's differences, so it multiplies by inputs as far as Captum's
+    `multiplies_by_inputs` goes (always True here)."""
 
     def __init__(self, forward_func):
-        if not callable(forward_func):
-            raise TypeError("forward_func must be callable")
-        self.forward_func = forward_func
-
-    def has_convergence_delta(self) -> bool:
-        return True
+        super().__init__(forward_func, multiply_by_inputs=True)
 
     def attribute(
         self,
@@ -63,11 +62,12 @@ class IDGI:
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
     ):
-        check_flag("return_convergence_delta", return_convergence_delta)
+        with captum_errors():
+            check_flag("return_convergence_delta", return_convergence_delta)
+            check_positive_int("n_steps", n_steps)
         run = StraightPathRun(
             self.forward_func, inputs, baselines, target, additional_forward_args, internal_batch_size
         )
-        check_positive_int("n_steps", n_steps)
         path = StraightPath.uniform(run.flat_inputs, run.flat_baselines, n_steps, "pair")
         _, important, outputs, _ = run.stream(path, idgi=True)
         flat = important[n_steps]
