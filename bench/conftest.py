@@ -26,7 +26,7 @@ def pytest_terminal_summary(terminalreporter):
     for group, entries in MEDIANS.items():
         floor = entries.get("floor")
         terminalreporter.write_sep("-", f"ratios to the model-only floor: {group}")
-        terminalreporter.write_line(f"{'entry':<34} {'median s':>10} {'× floor':>8}")
+        terminalreporter.write_line(f"{'entry':<56} {'median s':>10} {'× floor':>8}")
         for name, seconds in entries.items():
             ratio = f"{seconds / floor:8.2f}" if floor else "       -"
-            terminalreporter.write_line(f"{name:<34} {seconds:10.4f} {ratio}")
+            terminalreporter.write_line(f"{name:<56} {seconds:10.4f} {ratio}")

@@ -13,6 +13,7 @@ import time
 import torch
 
 import idgi_fast
+import idgi_fast.captum
 from idgi_fast import evaluate, explain
 from idgi_fast.data.scenes import generate_scenes
 from idgi_fast.metrics.stability import quantised
@@ -43,6 +44,11 @@ def main(rounds: int = 3) -> None:
             insertion_canvas="blur",
             webp_method=0,
             show_progress=False,
+        ),
+        "Captum drop-in IG, 33 points, batch 16": lambda: idgi_fast.captum.IntegratedGradients(
+            model
+        ).attribute(
+            images, target=targets, n_steps=33, internal_batch_size=16, return_convergence_delta=True
         ),
     }
     print(f"# {idgi_fast.__file__}: 8 scenes, median of {rounds} rounds after one warm-up")

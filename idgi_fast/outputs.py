@@ -40,10 +40,18 @@ def check_path_finite(finite: torch.Tensor, targets: torch.Tensor | None, steps:
 
 
 def point_finite(values: torch.Tensor, gradients: torch.Tensor | None = None) -> torch.Tensor:
-    """(N,) whether each point's F (and gradient, when given) is finite; no host sync."""
+    """(N,) whether each point's F (and gradient, when given) is finite; no host sync.
+
+    A gradient row is judged by its sum: NaN and ±Inf propagate through a sum, so a finite sum
+    means finite entries, and a sum reads the gradient once without building a mask (several
+    times cheaper than isfinite().all()). 16-bit gradients are summed in float32, so the sum
+    of finite entries overflows only for entries near the dtype's largest value over the row's
+    length (|g| ≳ 10³³ for float32 rows of 10⁵), where Σ g² (IDGI) has long overflowed."""
     finite = torch.isfinite(values)
     if gradients is not None:
-        finite &= torch.isfinite(gradients.reshape(gradients.shape[0], -1)).all(dim=1)
+        rows = gradients.reshape(gradients.shape[0], -1)
+        wide = torch.float32 if rows.element_size() < 4 else rows.dtype
+        finite &= torch.isfinite(rows.sum(dim=1, dtype=wide))
     return finite
 
 

@@ -204,3 +204,19 @@ def test_the_captum_drop_in_streams_internal_batch_size_points_per_call():
         model = CallSizes(TinyCNN().double().eval())
         explainer(model).attribute(x, target=1, n_steps=8, internal_batch_size=4)
         assert max(model.sizes) <= 4 and sum(model.sizes) >= 3 * 8, (explainer.__name__, model.sizes)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_a_point_is_finite_exactly_when_its_value_and_every_gradient_entry_are(dtype):
+    """The finiteness of a gradient row is read from its sum: NaN, +Inf, −Inf and +Inf beside −Inf
+    are caught, and finite rows whose sum leaves the dtype's range (16-bit) are still finite."""
+    from idgi_fast.outputs import point_finite
+
+    gradients = torch.full((6, 150_528), 1.0, dtype=dtype)  # Σ = 150 528 > float16's largest
+    gradients[1, 7], gradients[2, 0], gradients[3, -1] = float("nan"), float("inf"), -float("inf")
+    gradients[4, 5], gradients[4, 6] = float("inf"), -float("inf")
+    values = torch.zeros(6, dtype=dtype)
+    assert point_finite(values, gradients).tolist() == [True, False, False, False, False, True]
+    values[5] = float("nan")
+    assert point_finite(values, gradients).tolist() == [True, False, False, False, False, False]
+    assert point_finite(values).tolist() == [True] * 5 + [False]
