@@ -290,14 +290,14 @@ def captum_shap(baselines=ROWS, inputs=X, **options):
 
 
 CAPTUM = [
-    ("NT around a model", lambda: CaptumNoiseTunnel(MODEL), TypeError, r"attribution_method must be an idgi"),
+    ("NT around a model", lambda: CaptumNoiseTunnel(MODEL), TypeError, r"attribution_method must be an"),
     ("NT nt_type", tunnel(nt_type="sg"), ValueError, r"nt_type must be one of"),
     ("NT nt_samples 0", tunnel(nt_samples=0), ValueError, r"nt_samples must be an int ≥ 1, got 0"),
     ("NT batch size 0", tunnel(nt_samples_batch_size=0), ValueError, r"nt_samples_batch_size must be an int"),
     ("NT stdevs -1", tunnel(stdevs=-1.0), ValueError, r"stdevs must be a finite number ≥ 0"),
     ("NT stdevs NaN", tunnel(stdevs=NAN), ValueError, r"stdevs must be a finite number ≥ 0"),
     ("NT stdevs per input", tunnel(stdevs=(0.1, 0.2)), ValueError, r"a tuple of one per input \(1\)"),
-    ("NT baseline draws", tunnel(draw_baseline_from_distrib=True), ValueError, r"give the baselines"),
+    ("NT baseline draws", tunnel(draw_baseline_from_distrib=True, baselines=X[0]), ValueError, r"as rows"),
     ("NT unknown keyword", tunnel(n_stepz=3), TypeError, r"unexpected keyword argument 'n_stepz'"),
     ("NT inputs a list", tunnel([X]), TypeError, r"inputs must be a tensor or a non-empty tuple"),
     ("NT inputs NaN", tunnel(with_nan()), ValueError, r"inputs contains 1 NaN or Inf"),

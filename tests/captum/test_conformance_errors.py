@@ -42,6 +42,7 @@ REFUSED = [
     ("no target, several outputs", "target", lambda m, x, f: _ig(m, OneInput(), x)),
     ("target longer than the output", "target", lambda m, x, f: _ig(m, OneInput(), x, target=(1, 0))),
     ("target naming a row of outputs", "target", lambda m, x, f: _ig(m, GridOutput(), x, target=1)),
+    ("tuple target, too short", "target", lambda m, x, f: _ig(m, GridOutput(), x, target=(0,))),
     ("hook-removal target", "target", lambda m, x, f: _ig(m, OneInput(), x, target=(9999,) * 20)),
     ("list target of the wrong length", "target", lambda m, x, f: _ig(m, OneInput(), x, target=[0, 1])),
     ("two baselines, one input", "baselines", lambda m, x, f: _ig(m, OneInput(), x, baselines=(0, 1))),
