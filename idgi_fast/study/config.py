@@ -5,10 +5,12 @@ paper's preset."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
+from ..data.photos import PHOTOS, labels_file, photos_folder
 from ..methods import METHOD_NAMES
 from ..metrics.options import check_evaluation_settings
-from ..models import EMBEDDED_MODEL, MODEL_NAMES, ZOO
+from ..models import EMBEDDED_MODEL, IMAGENET_MODELS, MODEL_NAMES, ZOO
 from ..models.specs import is_spec
 from ..ops.backends import BACKENDS
 from ..runtime.precision import check_precision
@@ -124,7 +126,9 @@ class StudyConfig(StudySettings):
 
     images: int | None = 64  # scenes to run; for an image folder at most this many (None: all)
     first_image: int = 0
-    data_root: str | None = None  # an image folder (data/folders.py) instead of the synthetic scenes
+    # an image folder (data/folders.py) instead of the synthetic scenes; "photos" (where no such folder
+    # exists): the embedded photos (data/photos.py), with their labels
+    data_root: str | None = None
     labels_file: str | None = None
     wnids_file: str | None = None
     resize: int | None = None  # folder images: shorter side, then a centre crop (None: each model's own
@@ -141,11 +145,15 @@ class StudyConfig(StudySettings):
                 f"unknown model(s) {unknown or '(none given)'}; choose from {', '.join(MODEL_NAMES)}, or "
                 "give an import spec: torchvision:NAME, timm:NAME, file.py:factory, package.module:factory"
             )
-        imagenet = [m for m in self.models if m in ZOO]
+        if self.data_root == PHOTOS and not Path(PHOTOS).is_dir() and self.labels_file is None:
+            object.__setattr__(self, "data_root", str(photos_folder()))
+            object.__setattr__(self, "labels_file", str(labels_file()))
+        imagenet = [m for m in self.models if m in IMAGENET_MODELS]
         if imagenet and self.data_root is None:
             raise ValueError(
                 f"{', '.join(imagenet)} classify ImageNet images: give the ImageNet validation folder "
-                f"(--data); the synthetic scenes are for {EMBEDDED_MODEL}"
+                f"(--data FOLDER) or the embedded photos (--data photos); the synthetic scenes are for "
+                f"{EMBEDDED_MODEL}"
             )
         if imagenet and EMBEDDED_MODEL in self.models and self.data_root is not None:
             raise ValueError(

@@ -13,7 +13,8 @@ from ..data.folders import LoadedImages, folder_records, load_records, read_wnid
 from ..data.scenes import SHAPE_CLASSES, generate_scenes
 from ..metrics.options import check_evaluation_images
 from ..metrics.stability import quantised
-from ..models import EMBEDDED_MODEL, ZOO, input_sizes, load_model, model_classes
+from ..models import EFFICIENTNET_LITE0, EMBEDDED_MODEL, ZOO, input_sizes, load_model, model_classes
+from ..models.efficientnet_lite import weights_path as lite0_weights_path
 from ..models.specs import is_spec, resolve_spec
 from ..models.toy import weights_path
 from ..models.weights import read_state_file
@@ -100,6 +101,8 @@ def check_models(config: StudyConfig) -> None:
             raise ValueError(f"{', '.join(regions)}: {error}") from None
     if any(m in ZOO for m in config.models):
         check_zoo_available()
+    if EFFICIENTNET_LITE0 in config.models and config.weights.get(EFFICIENTNET_LITE0) is None:
+        lite0_weights_path()  # the photos extra, named with its pip command, before any work
     for model, weights in config.weights.items():
         if model == EMBEDDED_MODEL and weights is not None and not is_weights_file(weights):
             raise ValueError(
@@ -124,6 +127,8 @@ def weights_identity(model: str, weights) -> str:
     torchvision name by itself, the defaults by what they resolve to."""
     if weights is None and model == EMBEDDED_MODEL:
         return file_digest(weights_path())
+    if weights is None and model == EFFICIENTNET_LITE0:
+        return file_digest(lite0_weights_path())
     if weights is None:
         return DEFAULT_WEIGHTS
     if is_weights_file(weights):

@@ -117,7 +117,7 @@ CASES = [
     (
         "preset paper without data",
         lambda t: ["run", "--db", str(t / "study.sqlite"), "--preset", "paper"],
-        r"classify ImageNet images: give the ImageNet validation folder \(--data\)",
+        r"classify ImageNet images: give the ImageNet validation folder \(--data FOLDER\)",
     ),
     (
         "preset paper on scenes without --images",

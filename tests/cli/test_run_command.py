@@ -26,7 +26,8 @@ def test_the_paper_preset_runs_with_overrides_and_needs_an_image_folder(tmp_path
 
     db = tmp_path / "paper.sqlite"
     argv = ["run", "--preset", "paper", "--db", str(db)]
-    assert main(argv) == 2 and "give the ImageNet validation folder (--data)" in capsys.readouterr().err
+    assert main(argv) == 2
+    assert "give the ImageNet validation folder (--data FOLDER)" in capsys.readouterr().err
     assert main([*argv, "--models", "scenenet", "--images", "2", "--steps", "2,4", "--methods", "ig"]) == 0
     store = Store(db, "test")
     try:
@@ -162,7 +163,7 @@ def test_the_run_command_names_what_a_zoo_model_lacks(tmp_path, capsys):
     from idgi_fast.models.zoo import ZooUnavailable, check_zoo_available
 
     assert main(["run", "--models", "resnet50", "--db", str(tmp_path / "s.sqlite")]) == 2
-    assert "give the ImageNet validation folder (--data)" in capsys.readouterr().err
+    assert "give the ImageNet validation folder (--data FOLDER)" in capsys.readouterr().err
     assert (
         main(
             [

@@ -131,3 +131,24 @@ def test_the_fast_metrics_equal_the_reference_on_the_real_network(lite0, photos)
     assert set(fast.per_image) == set(reference.per_image)
     for key, values in fast.per_image.items():
         torch.testing.assert_close(values, reference.per_image[key], rtol=1e-4, atol=1e-5, equal_nan=True)
+
+
+def test_the_study_takes_it_by_name_on_the_embedded_photos(tmp_path, monkeypatch):
+    from idgi_fast.study import StudyConfig, run_study
+
+    monkeypatch.chdir(tmp_path)  # no folder named "photos" here: the name means the embedded ones
+    with pytest.raises(ValueError, match=r"--data photos"):
+        StudyConfig(models=("efficientnet_lite0",))
+    config = StudyConfig(
+        models=("efficientnet_lite0",),
+        data_root="photos",
+        methods=("ig",),
+        steps=(2,),
+        images=1,
+        metrics=("insertion",),
+        metric_options={"insertion_levels": 3},
+        stability=False,
+        preview_images=0,
+    )
+    summary = run_study(config, tmp_path / "study.sqlite", show_progress=False)
+    assert summary["images_done"] == 1 and summary["missing"] == [], summary
