@@ -152,3 +152,15 @@ def test_the_study_takes_it_by_name_on_the_embedded_photos(tmp_path, monkeypatch
     )
     summary = run_study(config, tmp_path / "study.sqlite", show_progress=False)
     assert summary["images_done"] == 1 and summary["missing"] == [], summary
+
+
+def test_a_second_independent_construction_gives_the_same_logits(lite0, photos):
+    """The weights' author's own EfficientNet (efficientnet-lite-pytorch, dev extra), given the same
+    file: the same logits at 224², where its padding (fixed for 224²) is TensorFlow's."""
+    author = pytest.importorskip("efficientnet_lite_pytorch")
+    theirs = author.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights_path()))
+    theirs.eval()
+    with torch.no_grad():
+        ours = lite0(photos.images[:3])
+        expected = theirs((photos.images[:3] - lite0.mean) / lite0.std)
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
