@@ -86,10 +86,10 @@ def test_input_gradients_are_finite_and_not_zero(lite0, photos):
     assert torch.isfinite(x.grad).all() and (x.grad.flatten(1).abs().amax(dim=1) > 0).all()
 
 
-def _small(photos):
-    """Two photos at 64², where the network still classifies (a 2×2 last feature map), so that
-    every backend runs in seconds."""
-    images = F.interpolate(photos.images[[1, 4]], size=(64, 64), mode="bilinear", antialias=True)
+def _small(photos, side: int = 64):
+    """Two photos at 64² (32² for Triton's interpreter), where the network still runs (a 2×2 or 1×1
+    last feature map), so that every backend takes seconds."""
+    images = F.interpolate(photos.images[[1, 4]], size=(side, side), mode="bilinear", antialias=True)
     return images.clamp(0, 1), photos.labels[[1, 4]]
 
 
@@ -105,7 +105,7 @@ def _within_contract(got, want, relative_l2: bool):
 def test_every_method_and_backend_agrees_with_the_reference_and_idgi_is_complete(
     lite0, photos, method, backend
 ):
-    images, labels = _small(photos)
+    images, labels = _small(photos, 32 if backend == "triton" else 64)
     options = dict(target=labels, method=method, steps=4, output="logit")
     if method == "blur_ig":  # a 64² image needs no σ of 50 (the interpreter's cost grows with the taps)
         options["max_sigma"] = 6.0
