@@ -134,7 +134,10 @@ def _accumulate_tile_rows(rows: KernelRows, device: str, gen, rounds: int, on_gp
         )
         for block, count_tile, warps in acc.ACCUMULATE_TILES:
             tile = dict(block=block, num_warps=warps, count_tile=count_tile)
-            run_tile = lambda: acc.accumulate_triton(g, None, coef, coef, images, base, idgi, **tile)  # noqa: E731
+
+            def run_tile(tile=tile):
+                acc.accumulate_triton(g, None, coef, coef, images, base, idgi, **tile)
+
             seconds = timed(run_tile, rounds * 10)
             nbytes = g.numel() * 4 + 2 * 2 * base.numel() * 4
             rows.add(
