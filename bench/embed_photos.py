@@ -1,7 +1,8 @@
 """Writes the embedded photos (idgi_fast/data/photo_files/) from the packages that carry them: six of
 scikit-image's sample images and scikit-learn's two, as JPEG (quality 95; JPEG sources copied byte
 for byte), with labels.tsv (file<TAB>wnid, for the photos ImageNet-1k has a class for) and
-photos.json (each photo's source, author and licence). Run once by a maintainer:
+photos.json (each photo's source, author, licence and our box around the object its label names).
+Run once by a maintainer:
 
     pip install scikit-image scikit-learn && python bench/embed_photos.py
 """
@@ -31,6 +32,18 @@ PHOTOS = {
     "china": (SKLEARN / "china.jpg", "n03877845", "palace", "danielbuechele (Flickr)", CC_BY, "scikit-learn"),
     "flower": (SKLEARN / "flower.jpg", "n11939491", "daisy", "vultilion (Flickr)", CC_BY, "scikit-learn"),
 }  # fmt: skip
+# Our boxes around the labelled object, drawn by eye on the originals: (left, top, right, bottom) in
+# pixels, right and bottom exclusive. The cat fills its frame, so its box is all the 224² crop: energy
+# and pointing game are 1 there by construction.
+BOXES = {
+    "chelsea": (10, 0, 420, 300),
+    "coffee": (165, 15, 420, 305),
+    "rocket": (300, 125, 348, 410),
+    "camera": (228, 180, 410, 512),
+    "clock": (140, 90, 290, 215),
+    "china": (60, 25, 370, 390),
+    "flower": (165, 85, 450, 360),
+}
 
 
 def main() -> None:
@@ -43,7 +56,15 @@ def main() -> None:
         else:
             Image.open(source).convert("RGB").save(TARGET / file, quality=95)
         manifest.append(
-            dict(file=file, wnid=wnid, imagenet_class=label, author=author, licence=licence, package=package)
+            dict(
+                file=file,
+                wnid=wnid,
+                imagenet_class=label,
+                author=author,
+                licence=licence,
+                package=package,
+                box=BOXES.get(name),
+            )
         )
         if wnid is not None:
             labels.append(f"{file}\t{wnid}")

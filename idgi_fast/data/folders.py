@@ -139,15 +139,32 @@ def folder_records(
     return sorted(records, key=lambda r: r.id)
 
 
+def resized_crop_window(width: int, height: int, resize: int, crop: int) -> tuple[tuple[int, int], int, int]:
+    """Where an image of `width` × `height` goes: its resized (width, height), shorter side
+    `resize`, and the centre crop's left and top in it."""
+    scale = resize / min(width, height)
+    size = (max(crop, round(width * scale)), max(crop, round(height * scale)))
+    return size, (size[0] - crop) // 2, (size[1] - crop) // 2
+
+
+def box_mask(box: tuple[float, float, float, float], image_size: tuple[int, int], resize: int, crop: int):
+    """(crop, crop) bool: the pixels of the resized, centre-cropped image whose centres fall in
+    `box` = (left, top, right, bottom) in the original image's pixels (right, bottom exclusive)."""
+    (width, height), left, top = resized_crop_window(*image_size, resize, crop)
+    scale_x, scale_y = width / image_size[0], height / image_size[1]
+    centres = torch.arange(crop, dtype=torch.float64) + 0.5
+    x, y = (centres + left) / scale_x, (centres + top) / scale_y
+    inside_x = (x >= box[0]) & (x < box[2])
+    inside_y = (y >= box[1]) & (y < box[3])
+    return inside_y[:, None] & inside_x[None, :]
+
+
 def load_image(path: Path, resize: int, crop: int, interpolation: str = "bilinear") -> torch.Tensor:
     """(3, crop, crop) float32 in [0, 1]: shorter side to `resize` (bilinear or bicubic), centre crop."""
     with Image.open(path) as image:
         image = image.convert("RGB")
-        width, height = image.size
-        scale = resize / min(width, height)
-        size = (max(crop, round(width * scale)), max(crop, round(height * scale)))
+        size, left, top = resized_crop_window(*image.size, resize, crop)
         image = image.resize(size, Image.BICUBIC if interpolation == "bicubic" else Image.BILINEAR)
-        left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
         image = image.crop((left, top, left + crop, top + crop))
         array = np.asarray(image, dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).to(torch.float32) / 255.0

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ..data.folders import LoadedImages, folder_records, load_records, read_wnids
+from ..data.photos import is_photos_folder, photo_masks
 from ..data.scenes import SHAPE_CLASSES, generate_scenes
 from ..metrics.options import check_evaluation_images
 from ..metrics.stability import quantised
@@ -79,19 +80,23 @@ class ImageSource:
                 [self.ids[i] for i in indices], scenes.images[indices], scenes.labels[indices], masks=masks
             )
         resize, crop = input_sizes(model)
+        resize, crop = self.resize or resize, self.crop or crop
         interpolation = getattr(model, "interpolation", "bilinear")
-        chosen = [self.records[i] for i in indices]
-        return load_records(chosen, self.resize or resize, self.crop or crop, interpolation)
+        loaded = load_records([self.records[i] for i in indices], resize, crop, interpolation)
+        if "localization" in self.config.metrics and is_photos_folder(self.config.data_root):
+            loaded.masks = photo_masks(loaded.ids, resize, crop)  # our boxes (data/photos.py)
+        return loaded
 
 
 def check_models(config: StudyConfig) -> None:
     """Fail before any work if a model cannot be built (torchvision missing, a weights file
     absent or unreadable) or an XRAI method lacks scikit-image."""
-    if "localization" in config.metrics and config.data_root is not None:
+    folder = config.data_root is not None and not is_photos_folder(config.data_root)
+    if "localization" in config.metrics and folder:
         raise ValueError(
             "localization scores attributions against object masks, which an image folder does not have (the "
-            "synthetic scenes do); leave it out of --metrics, or give masks from a Dataset through "
-            "idgi_fast.study.run (docs/own-model.md)"
+            "synthetic scenes and the embedded photos do); leave it out of --metrics, or give masks from a "
+            "Dataset through idgi_fast.study.run (docs/own-model.md)"
         )
     regions = [m for m in config.methods if recipe(m).xrai]
     if regions:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from idgi_fast.data.folders import folder_records, load_image, load_records
+from idgi_fast.data.folders import box_mask, folder_records, load_image, load_records
 
 
 def write_png(path, width, height, colour):
@@ -153,3 +153,23 @@ def test_folders_and_lists_that_cannot_match_the_model_are_refused(tmp_path):
         ImageSource(StudyConfig(models=("vgg16",), data_root=str(root), wnids_file=str(short), images=None))
     with pytest.raises(ValueError, match="one image folder cannot label both"):
         StudyConfig(models=("scenenet", "vgg16"), data_root=str(root))
+
+
+@pytest.mark.parametrize("size, box", [((80, 40), (30, 10, 50, 30)), ((36, 90), (4, 30, 20, 62))])
+def test_a_box_becomes_the_mask_of_the_pixels_it_covers_after_resize_and_crop(tmp_path, size, box):
+    """A white box drawn on black, loaded as every folder image is, is where box_mask says: every
+    pixel the resize leaves clearly white is in the mask, every clearly black one out (the box's
+    edge pixels, blended by the resize, may go either way)."""
+    picture = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+    picture[box[1] : box[3], box[0] : box[2]] = 255
+    Image.fromarray(picture).save(tmp_path / "box.png")
+    image = load_image(tmp_path / "box.png", resize=18, crop=16)
+    mask = box_mask(box, size, resize=18, crop=16)
+    assert mask.shape == (16, 16) and 0 < int(mask.sum()) < 256
+    assert mask[image[0] > 0.9].all() and not mask[image[0] < 0.1].any()
+    assert int((image[0] > 0.9).sum()) < int(mask.sum()) <= int((image[0] > 0.1).sum())
+
+
+def test_a_box_outside_the_crop_masks_nothing_and_one_around_the_image_everything():
+    assert not box_mask((0, 0, 10, 40), (80, 40), resize=16, crop=16).any()
+    assert box_mask((0, 0, 80, 40), (80, 40), resize=16, crop=16).all()

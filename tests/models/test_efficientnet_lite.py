@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import study_results as results
 
 import idgi_fast
 from idgi_fast.data.photos import load_photos, photo_sources
@@ -59,6 +60,17 @@ def test_the_photos_carry_their_sources_and_labels(photos):
     )
     everything = load_photos(labelled_only=False)
     assert everything.ids[-1] == "astronaut.jpg" and int(everything.labels[-1]) == -1
+    assert everything.masks is None  # the astronaut has no box
+
+
+def test_each_labelled_photo_has_an_object_mask_inside_its_crop(photos):
+    coverage = dict(zip(photos.ids, photos.masks.float().mean(dim=(1, 2)).tolist()))
+    assert photos.masks.shape == (7, 224, 224) and photos.masks.dtype == torch.bool
+    assert coverage.pop("chelsea.jpg") == 1.0  # the cat fills the crop
+    assert all(0.05 < share < 0.7 for share in coverage.values()), coverage
+    # the rocket's box is a thin upright strip in the middle of the crop
+    columns = photos.masks[photos.ids.index("rocket.jpg")].any(dim=0).nonzero().flatten()
+    assert 95 < int(columns.min()) and int(columns.max()) < 130
 
 
 @pytest.mark.parametrize("size", [7, 8, 224, 225])
@@ -145,13 +157,25 @@ def test_the_study_takes_it_by_name_on_the_embedded_photos(tmp_path, monkeypatch
         methods=("ig",),
         steps=(2,),
         images=1,
-        metrics=("insertion",),
+        metrics=("insertion", "localization"),
         metric_options={"insertion_levels": 3},
         stability=False,
         preview_images=0,
     )
     summary = run_study(config, tmp_path / "study.sqlite", show_progress=False)
     assert summary["images_done"] == 1 and summary["missing"] == [], summary
+    # localization against our box: what evaluate gives for the same map and mask
+    energy = {
+        row[3]: row[7] for row in results(tmp_path / "study.sqlite")["scores"] if row[6] == "energy_in_mask"
+    }
+    photos = load_photos()
+    image, label, mask = photos.images[:1], photos.labels[:1], photos.masks[:1]
+    found = idgi_fast.explain(load_model("efficientnet_lite0"), image, target=label, steps=2)
+    for idgi, attribution in ((0, found.base), (1, found.idgi)):
+        want = idgi_fast.evaluate(
+            load_model("efficientnet_lite0"), image, attribution, label, ["localization"], masks=mask
+        )
+        assert energy[idgi] == pytest.approx(float(want.per_image["energy_in_mask"][0]), rel=1e-4)
 
 
 def test_a_second_independent_construction_gives_the_same_logits(lite0, photos):
