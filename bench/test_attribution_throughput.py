@@ -23,7 +23,9 @@ from idgi_fast.validation import default_batch_size
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
-CHUNK = default_batch_size(DEVICE)  # path points per model call (the engine's default), for the floor alike
+CHUNK = default_batch_size(
+    DEVICE, 3 * 224 * 224
+)  # the engine's default for these 224² inputs, for the floor alike
 # native: the C++ CPU ops (ops/native.py), on the CPU where they could be built
 BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else ["native"] if native_error() is None else [])
 METHODS = [

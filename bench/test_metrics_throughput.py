@@ -28,7 +28,7 @@ CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
 # native: the C++ CPU ops (ops/native.py), on the CPU where they could be built
 BACKENDS = ["reference", "torch"] + (["triton"] if CUDA else ["native"] if native_error() is None else [])
-BATCH = default_batch_size(DEVICE)  # images per model call, evaluate's default
+BATCH = default_batch_size(DEVICE, 3 * 224 * 224)  # images per model call, evaluate's default at 224²
 LEVELS = (20, 25)  # insertion intervals K, SIC/AIC levels L
 WEBP_METHOD = 0  # the demo's setting; Pillow's default 4 is ~10× slower per encode
 GROUPS = {  # options, metric images scored per input image

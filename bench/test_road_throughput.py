@@ -36,7 +36,7 @@ quantus = pytest.importorskip("quantus")
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
 BACKENDS = ["torch"] + (["triton"] if CUDA else ["native"] if native_error() is None else [])
-BATCH = default_batch_size(DEVICE)
+BATCH = default_batch_size(DEVICE, 3 * 224 * 224)
 GROUP = "ROAD, embedded SceneNet, 16 images 224²"
 
 

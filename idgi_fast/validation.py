@@ -82,7 +82,7 @@ def resolve_targets(
     batch = inputs.shape[0]
     targets = None if target is None else _targets_tensor(target, batch)
     if target is None or check_outputs:
-        step = batch_size or default_batch_size(inputs.device)
+        step = batch_size or default_batch_size(inputs.device, inputs[0].numel())
         classes = []
         with torch.no_grad():
             for start in range(0, batch, step):
@@ -231,14 +231,27 @@ def check_output(output: object) -> str:
     return output  # type: ignore[return-value]
 
 
-def default_batch_size(device: torch.device | str) -> int:
+CPU_CHUNK_VALUES = 1 << 21  # input values per model call on the CPU: 8 MB of float32 inputs
+CPU_CHUNK_MAX = 32
+
+
+def default_batch_size(device: torch.device | str, values_per_item: int | None = None) -> int:
     """What one model call takes when `batch_size` is None: path points in `explain` (every
     method and backend, the Captum drop-in's `internal_batch_size` too), images in `evaluate`.
+    `values_per_item`: the numel of one image or path point.
 
-    64 keeps a GPU busy; on the CPU smaller chunks stay in cache, so 32 (bench/RESULTS.md,
-    "Default chunk").
+    64 keeps a GPU busy. On the CPU a chunk's activations must stay small enough not to thrash the
+    caches and the allocator: the largest power of two whose inputs hold at most CPU_CHUNK_VALUES
+    values, at most 32 and at least 1 (32 for 3×64² inputs, 8 for 3×224²). A rule rather than a
+    measured probe, so that the default, and with it every result, is the same on every run
+    (bench/RESULTS.md, "Default chunk").
     """
-    return 64 if torch.device(device).type == "cuda" else 32
+    if torch.device(device).type == "cuda":
+        return 64
+    if not values_per_item:
+        return CPU_CHUNK_MAX
+    fits = max(1, CPU_CHUNK_VALUES // values_per_item)
+    return min(CPU_CHUNK_MAX, 1 << (fits.bit_length() - 1))
 
 
 def resolve_batch_size(
@@ -246,10 +259,12 @@ def resolve_batch_size(
     device: torch.device | str,
     meaning: str = "path points per model call",
     name: str = "batch_size",
+    values_per_item: int | None = None,
 ) -> int:
-    """`batch_size` checked, or the default for `device` when it is None."""
+    """`batch_size` checked, or the default for `device` and items of `values_per_item` values
+    when it is None."""
     if batch_size is None:
-        return default_batch_size(device)
+        return default_batch_size(device, values_per_item)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"{name} must be None or an int ≥ 1 ({meaning}), got {batch_size!r}")
     return batch_size

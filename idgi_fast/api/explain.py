@@ -216,7 +216,7 @@ def _checked(
     idgi = check_flag("idgi", idgi)
     output = validation.check_output(output)
     precision = check_precision(precision)
-    batch_size = validation.resolve_batch_size(batch_size, inputs.device)
+    batch_size = validation.resolve_batch_size(batch_size, inputs.device, values_per_item=inputs[0].numel())
     counts = validation.resolve_compute_at(compute_at, steps, spec)
     if positions is not None:
         _check_schedule_options(counts, steps, params)

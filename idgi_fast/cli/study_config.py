@@ -60,6 +60,7 @@ def study_config(args):
             }
             methods.append(f"{fitted.method}@{path.stem}")
         fields["methods"] = tuple(methods)
+    data_root = fields.pop("data_root", None) if args.data is None else str(args.data)
     return StudyConfig(
         **fields,
         weights=weights(args.weights, models),
@@ -69,7 +70,7 @@ def study_config(args):
         graphs=args.graphs,
         precision=args.precision,
         channels_last=args.channels_last,
-        data_root=None if args.data is None else str(args.data),
+        data_root=data_root,
         labels_file=None if args.labels is None else str(args.labels),
         wnids_file=None if args.wnids is None else str(args.wnids),
         resize=args.resize,

@@ -78,7 +78,7 @@ def score_targets(
     graphs "capture" (graphs.GRAPH_MODES) replays every call as one CUDA graph of `batch_size`
     images (the last chunk padded with repeats of its last image, whose scores are dropped),
     cached per model and shape; the targets must have been checked (evaluate checks them)."""
-    step = batch_size or default_batch_size(images.device)
+    step = batch_size or default_batch_size(images.device, images[0].numel())
     probabilities, classes = [], []
     scorer = None if graphs == "off" else _static_scorer(model, images, step, backend, graphs)
     with torch.no_grad(), full_float32():

@@ -131,7 +131,9 @@ def evaluate(
     check_model(model, images)
     settings = replace(
         settings,
-        batch_size=resolve_batch_size(settings.batch_size, images.device, meaning="images per model call"),
+        batch_size=resolve_batch_size(
+            settings.batch_size, images.device, "images per model call", values_per_item=images[0].numel()
+        ),
     )
     saliency = resolve_saliency(attributions, images, settings.reduce)
     check_images_for(settings, metrics, images)

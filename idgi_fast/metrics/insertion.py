@@ -36,7 +36,7 @@ def insertion_deletion_batched(
     # per image, as the reference builds them, so that every metric image is bit-identical
     backgrounds = torch.stack([insertion_canvas(image, canvas, sigma) for image in images])
     original, _ = score_targets(model, images, targets, batch_size, backend, graphs)
-    batch_size = batch_size or default_batch_size(images.device)
+    batch_size = batch_size or default_batch_size(images.device, images[0].numel())
     per_call = max(1, batch_size // (levels + 1))
     curves = {mode: [] for mode in modes}
     for start in range(0, batch, per_call):

@@ -124,7 +124,7 @@ def _levels_batched(
         )
     with annotate("forward"):
         p_input, c_input = score_targets(model, images, targets, options.batch_size, backend, graphs)
-    batch_size = options.batch_size or default_batch_size(images.device)
+    batch_size = options.batch_size or default_batch_size(images.device, images[0].numel())
     per_call = max(1, batch_size // levels)
     rows = {name: [] for name in ("probability", "predicted", "msssim")}
     pending_sizes = []

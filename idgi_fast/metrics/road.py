@@ -44,7 +44,7 @@ def road_batched(
     counts = torch.tensor(removed_counts(height * width, percentages), device=images.device)
     epsilon = road_noise(seed, len(percentages), images[0]).to(images.device) if noise else None
     per_call = max(1, _PLANES_PER_SOLVE // (len(orders) * len(percentages) * channels * height * width))
-    batch_size = batch_size or default_batch_size(images.device)
+    batch_size = batch_size or default_batch_size(images.device, images[0].numel())
     found = {f"{order}/{name}": [] for order in orders for name in ROAD_SCORES}
     for start in range(0, batch, per_call):
         rows = slice(start, start + per_call)

@@ -21,8 +21,9 @@ class ReferenceOutputs:
         self.batch_size = batch_size
         self.points_per_image = 0  # path points evaluated for each image so far
 
-    def _chunks(self, n: int):
-        size = self.batch_size or default_batch_size(self.targets.device)
+    def _chunks(self, points: torch.Tensor):
+        n = points.shape[0]
+        size = self.batch_size or default_batch_size(points.device, points[0].numel() if n else None)
         for start in range(0, n, size):
             yield slice(start, min(start + size, n))
 
@@ -31,7 +32,7 @@ class ReferenceOutputs:
         image; `rows` picks the images' targets. A NaN or Inf F or g stops here."""
         targets = self.targets if rows is None else self.targets[rows]
         values, grads = [], []
-        for part in self._chunks(points.shape[0]):
+        for part in self._chunks(points):
             f, g = output_and_gradient(self.model, points[part], targets[part], self.output)
             values.append(f)
             grads.append(g)
@@ -48,8 +49,7 @@ class ReferenceOutputs:
     def forward(self, points: torch.Tensor, index: int, rows: torch.Tensor | None = None) -> torch.Tensor:
         targets = self.targets if rows is None else self.targets[rows]
         values = [
-            output_only(self.model, points[part], targets[part], self.output)
-            for part in self._chunks(points.shape[0])
+            output_only(self.model, points[part], targets[part], self.output) for part in self._chunks(points)
         ]
         self.points_per_image += 1
         values = torch.cat(values)

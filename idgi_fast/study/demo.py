@@ -1,5 +1,5 @@
-"""`idgi-fast demo`: the six methods on held-out synthetic scenes with the embedded model, scored
-by every metric of docs/semantics.md §6."""
+"""`idgi-fast demo`: the six methods on the embedded photos through EfficientNet-Lite0 (or on
+held-out synthetic scenes through SceneNet), scored by every metric of docs/semantics.md §6."""
 
 from __future__ import annotations
 
@@ -10,19 +10,17 @@ from pathlib import Path
 import torch
 
 from ..api import explain
-from ..data.scenes import SHAPE_CLASSES, generate_scenes
 from ..methods import METHOD_NAMES, variant_title
 from ..metrics import evaluate
-from ..metrics.stability import quantised, result_stability
-from ..models.toy import load_scenenet, model_card
+from ..metrics.stability import result_stability
 from ..saliency import saliency_map
 from ..utils.atomic import atomic_write_text
 from ..utils.progress import progress
 from ..utils.serialize import write_json
 from ..utils.tables import markdown_table
+from .demo_images import DEFAULT_STEPS, DemoImages, demo_images, predicted_name
 from .figures import curve_panels, grid_figure, heatmap, save_png, to_uint8_image, variant_colour
 
-DEMO_SEED = 1  # the held-out seed: the model never saw these scenes
 ATTRIBUTION_COLUMNS = ["method", "sum attr", "F(x)-F(x')", "abs gap", "rel gap", "evals/image", "seconds"]
 METRIC_COLUMNS = [
     "method",
@@ -78,8 +76,8 @@ class _Collected:
 
 
 def run_demo(
-    images: int = 6,
-    steps: int = 128,
+    images: int | None = None,
+    steps: int | None = None,
     methods=METHOD_NAMES,
     out: str | Path = "idgi_demo",
     first_scene: int = 0,
@@ -89,21 +87,23 @@ def run_demo(
     insertion_canvas: str = "blur",
     pic_profile: str = "blur",
     webp_method: int = 0,
+    data: str = "auto",
 ) -> dict:
+    """`data`: "photos" (EfficientNet-Lite0, every labelled photo unless `images` says fewer, 32
+    steps unless `steps` says), "scenes" (SceneNet, 6 scenes, 128 steps) or "auto" (photos where
+    the photos extra is installed)."""
+    # 8-bit pixels, as image files hold: the JPEG stability test then changes nothing but the JPEG step
+    demo = demo_images(data, images or (6 if data == "scenes" else 1000), first_scene)
+    steps = steps or DEFAULT_STEPS[demo.kind]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model = load_scenenet()
-    scenes = generate_scenes(images, seed=DEMO_SEED, start=first_scene)
-    # 8-bit pixels, as image files hold: the JPEG stability test then changes nothing but the JPEG step
-    inputs = quantised(scenes.images)
+    model, inputs = demo.model, demo.inputs
     with torch.no_grad():
         predicted = model(inputs).argmax(1)
-    _print_setting(
-        scenes, predicted, first_scene, steps, output, backend, insertion_canvas, pic_profile, webp_method
-    )
+    _print_setting(demo, predicted, steps, output, backend, insertion_canvas, pic_profile, webp_method)
     collected = _Collected()
     explain_options = dict(
-        target=scenes.labels, steps=steps, idgi=True, output=output, batch_size=batch_size, backend=backend
+        target=demo.labels, steps=steps, idgi=True, output=output, batch_size=batch_size, backend=backend
     )
     metric_options = dict(
         insertion_canvas=insertion_canvas,
@@ -113,17 +113,18 @@ def run_demo(
         backend=backend,
     )
     for method in progress(methods, desc="methods", unit="method"):
-        _run_method(collected, model, inputs, scenes, method, explain_options, metric_options)
-    figure_path, curves_path = _write_figures(out, inputs, scenes, collected)
+        _run_method(collected, demo, method, explain_options, metric_options)
+    figure_path, curves_path = _write_figures(out, demo, collected)
     summary = {
+        "data": demo.kind,
         "steps": steps,
         "output": output,
         "backend": backend,
         "insertion_canvas": insertion_canvas,
         "pic_profile": pic_profile,
         "webp_method": webp_method,
-        "scenes": list(range(first_scene, first_scene + images)),
-        "labels": scenes.labels.tolist(),
+        "images": demo.ids,
+        "labels": demo.labels.tolist(),
         "predicted": predicted.tolist(),
         "attribution_rows": collected.attribution_rows,
         "metric_rows": collected.metric_rows,
@@ -131,7 +132,7 @@ def run_demo(
         "per_image": collected.per_image,
         "aggregate_curves": {t: {k: v.tolist() for k, v in c.items()} for t, c in collected.curves.items()},
     }
-    _write_tables(out, collected, images)
+    _write_tables(out, collected, len(demo.ids))
     write_json(out / "demo_results.json", summary)
     print(
         f"\nmaps: {figure_path}\ncurves: {curves_path}\ntables: {out / 'demo_table.md'}\n"
@@ -141,28 +142,22 @@ def run_demo(
 
 
 def _print_setting(
-    scenes, predicted, first_scene, steps, output, backend, insertion_canvas, pic_profile, webp_method
+    demo: DemoImages, predicted, steps, output, backend, insertion_canvas, pic_profile, webp_method
 ):
-    card = model_card()
-    print(
-        f"model: embedded SceneNet, held-out accuracy {card['held_out']['accuracy']:.4f}; "
-        f"{len(predicted)} held-out scenes (seed {DEMO_SEED}, 8-bit), steps={steps}, output={output}, "
-        f"backend={backend}"
-    )
+    print(f"model: {demo.about}; steps={steps}, output={output}, backend={backend}")
     print(
         f"metrics: insertion/deletion on a {insertion_canvas} canvas (K=20); SIC/AIC with the {pic_profile} "
         f"profile (L=25), entropy = lossless WebP q100 size (method {webp_method}), MS-SSIM raw; "
         "JPEG stability at quality 75, L1- and sum-normalised maps"
     )
-    for i, (label, guess) in enumerate(zip(scenes.labels.tolist(), predicted.tolist())):
-        status = "" if label == guess else f"  (model predicts {SHAPE_CLASSES[guess]})"
-        print(f"  scene {first_scene + i}: {SHAPE_CLASSES[label]}{status}")
+    for name, title, label, guess in zip(demo.ids, demo.titles, demo.labels.tolist(), predicted.tolist()):
+        status = "" if label == guess else f"  (model predicts {predicted_name(demo, guess)})"
+        print(f"  {name}: {title}{status}")
 
 
-def _run_method(
-    collected: _Collected, model, inputs, scenes, method, explain_options, metric_options
-) -> None:
+def _run_method(collected: _Collected, demo: DemoImages, method, explain_options, metric_options) -> None:
     """One explain run of `method` (base and IDGI together), both variants scored."""
+    model, inputs = demo.model, demo.inputs
     options = dict(explain_options, method=method)
     started = time.perf_counter()
     result = explain(model, inputs, **options)
@@ -181,9 +176,9 @@ def _run_method(
             model,
             inputs,
             attribution,
-            scenes.labels,
+            demo.labels,
             metrics=["insertion", "deletion", "sic", "aic", "localization"],
-            masks=scenes.masks,
+            masks=demo.masks,
             **metric_options,
         )
         stable = stability[(use_idgi, options["steps"])]
@@ -218,12 +213,12 @@ def _run_method(
         )
 
 
-def _write_figures(out: Path, inputs, scenes, collected: _Collected) -> tuple[Path, Path]:
-    titles, maps, curves = list(collected.maps), collected.maps, collected.curves
+def _write_figures(out: Path, demo: DemoImages, collected: _Collected) -> tuple[Path, Path]:
+    titles, maps, curves, inputs = list(collected.maps), collected.maps, collected.curves, demo.inputs
     figure = grid_figure(
         [[to_uint8_image(inputs[i])] + [heatmap(maps[t][i]) for t in titles] for i in range(len(inputs))],
         ["input"] + titles,
-        row_titles=[SHAPE_CLASSES[label] for label in scenes.labels.tolist()],
+        row_titles=demo.titles,
     )
     figure_path = save_png(figure, out / "demo_saliency.png")
     panels = [

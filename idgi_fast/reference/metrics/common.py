@@ -49,7 +49,7 @@ class Scorer:
         self.batch_size = batch_size
 
     def __call__(self, images: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:
-        step = self.batch_size or default_batch_size(images.device)
+        step = self.batch_size or default_batch_size(images.device, images[0].numel())
         targets = torch.full((images.shape[0],), int(target), dtype=torch.long, device=images.device)
         probabilities, classes = [], []
         with torch.no_grad(), full_float32():
