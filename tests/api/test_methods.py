@@ -184,7 +184,8 @@ def test_blur_ig_without_idgi_skips_the_baseline_evaluation(tiny_cnn64, images64
     [("ig", {"rule": "trapezoid"}), ("blur_ig", {"padding": "reflect", "max_sigma": 6.0}), ("guided_ig", {})],
 )
 def test_results_do_not_depend_on_batch_size(method, params, tiny_cnn64):
-    x = torch.rand(3, 3, 10, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    # two images: 14 points in one chunk against 14 chunks of one (each a launch under the interpreter)
+    x = torch.rand(2, 3, 10, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     whole = explain(tiny_cnn64, x, method=method, steps=6, **params)
     single = explain(tiny_cnn64, x, method=method, steps=6, batch_size=1, **params)
     close_across_batches(method, whole.base, single.base)
