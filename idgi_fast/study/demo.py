@@ -92,8 +92,7 @@ def run_demo(
     """`data`: "photos" (EfficientNet-Lite0, every labelled photo unless `images` says fewer, 32
     steps unless `steps` says), "scenes" (SceneNet, 6 scenes, 128 steps) or "auto" (photos where
     the photos extra is installed)."""
-    # 8-bit pixels, as image files hold: the JPEG stability test then changes nothing but the JPEG step
-    demo = demo_images(data, images or (6 if data == "scenes" else 1000), first_scene)
+    demo = demo_images(data, images, first_scene)
     steps = steps or DEFAULT_STEPS[demo.kind]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

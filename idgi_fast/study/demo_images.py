@@ -18,6 +18,7 @@ from ..models.toy import load_scenenet, model_card
 DEMO_SEED = 1  # the held-out seed: SceneNet never saw these scenes
 DEMO_DATA = ("auto", "photos", "scenes")
 DEFAULT_STEPS = {"photos": 32, "scenes": 128}  # a few minutes on 2 CPU cores each
+DEFAULT_SCENES = 6  # one per class
 
 
 @dataclass
@@ -32,9 +33,10 @@ class DemoImages:
     about: str  # the model and images, one line
 
 
-def demo_images(data: str, images: int, first: int) -> DemoImages:
-    """`images` images from the `first`: `data` "photos", "scenes" or "auto" (photos where the
-    photos extra is installed, else scenes, said on stderr)."""
+def demo_images(data: str, images: int | None, first: int) -> DemoImages:
+    """`images` images from the `first` (None: every labelled photo, or DEFAULT_SCENES scenes):
+    `data` "photos", "scenes" or "auto" (photos where the photos extra is installed, else scenes,
+    said on stderr)."""
     if data not in DEMO_DATA:
         raise ValueError(f"data must be one of {DEMO_DATA}, got {data!r}")
     if data == "auto":
@@ -51,10 +53,10 @@ def demo_images(data: str, images: int, first: int) -> DemoImages:
     return _photos(images, first) if data == "photos" else _scenes(images, first)
 
 
-def _photos(images: int, first: int) -> DemoImages:
+def _photos(images: int | None, first: int) -> DemoImages:
     weights_path()  # the pip command, before any work
     photos = load_photos()
-    rows = slice(first, first + images)
+    rows = slice(first, None if images is None else first + images)
     if not photos.ids[rows]:
         raise ValueError(f"first_scene {first} is past the {len(photos.ids)} labelled photos")
     names = {entry["file"]: entry["imagenet_class"] for entry in photo_sources()}
@@ -72,12 +74,14 @@ def _photos(images: int, first: int) -> DemoImages:
     )
 
 
-def _scenes(images: int, first: int) -> DemoImages:
+def _scenes(images: int | None, first: int) -> DemoImages:
+    images = images or DEFAULT_SCENES
     scenes = generate_scenes(images, seed=DEMO_SEED, start=first)
     card = model_card()
     return DemoImages(
         "scenes",
         load_scenenet(),
+        # 8-bit pixels, as image files hold: the JPEG stability test then changes nothing but the JPEG step
         quantised(scenes.images),
         scenes.labels,
         scenes.masks,
