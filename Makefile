@@ -32,23 +32,39 @@ CARD_TRITON_VENV ?= .venv-triton36
 CARD_TRITON_SPEC ?= triton==3.6.0
 CARD_TRITON_STAMP := $(CARD_TRITON_VENV)/.installed
 
-.PHONY: study demo lint test test-core test-zoo test-portability bench train-toy device-bundle clean
+.PHONY: study demo lint test test-core test-zoo test-portability bench train-toy device-bundle clean native \
+	wheel-check
 
-$(STAMP): pyproject.toml
+# The package, editable, against .venv's torch (no build isolation: pip's isolated build has no torch).
+# Its native CPU ops compile in the next rule rather than inside pip's temporary folder, so that their
+# objects stay in build/ for incremental rebuilds and for the wheel's build.
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=77"
 	$(BIN)/python -c "import torch" 2>/dev/null || { $(INSTALL_TORCH); }
-	$(BIN)/python -m pip install -q -e '.[dev,pair,xrai,schedules]'
+	IDGI_FAST_NATIVE=0 $(BIN)/python -m pip install -q --no-build-isolation -e '.[dev,pair,xrai,schedules]'
 	$(BIN)/python -c "import torch, sys; sys.exit('a CUDA build of torch was installed; reinstall the CPU build' if torch.version.cuda and not torch.cuda.is_available() else 0)"
 	touch $@
 
+# The native CPU ops (csrc/), compiled ahead of time into idgi_fast/_native.so (setup.py): ninja
+# recompiles only what changed. Without a compiler the install goes on and the ops build just in
+# time, or the torch path runs (`idgi-fast info` says which).
+NATIVE_LIB := idgi_fast/_native.so
+$(NATIVE_LIB): $(STAMP) setup.py $(wildcard csrc/*.cpp csrc/*.h)
+	$(BIN)/python setup.py -q build_ext --inplace
+
+# the same on purpose, from scratch (after a compiler or torch change, which ninja does not see)
+native: $(STAMP)
+	rm -rf build/temp.*
+	$(BIN)/python setup.py -q build_ext --inplace
+
 # the embedded study: SceneNet, 64 held-out scenes, all six methods at 8 and 32 steps, every metric;
 # re-running resumes (a finished study only re-writes the report)
-study: $(STAMP)
+study: $(NATIVE_LIB)
 	$(BIN)/idgi-fast run --db idgi_study/study.sqlite
 	$(BIN)/idgi-fast report idgi_study/study.sqlite
 
-demo: $(STAMP)
+demo: $(NATIVE_LIB)
 	$(BIN)/idgi-fast demo
 
 # the house rules as tools: lint and format (pyproject.toml [tool.ruff]) and the layers contract
@@ -71,10 +87,10 @@ $(CARD_TRITON_STAMP): Makefile
 	$(CARD_TRITON_VENV)/bin/python -m pip install -q --no-deps "$(CARD_TRITON_SPEC)"
 	touch $@
 
-# everything: lint, the suite in .venv, and the zoo's tests (marker `zoo`) in .venv-zoo
-test: test-core test-zoo
+# everything: lint, the suite in .venv, the zoo's tests (marker `zoo`) in .venv-zoo, and the wheel
+test: test-core test-zoo wheel-check
 
-test-core: lint $(CARD_TRITON_STAMP)
+test-core: lint $(NATIVE_LIB) $(CARD_TRITON_STAMP)
 	IDGI_CARD_TRITON_PYTHON=$(CARD_TRITON_VENV)/bin/python $(BIN)/python -m pytest tests -m "not zoo"
 
 test-zoo: $(ZOO_STAMP)
@@ -91,7 +107,12 @@ test-portability: $(STAMP) $(ZOO_STAMP)
 		env $$setting $(ZOO_VENV)/bin/python -m pytest tests -m zoo -q -p no:cacheprovider || failed="$$failed $$setting(zoo)"; \
 	done; test -z "$$failed" || { echo "failed under:$$failed" >&2; exit 1; }
 
-bench: $(STAMP)
+# the wheel and the sdist built, the wheel installed offline into a new venv, `idgi-fast demo` run
+# there with nothing built after the install (tests/install/check_wheel.py)
+wheel-check: $(NATIVE_LIB)
+	$(BIN)/python tests/install/check_wheel.py
+
+bench: $(NATIVE_LIB)
 	$(BIN)/python -m pytest bench
 
 train-toy: $(STAMP)
@@ -105,4 +126,4 @@ device-bundle: $(STAMP)
 	cd $(VENV)/lib/python3*/site-packages && cp -r $(DEVICE_PACKAGES) $(CURDIR)/.whl/
 
 clean:
-	rm -rf $(VENV) $(ZOO_VENV) $(CARD_TRITON_VENV) build *.egg-info
+	rm -rf $(VENV) $(ZOO_VENV) $(CARD_TRITON_VENV) build *.egg-info idgi_fast/_native.so idgi_fast/_native.json

@@ -1,20 +1,26 @@
-"""The build of the native C++ CPU ops (idgi_fast/csrc/<op>.cpp, C++ against ATen), on first use,
-cached; each op's wrapper lives in its ops/<op>.py and calls `library()`.
+"""The native C++ CPU ops (csrc/<op>.cpp, C++ against ATen): loaded once per process, from the
+build made at install time when it fits this process, else built just in time; each op's wrapper
+lives in its ops/<op>.py and calls `library()`. The ops register under `torch.ops.idgi_fast`.
 
-They are compiled just in time with torch's extension builder (`torch.utils.cpp_extension.load`,
-ninja and the machine's C++ compiler) into torch's extension cache, under a name that carries
-the torch version, so a build is reused by every later process with the same torch and sources
-and nothing recompiles on import. Just in time rather than at `pip install` time: an
-ahead-of-time build needs torch inside pip's build environment, which would pull a multi-GB
-CUDA torch, and a failed build would fail the whole install; here a machine without a compiler
-still installs and runs the torch path. The ops register under `torch.ops.idgi_fast`.
+Ahead of time: `make` and `pip install --no-build-isolation .` compile idgi_fast/_native.so (setup.py)
+for an x86-64 level (utils/native_build.py) and record in idgi_fast/_native.json the torch, target and
+sources it was built from. It loads only where all three hold: the same torch (the C++ ABI is
+torch's), a CPU with the target's instructions, and, in a source tree, csrc/ unchanged since.
 
-IDGI_FAST_NATIVE=0 in the environment skips the build (the torch path everywhere).
+Just in time, otherwise (pip's isolated build, which has no torch; another torch; an older CPU; csrc/
+edited): torch's extension builder (`torch.utils.cpp_extension.load`, ninja and the machine's C++
+compiler) compiles the same sources for this CPU (-march=native) into torch's extension cache, under
+a name that carries the torch version and the CPU's features, once; a message says why it builds.
+Where neither works (no compiler) the torch path runs.
+
+IDGI_FAST_NATIVE=0 in the environment skips both (the torch path everywhere); IDGI_FAST_NATIVE=jit
+ignores the ahead-of-time build.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import threading
@@ -23,29 +29,60 @@ from pathlib import Path
 
 import torch
 
-SOURCES = sorted((Path(__file__).resolve().parent.parent / "csrc").glob("*.cpp"))
+from ..utils import native_build
+
+PACKAGE = Path(__file__).resolve().parents[1]
+AHEAD_OF_TIME = PACKAGE / "_native.so"
+AHEAD_OF_TIME_RECORD = PACKAGE / "_native.json"
+# a wheel carries a copy of csrc/ (setup.py); a source tree has csrc/ beside the package
+SOURCE_FOLDER = next(
+    (folder for folder in (PACKAGE / "native_sources", PACKAGE.parent / "csrc") if folder.is_dir()), None
+)
+SOURCES = [path for path in native_build.native_sources(SOURCE_FOLDER or PACKAGE) if path.suffix == ".cpp"]
 _lock = threading.Lock()
-_state: dict[str, str | bool | None] = {"tried": False, "error": None}
-
-
-def _cpu_flags() -> str | None:
-    """The CPU's feature flags on Linux (None elsewhere): the build then targets this CPU
-    (-march=native: AVX2 and FMA where present; bench/RESULTS.md) under a name that carries them,
-    so a cache shared with another kind of CPU never loads code it cannot run."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
+_state: dict = {"tried": False, "error": None, "build": None}
 
 
 def _extension_name() -> str:
+    """The just-in-time build's name: the torch version and this CPU's features (a cache shared with
+    another kind of CPU never loads code it cannot run)."""
     version = torch.__version__.replace(".", "_").replace("+", "_")
-    flags = _cpu_flags()
-    cpu = hashlib.sha256(flags.encode()).hexdigest()[:8] if flags else "generic"
+    flags = native_build.cpu_flags()
+    cpu = hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest()[:8] if flags else "generic"
     return f"idgi_fast_native_torch{version}_{cpu}"
+
+
+def ahead_of_time_record() -> dict | None:
+    """What the installed ahead-of-time build was built from (setup.py), or None without one."""
+    try:
+        return json.loads(AHEAD_OF_TIME_RECORD.read_text()) if AHEAD_OF_TIME.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+def ahead_of_time_refusal() -> str | None:
+    """None when the ahead-of-time build can load in this process, else why not."""
+    if os.environ.get("IDGI_FAST_NATIVE") == "jit":
+        return "IDGI_FAST_NATIVE=jit is set"
+    record = ahead_of_time_record()
+    if record is None:
+        return (
+            "no ahead-of-time build is installed (pip's isolated build has no torch to build against; "
+            "`make native` or `pip install --no-build-isolation .` makes one)"
+        )
+    if record.get("torch") != torch.__version__:
+        return (
+            f"the ahead-of-time build is for torch {record.get('torch')}, this is torch {torch.__version__}"
+        )
+    missing = native_build.missing_for(record.get("target", "generic"))
+    if missing:
+        return (
+            f"the ahead-of-time build targets {record['target']}; this CPU lacks {', '.join(sorted(missing))}"
+        )
+    if SOURCE_FOLDER is not None:
+        if native_build.sources_digest(native_build.native_sources(SOURCE_FOLDER)) != record.get("sources"):
+            return f"{SOURCE_FOLDER} changed since the ahead-of-time build (`make native` rebuilds it)"
+    return None
 
 
 def _is_built(name: str) -> bool:
@@ -58,12 +95,10 @@ def _is_built(name: str) -> bool:
         return False
 
 
-def _build() -> None:
-    if os.environ.get("IDGI_FAST_NATIVE") == "0":
-        raise RuntimeError("IDGI_FAST_NATIVE=0 is set")
+def _build_just_in_time(why: str) -> dict:
     if not SOURCES:
-        raise RuntimeError("the C++ sources (idgi_fast/csrc/*.cpp) are not installed")
-    from torch.utils.cpp_extension import load
+        raise RuntimeError(f"{why}, and the C++ sources (csrc/*.cpp) are not installed")
+    from torch.utils.cpp_extension import _get_build_directory, load
 
     saved_path = os.environ.get("PATH", "")
     try:
@@ -74,20 +109,46 @@ def _build() -> None:
         pass
     name = _extension_name()
     if not _is_built(name):
-        print("idgi_fast: building the native CPU ops (once per torch version)", file=sys.stderr, flush=True)
+        print(
+            f"idgi_fast: building the native CPU ops for this CPU now, once per torch version ({why})",
+            file=sys.stderr,
+            flush=True,
+        )
+    flags = ["-march=native"] if native_build.cpu_flags() and native_build.is_x86_64() else []
     try:
         with _one_builder(name):
             load(
                 name=name,
                 sources=[str(path) for path in SOURCES],
-                # the C++ standard is left to torch (torch 2.14 needs C++20)
-                # no FMA contraction: a·b + c rounded once would break Guided IG's bit-identity
-                extra_cflags=["-O3", "-ffp-contract=off", *(["-march=native"] if _cpu_flags() else [])],
+                extra_cflags=[*native_build.COMPILE_FLAGS, *flags],
+                extra_include_paths=[str(SOURCES[0].parent)],
                 is_python_module=False,
                 verbose=False,
             )
     finally:
         os.environ["PATH"] = saved_path
+    folder = _get_build_directory(name, verbose=False)
+    return {
+        "how": "just in time",
+        "target": "this CPU (-march=native)" if flags else "generic",
+        "path": str(Path(folder) / f"{name}.so"),
+        "why": why,
+    }
+
+
+def _load() -> dict:
+    """Loads the ops into torch.ops.idgi_fast and says which build, how and why."""
+    if os.environ.get("IDGI_FAST_NATIVE") == "0":
+        raise RuntimeError("IDGI_FAST_NATIVE=0 is set")
+    why = ahead_of_time_refusal()
+    if why is None:
+        try:
+            torch.ops.load_library(str(AHEAD_OF_TIME))
+            record = ahead_of_time_record() or {}
+            return {"how": "ahead of time", "target": record.get("target"), "path": str(AHEAD_OF_TIME)}
+        except OSError as error:  # an ABI the record did not catch: the sources can still build here
+            why = f"the ahead-of-time build did not load ({error})"
+    return _build_just_in_time(why)
 
 
 @contextmanager
@@ -126,12 +187,12 @@ def _one_builder(name: str):
 
 
 def native_error() -> str | None:
-    """None when the native ops are loaded (building them on the first call), else why not."""
+    """None when the native ops are loaded (loading or building them on the first call), else why not."""
     with _lock:
         if not _state["tried"]:
             _state["tried"] = True
             try:
-                _build()
+                _state["build"] = _load()
             except Exception as error:  # no compiler, no ninja, a failed compile: the torch path remains
                 lines = [line.strip() for line in str(error).splitlines() if line.strip()]
                 detail = next(
@@ -139,7 +200,13 @@ def native_error() -> str | None:
                     next((line for line in lines if "error" in line.lower()), lines[-1] if lines else ""),
                 )
                 _state["error"] = f"{type(error).__name__}: {detail}".strip()
-        return _state["error"]  # type: ignore[return-value]
+        return _state["error"]
+
+
+def native_build_used() -> dict | None:
+    """The loaded build: {"how": "ahead of time" | "just in time", "target", "path"} and, just in
+    time, "why" the ahead-of-time one was not used; None when none loaded (native_error says why)."""
+    return None if native_error() is not None else dict(_state["build"])
 
 
 def library():
@@ -147,5 +214,5 @@ def library():
     was resolved."""
     error = native_error()
     if error is not None:
-        raise RuntimeError(f"the native CPU ops could not be built ({error}); use backend='torch'")
+        raise RuntimeError(f"the native CPU ops could not be loaded or built ({error}); use backend='torch'")
     return torch.ops.idgi_fast

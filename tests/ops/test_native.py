@@ -1,9 +1,12 @@
-"""The build of the native C++ CPU ops (idgi_fast/csrc), and the fallback when they cannot be
-built: `auto` warns once and runs the torch path, an explicit `native` says what is missing. Each
-op's native implementation is tested in its own tests/ops/test_<op>.py."""
+"""The native C++ CPU ops (csrc/): the build made at install and where it loads, the just-in-time
+build, and the fallback when neither works (`auto` warns once and runs the torch path, an explicit
+`native` says what is missing). Each op's native implementation is tested in tests/ops/test_<op>.py."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
 import warnings
@@ -13,7 +16,7 @@ import torch
 from torch.utils import cpp_extension
 
 from idgi_fast.ops import backends, native
-from idgi_fast.utils import messages
+from idgi_fast.utils import messages, native_build
 
 built = pytest.mark.skipif(
     native.native_error() is not None, reason=f"native ops not built: {native.native_error()}"
@@ -42,17 +45,95 @@ def test_without_the_native_ops_auto_warns_once_and_native_names_the_fix(monkeyp
         backends.resolve_backend("native", torch.zeros(1))
 
 
+def _fresh_state(monkeypatch, tmp_path) -> None:
+    """A process that has not loaded the ops yet, with an empty extension cache of its own."""
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "extensions"))
+    monkeypatch.setattr(native, "_state", {"tried": False, "error": None, "build": None})
+
+
 def test_a_failed_compile_leaves_the_torch_path(tmp_path, monkeypatch):
     """A real failed build: a source that does not compile, in a fresh extension name."""
     broken = tmp_path / "broken.cpp"
     broken.write_text("this is not C++\n")
     monkeypatch.setattr(native, "SOURCES", [broken])
     monkeypatch.setattr(native, "_extension_name", lambda: "idgi_fast_native_broken_test")
-    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "extensions"))
-    monkeypatch.setattr(native, "_state", {"tried": False, "error": None})
+    monkeypatch.setenv("IDGI_FAST_NATIVE", "jit")
+    _fresh_state(monkeypatch, tmp_path)
     error = native.native_error()
     assert error is not None and "Error" in error
     assert native.native_error() == error  # tried once per process
+    assert native.native_build_used() is None
+
+
+def test_without_an_ahead_of_time_build_the_sources_build_just_in_time_and_say_why(
+    tmp_path, monkeypatch, capsys
+):
+    """A small source stands in for csrc/: what is checked is the fallback, not the ops."""
+    tiny = tmp_path / "tiny.cpp"
+    tiny.write_text("int idgi_fast_tiny_test() { return 1; }\n")
+    monkeypatch.setattr(native, "SOURCES", [tiny])
+    monkeypatch.setattr(native, "_extension_name", lambda: "idgi_fast_native_tiny_test")
+    monkeypatch.setenv("IDGI_FAST_NATIVE", "jit")
+    _fresh_state(monkeypatch, tmp_path)
+    assert native.native_error() is None
+    build = native.native_build_used()
+    assert build["how"] == "just in time" and build["why"] == "IDGI_FAST_NATIVE=jit is set"
+    assert native.Path(build["path"]).is_relative_to(tmp_path / "extensions")
+    said = capsys.readouterr().err
+    assert "building the native CPU ops for this CPU now" in said and "(IDGI_FAST_NATIVE=jit is set)" in said
+
+
+def _record(**changes) -> dict:
+    record = {"torch": torch.__version__, "target": "generic", "sources": "", **changes}
+    if native.SOURCE_FOLDER is not None and "sources" not in changes:
+        record["sources"] = native_build.sources_digest(native_build.native_sources(native.SOURCE_FOLDER))
+    return record
+
+
+@pytest.mark.parametrize(
+    "record, flags, reason",
+    [
+        (None, None, r"no ahead-of-time build is installed.*make native"),
+        (
+            _record(torch="2.0.0"),
+            None,
+            rf"is for torch 2\.0\.0, this is torch {re.escape(torch.__version__)}",
+        ),
+        (_record(target="x86-64-v3"), {"sse4_2", "avx"}, r"targets x86-64-v3; this CPU lacks .*avx2.*fma"),
+        (
+            _record(sources="0" * 16),
+            None,
+            r"changed since the ahead-of-time build \(`make native` rebuilds it\)",
+        ),
+    ],
+)
+def test_an_ahead_of_time_build_loads_only_where_torch_cpu_and_sources_match(
+    monkeypatch, record, flags, reason
+):
+    if native.SOURCE_FOLDER is None and "changed" in reason:
+        pytest.skip("no sources beside this installation")
+    monkeypatch.delenv("IDGI_FAST_NATIVE", raising=False)
+    monkeypatch.setattr(native, "ahead_of_time_record", lambda: record)
+    if flags is not None:
+        monkeypatch.setattr(native_build, "cpu_flags", lambda: flags)
+        monkeypatch.setattr(native_build, "is_x86_64", lambda: True)
+    assert re.search(reason, native.ahead_of_time_refusal())
+    monkeypatch.setattr(native, "ahead_of_time_record", lambda: _record())
+    assert native.ahead_of_time_refusal() is None  # the same record with everything matching loads
+
+
+def test_a_target_is_loaded_only_on_a_cpu_with_its_instructions():
+    v3 = native_build.X86_LEVELS["x86-64-v3"]
+    assert native_build.missing_for("generic", set()) == set()
+    if native_build.is_x86_64():
+        assert native_build.missing_for("x86-64-v3", v3) == set()
+        assert native_build.missing_for("x86-64-v3", v3 - {"avx2"}) == {"avx2"}
+        assert native_build.missing_for("x86-64-v2", native_build.X86_LEVELS["x86-64-v2"]) == set()
+        assert (
+            native_build.missing_for(native_build.ahead_of_time_target()) == set()
+        )  # builds what loads here
+    assert native_build.target_flags("x86-64-v3") == ["-march=x86-64-v3", "-mtune=generic"]
+    assert native_build.target_flags("generic") == []
 
 
 def test_the_environment_can_switch_the_native_ops_off():
@@ -66,29 +147,69 @@ def test_the_environment_can_switch_the_native_ops_off():
     assert found.stdout.strip() == "RuntimeError: IDGI_FAST_NATIVE=0 is set", found.stderr
 
 
+@pytest.mark.skipif(
+    native.ahead_of_time_refusal() is not None,
+    reason=f"no ahead-of-time build loads here: {native.ahead_of_time_refusal()}",
+)
+def test_a_new_process_explains_on_the_ahead_of_time_build_without_building(tmp_path):
+    """The install's promise: the first explain(backend="native") of a new process, with an empty
+    extension cache, runs on the ops built at install and builds nothing."""
+    code = (
+        "import json, torch; from idgi_fast import explain\n"
+        "from idgi_fast.ops.native import native_build_used\n"
+        "model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(5))\n"
+        "model(torch.rand(1, 3, 8, 8)); x = torch.rand(2, 3, 8, 8)\n"
+        "found = explain(model, x, method='guided_ig', steps=4, idgi=True, backend='native')\n"
+        "print(json.dumps({'backend': found.backend, **native_build_used()}))"
+    )
+    cache = tmp_path / "extensions"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "TORCH_EXTENSIONS_DIR": str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["backend"] == "native" and found["how"] == "ahead of time", found
+    assert "building" not in done.stderr, done.stderr
+    assert not cache.exists() or not any(cache.iterdir())
+
+
 @built
 @pytest.mark.skipif(
     not hasattr(cpp_extension, "FileBaton"),
     reason="this torch's extension loader holds an OS lock that dies with its holder",
 )
-def test_a_build_lock_left_by_a_killed_build_does_not_hang_the_next_process():
+def test_a_build_lock_left_by_a_killed_build_does_not_hang_the_next_process(tmp_path):
     """torch's loader waits forever on a `lock` file a stopped build left; ours clears it (under
-    an flock of our own, so never a live build's)."""
+    an flock of our own, so never a live build's). A small source stands in for csrc/."""
     from torch.utils.cpp_extension import _get_build_directory
 
-    stale = native.Path(_get_build_directory(native._extension_name(), verbose=False)) / "lock"
-    stale.touch()
+    tiny = tmp_path / "tiny.cpp"
+    tiny.write_text("int idgi_fast_tiny_lock_test() { return 1; }\n")
+    env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path / "extensions"), "IDGI_FAST_NATIVE": "jit"}
+    name = "idgi_fast_native_lock_test"
+    code = (
+        "from idgi_fast.ops import native\n"
+        f"native.SOURCES = [native.Path({str(tiny)!r})]\n"
+        f"native._extension_name = lambda: {name!r}\n"
+        "print(native.native_error())"
+    )
+    previous = os.environ.get("TORCH_EXTENSIONS_DIR")
+    os.environ["TORCH_EXTENSIONS_DIR"] = env["TORCH_EXTENSIONS_DIR"]
     try:
-        loaded = subprocess.run(
-            [sys.executable, "-c", "from idgi_fast.ops.native import native_error; print(native_error())"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        stale = native.Path(_get_build_directory(name, verbose=False)) / "lock"
     finally:
-        left = stale.exists()
-        stale.unlink(missing_ok=True)
-    assert loaded.stdout.strip() == "None" and not left, loaded.stderr
+        os.environ.pop("TORCH_EXTENSIONS_DIR") if previous is None else os.environ.update(
+            TORCH_EXTENSIONS_DIR=previous
+        )
+    stale.touch()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert loaded.stdout.strip() == "None" and not stale.exists(), loaded.stderr
     assert "left by a build that was stopped" in loaded.stderr
 
 

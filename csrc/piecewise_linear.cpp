@@ -7,12 +7,10 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "parallel.h"
+
 #include <algorithm>
 #include <functional>
-
-namespace idgi_fast_native {
-void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
-}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 

@@ -17,14 +17,12 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
+#include "parallel.h"
+
 #include <algorithm>
 #include <functional>
 #include <tuple>
 #include <vector>
-
-namespace idgi_fast_native {
-void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
-}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 

@@ -11,6 +11,8 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "parallel.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -19,10 +21,6 @@
 #include <initializer_list>
 #include <limits>
 #include <vector>
-
-namespace idgi_fast_native {
-void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
-}  // namespace idgi_fast_native (parallel.cpp)
 
 namespace {
 

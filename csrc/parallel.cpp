@@ -1,10 +1,9 @@
-// parallel_ranges(begin, end, grain, body): at::parallel_for's contract on threads of our own.
-// at::parallel_for is OpenMP inside torch's headers, behind `#ifdef _OPENMP`; this library is
-// built without -fopenmp (that would link a second OpenMP runtime beside the one torch ships), so
-// there it is a serial loop. Here [begin, end) is cut into one contiguous range per worker, at
-// most at::get_num_threads() of them and none under `grain` items; the caller's thread takes the
-// first. Every op's body writes only its own range's outputs, so results do not depend on the cut.
-// An exception in any range is rethrown in the caller after every worker has finished.
+// parallel_ranges (declared, with its contract, in parallel.h). at::parallel_for is OpenMP inside
+// torch's headers, behind `#ifdef _OPENMP`; this library is built without -fopenmp (that would link
+// a second OpenMP runtime beside the one torch ships), so there it is a serial loop: hence threads
+// of our own.
+#include "parallel.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
