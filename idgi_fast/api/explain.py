@@ -20,14 +20,15 @@ from .result import ExplainResult
 
 
 def backend_runner(backend: str, inputs: torch.Tensor, graphs=None):
-    """The attribution runner of a user's backend and graphs choices, resolved once here, and
-    its graphs mode: the reference (the oracle), or the engine with the op backend ("torch",
-    "triton" or "native") every op receives and graphs.GRAPH_MODES' "capture" or "off"."""
+    """The attribution runner of a user's backend and graphs choices, resolved once here, its
+    graphs mode and the resolved backend: the reference (the oracle), or the engine with the op
+    backend ("torch", "triton" or "native") every op receives and graphs.GRAPH_MODES' "capture" or
+    "off"."""
     backend = resolve_backend(backend, inputs)
     mode = resolve_graphs(graphs, inputs.device, backend)
     if backend == "reference":
-        return reference.run, mode
-    return partial(engine.run, backend=backend, graphs=mode), mode
+        return reference.run, mode, backend
+    return partial(engine.run, backend=backend, graphs=mode), mode, backend
 
 
 def _over_samples(
@@ -127,7 +128,7 @@ def explain(
         precision,
         method_params,
     )
-    run, graphs = backend_runner(backend, call.inputs, graphs)
+    run, graphs, call.backend = backend_runner(backend, call.inputs, graphs)
     with full_float32():
         # captured work skips the per-chunk target check (a host sync): check them once here
         targets = validation.resolve_targets(
@@ -158,6 +159,7 @@ def _result(method, call, targets, base, important, outputs, evaluations, sample
         sample_sums=sample_sums,
         positions=call.positions,
         precision=call.precision,
+        backend=call.backend,
     )
 
 
@@ -177,6 +179,7 @@ class _Call:
     output: str
     precision: str
     batch_size: int
+    backend: str = ""  # resolved from the user's choice once the inputs are checked
 
     @property
     def several_baselines(self) -> bool:

@@ -39,6 +39,7 @@ class ExplainResult:
     sample_sums: dict[tuple[bool, int], torch.Tensor] | None = None
     positions: torch.Tensor | None = None  # a non-uniform schedule's α_0 … α_m; None: k/m
     precision: str = "fp32"  # how the model was evaluated (explain's precision)
+    backend: str = ""  # what ran: "reference", or the ops' "torch", "native" or "triton" (auto resolved)
 
     def attribution(self, idgi: bool = False, steps: int | None = None) -> torch.Tensor:
         """One attribution tensor: the base or IDGI map, at `steps` when compute_at was used."""

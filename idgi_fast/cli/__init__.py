@@ -20,6 +20,7 @@ _COMMANDS = {
     "schedule": commands.fit_schedule,
     "report": commands.report,
     "train-toy": commands.train_toy,
+    "info": commands.info,
 }
 
 

@@ -9,6 +9,12 @@ from pathlib import Path
 from .study_config import study_config
 
 
+def info(args) -> int:
+    from ..info import main
+
+    return main(["--json"] if args.json else [])
+
+
 def demo(args) -> int:
     from ..study.demo import run_demo
 

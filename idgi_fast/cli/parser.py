@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_schedule(commands)
     _add_report(commands)
     _add_train(commands)
+    info = commands.add_parser(
+        "info", help="what runs here: versions, devices, the native build, what auto picks for each op"
+    )
+    info.add_argument("--json", action="store_true", help="the report as JSON, for scripts")
     return parser
 
 
