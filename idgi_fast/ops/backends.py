@@ -57,7 +57,7 @@ def resolve_backend(backend: str, tensor: torch.Tensor) -> str:
         error = native_error()
         if error is not None:
             raise RuntimeError(
-                f"backend='native' needs the C++ ops of idgi_fast/csrc, which could not be built ({error}). "
+                f"backend='native' needs the C++ ops of csrc/, which could not be loaded or built ({error}). "
                 "Install a C++ compiler and ninja (pip install ninja), or use backend='torch'."
             )
     if backend == "triton" and tensor.device.type != "cuda" and not interpreting():
