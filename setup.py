@@ -68,7 +68,8 @@ def _native_extension(torch, cpp_extension):
     target = native_build.ahead_of_time_target()
     sources = native_build.native_sources(ROOT / CSRC)
     # -g0: Python's own compile flags, which setuptools adds, carry -g (12 MB of debug information)
-    flags = [*native_build.COMPILE_FLAGS, *native_build.target_flags(target), "-g0"]
+    tune = native_build.ahead_of_time_tune()
+    flags = [*native_build.COMPILE_FLAGS, *native_build.target_flags(target, tune), "-g0"]
 
     class BuildNative(cpp_extension.BuildExtension):
         def build_extension(self, ext):

@@ -7,7 +7,9 @@ instruction, so every build names the CPU it needs and is loaded only where that
 ahead-of-time build targets an x86-64 microarchitecture level (x86-64-v3: AVX2, FMA, BMI1/2, …;
 x86-64-v2: SSE4.2, POPCNT, …; or the baseline), the highest the building CPU has, unless
 IDGI_FAST_NATIVE_TARGET names another ("x86-64", "x86-64-v2", "x86-64-v3"; "generic" is the
-compiler's default for the architecture, for a wheel meant for any CPU of it). The just-in-time build
+compiler's default for the architecture, for a wheel meant for any CPU of it). Instructions are
+scheduled for the building CPU (-mtune=native, which needs nothing of the CPU that runs the build),
+or for none in particular when the target is named. The just-in-time build
 targets the CPU it runs on (-march=native) under a name that carries its feature flags.
 """
 
@@ -77,9 +79,15 @@ def ahead_of_time_target() -> str:
     return next(level for level in reversed(X86_LEVELS) if not missing_for(level))
 
 
-def target_flags(target: str) -> list[str]:
-    """The compiler flags of a target: -march for an x86-64 level, nothing for "generic"."""
-    return [] if target == "generic" else [f"-march={target}", "-mtune=generic"]
+def target_flags(target: str, tune: str = "generic") -> list[str]:
+    """The compiler flags of a target: -march for an x86-64 level, nothing for "generic". `tune`
+    (-mtune) orders instructions for a CPU without requiring any: "native" for the building CPU."""
+    return [] if target == "generic" else [f"-march={target}", f"-mtune={tune}"]
+
+
+def ahead_of_time_tune() -> str:
+    """The building CPU's scheduling, unless IDGI_FAST_NATIVE_TARGET asks for a build meant for others."""
+    return "generic" if os.environ.get("IDGI_FAST_NATIVE_TARGET") else "native"
 
 
 def native_sources(root: Path) -> list[Path]:

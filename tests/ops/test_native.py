@@ -132,7 +132,7 @@ def test_a_target_is_loaded_only_on_a_cpu_with_its_instructions():
         assert (
             native_build.missing_for(native_build.ahead_of_time_target()) == set()
         )  # builds what loads here
-    assert native_build.target_flags("x86-64-v3") == ["-march=x86-64-v3", "-mtune=generic"]
+    assert native_build.target_flags("x86-64-v3", "native") == ["-march=x86-64-v3", "-mtune=native"]
     assert native_build.target_flags("generic") == []
 
 
