@@ -110,7 +110,7 @@ def _build_just_in_time(why: str) -> dict:
     name = _extension_name()
     if not _is_built(name):
         print(
-            f"idgi_fast: building the native CPU ops for this CPU now, once per torch version ({why})",
+            f"idgi_fast: building the native CPU ops for this CPU now (once per torch and CPU): {why}",
             file=sys.stderr,
             flush=True,
         )
