@@ -103,7 +103,7 @@ test-zoo: $(ZOO_STAMP)
 # that hold only for one BLAS/conv choice fail here. Four runs of both suites, about 30 minutes on 2
 # cores, so not part of `make test`; run it before changing a tolerance or an exact comparison.
 PORTABILITY = OMP_NUM_THREADS=1 OMP_NUM_THREADS=2 ATEN_CPU_CAPABILITY=default ATEN_CPU_CAPABILITY=avx2
-test-portability: $(STAMP) $(ZOO_STAMP)
+test-portability: $(NATIVE_LIB) $(ZOO_STAMP)
 	@failed=""; for setting in $(PORTABILITY); do \
 		echo "== $$setting"; \
 		env $$setting $(BIN)/python -m pytest tests -m "not zoo" -q -p no:cacheprovider || failed="$$failed $$setting"; \

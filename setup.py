@@ -67,8 +67,8 @@ def _native_extension(torch, cpp_extension):
     compile fails, lets the install go on without it."""
     target = native_build.ahead_of_time_target()
     sources = native_build.native_sources(ROOT / CSRC)
-    # -g0: Python's own compile flags, which setuptools adds, carry -g (12 MB of debug information)
     tune = native_build.ahead_of_time_tune()
+    # -g0: Python's own compile flags, which setuptools adds, carry -g (12 MB of debug information)
     flags = [*native_build.COMPILE_FLAGS, *native_build.target_flags(target, tune), "-g0"]
 
     class BuildNative(cpp_extension.BuildExtension):

@@ -1,15 +1,25 @@
-"""The native ops' outer loops on 1 thread and on 2 (csrc/parallel.cpp), side by side in one process.
+"""The native ops' outer loops on 1 thread and on 2 (csrc/parallel.h), side by side in one process;
+with --this-build, each op's median at the current thread count in whichever build of the ops this
+process loads, as one JSON line (alternate processes with and without IDGI_FAST_NATIVE=jit to compare
+the ahead-of-time build with the just-in-time one).
 
-PYTHONPATH=. .venv/bin/python bench/native_threads.py
+PYTHONPATH=. .venv/bin/python bench/native_threads.py [--this-build]
 """
 
 from __future__ import annotations
+
+import json
+import sys
 
 import torch
 from gpu_timing import timed  # bench/ is on sys.path when this file runs as a script
 
 from idgi_fast.ops.blur_path import blur_path_native
+from idgi_fast.ops.guided_step import guided_step_native
+from idgi_fast.ops.linear_imputation import linear_imputation_native
 from idgi_fast.ops.msssim_levels import msssim_levels_native
+from idgi_fast.ops.native import native_build_used
+from idgi_fast.ops.piecewise_linear import piecewise_linear_native
 from idgi_fast.ops.quantise import quantise_hwc_native
 from idgi_fast.ops.resampled_medians import resampled_medians_native
 from idgi_fast.utils.tables import markdown_table
@@ -43,6 +53,31 @@ def workloads() -> dict:
         "msssim_levels, 4 × 26 levels × 3 × 224²": lambda: msssim_levels_native(
             levels, images[:4], taps / taps.sum(), weights
         ),
+        **_more_workloads(g),
+    }
+
+
+def _more_workloads(g: torch.Generator) -> dict:
+    x_in = torch.rand(16, 3 * 224 * 224, dtype=torch.float64, generator=g)
+    gradient = torch.randn(x_in.shape, dtype=torch.float64, generator=g)
+    images = torch.rand(16, 3, 64, 64, dtype=torch.float64, generator=g)
+    removed = torch.rand(16, 64, 64, generator=g) < 0.3
+    values = torch.rand(6000, dtype=torch.float64, generator=g)
+
+    def guided_steps():
+        x, attribution = torch.zeros_like(x_in), torch.zeros_like(x_in)
+        distance = x_in.abs().sum(dim=1)
+        for k in range(4):
+            guided_step_native(
+                x, attribution, x_in, torch.zeros_like(x_in), gradient, distance, (k + 1) / 4, 0.25, 0.02
+            )
+
+    return {
+        "guided_step, 16 × 3·224², 4 steps": guided_steps,
+        "linear_imputation, 16 × 3 × 64², 30 % removed": lambda: linear_imputation_native(images, removed),
+        "piecewise_linear, 2000 curves × 101 points": lambda: piecewise_linear_native(
+            torch.tensor([0, 40, 100] * 2000), values, torch.arange(0, 6001, 3), 101
+        ),
     }
 
 
@@ -64,5 +99,11 @@ def main(rounds: int = 5) -> None:
     print(markdown_table(rows, list(rows[0])))
 
 
+def this_build(rounds: int = 5) -> None:
+    build = native_build_used()
+    seconds = {name: timed(run, rounds) for name, run in workloads().items()}
+    print(json.dumps({"build": build["how"], "target": build["target"], "seconds": seconds}))
+
+
 if __name__ == "__main__":
-    main()
+    this_build() if "--this-build" in sys.argv else main()
