@@ -45,20 +45,21 @@ def test_without_the_native_ops_auto_warns_once_and_native_names_the_fix(monkeyp
         backends.resolve_backend("native", torch.zeros(1))
 
 
-def _fresh_state(monkeypatch, tmp_path) -> None:
-    """A process that has not loaded the ops yet, with an empty extension cache of its own."""
+def _just_in_time_from(source: str, name: str, monkeypatch, tmp_path) -> None:
+    """A process that has not loaded the ops yet, whose only source is `source`, built just in time
+    under `name` into an empty extension cache of its own."""
+    path = tmp_path / f"{name}.cpp"
+    path.write_text(source)
+    monkeypatch.setattr(native, "SOURCES", [path])
+    monkeypatch.setattr(native, "_extension_name", lambda: name)
+    monkeypatch.setenv("IDGI_FAST_NATIVE", "jit")
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "extensions"))
     monkeypatch.setattr(native, "_state", {"tried": False, "error": None, "build": None})
 
 
 def test_a_failed_compile_leaves_the_torch_path(tmp_path, monkeypatch):
     """A real failed build: a source that does not compile, in a fresh extension name."""
-    broken = tmp_path / "broken.cpp"
-    broken.write_text("this is not C++\n")
-    monkeypatch.setattr(native, "SOURCES", [broken])
-    monkeypatch.setattr(native, "_extension_name", lambda: "idgi_fast_native_broken_test")
-    monkeypatch.setenv("IDGI_FAST_NATIVE", "jit")
-    _fresh_state(monkeypatch, tmp_path)
+    _just_in_time_from("this is not C++\n", "idgi_fast_native_broken_test", monkeypatch, tmp_path)
     error = native.native_error()
     assert error is not None and "Error" in error
     assert native.native_error() == error  # tried once per process
@@ -69,12 +70,8 @@ def test_without_an_ahead_of_time_build_the_sources_build_just_in_time_and_say_w
     tmp_path, monkeypatch, capsys
 ):
     """A small source stands in for csrc/: what is checked is the fallback, not the ops."""
-    tiny = tmp_path / "tiny.cpp"
-    tiny.write_text("int idgi_fast_tiny_test() { return 1; }\n")
-    monkeypatch.setattr(native, "SOURCES", [tiny])
-    monkeypatch.setattr(native, "_extension_name", lambda: "idgi_fast_native_tiny_test")
-    monkeypatch.setenv("IDGI_FAST_NATIVE", "jit")
-    _fresh_state(monkeypatch, tmp_path)
+    source = "int idgi_fast_tiny_test() { return 1; }\n"
+    _just_in_time_from(source, "idgi_fast_native_tiny_test", monkeypatch, tmp_path)
     assert native.native_error() is None
     build = native.native_build_used()
     assert build["how"] == "just in time" and build["why"] == "IDGI_FAST_NATIVE=jit is set"
