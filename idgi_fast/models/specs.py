@@ -16,6 +16,7 @@ file is read with `torch.load(weights_only=True)` and checked key by key.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import math
@@ -32,6 +33,7 @@ from .weights import load_state_file
 from .zoo import is_weights_file
 
 RANDOM = "random"
+FACTORY_MODULE_PREFIX = "idgi_fast_factory_"  # the module a `file.py:factory` spec is imported as
 INTERPOLATIONS = ("bilinear", "bicubic")
 
 
@@ -158,7 +160,10 @@ def _import_factory(spec: str):
             path = Path(where)
             if not path.is_file():
                 raise FileNotFoundError(f"--model {spec}: no file {path}")
-            module_name = f"idgi_fast_factory_{abs(hash(str(path.resolve())))}"
+            # one name per file in every process (str hashes change with PYTHONHASHSEED); the model's
+            # identity leaves it out (study/subjects.parameter_digest): the spec says where it came from
+            digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+            module_name = f"{FACTORY_MODULE_PREFIX}{digest}"
             loader = importlib.util.spec_from_file_location(module_name, path)
             module = importlib.util.module_from_spec(loader)
             sys.modules[module_name] = module

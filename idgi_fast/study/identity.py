@@ -4,6 +4,7 @@ and compared on every run, so that results made under other settings are never m
 from __future__ import annotations
 
 import json
+import re
 
 from .config import StudySettings
 from .recipes import recipe
@@ -39,6 +40,12 @@ def study_settings(config: StudySettings, subjects: list[Subject], data: dict) -
     return json.loads(json.dumps(settings, sort_keys=True))
 
 
+# Before 2026-12-07 a `file.py:factory` model's identity began with the module name its file was
+# imported under, `idgi_fast_factory_<hash of the path>.`, a hash that changed from process to process;
+# stored so, it is read without it (and recorded anew by the next run).
+_LEGACY_FACTORY_MODULE = re.compile(r"^idgi_fast_factory_\d+\.")
+
+
 def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
     found = []
     for key in sorted(set(stored) | set(current)):
@@ -50,6 +57,8 @@ def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
         if not prefix and key == "noise" and (key not in stored or key not in current):
             continue  # without a noise tunnel on one side, no stored value depends on it
         before, now = stored.get(key), current.get(key)
+        if prefix == "weights." and isinstance(before, str):
+            before = _LEGACY_FACTORY_MODULE.sub("", before)
         if isinstance(before, dict) and isinstance(now, dict):
             found += _differences(before, now, f"{name}.")
         elif before != now:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ..models.adapt import StudyModel, normalisation
+from ..models.specs import FACTORY_MODULE_PREFIX
 from ..validation import check_model, model_module
 
 
@@ -30,7 +31,9 @@ class Subject:
 
 def parameter_digest(model: Callable) -> str:
     """The identity of a model's weights: its class and a SHA-256 of every parameter and buffer
-    (name, dtype, shape, bytes). A plain function has no weights to read: its qualified name."""
+    (name, dtype, shape, bytes). A plain function has no weights to read: its qualified name. A
+    class from a `file.py:factory` spec goes without the module name we imported the file under:
+    the spec, the model's name in the study, says where it came from."""
     module = model_module(model)
     if module is None:
         kind = getattr(model, "__qualname__", type(model).__qualname__)
@@ -41,7 +44,8 @@ def parameter_digest(model: Callable) -> str:
         digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}\n".encode())
         digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
     kind = type(module)
-    return f"{kind.__module__}.{kind.__qualname__}:sha256:{digest.hexdigest()}"
+    where = "" if kind.__module__.startswith(FACTORY_MODULE_PREFIX) else f"{kind.__module__}."
+    return f"{where}{kind.__qualname__}:sha256:{digest.hexdigest()}"
 
 
 def model_device(model: Callable) -> torch.device | None:

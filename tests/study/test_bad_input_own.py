@@ -5,11 +5,16 @@ it was; the user's model is never modified."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from test_own import CLASSES, ITEMS, MEAN, SIZE, STD, Net, Shapes
 
 from idgi_fast.cli import main
@@ -229,6 +234,85 @@ def test_a_factory_spec_runs_and_a_changed_one_is_refused(tmp_path, capsys):
     assert main(args) == 2
     assert "holds a study made with other settings" in capsys.readouterr().err
     assert _digest(db) == before
+
+
+# a factory file that defines its own class, as most do: the class's module is the one the file is imported as
+OWN_CLASS = """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(3, 4, 5, stride=4), nn.Linear(4, 6)
+
+    def forward(self, x):
+        return self.head(self.conv(x).mean(dim=(2, 3)))
+
+def good():
+    torch.manual_seed(0)
+    return {"model": Net(), "crop": 224}
+"""
+
+
+def _folder(root) -> None:
+    """An ImageFolder of four small pictures in two classes (n01, n02)."""
+    for index, (wnid, colour) in enumerate([("n01", 40), ("n01", 90), ("n02", 160), ("n02", 220)]):
+        (root / wnid).mkdir(parents=True, exist_ok=True)
+        picture = np.full((40, 48, 3), colour, dtype=np.uint8)
+        picture[:, : 8 * (index + 1)] = 255 - colour
+        Image.fromarray(picture).save(root / wnid / f"{index}.png")
+
+
+def test_a_factory_spec_study_resumes_in_a_new_process(tmp_path):
+    """Re-running resumes: a second process (another PYTHONHASHSEED, so other str hashes) finds the
+    same identity, adds nothing and exits 0."""
+    (tmp_path / "factory.py").write_text(OWN_CLASS)
+    _folder(tmp_path / "val")
+    db = tmp_path / "study.sqlite"
+    args = ["run", "--model", f"{tmp_path}/factory.py:good", "--data", str(tmp_path / "val"), "--steps", "2"]
+    args += ["--methods", "ig", "--metrics", "none", "--keep-misclassified", "--db", str(db)]
+    done = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        ran = subprocess.run(
+            [sys.executable, "-m", "idgi_fast.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert ran.returncode == 0, ran.stderr
+        done.append(ran.stdout)
+    assert "finished: 4 image runs done now" in done[0], done[0]
+    assert "finished: 0 image runs done now" in done[1], done[1]
+
+
+def test_a_database_with_the_old_factory_identity_keeps_opening(tmp_path, capsys):
+    """Before, a file factory's identity began with the module name it was imported under
+    (`idgi_fast_factory_<digits>.`); such a database resumes, and the identity is recorded anew."""
+    from idgi_fast import __version__
+    from idgi_fast.study.store import Store
+
+    (tmp_path / "factory.py").write_text(OWN_CLASS)
+    db = tmp_path / "study.sqlite"
+    spec = f"{tmp_path}/factory.py:good"
+    args = ["run", "--model", spec, "--images", "2", "--steps", "2", "--methods", "ig", "--db", str(db)]
+    args += ["--keep-misclassified", "--metrics", "none"]
+    assert main(args) == 0
+    capsys.readouterr()
+    store = Store(db, __version__)
+    settings = store.settings()
+    current = settings["weights"][spec]
+    assert current.startswith("Net:sha256:")  # no module name of ours in it
+    settings["weights"][spec] = f"idgi_fast_factory_123456789.{current}"
+    store.record_settings(settings)
+    store.close()
+    assert main(args) == 0
+    assert "finished: 0 image runs done now" in capsys.readouterr().out
+    store = Store(db, __version__)
+    assert store.settings()["weights"][spec] == current
+    store.close()
 
 
 def test_output_objects_without_logits_name_their_type():
