@@ -162,7 +162,10 @@ def fit_schedule(args) -> int:
         source = ImageSource(config)
         loaded = source.load(list(range(len(source.ids))), args.model)
         images, targets = loaded.images, loaded.labels
-    params = {"rule": args.rule} if args.method == "ig" else {}
+    from ..methods import method_spec
+
+    # --rule is for the methods whose registry entry takes a rule (IG's quadrature)
+    params = {"rule": args.rule} if "rule" in method_spec(args.method).defaults else {}
     schedule = fit(
         model,
         images,
