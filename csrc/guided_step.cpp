@@ -24,8 +24,9 @@
 
 namespace {
 
-bool is_close(double a, double b) {
-  return std::abs(a - b) <= std::max(1e-9 * std::max(std::abs(a), std::abs(b)), 1e-9);
+// |a − b| ≤ max(c·max(|a|, |b|), c), c the caller's closeness (ops/guided_step.py's CLOSENESS)
+bool is_close(double a, double b, double closeness) {
+  return std::abs(a - b) <= std::max(closeness * std::max(std::abs(a), std::abs(b)), closeness);
 }
 
 double row_sum(std::vector<double>& values) {
@@ -60,7 +61,8 @@ double select_rank(const std::vector<double>& score, int64_t rank, const std::ve
 }
 
 void guided_image(double* x, double* attribution, const double* x_in, const double* x_base, const double* g,
-                  double distance, double alpha, double lo, double hi, double fraction, int64_t n) {
+                  double distance, double alpha, double lo, double hi, double fraction, double closeness,
+                  int64_t n) {
   std::vector<double> x_hi(n), xs(n), x_old(n), magnitude(n), added(n, 0.0), terms(n), score(n), bucket;
   std::vector<uint32_t> counts(1 << 16);
   const double target = distance * (1.0 - alpha);
@@ -79,7 +81,7 @@ void guided_image(double* x, double* attribution, const double* x_in, const doub
   while (true) {
     for (int64_t i = 0; i < n; ++i) terms[i] = std::abs(xs[i] - x_in[i]);
     const double current = row_sum(terms);
-    const bool going = !is_close(current, target);
+    const bool going = !is_close(current, target, closeness);
     for (int64_t i = 0; i < n; ++i) score[i] = xs[i] == x_hi[i] ? infinity : magnitude[i];
     std::fill(counts.begin(), counts.end(), 0u);
     for (int64_t i = 0; i < n; ++i) ++counts[top_bits(score[i])];
@@ -108,7 +110,7 @@ void guided_image(double* x, double* attribution, const double* x_in, const doub
 
 void guided_step(at::Tensor x, at::Tensor attribution, const at::Tensor& x_in, const at::Tensor& x_base,
                  const at::Tensor& gradient, const at::Tensor& distance, double alpha, double lo, double hi,
-                 double fraction) {
+                 double fraction, double closeness) {
   for (const at::Tensor* t : std::initializer_list<const at::Tensor*>{&x, &attribution, &x_in, &x_base, &gradient}) {
     TORCH_CHECK(t->device().is_cpu() && t->scalar_type() == at::kDouble && t->dim() == 2 && t->is_contiguous() &&
                     t->sizes() == x.sizes(),
@@ -131,7 +133,7 @@ void guided_step(at::Tensor x, at::Tensor attribution, const at::Tensor& x_in, c
       if (d[b] == 0.0) continue;
       const int64_t row = b * n;
       guided_image(xs + row, attributions + row, inputs + row, bases + row, gradients + row, d[b], alpha, lo, hi,
-                   fraction, n);
+                   fraction, closeness, n);
     }
   });
 }
@@ -141,7 +143,7 @@ void guided_step(at::Tensor x, at::Tensor attribution, const at::Tensor& x_in, c
 TORCH_LIBRARY_FRAGMENT(idgi_fast, m) {
   m.def(
       "guided_step(Tensor(a!) x, Tensor(b!) attribution, Tensor x_in, Tensor x_base, Tensor gradient, "
-      "Tensor distance, float alpha, float lo, float hi, float fraction) -> ()");
+      "Tensor distance, float alpha, float lo, float hi, float fraction, float closeness) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(idgi_fast, CPU, m) { m.impl("guided_step", &guided_step); }

@@ -35,9 +35,13 @@ from . import native
 from .backends import implementation
 from .launches import declare, launch_block, launch_blocks, pointer
 
+# when the path's current F gap counts as closed: |a − b| ≤ max(c·max(|a|, |b|), c) (docs/semantics.md
+# §5); the torch path and the C++ op use this value, the reference keeps its own copy
+CLOSENESS = 1e-9
+
 
 def _isclose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a - b).abs() <= torch.clamp(1e-9 * torch.maximum(a.abs(), b.abs()), min=1e-9)
+    return (a - b).abs() <= torch.clamp(CLOSENESS * torch.maximum(a.abs(), b.abs()), min=CLOSENESS)
 
 
 def selection_rank(n: int, fraction: float) -> int:
@@ -332,7 +336,9 @@ def triton_launches() -> list:
 def guided_step_native(x, attribution, x_in, x_base, gradient, distance, alpha, fraction, max_dist) -> None:
     """The whole inner loop of each image in C++ (csrc/guided_step.cpp), images in parallel."""
     alpha, lo, hi = _bounds(alpha, max_dist)
-    native.library().guided_step(x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction)
+    native.library().guided_step(
+        x, attribution, x_in, x_base, gradient, distance, alpha, lo, hi, fraction, CLOSENESS
+    )
 
 
 GUIDED_STEP = {"torch": guided_step_torch, "triton": guided_step_triton, "native": guided_step_native}

@@ -15,6 +15,8 @@ from .idgi import idgi_from_path
 
 
 def _isclose(a: float, b: float) -> bool:
+    # the oracle's own copy of ops/guided_step.CLOSENESS (docs/semantics.md §5): it shares no code
+    # with what it checks
     return abs(a - b) <= max(1e-9 * max(abs(a), abs(b)), 1e-9)
 
 
