@@ -45,23 +45,23 @@ def _neighbours(v: torch.Tensor) -> torch.Tensor:
 
 
 class _Level:
-    """One grid: A·v and damped Jacobi sweeps in torch, or through the Triton kernel."""
+    """One grid: A·v and damped Jacobi sweeps in torch, or (kernel) through the Triton kernel."""
 
-    def __init__(self, unknown: torch.Tensor, triton: bool):
+    def __init__(self, unknown: torch.Tensor, kernel: bool):
         self.unknown = unknown.to(torch.float64)  # (N, H, W), 1 where the value is solved for
         ones = torch.ones_like(self.unknown[:1])
         self.diagonal = _neighbours(ones)  # Σ of the in-grid neighbours' weights, (1, H, W)
         self.inverse = self.unknown / self.diagonal
-        self.triton = triton
+        self.kernel = kernel
 
     def apply(self, v: torch.Tensor) -> torch.Tensor:
         """A·v on the unknown cells (v is 0 elsewhere)."""
-        if self.triton:
+        if self.kernel:
             return _stencil_triton(v, None, self)
         return self.unknown * (self.diagonal * v - _neighbours(v))
 
     def smooth(self, error: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-        if self.triton:
+        if self.kernel:
             return _stencil_triton(error, rhs, self)
         return error + _DAMPING * self.inverse * (rhs - self.apply(error))
 
@@ -90,15 +90,15 @@ def _stencil_triton(v: torch.Tensor, rhs: torch.Tensor | None, level: _Level) ->
     return out
 
 
-def _hierarchy(unknown: torch.Tensor, triton: bool = False) -> list[_Level]:
-    levels = [_Level(unknown, triton)]
+def _hierarchy(unknown: torch.Tensor, kernel: bool = False) -> list[_Level]:
+    levels = [_Level(unknown, kernel)]
     while min(unknown.shape[-2:]) > _COARSEST:
         height, width = unknown.shape[-2:]
         padded = F.pad(unknown.to(torch.float32), (0, width % 2, 0, height % 2))  # padding: not unknown
         coarse = -F.max_pool2d(-padded[:, None], 2)[:, 0] > 0.5  # unknown when all four cells are
         if not bool(coarse.any()):
             break
-        levels.append(_Level(coarse, triton))
+        levels.append(_Level(coarse, kernel))
         unknown = coarse
     return levels
 
@@ -150,17 +150,20 @@ def _conjugate_gradients(levels: list[_Level], b: torch.Tensor) -> tuple[torch.T
     return solution, relative
 
 
-def linear_imputation_torch(
-    images: torch.Tensor, removed: torch.Tensor, triton: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _impute(images: torch.Tensor, removed: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The multigrid-preconditioned CG of every plane, its stencil passes in torch or (kernel) Triton."""
     systems, channels, height, width = images.shape
     planes = images.to(torch.float64).reshape(systems * channels, height, width)
     unknown = removed.repeat_interleave(channels, dim=0)
-    levels = _hierarchy(unknown, triton)
+    levels = _hierarchy(unknown, kernel)
     known = planes * (1.0 - levels[0].unknown)
     solution, relative = _conjugate_gradients(levels, levels[0].unknown * _neighbours(known))
     filled = known + solution
     return filled.view(systems, channels, height, width), relative.view(systems, channels)
+
+
+def linear_imputation_torch(images: torch.Tensor, removed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return _impute(images, removed, kernel=False)
 
 
 def linear_imputation_native(
@@ -174,7 +177,7 @@ def linear_imputation_native(
 def linear_imputation_triton(
     images: torch.Tensor, removed: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    return linear_imputation_torch(images, removed, triton=True)
+    return _impute(images, removed, kernel=True)
 
 
 def triton_launches() -> list:

@@ -110,7 +110,7 @@ def test_the_triton_kernel_is_the_torch_stencil_and_sweep(monkeypatch):
     removed = torch.rand(3, 13, 21, generator=generator) < 0.6
     v = torch.randn(3, 13, 21, generator=generator, dtype=torch.float64) * removed
     rhs = torch.randn(3, 13, 21, generator=generator, dtype=torch.float64) * removed
-    (plain,), (fused,) = _hierarchy(removed)[:1], _hierarchy(removed, triton=True)[:1]
+    (plain,), (fused,) = _hierarchy(removed)[:1], _hierarchy(removed, kernel=True)[:1]
     assert (fused.apply(v) - plain.apply(v)).abs().max() <= 1e-15
     assert (fused.smooth(v, rhs) - plain.smooth(v, rhs)).abs().max() <= 1e-15
     monkeypatch.setattr("idgi_fast.ops.linear_imputation._COARSE_SWEEPS", 4)
