@@ -46,7 +46,8 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/python -m $(PIP_INSTALL) --upgrade pip "setuptools>=77"
 	$(BIN)/python -c "import torch" 2>/dev/null || { $(INSTALL_TORCH); }
 	IDGI_FAST_NATIVE=0 $(BIN)/python -m $(PIP_INSTALL) --no-build-isolation -e '.[dev,pair,xrai,schedules]'
-	$(BIN)/python -c "import torch, sys; sys.exit('a CUDA build of torch was installed; reinstall the CPU build' if torch.version.cuda and not torch.cuda.is_available() else 0)"
+	$(BIN)/python -c "import torch, sys; sys.exit('a CUDA torch was installed; reinstall the CPU build' \
+		if torch.version.cuda and not torch.cuda.is_available() else 0)"
 	touch $@
 
 # The native CPU ops (csrc/), compiled ahead of time into idgi_fast/_native.so (setup.py): ninja
@@ -70,11 +71,12 @@ study: $(NATIVE_LIB)
 demo: $(NATIVE_LIB)
 	$(BIN)/idgi-fast demo
 
-# the house rules as tools: lint and format (pyproject.toml [tool.ruff]) and the layers contract
-# ([tool.importlinter]); part of `make test`, so CI runs them
+# the house rules as tools: lint and format (pyproject.toml [tool.ruff]; .clang-format for csrc/) and
+# the layers contract ([tool.importlinter]); part of `make test`, so CI runs them
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/clang-format --dry-run --Werror csrc/*.cpp csrc/*.h
 	$(BIN)/lint-imports
 
 $(ZOO_STAMP): pyproject.toml Makefile
@@ -106,8 +108,10 @@ PORTABILITY = OMP_NUM_THREADS=1 OMP_NUM_THREADS=2 ATEN_CPU_CAPABILITY=default AT
 test-portability: $(NATIVE_LIB) $(ZOO_STAMP)
 	@failed=""; for setting in $(PORTABILITY); do \
 		echo "== $$setting"; \
-		env $$setting $(BIN)/python -m pytest tests -m "not zoo" -q -p no:cacheprovider || failed="$$failed $$setting"; \
-		env $$setting $(ZOO_VENV)/bin/python -m pytest tests -m zoo -q -p no:cacheprovider || failed="$$failed $$setting(zoo)"; \
+		env $$setting $(BIN)/python -m pytest tests -m "not zoo" -q -p no:cacheprovider \
+			|| failed="$$failed $$setting"; \
+		env $$setting $(ZOO_VENV)/bin/python -m pytest tests -m zoo -q -p no:cacheprovider \
+			|| failed="$$failed $$setting(zoo)"; \
 	done; test -z "$$failed" || { echo "failed under:$$failed" >&2; exit 1; }
 
 # the wheel and the sdist built, the wheel installed offline into a new venv, `idgi-fast demo` run

@@ -15,12 +15,12 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
-#include "parallel.h"
-
 #include <algorithm>
 #include <functional>
 #include <tuple>
 #include <vector>
+
+#include "parallel.h"
 
 namespace {
 
@@ -28,7 +28,8 @@ namespace {
 struct Bands {
   std::vector<int64_t> begin, end;
   int64_t size;
-  Bands(const double* matrices, int64_t count, int64_t size) : begin(count * size), end(count * size), size(size) {
+  Bands(const double* matrices, int64_t count, int64_t size)
+      : begin(count * size), end(count * size), size(size) {
     for (int64_t row = 0; row < count * size; ++row) {
       const double* values = matrices + row * size;
       int64_t first = 0, last = size;
@@ -44,8 +45,8 @@ struct Bands {
 // over the same input. Each output element is Σ_j M[i, j]·in[j, w] summed in order of j over the
 // band; a block of `lanes` columns of the output stays in registers for the whole band.
 template <int lanes>
-void band_block(const double* in, int64_t width, const double* m1, const double* m2, int64_t begin, int64_t end,
-                int64_t w0, double* o1, double* o2) {
+void band_block(const double* in, int64_t width, const double* m1, const double* m2, int64_t begin,
+                int64_t end, int64_t w0, double* o1, double* o2) {
   double acc1[lanes] = {}, acc2[lanes] = {};
   for (int64_t j = begin; j < end; ++j) {
     const double* x = in + j * width + w0;
@@ -99,11 +100,12 @@ std::tuple<at::Tensor, at::Tensor> blur_path(const at::Tensor& images, const at:
   TORCH_CHECK(images.dim() == 4, "blur_path: images must be (N, C, H, W)");
   TORCH_CHECK(matrices_h.scalar_type() == at::kDouble && matrices_w.scalar_type() == at::kDouble,
               "blur_path: the blur matrices must be float64");
-  const int64_t points = images.size(0), channels = images.size(1), height = images.size(2), width = images.size(3);
+  const int64_t points = images.size(0), channels = images.size(1), height = images.size(2),
+                width = images.size(3);
   TORCH_CHECK(matrices_h.dim() == 3 && matrices_h.size(1) == height && matrices_h.size(2) == height,
               "blur_path: matrices_h must be (S, H, H)");
-  TORCH_CHECK(matrices_w.dim() == 3 && matrices_w.size(0) == matrices_h.size(0) && matrices_w.size(1) == width &&
-                  matrices_w.size(2) == width,
+  TORCH_CHECK(matrices_w.dim() == 3 && matrices_w.size(0) == matrices_h.size(0) &&
+                  matrices_w.size(1) == width && matrices_w.size(2) == width,
               "blur_path: matrices_w must be (S, W, W)");
   TORCH_CHECK(first.numel() == points && second.numel() == points, "blur_path: one matrix index per point");
   const int64_t count = matrices_h.size(0);
@@ -132,19 +134,22 @@ std::tuple<at::Tensor, at::Tensor> blur_path(const at::Tensor& images, const at:
     // and a range's six plane buffers (fresh pages each call) cost more than a second thread saves
     idgi_fast_native::parallel_ranges(0, points * channels, 4, [&](int64_t start, int64_t stop) {
       // along H: t = A x (and A' x); transposed, so that the pass along W is again one along rows
-      std::vector<double> x(plane), t1(plane), t2(slopes ? plane : 0), u(plane), v1(plane), v2(slopes ? plane : 0);
+      std::vector<double> x(plane), t1(plane), t2(slopes ? plane : 0), u(plane), v1(plane),
+          v2(slopes ? plane : 0);
       for (int64_t task = start; task < stop; ++task) {
         const int64_t p = task / channels;
         const scalar_t* src = in + task * plane;
         for (int64_t e = 0; e < plane; ++e) x[e] = static_cast<double>(src[e]);
         const int64_t s1 = first_index[p], s2 = second_index[p];
-        along_h(x.data(), height, width, mh + s1 * height * height, slopes ? mh + s2 * height * height : nullptr,
-                bands_h, s1, s2, t1.data(), t2.data());
+        along_h(x.data(), height, width, mh + s1 * height * height,
+                slopes ? mh + s2 * height * height : nullptr, bands_h, s1, s2, t1.data(), t2.data());
         transpose(t1.data(), height, width, u.data());
-        along_h(u.data(), width, height, mw + s1 * width * width, nullptr, bands_w, s1, s1, v1.data(), nullptr);
+        along_h(u.data(), width, height, mw + s1 * width * width, nullptr, bands_w, s1, s1, v1.data(),
+                nullptr);
         if (slopes) {
           transpose(t2.data(), height, width, u.data());
-          along_h(u.data(), width, height, mw + s2 * width * width, nullptr, bands_w, s2, s2, v2.data(), nullptr);
+          along_h(u.data(), width, height, mw + s2 * width * width, nullptr, bands_w, s2, s2, v2.data(),
+                  nullptr);
         }
         // v = Gᵀ: back to (H, W) while rounding to the images' dtype
         scalar_t* o = out + task * plane;
@@ -155,7 +160,8 @@ std::tuple<at::Tensor, at::Tensor> blur_path(const at::Tensor& images, const at:
           scalar_t* od = out_d + task * plane;
           for (int64_t i = 0; i < height; ++i) {
             for (int64_t k = 0; k < width; ++k) {
-              od[i * width + k] = static_cast<scalar_t>((v2[k * height + i] - v1[k * height + i]) / grad_step);
+              od[i * width + k] =
+                  static_cast<scalar_t>((v2[k * height + i] - v1[k * height + i]) / grad_step);
             }
           }
         }

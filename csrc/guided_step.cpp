@@ -11,8 +11,6 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
-#include "parallel.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -22,6 +20,8 @@
 #include <limits>
 #include <vector>
 
+#include "parallel.h"
+
 namespace {
 
 // |a − b| ≤ max(c·max(|a|, |b|), c), c the caller's closeness (ops/guided_step.py's CLOSENESS)
@@ -30,7 +30,9 @@ bool is_close(double a, double b, double closeness) {
 }
 
 double row_sum(std::vector<double>& values) {
-  return at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble).sum().item<double>();
+  return at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble)
+      .sum()
+      .item<double>();
 }
 
 // Scores are ≥ +0.0 (+inf included; NaN would sort after +inf, as kthvalue puts it), and such
@@ -111,11 +113,13 @@ void guided_image(double* x, double* attribution, const double* x_in, const doub
 void guided_step(at::Tensor x, at::Tensor attribution, const at::Tensor& x_in, const at::Tensor& x_base,
                  const at::Tensor& gradient, const at::Tensor& distance, double alpha, double lo, double hi,
                  double fraction, double closeness) {
-  for (const at::Tensor* t : std::initializer_list<const at::Tensor*>{&x, &attribution, &x_in, &x_base, &gradient}) {
-    TORCH_CHECK(t->device().is_cpu() && t->scalar_type() == at::kDouble && t->dim() == 2 && t->is_contiguous() &&
-                    t->sizes() == x.sizes(),
-                "guided_step: x, attribution, x_in, x_base and gradient must be contiguous float64 (B, n) CPU "
-                "tensors of one shape");
+  for (const at::Tensor* t :
+       std::initializer_list<const at::Tensor*>{&x, &attribution, &x_in, &x_base, &gradient}) {
+    TORCH_CHECK(
+        t->device().is_cpu() && t->scalar_type() == at::kDouble && t->dim() == 2 && t->is_contiguous() &&
+            t->sizes() == x.sizes(),
+        "guided_step: x, attribution, x_in, x_base and gradient must be contiguous float64 (B, n) CPU "
+        "tensors of one shape");
   }
   TORCH_CHECK(distance.device().is_cpu() && distance.scalar_type() == at::kDouble && distance.dim() == 1 &&
                   distance.size(0) == x.size(0),
@@ -132,8 +136,8 @@ void guided_step(at::Tensor x, at::Tensor attribution, const at::Tensor& x_in, c
     for (int64_t b = begin; b < end; ++b) {
       if (d[b] == 0.0) continue;
       const int64_t row = b * n;
-      guided_image(xs + row, attributions + row, inputs + row, bases + row, gradients + row, d[b], alpha, lo, hi,
-                   fraction, closeness, n);
+      guided_image(xs + row, attributions + row, inputs + row, bases + row, gradients + row, d[b], alpha, lo,
+                   hi, fraction, closeness, n);
     }
   });
 }

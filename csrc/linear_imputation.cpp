@@ -50,7 +50,8 @@ struct Level {
     mask[i] = 1.0;
     step[i] = kDamping / diagonal[i];
     if (bottom < top) top = bottom = y, left = right = x;
-    top = std::min(top, y), bottom = std::max(bottom, y), left = std::min(left, x), right = std::max(right, x);
+    top = std::min(top, y), bottom = std::max(bottom, y), left = std::min(left, x),
+    right = std::max(right, x);
   }
   bool empty() const { return bottom < top; }
 
@@ -116,7 +117,8 @@ std::vector<Level> hierarchy(const bool* removed, int64_t h, int64_t w) {
     for (int64_t y = 0; 2 * y + 1 < fine.h; ++y) {
       for (int64_t x = 0; 2 * x + 1 < fine.w; ++x) {
         const int64_t i = fine.at(2 * y, 2 * x), s = fine.stride;
-        if (fine.mask[i] * fine.mask[i + 1] * fine.mask[i + s] * fine.mask[i + s + 1] > 0.0) coarse.set_unknown(y, x);
+        if (fine.mask[i] * fine.mask[i + 1] * fine.mask[i + s] * fine.mask[i + s + 1] > 0.0)
+          coarse.set_unknown(y, x);
       }
     }
     if (coarse.empty()) break;
@@ -181,7 +183,8 @@ double solve(std::vector<Level>& levels, const std::vector<double>& b, std::vect
     rz = rz_next;
     for (int64_t y = fine.top; y <= fine.bottom; ++y) {
       const int64_t row = fine.at(y, 0);
-      for (int64_t x = fine.left; x <= fine.right; ++x) direction[row + x] = fine.error[row + x] + beta * direction[row + x];
+      for (int64_t x = fine.left; x <= fine.right; ++x)
+        direction[row + x] = fine.error[row + x] + beta * direction[row + x];
     }
   }
   return relative;
@@ -189,11 +192,14 @@ double solve(std::vector<Level>& levels, const std::vector<double>& b, std::vect
 
 std::tuple<at::Tensor, at::Tensor> linear_imputation(const at::Tensor& images, const at::Tensor& removed,
                                                      double tolerance, int64_t max_iterations) {
-  TORCH_CHECK(images.dim() == 4 && images.scalar_type() == at::kDouble, "linear_imputation: images (S, C, H, W) float64");
-  TORCH_CHECK(removed.dim() == 3 && removed.scalar_type() == at::kBool, "linear_imputation: removed (S, H, W) bool");
+  TORCH_CHECK(images.dim() == 4 && images.scalar_type() == at::kDouble,
+              "linear_imputation: images (S, C, H, W) float64");
+  TORCH_CHECK(removed.dim() == 3 && removed.scalar_type() == at::kBool,
+              "linear_imputation: removed (S, H, W) bool");
   const at::Tensor source = images.contiguous(), mask = removed.contiguous();
   const int64_t systems = source.size(0), channels = source.size(1), h = source.size(2), w = source.size(3);
-  TORCH_CHECK(mask.size(0) == systems && mask.size(1) == h && mask.size(2) == w, "linear_imputation: shapes differ");
+  TORCH_CHECK(mask.size(0) == systems && mask.size(1) == h && mask.size(2) == w,
+              "linear_imputation: shapes differ");
   at::Tensor out = source.clone();
   at::Tensor residuals = at::zeros({systems, channels}, source.options());
   const double* in = source.data_ptr<double>();
@@ -211,10 +217,11 @@ std::tuple<at::Tensor, at::Tensor> linear_imputation(const at::Tensor& images, c
       for (int64_t c = 0; c < channels; ++c) {
         const double* plane = in + (s * channels + c) * h * w;
         for (int64_t y = 0; y < h; ++y)
-          for (int64_t x = 0; x < w; ++x) known[fine.at(y, x)] = (1.0 - fine.mask[fine.at(y, x)]) * plane[y * w + x];
+          for (int64_t x = 0; x < w; ++x)
+            known[fine.at(y, x)] = (1.0 - fine.mask[fine.at(y, x)]) * plane[y * w + x];
         for (int64_t y = fine.top; y <= fine.bottom; ++y) {
           for (int64_t x = fine.left; x <= fine.right; ++x) {
-            const int64_t i = fine.at(y, x);  // b_i = Σ_j w_j x_j over the kept neighbours
+            const int64_t i = fine.at(y, x);        // b_i = Σ_j w_j x_j over the kept neighbours
             b[i] = -fine.product(known.data(), i);  // known is 0 at unknown cells
           }
         }
@@ -237,7 +244,9 @@ std::tuple<at::Tensor, at::Tensor> linear_imputation(const at::Tensor& images, c
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(idgi_fast, m) {
-  m.def("linear_imputation(Tensor images, Tensor removed, float tolerance, int max_iterations) -> (Tensor, Tensor)");
+  m.def(
+      "linear_imputation(Tensor images, Tensor removed, float tolerance, int max_iterations) -> (Tensor, "
+      "Tensor)");
 }
 
 TORCH_LIBRARY_IMPL(idgi_fast, CPU, m) { m.impl("linear_imputation", &linear_imputation); }

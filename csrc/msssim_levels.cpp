@@ -17,12 +17,12 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
-#include "parallel.h"
-
 #include <algorithm>
 #include <functional>
 #include <tuple>
 #include <vector>
+
+#include "parallel.h"
 
 namespace {
 
@@ -121,16 +121,17 @@ std::tuple<at::Tensor, at::Tensor> msssim_levels(const at::Tensor& levels, const
                   references.size(1) == levels.size(2) && references.size(2) == levels.size(3) &&
                   references.size(3) == levels.size(4),
               "msssim_levels: references must be (N, C, H, W) of the levels' dtype and sizes");
-  TORCH_CHECK(taps.device().is_cpu() && taps.scalar_type() == at::kDouble && taps.dim() == 1 &&
-                  taps.numel() >= 1,
-              "msssim_levels: taps must be a non-empty float64 CPU vector");
+  TORCH_CHECK(
+      taps.device().is_cpu() && taps.scalar_type() == at::kDouble && taps.dim() == 1 && taps.numel() >= 1,
+      "msssim_levels: taps must be a non-empty float64 CPU vector");
   TORCH_CHECK(scales >= 1, "msssim_levels: scales must be ≥ 1");
   const at::Tensor x_all = levels.contiguous(), y_all = references.contiguous(), w = taps.contiguous();
   const int64_t n = x_all.size(0), count = x_all.size(1), channels = x_all.size(2);
   const int64_t plane = x_all.size(3) * x_all.size(4), k = w.numel();
   const double* tap = w.data_ptr<double>();
   std::vector<Shape> shapes;
-  for (int64_t s = 0, h = x_all.size(3), wd = x_all.size(4); s < scales; ++s, h = halved(h), wd = halved(wd)) {
+  for (int64_t s = 0, h = x_all.size(3), wd = x_all.size(4); s < scales;
+       ++s, h = halved(h), wd = halved(wd)) {
     shapes.emplace_back(h, wd, k);
   }
 
@@ -149,7 +150,8 @@ std::tuple<at::Tensor, at::Tensor> msssim_levels(const at::Tensor& levels, const
         y_plane[p][0].assign(ys + p * plane, ys + (p + 1) * plane);
         for (int64_t s = 0; s < scales; ++s) {
           const Shape& shape = shapes[s];
-          if (s > 0) halve(y_plane[p][s - 1].data(), shapes[s - 1].height, shapes[s - 1].width, y_plane[p][s]);
+          if (s > 0)
+            halve(y_plane[p][s - 1].data(), shapes[s - 1].height, shapes[s - 1].width, y_plane[p][s]);
           y_mean[p][s].resize(static_cast<size_t>(shape.out_h * shape.out_w));
           y_square[p][s].resize(static_cast<size_t>(shape.out_h * shape.out_w));
           filter_moments(y_plane[p][s].data(), nullptr, shape, tap, k, rows, y_mean[p][s].data(),

@@ -15,7 +15,8 @@
 
 namespace idgi_fast_native {
 
-void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+void parallel_ranges(int64_t begin, int64_t end, int64_t grain,
+                     const std::function<void(int64_t, int64_t)>& body) {
   const int64_t count = end - begin;
   if (count <= 0) return;
   const int64_t smallest = std::max<int64_t>(grain, 1);

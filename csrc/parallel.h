@@ -11,6 +11,7 @@ namespace idgi_fast_native {
 // at::get_num_threads() workers and none under `grain` items; the caller's thread takes the first.
 // Each body must write only its own range's outputs, so results do not depend on the cut. An
 // exception in any range is rethrown in the caller after every worker has finished.
-void parallel_ranges(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+void parallel_ranges(int64_t begin, int64_t end, int64_t grain,
+                     const std::function<void(int64_t, int64_t)>& body);
 
 }  // namespace idgi_fast_native

@@ -7,19 +7,20 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
-#include "parallel.h"
-
 #include <algorithm>
 #include <functional>
 
+#include "parallel.h"
+
 namespace {
 
-at::Tensor piecewise_linear(const at::Tensor& knots_in, const at::Tensor& values_in, const at::Tensor& offsets_in,
-                            int64_t size) {
+at::Tensor piecewise_linear(const at::Tensor& knots_in, const at::Tensor& values_in,
+                            const at::Tensor& offsets_in, int64_t size) {
   TORCH_CHECK(knots_in.scalar_type() == at::kLong && offsets_in.scalar_type() == at::kLong &&
                   values_in.scalar_type() == at::kDouble && knots_in.numel() == values_in.numel(),
               "piecewise_linear: knots int64, values float64 of the same length, offsets int64");
-  const at::Tensor knots = knots_in.contiguous(), values = values_in.contiguous(), offsets = offsets_in.contiguous();
+  const at::Tensor knots = knots_in.contiguous(), values = values_in.contiguous(),
+                   offsets = offsets_in.contiguous();
   const int64_t curves = offsets.numel() - 1;
   at::Tensor out = at::empty({size, curves}, values.options());
   const int64_t* k = knots.data_ptr<int64_t>();
@@ -45,7 +46,8 @@ at::Tensor piecewise_linear(const at::Tensor& knots_in, const at::Tensor& values
           if (j + 1 < start[first + t + 1] && k[j + 1] == x) {  // a knot: its value, and the next slope
             segment[t] = ++j;
             row[t] = v[j];
-            if (j + 1 < start[first + t + 1]) slope[t] = (v[j + 1] - v[j]) / static_cast<double>(k[j + 1] - k[j]);
+            if (j + 1 < start[first + t + 1])
+              slope[t] = (v[j + 1] - v[j]) / static_cast<double>(k[j + 1] - k[j]);
           } else {
             row[t] = slope[t] * static_cast<double>(x - k[j]) + v[j];
           }

@@ -7,17 +7,18 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
-#include "parallel.h"
-
 #include <cmath>
 #include <functional>
+
+#include "parallel.h"
 
 namespace {
 
 at::Tensor quantise_hwc(const at::Tensor& images) {
   TORCH_CHECK(images.dim() == 4, "quantise_hwc: images must be (N, C, H, W)");
   const at::Tensor source = images.contiguous();
-  const int64_t count = source.size(0), channels = source.size(1), height = source.size(2), width = source.size(3);
+  const int64_t count = source.size(0), channels = source.size(1), height = source.size(2),
+                width = source.size(3);
   at::Tensor out = at::empty({count, height, width, channels}, source.options().dtype(at::kByte));
   AT_DISPATCH_FLOATING_TYPES(source.scalar_type(), "quantise_hwc", [&] {
     const scalar_t* in = source.data_ptr<scalar_t>();

@@ -21,13 +21,13 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include "parallel.h"
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <utility>
 #include <vector>
+
+#include "parallel.h"
 
 namespace {
 
@@ -160,7 +160,8 @@ void partition_columns(const double* columns_of_values, int64_t n, int64_t grid,
         column.lo = std::max<int64_t>(0, column.centre - half_window);
         column.hi = std::min<int64_t>(n, column.centre + half_window);
         Pivots next;
-        if (!pivots.valid || !split_guided(column_values, n, margin, pivots, column, middle, is_below, next)) {
+        if (!pivots.valid ||
+            !split_guided(column_values, n, margin, pivots, column, middle, is_below, next)) {
           for (int64_t i = 0; i < n; ++i) order[i] = {column_values[i], static_cast<int32_t>(i)};
           std::fill(is_below.begin(), is_below.end(), 0);
           finish_column(order, 0, margin, column, is_below, next);
@@ -189,8 +190,9 @@ void partition_columns(const double* columns_of_values, int64_t n, int64_t grid,
 at::Tensor resampled_medians(const at::Tensor& values_in, const at::Tensor& counts_in) {
   TORCH_CHECK(values_in.dim() == 2 && values_in.scalar_type() == at::kDouble,
               "resampled_medians: values must be (N, G) float64");
-  TORCH_CHECK(counts_in.dim() == 2 && counts_in.scalar_type() == at::kInt && counts_in.size(1) == values_in.size(0),
-              "resampled_medians: counts must be (R, N) int32");
+  TORCH_CHECK(
+      counts_in.dim() == 2 && counts_in.scalar_type() == at::kInt && counts_in.size(1) == values_in.size(0),
+      "resampled_medians: counts must be (R, N) int32");
   // the caller checks that every row of counts sums to N (ops/resampled_medians.py)
   const at::Tensor counts = counts_in.contiguous();
   const int64_t n = values_in.size(0), grid = values_in.size(1), rows = counts.size(0);
@@ -205,7 +207,8 @@ at::Tensor resampled_medians(const at::Tensor& values_in, const at::Tensor& coun
   for (int64_t g = 0; g < grid; ++g) {
     if (changes[g].fresh) fresh.push_back(g);
   }
-  at::Tensor indicator = at::zeros({static_cast<int64_t>(fresh.size()), n}, values_in.options().dtype(at::kFloat));
+  at::Tensor indicator =
+      at::zeros({static_cast<int64_t>(fresh.size()), n}, values_in.options().dtype(at::kFloat));
   float* ind = indicator.data_ptr<float>();
   for (int64_t f = 0; f < static_cast<int64_t>(fresh.size()); ++f) {
     const std::vector<char>& below = changes[fresh[f]].below;
@@ -238,7 +241,7 @@ at::Tensor resampled_medians(const at::Tensor& values_in, const at::Tensor& coun
         if (walk_to(column, row, first, p, before)) {
           low = column.value[p - column.lo];
           high = walk_to(column, row, second, p, before) ? column.value[p - column.lo]
-                                                          : rank_by_sorting(v + g * n, row, n, second);
+                                                         : rank_by_sorting(v + g * n, row, n, second);
         } else {
           low = rank_by_sorting(v + g * n, row, n, first);
           high = second == first ? low : rank_by_sorting(v + g * n, row, n, second);
