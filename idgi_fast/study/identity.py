@@ -40,9 +40,9 @@ def study_settings(config: StudySettings, subjects: list[Subject], data: dict) -
     return json.loads(json.dumps(settings, sort_keys=True))
 
 
-# Before 2026-12-07 a `file.py:factory` model's identity began with the module name its file was
-# imported under, `idgi_fast_factory_<hash of the path>.`, a hash that changed from process to process;
-# stored so, it is read without it (and recorded anew by the next run).
+# A `file.py:factory` model's identity used to begin with the module name its file was imported
+# under, `idgi_fast_factory_<hash of the path>.`, a hash that changed from process to process; stored
+# so, it is read without it (and recorded anew by the next run).
 _LEGACY_FACTORY_MODULE = re.compile(r"^idgi_fast_factory_\d+\.")
 
 
