@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from gpu_timing import graphed_seconds, poison_allocator, timed
 
-from idgi_fast.metrics.information import ms_ssim_levels
+from idgi_fast.metrics.information import msssim_of_levels
 from idgi_fast.ops import accumulate as acc
 from idgi_fast.ops import blur_path as blur
 from idgi_fast.ops import composite as comp
@@ -14,7 +14,7 @@ from idgi_fast.ops import guided_step as guided
 from idgi_fast.ops import information_curves as curves
 from idgi_fast.ops import target_probabilities as probabilities
 from idgi_fast.reference.metrics.common import level_counts, pixel_ranks
-from idgi_fast.reference.metrics.information import ms_ssim
+from idgi_fast.reference.metrics.information import msssim
 from idgi_fast.utils.tables import markdown_table
 
 COLUMNS = [
@@ -410,13 +410,13 @@ def _msssim_rows(rows: KernelRows, device: str, gen, rounds: int, on_gpu: bool) 
         ).clamp(0, 1)
         want = torch.stack(
             [
-                ms_ssim(levels[i], references[i : i + 1].expand_as(levels[i]), win, scales)
+                msssim(levels[i], references[i : i + 1].expand_as(levels[i]), win, scales)
                 for i in range(n_images)
             ]
         )
-        got = ms_ssim_levels(levels, references, win, scales)
+        got = msssim_of_levels(levels, references, win, scales)
         seconds = (
-            timed(lambda: ms_ssim_levels(levels, references, win, scales), rounds) if side[0] > 100 else 0
+            timed(lambda: msssim_of_levels(levels, references, win, scales), rounds) if side[0] > 100 else 0
         )
         rows.add(
             "MS-SSIM of many levels (torch, GEMM filter)",
@@ -430,7 +430,7 @@ def _msssim_rows(rows: KernelRows, device: str, gen, rounds: int, on_gpu: bool) 
             rows[-1]["torch ms"] = (
                 timed(
                     lambda: [
-                        ms_ssim(levels[i], references[i : i + 1].expand_as(levels[i]), win, scales)
+                        msssim(levels[i], references[i : i + 1].expand_as(levels[i]), win, scales)
                         for i in range(n_images)
                     ],
                     rounds,

@@ -9,7 +9,7 @@ from ..ops.msssim_levels import msssim_levels
 from ..reference.metrics.information import MSSSIM_WEIGHTS, check_msssim_options, msssim_module
 
 
-def ms_ssim_levels(
+def msssim_of_levels(
     levels: torch.Tensor,
     references: torch.Tensor,
     win_size: int = 11,
@@ -17,7 +17,7 @@ def ms_ssim_levels(
     backend: str = "torch",
 ) -> torch.Tensor:
     """(n, L) MS-SSIM of each of the L level images (n, L, C, H, W) of an image with that image
-    (n, C, H, W): ms_ssim's numbers (the tests pin them to 1e-12), for many levels at once; with
+    (n, C, H, W): msssim's numbers (the tests pin them to 1e-12), for many levels at once; with
     fewer than five scales, the first `scales` weights renormalised to sum 1."""
     check_msssim_options(levels.shape[-2], levels.shape[-1], win_size, scales)
     taps = msssim_module._fspecial_gauss_1d(win_size, 1.5).flatten().to(torch.float64)

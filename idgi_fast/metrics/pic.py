@@ -29,7 +29,7 @@ from ..reference.metrics.pic import (
 from ..utils.profiling import annotate
 from ..validation import default_batch_size
 from .common import score_targets
-from .information import ms_ssim_levels
+from .information import msssim_of_levels
 from .options import EvaluationOptions
 
 
@@ -155,7 +155,7 @@ def _levels_batched(
                 with annotate("msssim"):
                     bokeh_levels = bokeh.view(-1, levels, *images.shape[1:])
                     rows["msssim"].append(
-                        ms_ssim_levels(
+                        msssim_of_levels(
                             bokeh_levels,
                             images[part],
                             options.msssim_win_size,
@@ -169,7 +169,7 @@ def _levels_batched(
         original_data = {"probability": p_input.cpu(), "predicted": c_input.cpu()}
         if "msssim" in information:
             with annotate("msssim"):
-                original_data["msssim"] = ms_ssim_levels(
+                original_data["msssim"] = msssim_of_levels(
                     images[:, None], images, options.msssim_win_size, options.msssim_scales, backend
                 )[:, 0].cpu()
         if pool is not None:

@@ -119,10 +119,10 @@ def test_batched_sic_aic_matches_the_reference(backend):
 @pytest.mark.parametrize(
     "shape,win_size,scales", [((2, 3, 176, 165), 11, 5), ((3, 1, 23, 19), 3, 2), ((2, 3, 30, 41), 7, 2)]
 )
-def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales, backend):
+def test_msssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales, backend):
     """Level images (n, L, …) against their n references; odd sides cover the blocks' padding."""
-    from idgi_fast.metrics.information import ms_ssim_levels
-    from idgi_fast.reference.metrics.information import ms_ssim
+    from idgi_fast.metrics.information import msssim_of_levels
+    from idgi_fast.reference.metrics.information import msssim
 
     generator = torch.Generator().manual_seed(scales)
     references = torch.rand(shape, generator=generator)
@@ -132,10 +132,10 @@ def test_ms_ssim_of_many_levels_equals_pytorch_msssim(shape, win_size, scales, b
     levels[:, 0] = references  # a level equal to its reference scores 1
     want = torch.stack(
         [
-            ms_ssim(levels[i], references[i : i + 1].expand_as(levels[i]), win_size, scales)
+            msssim(levels[i], references[i : i + 1].expand_as(levels[i]), win_size, scales)
             for i in range(shape[0])
         ]
     )
-    got = ms_ssim_levels(levels, references, win_size, scales, backend)
+    got = msssim_of_levels(levels, references, win_size, scales, backend)
     torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
     assert float(want.min()) < 0.99  # the pairs differ: a comparison of ones could not fail

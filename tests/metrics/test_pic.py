@@ -12,7 +12,7 @@ from torch import nn
 from idgi_fast.geometry import gaussian_blur
 from idgi_fast.metrics import evaluate
 from idgi_fast.metrics.stability import quantised
-from idgi_fast.reference.metrics.information import composed_ms_ssim, compressed_sizes, ms_ssim
+from idgi_fast.reference.metrics.information import composed_msssim, compressed_sizes, msssim
 from idgi_fast.reference.metrics.pic import (
     CURVE_POINTS,
     PAIR_THRESHOLDS,
@@ -80,28 +80,28 @@ def test_entropy_increases_with_revealed_pixels_on_a_textured_image():
     assert (png[1:] >= png[:-1]).all() and png[-1] > png[0], png
 
 
-def test_ms_ssim_of_an_image_with_itself_is_one():
+def test_msssim_of_an_image_with_itself_is_one():
     x = noise_images(2, size=176)
-    assert torch.allclose(ms_ssim(x, x), torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert torch.allclose(msssim(x, x), torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-12)
     small = noise_images(2, size=40)
     assert torch.allclose(
-        ms_ssim(small, small, win_size=3, scales=3), torch.ones(2, dtype=torch.float64), atol=1e-12
+        msssim(small, small, win_size=3, scales=3), torch.ones(2, dtype=torch.float64), atol=1e-12
     )
-    assert (ms_ssim(x, x.flip(0)) < 0.5).all()
+    assert (msssim(x, x.flip(0)) < 0.5).all()
 
 
 def test_fewer_scales_are_composed_exactly_as_pytorch_msssim_composes_five():
     x = noise_images(2, size=171)
     y = (x + 0.2 * noise_images(2, size=171, seed=9)).clamp(0, 1)
     assert torch.equal(
-        composed_ms_ssim(x, y, 11, 5), pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False)
+        composed_msssim(x, y, 11, 5), pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False)
     )
 
 
-def test_images_too_small_for_ms_ssim_get_a_fix_or_adapt():
+def test_images_too_small_for_msssim_get_a_fix_or_adapt():
     x = noise_images(1, size=64)
     with pytest.raises(ValueError, match=r"too small for MS-SSIM.*msssim_win_size=3, msssim_scales=5"):
-        ms_ssim(x, x)
+        msssim(x, x)
     with pytest.raises(ValueError, match="msssim_win_size"):
         evaluate(
             Brightness(CONFIDENT).double(), x, random_saliency(1, 64), 0, ["sic"], information=["msssim"]

@@ -3,7 +3,7 @@ PyTorch, Pillow and pytorch-msssim. `evaluate(backend="reference")` runs it; the
 metrics (idgi_fast.metrics) are tested against it."""
 
 from .common import Scorer, level_counts, pixel_ranks, reveal_stack, to_uint8, trapezoid
-from .information import check_msssim_options, composed_ms_ssim, compressed_sizes, ms_ssim
+from .information import check_msssim_options, composed_msssim, compressed_sizes, msssim
 from .insertion import (
     CANVASES,
     InsertionCurves,
@@ -37,9 +37,9 @@ __all__ = [
     "to_uint8",
     "trapezoid",
     "check_msssim_options",
-    "composed_ms_ssim",
+    "composed_msssim",
     "compressed_sizes",
-    "ms_ssim",
+    "msssim",
     "CANVASES",
     "InsertionCurves",
     "curve_scores",

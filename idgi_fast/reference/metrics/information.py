@@ -102,7 +102,7 @@ def check_msssim_options(height: int, width: int, win_size: object, scales: obje
         )
 
 
-def ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int = 11, scales: int = 5) -> torch.Tensor:
+def msssim(x: torch.Tensor, y: torch.Tensor, win_size: int = 11, scales: int = 5) -> torch.Tensor:
     """MS-SSIM (data_range 1) of each pair of (N, C, H, W) images, (N,) float64, by pytorch-msssim.
 
     With all 5 scales this is pytorch_msssim.ms_ssim itself. pytorch-msssim checks the image
@@ -113,10 +113,10 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int = 11, scales: int = 
     x, y = x.to(torch.float64), y.to(torch.float64)
     if scales == len(MSSSIM_WEIGHTS):
         return pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False, win_size=win_size)
-    return composed_ms_ssim(x, y, win_size, scales)
+    return composed_msssim(x, y, win_size, scales)
 
 
-def composed_ms_ssim(x: torch.Tensor, y: torch.Tensor, win_size: int, scales: int) -> torch.Tensor:
+def composed_msssim(x: torch.Tensor, y: torch.Tensor, win_size: int, scales: int) -> torch.Tensor:
     """MS-SSIM over the first `scales` scales from pytorch-msssim's per-scale SSIM (float64 inputs)."""
     weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64, device=x.device)
     if scales < len(MSSSIM_WEIGHTS):

@@ -20,7 +20,7 @@ from ...geometry import gaussian_blur
 from ...ops.information_curves import information_curves, normalised_curves_torch
 from ...utils.profiling import annotate
 from .common import Scorer, level_counts, pixel_ranks, reveal_stack, to_uint8, trapezoid
-from .information import compressed_sizes, ms_ssim
+from .information import compressed_sizes, msssim
 
 PROFILES = ("blur", "pair")
 
@@ -260,9 +260,9 @@ def pic_levels(
             original["entropy"].append(sizes[-1:])
         if "msssim" in information:
             rows["msssim"].append(
-                ms_ssim(bokeh, image[None].expand_as(bokeh), msssim_win_size, msssim_scales).cpu()
+                msssim(bokeh, image[None].expand_as(bokeh), msssim_win_size, msssim_scales).cpu()
             )
-            original["msssim"].append(ms_ssim(image[None], image[None], msssim_win_size, msssim_scales).cpu())
+            original["msssim"].append(msssim(image[None], image[None], msssim_win_size, msssim_scales).cpu())
         if progress_bar is not None:
             progress_bar.update(1)
     return (
