@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -89,7 +90,7 @@ def _native_extension(torch, cpp_extension):
                 "flags": flags,
                 "sources": native_build.sources_digest(sources),
                 "compiler": _compiler(),
-                "machine": native_build.platform.machine(),
+                "machine": platform.machine(),
             }
             output.with_name(RECORD).write_text(json.dumps(build, indent=1) + "\n")
             self.built_records.append(output.with_name(RECORD))
@@ -133,12 +134,7 @@ def native_build_options() -> dict:
             "beside torch compiles them at install."
         )
         return {}
-    try:
-        import ninja  # its binary: a parallel, incremental build (pip does not activate the venv)
-
-        os.environ["PATH"] = os.pathsep.join([ninja.BIN_DIR, os.environ.get("PATH", "")])
-    except ImportError:
-        pass
+    os.environ["PATH"] = native_build.with_ninja(os.environ.get("PATH", ""))
     extension, command = _native_extension(torch, cpp_extension)
     return {"ext_modules": [extension], "cmdclass": {"build_ext": command, "build_py": CopySources}}
 

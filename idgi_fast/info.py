@@ -168,11 +168,11 @@ def gather() -> dict:
 
 
 def _native_line(found: dict) -> str:
-    build, native_found = found["build"], found
+    build = found["build"]
     if build is None:
-        return f"not available ({native_found['error']}): the torch path runs on the CPU"
+        return f"not available ({found['error']}): the torch path runs on the CPU"
     if build["how"] == "ahead of time":
-        record = native_found["ahead_of_time"] or {}
+        record = found["ahead_of_time"] or {}
         return (
             f"built ahead of time for {build['target']} (torch {record.get('torch')}, "
             f"{record.get('compiler')}): {build['path']}"

@@ -101,12 +101,7 @@ def _build_just_in_time(why: str) -> dict:
     from torch.utils.cpp_extension import _get_build_directory, load
 
     saved_path = os.environ.get("PATH", "")
-    try:
-        import ninja  # the ninja wheel's binary, on PATH for the build only (the venv may not be active)
-
-        os.environ["PATH"] = os.pathsep.join([ninja.BIN_DIR, saved_path])
-    except ImportError:
-        pass
+    os.environ["PATH"] = native_build.with_ninja(saved_path)  # for the build only
     name = _extension_name()
     if not _is_built(name):
         print(

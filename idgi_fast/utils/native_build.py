@@ -102,3 +102,14 @@ def sources_digest(paths: list[Path]) -> str:
     for path in sorted(paths, key=lambda p: p.name):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def with_ninja(path: str) -> str:
+    """`path` (a PATH) with the ninja wheel's binary in front, where that wheel is installed: pip's
+    build and a venv that is not active leave it off, and without ninja torch compiles one file at a
+    time and never incrementally."""
+    try:
+        import ninja
+    except ImportError:
+        return path
+    return os.pathsep.join([ninja.BIN_DIR, path])
