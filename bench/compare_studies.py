@@ -10,7 +10,7 @@ import sqlite3
 import sys
 
 from idgi_fast.study import Store
-from idgi_fast.study.store import RESULT_TABLES
+from idgi_fast.study.store.database import RESULT_TABLES
 
 
 def _contents(path: str) -> tuple[dict, dict, str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from idgi_fast.study import Store, StudyConfig, run_study
-from idgi_fast.study.report import build_report
+from idgi_fast.study.report.tables import build_report
 from idgi_fast.utils.tables import markdown_table
 
 

@@ -27,7 +27,7 @@ from idgi_fast.methods import METHOD_NAMES, variant_title
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.models.toy import load_scenenet
 from idgi_fast.schedules import fit
-from idgi_fast.study.figures import curve_panels, save_png, variant_colour
+from idgi_fast.study.drawing import curve_panels, save_png, variant_colour
 from idgi_fast.utils.tables import markdown_table
 
 UNIFORM = (8, 16, 32, 64, 128)

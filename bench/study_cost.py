@@ -36,8 +36,8 @@ from idgi_fast import evaluate, explain
 from idgi_fast.metrics.stability import quantised
 from idgi_fast.models.zoo import ZOO, build_model
 from idgi_fast.runtime.precision import PRECISIONS
-from idgi_fast.study.batches import explain_and_score
-from idgi_fast.study.config import StudyConfig
+from idgi_fast.study.execution.batches import explain_and_score
+from idgi_fast.study.inputs.config import StudyConfig
 from idgi_fast.utils.tables import markdown_table
 
 STEP_COUNTS = (8, 16, 32, 64, 128)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from idgi_fast.study import StudyConfig, run_study
-from idgi_fast.study.store import Store
+from idgi_fast.study.store.database import Store
 
 
 def writing_share(scenes: int = 32) -> dict:

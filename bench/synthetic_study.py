@@ -22,8 +22,8 @@ import torch
 from idgi_fast import __version__
 from idgi_fast.models import ZOO
 from idgi_fast.ops.information_curves import normalised_curves_torch
-from idgi_fast.study.config import PRESETS, StudyConfig
-from idgi_fast.study.store import ImageResult, Store
+from idgi_fast.study.inputs.config import PRESETS, StudyConfig
+from idgi_fast.study.store.database import ImageResult, Store
 
 LEVELS, INSERTION_LEVELS, PER_BATCH = 25, 20, 16
 AXES = ("entropy", "msssim")

@@ -140,7 +140,7 @@ def as_rank(rank: int, world: int, port: int) -> None:
 def study_results(path) -> dict:
     """Every result table of a study database, as `Store.results` gives them (what two runs of
     the same study must agree on)."""
-    from idgi_fast.study.store import RESULT_TABLES, Store
+    from idgi_fast.study.store.database import RESULT_TABLES, Store
 
     store = Store(path, "test")
     try:
@@ -211,7 +211,7 @@ def page_blocks() -> list[tuple[str, str]]:
 def study_tables_of(path) -> str:
     """The study's tables, as Markdown, from the database at `path`."""
     from idgi_fast.study import Store
-    from idgi_fast.study.report import study_tables
+    from idgi_fast.study.report.tables import study_tables
 
     store = Store(path, "test")
     try:

@@ -8,7 +8,7 @@ import sqlite3
 import sys
 
 from ..models.zoo import ZooUnavailable
-from ..study.store import IncompatibleDatabase
+from ..study.store.database import IncompatibleDatabase
 from . import commands
 from .parser import build_parser
 

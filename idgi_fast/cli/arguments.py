@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ..methods import METHOD_NAMES
 from ..models import MODEL_NAMES
-from ..study.recipes import RECIPES, RECIPES_HELP
+from ..study.inputs.recipes import RECIPES, RECIPES_HELP
 
 
 def positive_int(text: str) -> int:

@@ -16,7 +16,7 @@ def info(args) -> int:
 
 
 def demo(args) -> int:
-    from ..study.demo import run_demo
+    from ..study.demo.demo import run_demo
 
     run_demo(
         images=args.images,
@@ -44,7 +44,7 @@ def run(args) -> int:
     summary = run_study(config, args.db, device=args.device)
     missing = summary.get("missing", [])
     if missing:
-        from ..study.work import describe_missing
+        from ..study.store.work import describe_missing
 
         print(
             f"idgi-fast: error: the run ended but work is missing from {args.db}: "
@@ -64,16 +64,16 @@ def run(args) -> int:
 
 
 def report(args) -> int:
-    from ..study.report import build_report
+    from ..study.report.tables import build_report
 
     if args.export:
-        from ..study.export import _pyarrow
+        from ..study.report.export import _pyarrow
 
         _pyarrow()  # a missing pyarrow is said before the report's work, not after
     built = build_report(args.db, resamples=args.resamples)
     written = built.write(args.out or args.db.parent)
     if args.export:
-        from ..study.export import export_study
+        from ..study.report.export import export_study
 
         print(f"scores: {export_study(args.db, args.out or args.db.parent, args.export)}")
     figures = [path.name for path in written if path.suffix == ".png"]
@@ -121,7 +121,7 @@ def _duration(seconds: float) -> str:
 
 
 def _print_estimate(config, db: Path, probe: int, device=None) -> int:
-    from ..study.estimate import estimate_study
+    from ..study.execution.estimate import estimate_study
     from ..utils.tables import markdown_table
 
     found = estimate_study(config, db, probe, device)
@@ -141,8 +141,8 @@ def _print_estimate(config, db: Path, probe: int, device=None) -> int:
 def fit_schedule(args) -> int:
     from ..models import load_model
     from ..schedules import fit
-    from ..study.config import StudyConfig
-    from ..study.named import ImageSource
+    from ..study.inputs.config import StudyConfig
+    from ..study.inputs.named_models import ImageSource
 
     if args.out.is_dir() or not args.out.parent.is_dir():
         raise ValueError(f"--out {args.out}: give a file path in an existing folder for the schedule (JSON)")

@@ -12,8 +12,8 @@ from ..outputs import OUTPUTS
 from ..reference.metrics.insertion import CANVASES
 from ..reference.metrics.pic import INFORMATION_AXES, PROFILES
 from ..runtime.precision import PRECISIONS
-from ..study.demo_images import DEMO_DATA
-from ..study.recipes import DEFAULT_NOISE, RECIPES_HELP
+from ..study.demo.images import DEMO_DATA
+from ..study.inputs.recipes import DEFAULT_NOISE, RECIPES_HELP
 from .arguments import (
     STUDY_METRICS,
     device,

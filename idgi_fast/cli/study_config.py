@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ..methods import METHOD_NAMES
 from ..reference.metrics.pic import INFORMATION_AXES
-from ..study.recipes import DEFAULT_NOISE, recipe
+from ..study.inputs.recipes import DEFAULT_NOISE, recipe
 from .arguments import weights
 
 
 def study_config(args):
     """`idgi-fast run`'s StudyConfig: the preset's settings (else StudyConfig's defaults, with
     the CLI's metric options), every flag the user gave on top."""
-    from ..study.config import PRESETS, StudyConfig
+    from ..study.inputs.config import PRESETS, StudyConfig
 
     fields = dict(PRESETS[args.preset]) if args.preset else {}
     fields.setdefault(

@@ -22,7 +22,7 @@ def test_the_paper_preset_runs_with_overrides_and_needs_an_image_folder(tmp_path
     """--preset paper: the study's metrics and options; flags beside it (models, images, steps)
     override it; its zoo models without --data stop with the fix."""
     from idgi_fast.cli import main
-    from idgi_fast.study.config import PRESETS
+    from idgi_fast.study.inputs.config import PRESETS
 
     db = tmp_path / "paper.sqlite"
     argv = ["run", "--preset", "paper", "--db", str(db)]
@@ -48,7 +48,7 @@ def test_an_estimate_projects_the_run_without_writing_it(tmp_path):
     """--estimate on 2 of 4 images: the projection is of the order of the measured run (loose
     bounds: timings on a shared machine; bench/RESULTS.md has the measured ratio), the database
     size too, and the database is not created; for a finished database nothing is left to do."""
-    from idgi_fast.study.estimate import estimate_study
+    from idgi_fast.study.execution.estimate import estimate_study
 
     config = replace(SMALL, images=4, images_per_batch=4)
     db = tmp_path / "estimated.sqlite"
@@ -190,8 +190,8 @@ def test_the_run_command_names_what_a_zoo_model_lacks(tmp_path, capsys):
 def test_no_graphs_reaches_the_config_and_leaves_the_identity_alone():
     from idgi_fast.cli import build_parser
     from idgi_fast.cli.study_config import study_config as _study_config
-    from idgi_fast.study.identity import study_settings
-    from idgi_fast.study.named import data_identity, named_subjects
+    from idgi_fast.study.inputs.named_models import data_identity, named_subjects
+    from idgi_fast.study.store.identity import study_settings
 
     base = ["run", "--db", "x.sqlite", "--images", "2", "--steps", "2", "--methods", "ig"]
     default = _study_config(build_parser().parse_args(base))
@@ -205,8 +205,8 @@ def test_no_graphs_reaches_the_config_and_leaves_the_identity_alone():
 def test_precision_and_channels_last_reach_the_config_and_the_identity(capsys):
     from idgi_fast.cli import build_parser, main
     from idgi_fast.cli.study_config import study_config as _study_config
-    from idgi_fast.study.identity import study_settings
-    from idgi_fast.study.named import data_identity, named_subjects
+    from idgi_fast.study.inputs.named_models import data_identity, named_subjects
+    from idgi_fast.study.store.identity import study_settings
 
     base = ["run", "--db", "x.sqlite", "--images", "2", "--steps", "2", "--methods", "ig"]
     default = _study_config(build_parser().parse_args(base))

@@ -126,7 +126,7 @@ def test_a_few_imagenet_class_folders_get_their_imagenet_indices(tmp_path):
     (the zoo's outputs), not 0, 1, 2 from the sorted folder names."""
     from idgi_fast.models import model_classes
     from idgi_fast.study import StudyConfig
-    from idgi_fast.study.named import ImageSource
+    from idgi_fast.study.inputs.named_models import ImageSource
 
     root = tmp_path / "val"
     write_png(root / "n02776631" / "a.png", 8, 8, (1, 2, 3))
@@ -140,7 +140,7 @@ def test_a_few_imagenet_class_folders_get_their_imagenet_indices(tmp_path):
 def test_folders_and_lists_that_cannot_match_the_model_are_refused(tmp_path):
     from idgi_fast.models import model_classes
     from idgi_fast.study import StudyConfig
-    from idgi_fast.study.named import ImageSource
+    from idgi_fast.study.inputs.named_models import ImageSource
 
     root = tmp_path / "val"
     write_png(root / "n01443537" / "a.png", 8, 8, (1, 2, 3))

@@ -9,7 +9,7 @@ import torch
 
 from idgi_fast.ops.native import native_error
 from idgi_fast.ops.piecewise_linear import piecewise_linear
-from idgi_fast.study.curves import decode_curve, decode_curves, encode_curve
+from idgi_fast.study.store.curves import decode_curve, decode_curves, encode_curve
 
 BACKENDS = ["torch"] + (["native"] if native_error() is None else [])
 
