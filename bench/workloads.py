@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark files: lazily built workloads and timing that waits for the GPU."""
+"""The end-to-end benchmarks' workloads: built lazily, once, by name; ResNet-50 with random weights."""
 
 from __future__ import annotations
 
@@ -22,17 +22,6 @@ class Workloads:
         if name not in self.built:
             self.built[name] = self.builders[name]()
         return self.built[name]
-
-
-def synchronised(fn):
-    """fn, then a wait for the GPU's queued work, so that a timer measures the work itself."""
-
-    def run():
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-
-    return run
 
 
 def random_resnet50(why_gpu: str):

@@ -1,21 +1,18 @@
-"""`explain`: the checks of its arguments, then one run of the chosen backend over the path (or
-over every noisy copy or baseline, folded as they come)."""
+"""`explain`: its arguments resolved at the door (api/request.py), then one run of the chosen
+backend over the path (or over every noisy copy or baseline, folded as they come)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import torch
 
-from .. import engine, reference, validation
-from ..methods import MethodSpec, method_spec
-from ..noise import NoiseSettings, SampleSums, check_noise, draw_noise
+from .. import engine, reference
+from ..noise import SampleSums, draw_noise
 from ..ops.backends import resolve_backend
 from ..runtime.graphs import resolve_graphs
-from ..runtime.precision import check_precision, full_float32, numerics, with_precision
-from ..utils.checks import check_flag
+from ..runtime.precision import numerics, with_precision
+from .request import ExplainRequest, resolve_explanation
 from .result import ExplainResult
 
 
@@ -26,9 +23,14 @@ def backend_runner(backend: str, inputs: torch.Tensor, graphs=None):
     "off"."""
     backend = resolve_backend(backend, inputs)
     mode = resolve_graphs(graphs, inputs.device, backend)
+    return _runner(backend, mode), mode, backend
+
+
+def _runner(backend: str, graphs: str):
+    """The runner of a resolved backend and graphs mode."""
     if backend == "reference":
-        return reference.run, mode, backend
-    return partial(engine.run, backend=backend, graphs=mode), mode, backend
+        return reference.run
+    return partial(engine.run, backend=backend, graphs=graphs)
 
 
 def _over_samples(
@@ -113,9 +115,10 @@ def explain(
     False turns them off. precision: "fp32" (default), "tf32" or "bf16" for the model's
     evaluation along the path; path points, IDGI and sums stay float32/float64.
     """
-    call = _checked(
+    request = resolve_explanation(
         model,
         inputs,
+        target,
         method,
         steps,
         idgi,
@@ -123,24 +126,20 @@ def explain(
         output,
         batch_size,
         compute_at,
+        backend,
         noise,
         schedule,
+        graphs,
         precision,
         method_params,
     )
-    run, graphs, call.backend = backend_runner(backend, call.inputs, graphs)
-    with full_float32():
-        # captured work skips the per-chunk target check (a host sync): check them once here
-        targets = validation.resolve_targets(
-            target, model, call.inputs, call.batch_size, check_outputs=graphs != "off"
-        )
-    path_model = with_precision(model, call.precision, call.inputs.device)
-    with numerics(call.precision):
-        found = _attribute(run, path_model, call, targets)
-    return _result(method, call, targets, *found)
+    path_model = with_precision(model, request.precision, request.inputs.device)
+    with numerics(request.precision):
+        found = _attribute(_runner(request.backend, request.graphs), path_model, request)
+    return _result(method, request, *found)
 
 
-def _result(method, call, targets, base, important, outputs, evaluations, sample_outputs, sample_sums):
+def _result(method, call: ExplainRequest, base, important, outputs, evaluations, sample_outputs, sample_sums):
     if call.counts is None:
         base = base[call.steps]
         important = important[call.steps] if important is not None else None
@@ -150,7 +149,7 @@ def _result(method, call, targets, base, important, outputs, evaluations, sample
         base=base,
         idgi=important,
         outputs=outputs,
-        targets=targets,
+        targets=call.targets,
         evaluations=evaluations,
         output=call.output,
         params=call.params,
@@ -163,106 +162,10 @@ def _result(method, call, targets, base, important, outputs, evaluations, sample
     )
 
 
-@dataclass
-class _Call:
-    """explain's arguments, checked and resolved."""
-
-    spec: MethodSpec
-    params: dict[str, Any]
-    inputs: torch.Tensor
-    baselines: torch.Tensor | list[torch.Tensor]
-    noise: NoiseSettings | None
-    positions: torch.Tensor | None
-    steps: int
-    counts: list[int] | None
-    idgi: bool
-    output: str
-    precision: str
-    batch_size: int
-    backend: str = ""  # resolved from the user's choice once the inputs are checked
-
-    @property
-    def several_baselines(self) -> bool:
-        return isinstance(self.baselines, list)
-
-
-def _checked(
-    model,
-    inputs,
-    method,
-    steps,
-    idgi,
-    baselines,
-    output,
-    batch_size,
-    compute_at,
-    noise,
-    schedule,
-    precision,
-    method_params,
-) -> _Call:
-    """Every argument checked, in the order a user meets them; each failure names the fix."""
-    spec = method_spec(method)
-    noise = check_noise(noise)
-    params = spec.resolve_params(method_params)
-    inputs = validation.check_inputs(inputs, image_batch=spec.needs_image_batch)
-    if noise is not None:
-        noise.check_batch(inputs.shape[0])
-    validation.check_model(model, inputs)
-    fitted_for = getattr(schedule, "method", None)
-    if fitted_for is not None and fitted_for != method:
-        raise ValueError(
-            f"this schedule was fitted for {fitted_for}, not {method}: fit one for {method} "
-            "(idgi_fast.schedules.fit) or explain with method={fitted_for!r}"
-        )
-    positions, steps = validation.resolve_schedule(schedule, steps)
-    idgi = check_flag("idgi", idgi)
-    output = validation.check_output(output)
-    precision = check_precision(precision)
-    batch_size = validation.resolve_batch_size(batch_size, inputs.device, values_per_item=inputs[0].numel())
-    counts = validation.resolve_compute_at(compute_at, steps, spec)
-    if positions is not None:
-        _check_schedule_options(counts, steps, params)
-    baselines = _resolved_baselines(spec, method, baselines, noise, inputs)
-    return _Call(
-        spec, params, inputs, baselines, noise, positions, steps, counts, idgi, output, precision, batch_size
-    )
-
-
-def _check_schedule_options(counts, steps: int, params: dict) -> None:
-    if counts not in (None, [steps]):
-        raise ValueError(
-            "compute_at needs the uniform path (its counts are sub-paths of k/m); a non-uniform schedule "
-            "yields its own m only: explain each schedule separately"
-        )
-    if params.get("rule") == "pair":
-        raise ValueError(
-            "rule='pair' averages g over evenly spaced points and has no schedule form; with a schedule "
-            "pass rule='left' (RiemannOpt's), 'right' or 'trapezoid' (docs/semantics.md §3)"
-        )
-
-
-def _resolved_baselines(spec: MethodSpec, method: str, baselines, noise, inputs: torch.Tensor):
-    """One baseline tensor, or a list of them (several baselines, averaged over)."""
-    if not spec.takes_baselines and baselines is not None:
-        raise ValueError(
-            f"{method} has no baselines argument: its baseline is the input blurred at max_sigma"
-        )
-    if not isinstance(baselines, (list, tuple)):
-        return validation.resolve_baselines(baselines, inputs)
-    if noise is not None:
-        raise ValueError(
-            "give either several baselines or a noise tunnel: averaging over both at once is not defined"
-        )
-    if not baselines:
-        raise ValueError("baselines is an empty list; give at least one baseline")
-    return [validation.resolve_baselines(b, inputs) for b in baselines]
-
-
-def _attribute(run, model, call: _Call, targets: torch.Tensor):
+def _attribute(run, model, call: ExplainRequest):
     """One run over the path, or one over every noisy copy or baseline; the runner's results, with
     each sample's outputs and sums (None for a single path)."""
-    inputs, baselines, noise = call.inputs, call.baselines, call.noise
+    inputs, baselines, noise, targets = call.inputs, call.baselines, call.noise, call.targets
     options = dict(
         spec=call.spec, steps=call.steps, output=call.output, params=call.params, positions=call.positions
     )

@@ -1,5 +1,5 @@
-"""What the fast metrics add to the oracle's shared pieces (docs/semantics.md §6): the input
-checks of `evaluate` and scoring many images with one target each through the rescoring op."""
+"""What the fast metrics add to the oracle's shared pieces (docs/semantics.md §6): the level
+counts' check and scoring many images with one target each through the rescoring op."""
 
 from __future__ import annotations
 
@@ -9,53 +9,8 @@ from ..ops.target_probabilities import target_probabilities
 from ..outputs import check_logits
 from ..runtime.graphs import CACHE, StaticCall
 from ..runtime.precision import full_float32
-from ..saliency import saliency_map
 from ..utils.profiling import annotate
-from ..validation import check_finite, check_inputs, default_batch_size
-
-
-def check_images(images: object) -> torch.Tensor:
-    images = check_inputs(images, name="images")
-    if images.ndim != 4:
-        raise ValueError(
-            f"images must be an image batch (B, C, H, W); got shape {tuple(images.shape)}. "
-            "Use unsqueeze(0) for a single image."
-        )
-    return images
-
-
-def check_unit_range(images: torch.Tensor, why: str) -> None:
-    low, high = float(images.min()), float(images.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(
-            f"images must lie in [0, 1] for {why} (it converts them to uint8 as round(255·x)); "
-            f"got values in [{low:.4g}, {high:.4g}]. Pass pixel-space images and put any normalisation "
-            "inside the model."
-        )
-
-
-def resolve_saliency(attributions: object, images: torch.Tensor, reduce: str) -> torch.Tensor:
-    """(B, H, W) float64 saliency from an attribution (B, C, H, W) or an existing map (B, H, W)."""
-    if not isinstance(attributions, torch.Tensor):
-        raise TypeError(
-            f"attributions must be a torch.Tensor, (B, C, H, W) like the images or a saliency map (B, H, W); "
-            f"got {type(attributions).__name__}. From an ExplainResult use result.attribution(idgi=...)."
-        )
-    batch, _, height, width = images.shape
-    if attributions.ndim == 4 and attributions.shape == images.shape:
-        saliency = saliency_map(attributions, reduce)
-    elif attributions.ndim == 3 and tuple(attributions.shape) == (batch, height, width):
-        saliency = attributions
-    else:
-        raise ValueError(
-            f"attributions of shape {tuple(attributions.shape)} do not match images of shape "
-            f"{tuple(images.shape)}; "
-            f"pass an attribution shaped like the images or a saliency map of shape ({batch}, {height}, "
-            f"{width})"
-        )
-    saliency = saliency.detach().to(device=images.device, dtype=torch.float64)
-    check_finite(saliency, "attributions")
-    return saliency
+from ..validation import default_batch_size
 
 
 def check_levels(levels: object, name: str) -> int:

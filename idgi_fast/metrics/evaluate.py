@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
 import torch
 
-from ..ops.backends import resolve_backend
 from ..reference.metrics.insertion import insertion_deletion
 from ..reference.metrics.road import road
-from ..runtime.graphs import resolve_graphs
-from ..runtime.precision import check_precision, full_float32, scoring_model
-from ..utils.checks import check_flag
+from ..runtime.precision import scoring_model
 from ..utils.progress import progress
 from ..utils.serialize import plain_data
 from ..utils.tables import markdown_table
-from ..validation import check_model, resolve_batch_size, resolve_targets
-from .common import check_images, resolve_saliency
 from .insertion import insertion_deletion_batched
 from .localization import energy_in_mask, pointing_game
-from .options import DEFAULT_METRICS, EvaluationOptions, check_evaluation_settings, check_images_for
-from .pic import pic_curves
+from .options import DEFAULT_METRICS, EvaluationOptions
+from .pic import score_pic
+from .request import EvaluationRequest, resolve_evaluation
 from .road import road_batched
-from .stability import check_explain_fn, jpeg_stability
+from .stability import jpeg_stability
 
 
 @dataclass
@@ -121,49 +117,51 @@ def evaluate(
     (softmax, curves, areas) stays float64 (docs/backends.md §13).
     options: the fields of EvaluationOptions.
     """
-    metrics, settings = check_evaluation_settings(metrics, options)
-    precision = check_precision(precision)
-    if show_progress is not None:
-        check_flag("show_progress", show_progress)
-    images = check_images(images)
-    backend = resolve_backend(backend, images)
-    graphs = resolve_graphs(graphs, images.device, backend)
-    check_model(model, images)
-    settings = replace(
-        settings,
-        batch_size=resolve_batch_size(
-            settings.batch_size, images.device, "images per model call", values_per_item=images[0].numel()
-        ),
+    request = resolve_evaluation(
+        model,
+        images,
+        attributions,
+        target,
+        metrics,
+        masks,
+        explain_fn,
+        show_progress,
+        backend,
+        graphs,
+        precision,
+        options,
     )
-    saliency = resolve_saliency(attributions, images, settings.reduce)
-    check_images_for(settings, metrics, images)
-    with full_float32():
-        targets = resolve_targets(target, model, images, settings.batch_size, check_outputs=True)
-    _check_metric_inputs(metrics, saliency, masks, attributions, explain_fn)
-    result = Evaluation(metrics=metrics, targets=targets.cpu(), options=settings)
-    result.details["backend"], result.details["precision"] = backend, precision
-    model = scoring_model(model, precision, images.device)
-    modes = tuple(m for m in ("insertion", "deletion") if m in metrics)
-    scores = tuple(m for m in ("sic", "aic") if m in metrics)
-    total = images.shape[0] * (bool(modes) + bool(scores) + ("road" in metrics))
-    with progress(total=total, desc="evaluate", unit="image", enabled=show_progress) as bar:
+    return _scored(request)
+
+
+def _scored(request: EvaluationRequest) -> Evaluation:
+    """Every metric of the request, in the order insertion/deletion, SIC/AIC, ROAD, localization,
+    stability."""
+    r = request
+    result = Evaluation(metrics=r.metrics, targets=r.targets.cpu(), options=r.options)
+    result.details["backend"], result.details["precision"] = r.backend, r.precision
+    model = scoring_model(r.model, r.precision, r.images.device)
+    modes = tuple(m for m in ("insertion", "deletion") if m in r.metrics)
+    scores = tuple(m for m in ("sic", "aic") if m in r.metrics)
+    total = r.images.shape[0] * (bool(modes) + bool(scores) + ("road" in r.metrics))
+    with progress(total=total, desc="evaluate", unit="image", enabled=r.show_progress) as bar:
         if modes:
-            _insertion_deletion(result, model, images, saliency, targets, modes, backend, graphs, bar)
+            _insertion_deletion(result, model, r, modes, bar)
         if scores:
-            _pic(result, model, images, saliency, targets, scores, backend, graphs, bar)
-        if "road" in metrics:
-            _road(result, model, images, saliency, targets, backend, graphs, bar)
-    if "localization" in metrics:
-        _localization(result, saliency, masks.to(device=saliency.device, dtype=torch.bool))
-    if "stability" in metrics:
-        _stability(result, explain_fn, images, attributions, targets)
+            _pic(result, model, r, scores, bar)
+        if "road" in r.metrics:
+            _road(result, model, r, bar)
+    if "localization" in r.metrics:
+        _localization(result, r.saliency, r.masks)
+    if "stability" in r.metrics:
+        _stability(result, r)
     return result
 
 
-def _stability(result: Evaluation, explain_fn, images, attributions, targets) -> None:
-    settings = result.options
+def _stability(result: Evaluation, r: EvaluationRequest) -> None:
+    settings = r.options
     found = jpeg_stability(
-        explain_fn, images, attributions, targets, settings.jpeg_quality, settings.stability_norm
+        r.explain_fn, r.images, r.attributions, r.targets, settings.jpeg_quality, settings.stability_norm
     )
     result.per_image["stability"] = found.per_image
     result.aggregate["stability"] = found.score
@@ -171,39 +169,20 @@ def _stability(result: Evaluation, explain_fn, images, attributions, targets) ->
     result.details["stability_reference"] = found.reference
 
 
-def _check_metric_inputs(metrics, saliency, masks, attributions, explain_fn) -> None:
-    """What localization and stability need beyond the images: masks, an explain function."""
-    if "localization" in metrics:
-        if masks is None:
-            raise ValueError(
-                "the localization metric needs ground-truth masks: pass masks=(B, H, W) bool tensor"
-            )
-        if tuple(masks.shape) != tuple(saliency.shape):
-            raise ValueError(
-                f"masks must have shape {tuple(saliency.shape)} (B, H, W); got {tuple(masks.shape)}"
-            )
-    if "stability" in metrics:
-        check_explain_fn(explain_fn)
-        if attributions.ndim != 4:
-            raise ValueError(
-                "the stability metric compares attributions (B, C, H, W); a saliency map is not enough"
-            )
-
-
-def _insertion_deletion(result: Evaluation, model, images, saliency, targets, modes, backend, graphs, bar):
-    settings = result.options
+def _insertion_deletion(result: Evaluation, model, r: EvaluationRequest, modes, bar):
+    settings = r.options
     arguments = (
         model,
-        images,
-        saliency,
-        targets,
+        r.images,
+        r.saliency,
+        r.targets,
         modes,
         settings.insertion_canvas,
         settings.insertion_sigma,
         settings.insertion_levels,
         settings.batch_size,
     )
-    found = _insertion_deletion_runner(backend, graphs)(*arguments, progress_bar=bar)
+    found = _insertion_deletion_runner(r.backend, r.graphs)(*arguments, progress_bar=bar)
     result.details["input_probability"] = found.original
     for mode in modes:
         result.curves[mode] = found.curves[mode]
@@ -220,14 +199,14 @@ def _localization(result: Evaluation, saliency: torch.Tensor, masks: torch.Tenso
     result.per_image["pointing_game"], result.aggregate["pointing_game"] = hits, float(hits.mean())
 
 
-def _road(result: Evaluation, model, images, saliency, targets, backend, graphs, bar) -> None:
-    settings = result.options
-    arguments = (model, images, saliency, targets, settings.road_percentages, settings.road_noise)
+def _road(result: Evaluation, model, r: EvaluationRequest, bar) -> None:
+    settings = r.options
+    arguments = (model, r.images, r.saliency, r.targets, settings.road_percentages, settings.road_noise)
     options = {"seed": settings.road_seed, "orders": settings.road_orders, "batch_size": settings.batch_size}
-    if backend == "reference":
+    if r.backend == "reference":
         found = road(*arguments, **options, progress_bar=bar)
     else:
-        found = road_batched(*arguments, **options, backend=backend, graphs=graphs, progress_bar=bar)
+        found = road_batched(*arguments, **options, backend=r.backend, graphs=r.graphs, progress_bar=bar)
     result.details["road_percentages"] = list(found.percentages)
     for key, curves in found.curves.items():
         result.curves[f"road/{key}"] = curves
@@ -236,18 +215,8 @@ def _road(result: Evaluation, model, images, saliency, targets, backend, graphs,
         result.aggregate[f"road/{key}"] = float(found.auc[key].mean())
 
 
-def _pic(result: Evaluation, model, images, saliency, targets, scores, backend, graphs, bar) -> None:
-    found = pic_curves(
-        model,
-        images,
-        saliency,
-        targets,
-        result.options,
-        scores=scores,
-        backend=backend,
-        graphs=graphs,
-        progress_bar=bar,
-    )
+def _pic(result: Evaluation, model, r: EvaluationRequest, scores, bar) -> None:
+    found = score_pic(model, r.images, r.saliency, r.targets, r.options, scores, r.backend, r.graphs, bar)
     _add_pic(result, found)
 
 

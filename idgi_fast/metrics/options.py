@@ -6,20 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-import torch
-
-from ..reference.metrics.information import check_msssim_options
 from ..reference.metrics.insertion import CANVASES
-from ..reference.metrics.pic import PAIR_THRESHOLDS, check_pic_options, check_random_mask
+from ..reference.metrics.pic import PAIR_THRESHOLDS, check_pic_options
 from ..reference.metrics.road import (
     ROAD_NOISE,
     ROAD_ORDERS,
     ROAD_PERCENTAGES,
-    check_road_images,
     check_road_options,
 )
 from ..utils.checks import check_flag, check_positive_float
-from .common import check_levels, check_unit_range
+from .common import check_levels
 from .stability import STABILITY_NORMS
 
 METRICS = ("insertion", "deletion", "sic", "aic", "localization", "stability", "road")
@@ -138,26 +134,3 @@ def _check_options(options: EvaluationOptions) -> None:
             f"pair_random_mask sets the pair profile's random pixels, but pic_profile is "
             f"{options.pic_profile!r}; pass pic_profile='pair' or leave the mask out"
         )
-
-
-def check_evaluation_images(metrics: object, options: dict[str, Any], images: torch.Tensor) -> None:
-    """What the images' size and range must fit under these metrics and options (MS-SSIM's
-    scales, the entropy axis's [0, 1]), so that a study refuses them before any work."""
-    metrics, settings = check_evaluation_settings(metrics, options)
-    check_images_for(settings, metrics, images)
-
-
-def check_images_for(options: EvaluationOptions, metrics: tuple[str, ...], images: torch.Tensor) -> None:
-    if {"sic", "aic"} & set(metrics):
-        if "msssim" in options.information:
-            check_msssim_options(
-                images.shape[-2], images.shape[-1], options.msssim_win_size, options.msssim_scales
-            )
-        if "entropy" in options.information:
-            check_unit_range(images, "the entropy information axis")
-        if options.pair_random_mask is not None:
-            check_random_mask(options.pair_random_mask, images.shape[-2:])
-    if "stability" in metrics:
-        check_unit_range(images, "the JPEG stability metric")
-    if "road" in metrics:
-        check_road_images(images.shape[-2], images.shape[-1])

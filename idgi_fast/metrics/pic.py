@@ -61,6 +61,13 @@ def pic_curves(
     )
     if "entropy" in o.information:
         check_entropy_options(o.entropy_format, o.webp_method, images.shape[1])
+    return score_pic(model, images, saliency, targets, o, scores, backend, graphs, progress_bar)
+
+
+def score_pic(
+    model, images, saliency, targets, o: EvaluationOptions, scores, backend: str, graphs: str, progress_bar
+) -> PicCurves:
+    """pic_curves on arguments already checked (evaluate's request, metrics/request.py)."""
     if o.pic_profile == "blur" and backend != "reference":
         levels_data, original_data = _levels_batched(
             model, images, saliency, targets, o, backend, graphs, progress_bar

@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 
 from ...methods import METHOD_NAMES
-from ...metrics.options import DEFAULT_METRICS, check_evaluation_images
+from ...metrics.options import DEFAULT_METRICS
+from ...metrics.request import check_evaluation_images
 from ...models.adapt import logits_of
 from ..inputs.config import StudySettings
 from ..inputs.recipes import DEFAULT_NOISE

@@ -12,7 +12,7 @@ import torch
 from ...data.folders import LoadedImages, folder_records, load_records, read_wnids
 from ...data.photos import is_photos_folder, photo_masks
 from ...data.scenes import SHAPE_CLASSES, generate_scenes
-from ...metrics.options import check_evaluation_images
+from ...metrics.request import check_evaluation_images
 from ...metrics.stability import quantised
 from ...models import EFFICIENTNET_LITE0, EMBEDDED_MODEL, ZOO, input_sizes, load_model, model_classes
 from ...models.efficientnet_lite import weights_path as lite0_weights_path
