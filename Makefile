@@ -126,7 +126,7 @@ train-toy: $(STAMP)
 	$(BIN)/idgi-fast train-toy
 
 # the pure-Python packages a lent GPU lacks (its own torch and triton stay), copied into the ignored
-# .whl/ that the device tool carries: PYTHONPATH=.:.whl python3 bench/gpu_check.py ...
+# .whl/ that the device tool carries: PYTHONPATH=.:.whl python3 -m bench.gpu.check ...
 DEVICE_PACKAGES = pytorch_msssim pytest _pytest pluggy iniconfig packaging py.py
 device-bundle: $(STAMP)
 	rm -rf .whl && mkdir -p .whl

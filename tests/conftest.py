@@ -150,11 +150,11 @@ def study_results(path) -> dict:
 
 
 def synthetic_study(path, images: int, models: int = 1) -> dict:
-    """bench/synthetic_study.py's study of the paper preset's shape (no model run) written to `path`."""
+    """bench/study/synthetic.py's study of the paper preset's shape (no model run) written to `path`."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "synthetic_study", Path(__file__).parents[1] / "bench" / "synthetic_study.py"
+        "synthetic_study", Path(__file__).parents[1] / "bench" / "study" / "synthetic.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -2,7 +2,7 @@
 
 Run on a lent GPU from the repository root (the package needs no install there):
 
-    PYTHONPATH=. python3 bench/gpu/check.py --commit <sha> --out $OUT
+    PYTHONPATH=. python3 -m bench.gpu.check --commit <sha> --out $OUT
 
 It prints a Markdown report (tee it to a file) and writes gpu_check.json under --out. Sections:
   1. the card, versions and the measured device-to-device copy bandwidth (the roofline);

@@ -8,7 +8,6 @@ correctness rows for them (KernelRows)."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,7 +117,3 @@ class KernelRows(list):
         seconds = graphed_seconds(fn)
         self[-1]["device ms"] = seconds * 1e3
         self[-1]["% of copy (device)"] = 100 * nbytes / seconds / 1e9 / self.copy_gbps
-
-
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1e3

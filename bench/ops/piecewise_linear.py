@@ -22,7 +22,7 @@ def cases(device: str, generator: torch.Generator) -> list[OpCase]:
             "piecewise_linear",
             f"{curves}×{bends} bends → {size}",
             torch.float64,
-            lambda fn: fn(knots.flatten().to(torch.int32), values, offsets, size),
+            lambda fn: fn(knots.flatten(), values, offsets, size),
         )
     ]
 

@@ -1,7 +1,7 @@
 """What the study costs at scale: seconds per image on this device for each zoo model under the
 study's settings, and the projected device-hours of the full study.
 
-    PYTHONPATH=. python3 bench/study/cost.py --commit <sha> --out $OUT
+    PYTHONPATH=. python3 -m bench.study.cost --commit <sha> --out $OUT
 
 The study's settings (shared/study): IG, Blur IG and Guided IG, each with and without IDGI (one
 run gives both), at 8, 16, 32, 64 and 128 steps; insertion, deletion, SIC and AIC (entropy and

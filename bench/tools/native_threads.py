@@ -3,7 +3,7 @@ with --this-build, each op's median at the current thread count in whichever bui
 process loads, as one JSON line (alternate processes with and without IDGI_FAST_NATIVE=jit to compare
 the ahead-of-time build with the just-in-time one).
 
-PYTHONPATH=. .venv/bin/python bench/tools/native_threads.py [--this-build]
+.venv/bin/python -m bench.tools.native_threads [--this-build]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The embedded photos: eight real photographs that ship with the package (data/photo_files/),
 seven of them labelled with the ImageNet-1k class they show. Sources, authors and licences are in
 photo_files/photos.json and docs/photos.md: six come from scikit-image's sample images (CC0 or
-public domain) and two from scikit-learn's (CC BY 2.0); bench/embed_photos.py wrote them. Each
+public domain) and two from scikit-learn's (CC BY 2.0); bench/tools/embed_photos.py wrote them. Each
 labelled photo has our box around the object its label names (photos.json), which becomes its
 object mask for the localization metric.
 

@@ -1,4 +1,4 @@
-"""bench/captum_suite.py, which runs Captum's own tests with our classes swapped in: it picks the
+"""bench/tools/captum_suite.py, which runs Captum's own tests with our classes swapped in: it picks the
 cases that build our classes, and its plugin really swaps them (in a child process, so that this
 process keeps Captum's classes for the side-by-side tests)."""
 
@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("captum.attr")
 spec = importlib.util.spec_from_file_location(
-    "captum_suite", Path(__file__).parents[2] / "bench" / "captum_suite.py"
+    "captum_suite", Path(__file__).parents[2] / "bench" / "tools" / "captum_suite.py"
 )
 captum_suite = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(captum_suite)

@@ -1,5 +1,5 @@
 """The device operations each method + IDGI issues per path point besides the model's own
-(bench/launch_counts.py, counted under the interpreter as a card would launch them) stay within
+(bench/tools/launch_counts.py, counted under the interpreter as a card would launch them) stay within
 their budget: a change that adds launches or host syncs to the chunk loop fails here."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 spec = importlib.util.spec_from_file_location(
-    "launch_counts", Path(__file__).parents[2] / "bench" / "launch_counts.py"
+    "launch_counts", Path(__file__).parents[2] / "bench" / "tools" / "launch_counts.py"
 )
 launch_counts = sys.modules.setdefault("launch_counts", importlib.util.module_from_spec(spec))
 spec.loader.exec_module(launch_counts)

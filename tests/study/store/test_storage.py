@@ -118,7 +118,7 @@ def test_a_failed_migration_leaves_the_schema_1_database_as_it_was(tmp_path, mon
 
 
 def test_the_synthetic_study_has_the_paper_presets_shape_and_reports(tmp_path):
-    """bench/synthetic_study.py at a tiny size: every (method, steps, idgi, count) of the paper
+    """bench/study/synthetic.py at a tiny size: every (method, steps, idgi, count) of the paper
     grid for each image, the report's tables and claims from it, and compact curves."""
     found = synthetic_study(tmp_path / "study.sqlite", images=3)
     assert found["maps"] == 3 * 30  # 3 methods × ± IDGI × 5 counts
