@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tolerance import DTYPES
+from tolerance import DTYPES, summed
 
 from idgi_fast.geometry import blur_matrix
 from idgi_fast.ops import native
@@ -23,8 +23,9 @@ def test_blur_path_matches_torch_including_radii_beyond_the_image(padding, dtype
     want_points, want_slopes = blur_path_torch(chunk, sigmas, 0.01, padding)
     points, slopes = blur_path_triton(chunk, sigmas, 0.01, padding, block_h=4, block_w=4)
     assert points.dtype == dtype and slopes.dtype == dtype
-    torch.testing.assert_close(points, want_points, rtol=0, atol=1e-15 if dtype == torch.float64 else 1e-7)
-    torch.testing.assert_close(slopes, want_slopes, rtol=1e-6, atol=1e-7)
+    taps = 25  # σ = 3's radius 12 on each side: the longest sum of the chunk
+    torch.testing.assert_close(points, want_points, **summed(dtype, taps))
+    torch.testing.assert_close(slopes, want_slopes, **summed(dtype, taps, scale=1 / 0.01))
     assert torch.equal(points[0], chunk[0])
     only_points, none = blur_path_triton(chunk, sigmas, 0.01, padding, slopes=False, block_h=4, block_w=4)
     assert none is None and torch.equal(only_points, points)
@@ -35,8 +36,9 @@ def test_blur_path_of_an_odd_three_channel_image():
     sigmas = torch.tensor([1.5], dtype=torch.float64)
     want_points, want_slopes = blur_path_torch(images, sigmas, 0.01, "reflect")
     points, slopes = blur_path_triton(images, sigmas, 0.01, "reflect")
-    torch.testing.assert_close(points, want_points, rtol=0, atol=1e-7)
-    torch.testing.assert_close(slopes, want_slopes, rtol=1e-6, atol=1e-7)
+    taps = 11  # σ = 1.5's radius 5 on each side
+    torch.testing.assert_close(points, want_points, **summed(torch.float32, taps))
+    torch.testing.assert_close(slopes, want_slopes, **summed(torch.float32, taps, scale=1 / 0.01))
 
 
 native_built = pytest.mark.skipif(native_error() is not None, reason="native ops not built")

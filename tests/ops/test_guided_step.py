@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from tolerance import CANCELLING, EXACT, tolerance
 
 from idgi_fast.ops.guided_step import (
     guided_step,
@@ -30,8 +31,7 @@ def test_selection_threshold_matches_kthvalue(fraction):
     torch.testing.assert_close(
         selection_threshold_triton(score, fraction, block=16, per_split=32),
         selection_threshold_torch(score, fraction),
-        rtol=0,
-        atol=0,
+        **EXACT,
     )
 
 
@@ -67,8 +67,8 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
             )
     got_x, got_attr = x.clone(), torch.zeros_like(x)
     guided_step_torch(got_x, got_attr, x_in, x_base, gradient, distance, (k + 1) / steps, 0.25, max_dist)
-    torch.testing.assert_close(got_x, want_x, rtol=0, atol=0)
-    torch.testing.assert_close(got_attr, want_attr, rtol=0, atol=0)
+    torch.testing.assert_close(got_x, want_x, **EXACT)
+    torch.testing.assert_close(got_attr, want_attr, **EXACT)
     for selection in ("kthvalue", "sort", "radix"):  # every way of finding each pass's threshold
         kernel_x, kernel_attr = x.clone(), torch.zeros_like(x)
         guided_step_triton(
@@ -84,8 +84,8 @@ def test_guided_step_matches_reference(shape, k, steps, max_dist):
             block=32 if shape[1] < 1000 else 256,  # many blocks either way; the interpreter pays per block
             selection=selection,
         )
-        torch.testing.assert_close(kernel_x, want_x, rtol=1e-12, atol=1e-15)
-        torch.testing.assert_close(kernel_attr, want_attr, rtol=1e-10, atol=1e-15)
+        torch.testing.assert_close(kernel_x, want_x, **tolerance(torch.float64))
+        torch.testing.assert_close(kernel_attr, want_attr, **CANCELLING)
     assert not torch.equal(want_x, x), "the case must move the path"
 
 
