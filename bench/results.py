@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import datetime
+import os
 import subprocess
 from pathlib import Path
 
 import torch
 
-CSV = Path(__file__).resolve().parent / "data" / "results.csv"
+BENCH = Path(__file__).resolve().parent
+# IDGI_BENCH_RESULTS sends the rows elsewhere (the tests' temporary file)
+CSV = Path(os.environ.get("IDGI_BENCH_RESULTS", BENCH / "data" / "results.csv"))
 COLUMNS = ("op", "backend", "shape", "dtype", "device", "median", "p20", "p80", "commit", "date")
 
 
@@ -26,7 +29,7 @@ def quantile(samples: list[float], q: float) -> float:
 
 def commit() -> str:
     """The checkout's commit, with "+" when its tracked files differ from it."""
-    root = CSV.parents[2]
+    root = BENCH.parent
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True

@@ -38,8 +38,8 @@ def page(rows: list[dict]) -> str:
                 "shape": row["shape"],
                 "dtype": row["dtype"],
                 "device": row["device"],
-                "median s": row["median"],
-                "p20–p80 s": f"{row['p20']}–{row['p80']}",
+                "median s": f"{float(row['median']):.4g}",
+                "p20–p80 s": f"{float(row['p20']):.4g}–{float(row['p80']):.4g}",
                 "commit, date": f"{row['commit']}, {row['date']}",
                 "command": f"`{command(row)}`",
             }
