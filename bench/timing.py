@@ -29,8 +29,10 @@ def synchronised(fn):
     return run
 
 
-def timed(fn, rounds: int) -> float:
-    fn()  # warm-up: allocator, cuDNN autotuning, Triton compilation
+def seconds_of(fn, rounds: int) -> list[float]:
+    """Wall seconds of `rounds` calls after one warm-up (allocator, cuDNN autotuning, Triton
+    compilation), each waiting for the device."""
+    fn()
     synchronize()
     samples = []
     for _ in range(rounds):
@@ -38,7 +40,12 @@ def timed(fn, rounds: int) -> float:
         fn()
         synchronize()
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return samples
+
+
+def timed(fn, rounds: int) -> float:
+    """The median of seconds_of."""
+    return statistics.median(seconds_of(fn, rounds))
 
 
 def graphed_seconds(fn, reps: int = 20) -> float:

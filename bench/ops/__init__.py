@@ -8,7 +8,6 @@ correctness rows for them (KernelRows)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import pytest
 import torch
 
 from bench import results
-from bench.timing import graphed_seconds, synchronize
+from bench.timing import graphed_seconds, seconds_of, synchronize
 from idgi_fast.ops.catalogue import OPS
 from idgi_fast.ops.native import native_error
 
@@ -36,19 +35,6 @@ def implementations_here(op: str, device: str) -> list[str]:
     table = OPS[op]
     usable = {"torch": True, "triton": device == "cuda", "native": device == "cpu" and native_error() is None}
     return [name for name in table if usable.get(name, False)]
-
-
-def seconds_of(fn, rounds: int) -> list[float]:
-    """Wall seconds of `rounds` calls after one warm-up, each waiting for the device."""
-    fn()
-    synchronize()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        synchronize()
-        samples.append(time.perf_counter() - start)
-    return samples
 
 
 def time_cases(module, device: str, rounds: int) -> list[dict]:

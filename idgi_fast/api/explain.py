@@ -116,23 +116,9 @@ def explain(
     evaluation along the path; path points, IDGI and sums stay float32/float64.
     """
     request = resolve_explanation(
-        model,
-        inputs,
-        target,
-        method,
-        steps,
-        idgi,
-        baselines,
-        output,
-        batch_size,
-        compute_at,
-        backend,
-        noise,
-        schedule,
-        graphs,
-        precision,
-        method_params,
-    )
+        model, inputs, target, method, steps, idgi, baselines, output, batch_size, compute_at, backend,
+        noise, schedule, graphs, precision, method_params,
+    )  # fmt: skip
     path_model = with_precision(model, request.precision, request.inputs.device)
     with numerics(request.precision):
         found = _attribute(_runner(request.backend, request.graphs), path_model, request)

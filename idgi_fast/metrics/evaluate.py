@@ -118,19 +118,9 @@ def evaluate(
     options: the fields of EvaluationOptions.
     """
     request = resolve_evaluation(
-        model,
-        images,
-        attributions,
-        target,
-        metrics,
-        masks,
-        explain_fn,
-        show_progress,
-        backend,
-        graphs,
-        precision,
-        options,
-    )
+        model, images, attributions, target, metrics, masks, explain_fn, show_progress, backend, graphs,
+        precision, options,
+    )  # fmt: skip
     return _scored(request)
 
 
