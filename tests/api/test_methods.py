@@ -36,8 +36,9 @@ def api_methods(backend: str) -> tuple[str, ...]:
     classes) is checked on. Under Triton's interpreter Blur IG's two blur kernels cost about 0.1 s
     per (path point, channel) plane, so on "triton" these properties, which do not depend on which
     kernel runs, leave Blur IG to the other backends: tests/ops/test_blur_path.py checks the
-    kernels against the torch op in both dtypes, and Blur IG runs end to end on Triton in the
-    completeness, batch-size and compute_at tests below."""
+    kernels against the torch op in both dtypes, Blur IG runs end to end on Triton in the
+    completeness test below, and tests/engine/test_engine.py runs it on Triton against the
+    reference (both paddings) and across chunk sizes with compute_at."""
     return ("ig", "guided_ig") if backend == "triton" else ("ig", "blur_ig", "guided_ig")
 
 
@@ -172,7 +173,9 @@ def test_idgi_sums_to_output_difference(method, tiny_cnn64, images64):
     assert result.evaluations == {"ig": 13, "blur_ig": 13, "guided_ig": 13}[method]
 
 
-def test_blur_ig_without_idgi_skips_the_baseline_evaluation(tiny_cnn64, images64):
+def test_blur_ig_without_idgi_skips_the_baseline_evaluation(tiny_cnn64, images64, backend):
+    if "blur_ig" not in api_methods(backend):
+        pytest.skip("the evaluation count is the engine's, not the kernel's: see api_methods")
     result = explain(tiny_cnn64, images64, method="blur_ig", steps=6, idgi=False)
     assert result.evaluations == 6 and result.idgi is None
     assert torch.isnan(result.outputs[:, 0]).all() and torch.isfinite(result.outputs[:, 1:]).all()
@@ -183,7 +186,9 @@ def test_blur_ig_without_idgi_skips_the_baseline_evaluation(tiny_cnn64, images64
     "method,params",
     [("ig", {"rule": "trapezoid"}), ("blur_ig", {"padding": "reflect", "max_sigma": 6.0}), ("guided_ig", {})],
 )
-def test_results_do_not_depend_on_batch_size(method, params, tiny_cnn64):
+def test_results_do_not_depend_on_batch_size(method, params, tiny_cnn64, backend):
+    if method not in api_methods(backend):
+        pytest.skip("Blur IG's chunking on Triton: tests/engine/test_engine.py (see api_methods)")
     # two images: 14 points in one chunk against 14 chunks of one (each a launch under the interpreter)
     x = torch.rand(2, 3, 10, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     whole = explain(tiny_cnn64, x, method=method, steps=6, **params)
@@ -212,10 +217,8 @@ def test_guided_ig_images_are_independent(tiny_cnn64):
     ],
 )
 def test_compute_at_equals_direct_runs(method, params, tiny_cnn64, images64, backend):
-    if backend == "triton" and method == "blur_ig" and not params["sqrt"]:
-        pytest.skip(
-            "under the interpreter one Blur IG case (sqrt, reflect padding) runs the kernels: api_methods"
-        )
+    if method not in api_methods(backend):
+        pytest.skip("Blur IG's compute_at on Triton: tests/engine/test_engine.py (see api_methods)")
     swept = explain(tiny_cnn64, images64, method=method, steps=8, compute_at=[1, 2, 4], **params)
     assert sorted(swept.base) == [1, 2, 4, 8]
     for n in (1, 2, 4, 8):
