@@ -148,7 +148,10 @@ def curve_panels(
     for index, panel in enumerate(panels):
         x0, y0 = (index % columns) * width, (index // columns) * height
         plot = (x0 + left, y0 + top, x0 + width - right, y0 + height - bottom)
-        to_px = lambda u, v: (plot[0] + u * (plot[2] - plot[0]), plot[3] - v * (plot[3] - plot[1]))  # noqa: E731
+
+        def to_px(u, v, plot=plot):
+            return plot[0] + u * (plot[2] - plot[0]), plot[3] - v * (plot[3] - plot[1])
+
         draw.text((x0 + width // 2, y0 + top // 2), panel["title"], fill="black", font=font, anchor="mm")
         for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
             _, gy = to_px(0, tick)

@@ -181,7 +181,10 @@ def _run(work: _Work, store: Store, already: dict, ranks: Ranks, maps: Path) -> 
     summary = {"images_done": 0, "images_skipped_as_done": 0, "images_excluded": 0, "stopped": False}
     try:
         with StopRequests() as stop:
-            should_stop = lambda: stop.requested or (work.should_stop is not None and work.should_stop())  # noqa: E731
+
+            def should_stop(stop=stop):
+                return stop.requested or (work.should_stop is not None and work.should_stop())
+
             wanted = None if config.save_maps else set(source.ids[: config.preview_images])
             for subject in work.subjects:
                 model = subject.build(work.device)
